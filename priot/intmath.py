@@ -1,0 +1,123 @@
+"""The integer arithmetic rules, written once; the C kernels follow exactly these.
+
+Rounding rule (the only one in the deterministic path): ``rshift_round(x, s)`` is
+``(x + (1 << (s - 1))) >> s`` for ``s > 0`` with an *arithmetic* right shift (round half
+towards +inf, so -2.5 -> -2 and 2.5 -> 3), and ``x`` unchanged for ``s == 0``. Left shifts
+are never used to requantize activations. Saturation clamps to the target range
+(int8 activations/errors: [-128, 127]; int8 weights: [-127, 127] (symmetric);
+int16 scores: [-32768, 32767]).
+
+Pseudo-stochastic rounding (NITI baselines only): ``sround(x, s, key)`` returns
+``(x + r) >> s`` where ``r = rand32 & ((1 << s) - 1)`` and ``rand32`` is the counter-based
+hash ``lowbias32(lowbias32(seed ^ counter) + index)`` (uint32 wrap-around arithmetic), with
+``index`` the element's flat row-major position in the tensor and ``counter`` a per-method
+uint32 incremented once per rounded tensor. This is unbiased floor(x/2^s + U) rounding,
+reproducible in C with two 32x32->32 multiplies per element.
+
+All host accumulations are computed in int64 and then checked to fit int32
+(``to_int32``), so an overflow that C would silently wrap raises here instead.
+"""
+
+import numpy as np
+
+from priot.errors import ConfigError
+
+INT8_MIN, INT8_MAX = -128, 127
+WEIGHT_MAX = 127
+INT16_MIN, INT16_MAX = -32768, 32767
+INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+
+
+def to_int32(x):
+    """Cast an integer array to int32, raising if any value would overflow int32 in C."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise ConfigError(f"integer path got dtype {x.dtype}")
+    if x.size and (x.min() < INT32_MIN or x.max() > INT32_MAX):
+        raise ConfigError(f"int32 overflow: range [{x.min()}, {x.max()}]")
+    return x.astype(np.int32)
+
+
+def rshift_round(x, s):
+    """Arithmetic right shift by ``s >= 0`` with round-half-up; result int64 (caller saturates)."""
+    s = int(s)
+    if s < 0 or s > 31:
+        raise ConfigError(f"shift {s} outside 0..31")
+    x = np.asarray(x).astype(np.int64)
+    if s == 0:
+        return x
+    return (x + (1 << (s - 1))) >> s
+
+
+def saturate(x, lo, hi, dtype):
+    """Clamp to [lo, hi] and cast to ``dtype``."""
+    return np.clip(np.asarray(x), lo, hi).astype(dtype)
+
+
+def sat8(x):
+    """Saturate to int8 [-128, 127]."""
+    return saturate(x, INT8_MIN, INT8_MAX, np.int8)
+
+
+def sat_w8(x):
+    """Saturate to the symmetric weight range [-127, 127], int8."""
+    return saturate(x, -WEIGHT_MAX, WEIGHT_MAX, np.int8)
+
+
+def sat16(x):
+    """Saturate to int16 [-32768, 32767]."""
+    return saturate(x, INT16_MIN, INT16_MAX, np.int16)
+
+
+def requant8(acc, s):
+    """int32 accumulator -> int8: ``sat8(rshift_round(acc, s))``."""
+    return sat8(rshift_round(acc, s))
+
+
+def bitlen(m):
+    """Number of bits of a non-negative integer (0 -> 0); C: 32 - clz(m)."""
+    return int(m).bit_length()
+
+
+def dynamic_shift(acc, bits=7):
+    """NITI dynamic scaling: smallest s >= 0 with max|acc| < 2^(bits + s)."""
+    m = int(np.abs(np.asarray(acc, dtype=np.int64)).max(initial=0))
+    return max(0, bitlen(m) - bits)
+
+
+def align(x, d):
+    """Multiply by 2^d: left shift for d >= 0, ``rshift_round`` for d < 0 (int64 result)."""
+    x = np.asarray(x).astype(np.int64)
+    return x << d if d >= 0 else rshift_round(x, -d)
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def lowbias32(x):
+    """Chris Wellons' lowbias32 integer hash over uint32 (C: same constants, uint32 wrap)."""
+    x = np.asarray(x, dtype=np.uint64) & _M32
+    x ^= x >> np.uint64(16)
+    x = (x * np.uint64(0x7FEB352D)) & _M32
+    x ^= x >> np.uint64(15)
+    x = (x * np.uint64(0x846CA68B)) & _M32
+    x ^= x >> np.uint64(16)
+    return x
+
+
+def rand32(seed, counter, n):
+    """``n`` pseudo-random uint32 words for rounding call ``counter``: lowbias32(lowbias32(seed ^ counter) + i)."""
+    base = lowbias32(np.uint64((int(seed) ^ int(counter)) & 0xFFFFFFFF))
+    return lowbias32((base + np.arange(n, dtype=np.uint64)) & _M32)
+
+
+def sround(x, s, seed, counter):
+    """Pseudo-stochastic rounding of ``x / 2^s`` (floor after adding ``s`` random low bits); int64."""
+    s = int(s)
+    if s < 0 or s > 30:
+        raise ConfigError(f"stochastic shift {s} outside 0..30")
+    x = np.asarray(x).astype(np.int64)
+    if s == 0:
+        return x
+    r = rand32(seed, counter, x.size).reshape(x.shape) & np.uint64((1 << s) - 1)
+    return (x + r.astype(np.int64)) >> s

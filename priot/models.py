@@ -1,0 +1,100 @@
+"""Model definitions as data: a list of layer specs plus the input shape.
+
+Layout is HWC everywhere (activations [H, W, C], batch first when batched). Parameter shapes:
+conv3x3 weights [Cout, 3, 3, Cin] (OHWI, as CMSIS-NN), stride 1, zero padding 1 ('same');
+dense weights [Cout, Cin] where the input is the HWC tensor flattened row-major (h, w, c).
+maxpool is 2x2 stride 2. Adding a network (e.g. VGG11 for 32x32x3) is adding a function here.
+"""
+
+from dataclasses import dataclass
+
+from priot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Conv3x3:
+    cin: int
+    cout: int
+
+
+@dataclass(frozen=True)
+class ReLU:
+    pass
+
+
+@dataclass(frozen=True)
+class MaxPool2:
+    pass
+
+
+@dataclass(frozen=True)
+class Dense:
+    cin: int
+    cout: int
+
+
+PARAM_LAYERS = (Conv3x3, Dense)
+
+
+@dataclass(frozen=True)
+class ModelDef:
+    """A named stack of layers over an input of shape (H, W, C)."""
+
+    name: str
+    input_shape: tuple
+    layers: tuple
+
+    def param_indices(self):
+        """Positions of the layers that own weights, in order."""
+        return [i for i, l in enumerate(self.layers) if isinstance(l, PARAM_LAYERS)]
+
+    def shapes(self):
+        """Activation shape (H, W, C) after every layer; raises on inconsistent definitions."""
+        h, w, c = self.input_shape
+        out = []
+        for l in self.layers:
+            if isinstance(l, Conv3x3):
+                if l.cin != c:
+                    raise ConfigError(f"{self.name}: conv expects {l.cin} channels, gets {c}")
+                c = l.cout
+            elif isinstance(l, MaxPool2):
+                if h % 2 or w % 2:
+                    raise ConfigError(f"{self.name}: maxpool on odd size {h}x{w}")
+                h, w = h // 2, w // 2
+            elif isinstance(l, Dense):
+                if l.cin != h * w * c:
+                    raise ConfigError(f"{self.name}: dense expects {l.cin} inputs, gets {h * w * c}")
+                h, w, c = 1, 1, l.cout
+            out.append((h, w, c))
+        return out
+
+
+def weight_shape(layer):
+    """Weight array shape of a parameter layer."""
+    if isinstance(layer, Conv3x3):
+        return (layer.cout, 3, 3, layer.cin)
+    return (layer.cout, layer.cin)
+
+
+def tiny_cnn():
+    """28x28x1 -> 10: conv 1->8, pool, conv 8->16, pool, dense 784->10 (9,064 weights).
+
+    Small enough that int8 weights (9 KB), int16 scores (18 KB) and the int8 activations kept
+    for the backward pass (~8 KB) fit a Pico's 264 KB SRAM with room to spare, and the float
+    probe in DESIGN.md shows it reaches 95% upright.
+    """
+    return ModelDef("tiny_cnn", (28, 28, 1), (
+        Conv3x3(1, 8), ReLU(), MaxPool2(),
+        Conv3x3(8, 16), ReLU(), MaxPool2(),
+        Dense(7 * 7 * 16, 10),
+    ))
+
+
+MODELS = {"tiny_cnn": tiny_cnn}
+
+
+def get_model(name):
+    """Model definition by name."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r} (have {', '.join(MODELS)})")
+    return MODELS[name]()

@@ -1,0 +1,153 @@
+"""Static int8 quantization with power-of-two scales, calibration of every shift, and the cache.
+
+Weights: symmetric int8 in [-127, 127] with exponent ``w_exp = floor(log2(127 / max|W|))``
+(value = q * 2^-w_exp), round to nearest even. Bias: int32 at exponent ``w_exp + act_exp``.
+Input: exponent 7 (x = pixel >> 1). Forward shifts ``out_shift`` are the smallest that fit the
+calibration set's largest accumulator into int8; backward shifts ``bwd_shift`` likewise for the
+input-gradient accumulators, and ``grad_shift`` brings the largest per-sample weight-gradient
+accumulator into int16 (so gradient * weight fits int32 with room: 2^15 * 2^7 = 2^22).
+Calibration uses upright (pre-training) images only: the device never sees rotated data first.
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from priot import pretrain, ref
+from priot.errors import ConfigError
+from priot.intmath import INT32_MAX, bitlen, dynamic_shift, sat_w8
+from priot.models import get_model
+
+FORMAT_VERSION = 1
+IN_EXP = 7
+
+
+@dataclass
+class QuantModel:
+    """An int8 backbone: frozen weights, biases, exponents and every static shift."""
+
+    model: object
+    weights: list      # int8 [Cout, ...] per parameter layer
+    biases: list       # int32 [Cout]
+    w_exp: list        # int: weight exponents
+    act_exp: list      # int: static exponent of each parameter layer's input
+    out_shift: list    # int: forward requantization shift per parameter layer
+    bwd_shift: list    # int: input-gradient shift per parameter layer (layer 0 unused: 0)
+    grad_shift: list   # int: weight-gradient accumulator -> int16 shift per parameter layer
+    logit_exp: int
+    exp_table: np.ndarray  # int32 [256], Q14
+
+    in_exp: int = IN_EXP
+
+    def arrays(self):
+        """Every integer constant by name (what the device image holds)."""
+        out = {"exp_table": self.exp_table}
+        for j, (w, b) in enumerate(zip(self.weights, self.biases)):
+            out[f"w{j}"], out[f"b{j}"] = w, b
+        for k in ("w_exp", "act_exp", "out_shift", "bwd_shift", "grad_shift"):
+            out[k] = np.asarray(getattr(self, k), dtype=np.int32)
+        out["logit_exp"] = np.asarray([self.logit_exp], dtype=np.int32)
+        return out
+
+
+def quantize_weights(w):
+    """float W -> (int8 q, exponent) with the largest |W| mapped to at most 127."""
+    m = float(np.abs(w).max())
+    if m == 0:
+        return np.zeros(w.shape, np.int8), 0
+    e = int(np.floor(np.log2(127.0 / m)))
+    return sat_w8(np.rint(w.astype(np.float64) * 2.0 ** e)), e
+
+
+def exp_table(logit_exp):
+    """Q14 table of exp(-d * 2^-logit_exp) for d = 0..255."""
+    return np.rint(16384.0 * np.exp(-np.arange(256) * 2.0 ** -logit_exp)).astype(np.int32)
+
+
+def _exponent_for(m, bits=7):
+    """Largest e with m * 2^e <= 2^bits - 1 (power-of-two scale for a calibrated maximum)."""
+    return int(np.floor(np.log2((2 ** bits - 1) / m))) if m > 0 else 0
+
+
+def quantize(model, params, calib_images, calib_labels):
+    """Quantize float params and calibrate every shift on upright calibration images."""
+    taps = []
+    pretrain.forward(model, params, pretrain.input_float(calib_images), taps=taps)
+    ws, bs, wexp, aexp, oshift = [], [], [], [], []
+    f = IN_EXP
+    for j, ((w, b), y) in enumerate(zip(params, taps)):
+        q, e = quantize_weights(w)
+        bq = np.rint(b.astype(np.float64) * 2.0 ** (e + f))
+        if np.abs(bq).max(initial=0) > INT32_MAX:
+            raise ConfigError(f"bias of layer {j} does not fit int32 at exponent {e + f}")
+        fy = min(_exponent_for(float(np.abs(y).max())), e + f)
+        ws.append(q), bs.append(bq.astype(np.int32)), wexp.append(e), aexp.append(f)
+        oshift.append(e + f - fy)
+        f = fy
+    n = len(ws)
+    qm = QuantModel(model, ws, bs, wexp, aexp, oshift, [0] * n, [0] * n, f, exp_table(f))
+    # backward: a dynamic pass over the whole calibration batch picks each stage's static shift
+    logits, tr = ref.forward(qm, ref.to_input(calib_images))
+    grads, shifts, _ = ref.backward(qm, tr, ref.loss_grad(qm, logits, calib_labels), dynamic=True)
+    qm.bwd_shift = [s or 0 for s in shifts]
+    qm.grad_shift = [max(0, bitlen(int(np.abs(g.astype(np.int64)).max())) - 15) for g in grads]
+    return qm
+
+
+def cache_dir():
+    """$M0SIM_CACHE, else ~/.cache/m0sim."""
+    return Path(os.environ.get("M0SIM_CACHE") or Path.home() / ".cache" / "m0sim")
+
+
+def _key(cfg):
+    """Stable file name for a backbone configuration."""
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    return f"backbone-{cfg['model']}-{cfg['dataset']}-s{cfg['seed']}-{h}.npz"
+
+
+def save(qm, path, cfg):
+    """Write the quantized backbone (integer arrays + config JSON) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, config=np.frombuffer(json.dumps(cfg, sort_keys=True).encode(), np.uint8), **qm.arrays())
+    os.replace(tmp, path)
+
+
+def load(path):
+    """Read a backbone written by ``save``; returns (QuantModel, config)."""
+    with np.load(path) as z:
+        cfg = json.loads(bytes(z["config"]).decode())
+        model = get_model(cfg["model"])
+        n = len(model.param_indices())
+        lists = {k: [int(v) for v in z[k]] for k in ("w_exp", "act_exp", "out_shift", "bwd_shift", "grad_shift")}
+        qm = QuantModel(model, [z[f"w{j}"] for j in range(n)], [z[f"b{j}"] for j in range(n)],
+                        lists["w_exp"], lists["act_exp"], lists["out_shift"], lists["bwd_shift"],
+                        lists["grad_shift"], int(z["logit_exp"][0]), z["exp_table"])
+    return qm, cfg
+
+
+def backbone(pre, cfg, rng_seed):
+    """The cached quantized backbone for ``cfg`` (pretrained on upright ``pre`` if not cached).
+
+    ``cfg`` holds model, dataset, seed, epochs, n_pretrain, n_calib; it keys the cache together
+    with FORMAT_VERSION, so a changed recipe never reuses a stale file.
+    """
+    cfg = dict(cfg, version=FORMAT_VERSION)
+    path = cache_dir() / _key(cfg)
+    if path.is_file():
+        try:
+            return load(path)[0]
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache entry: rebuild it below
+    model = get_model(cfg["model"])
+    params = pretrain.pretrain(model, pre.images, pre.labels, np.random.default_rng(rng_seed),
+                               epochs=cfg["epochs"])
+    calib = pre.subset(np.arange(min(cfg["n_calib"], len(pre))))
+    qm = quantize(model, params, calib.images, calib.labels)
+    save(qm, path, cfg)
+    return qm

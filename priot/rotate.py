@@ -1,0 +1,72 @@
+"""Deterministic image rotation (nearest neighbour) and the disjoint upright/rotated splits.
+
+Rotation maps every output pixel (r, c) back to the source ``R(-angle) @ (r - cy, c - cx) + (cy, cx)``
+with the centre ``((H-1)/2, (W-1)/2)``, rounds with ``np.rint`` (half to even) and fills
+outside pixels with 0. Positive angles turn the image counter-clockwise. It is host-side data
+preparation, so float coordinates are fine; the result is uint8 and bit-reproducible.
+"""
+
+import numpy as np
+
+from priot.data import Dataset
+from priot.errors import ConfigError
+
+
+def _source_index(h, w, angle_deg):
+    """Flat source index per output pixel and its validity mask, for one angle."""
+    t = np.deg2rad(angle_deg)
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    r, c = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
+    sr = np.rint(np.cos(t) * r - np.sin(t) * c + cy).astype(np.int64)
+    sc = np.rint(np.sin(t) * r + np.cos(t) * c + cx).astype(np.int64)
+    ok = (sr >= 0) & (sr < h) & (sc >= 0) & (sc < w)
+    return np.where(ok, sr * w + sc, 0), ok
+
+
+def rotate_images(images, angles):
+    """Rotate uint8 [N,H,W,C] images; ``angles`` is one number or one angle per image (degrees)."""
+    images = np.asarray(images)
+    n, h, w, ch = images.shape
+    angles = np.broadcast_to(np.asarray(angles, dtype=np.float64), (n,))
+    out = np.zeros_like(images)
+    flat = images.reshape(n, h * w, ch)
+    for a in np.unique(angles):
+        sel = np.nonzero(angles == a)[0]
+        src, ok = _source_index(h, w, a)
+        out[sel] = (flat[sel][:, src.ravel()] * ok.reshape(1, -1, 1)).reshape(len(sel), h, w, ch)
+    return out
+
+
+def draw_angles(n, angle, angle_range, rng):
+    """One angle per sample: the fixed ``angle``, or uniform in ``angle_range=(lo, hi)`` from ``rng``."""
+    if angle_range is None:
+        return np.full(n, float(angle))
+    lo, hi = angle_range
+    if hi < lo:
+        raise ConfigError(f"angle range ({lo}, {hi}) is empty")
+    return rng.uniform(lo, hi, size=n)
+
+
+def stratified_order(labels, rng):
+    """A permutation interleaving the classes (so any prefix is roughly class-balanced)."""
+    perm = rng.permutation(len(labels))
+    key = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        members = perm[labels[perm] == c]
+        key[members] = np.arange(len(members))
+    return perm[np.lexsort((labels[perm], key[perm]))]
+
+
+def make_splits(ds, n_pretrain, n_adapt, n_test, rng, angle=45.0, angle_range=None):
+    """Disjoint splits: upright ``pretrain``, rotated ``adapt`` (on-device training) and rotated ``test``."""
+    need = n_pretrain + n_adapt + n_test
+    if min(n_pretrain, n_adapt, n_test) < 1 or need > len(ds):
+        raise ConfigError(f"splits {n_pretrain}+{n_adapt}+{n_test} need 1..{len(ds)} samples each/total")
+    order = stratified_order(ds.labels, rng)
+    pre = ds.subset(order[:n_pretrain])
+    parts = []
+    for idx in (order[n_pretrain:n_pretrain + n_adapt], order[n_pretrain + n_adapt:need]):
+        sub = ds.subset(idx)
+        ang = draw_angles(len(sub), angle, angle_range, rng)
+        parts.append(Dataset(rotate_images(sub.images, ang), sub.labels, f"{ds.name}-rot"))
+    return pre, parts[0], parts[1]
