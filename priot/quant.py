@@ -63,11 +63,6 @@ def quantize_weights(w):
     return sat_w8(np.rint(w.astype(np.float64) * 2.0 ** e)), e
 
 
-def exp_table(logit_exp):
-    """Q14 table of exp(-d * 2^-logit_exp) for d = 0..255."""
-    return np.rint(16384.0 * np.exp(-np.arange(256) * 2.0 ** -logit_exp)).astype(np.int32)
-
-
 def _exponent_for(m, bits=7):
     """Largest e with m * 2^e <= 2^bits - 1 (power-of-two scale for a calibrated maximum)."""
     return int(np.floor(np.log2((2 ** bits - 1) / m))) if m > 0 else 0
@@ -89,7 +84,7 @@ def quantize(model, params, calib_images, calib_labels):
         oshift.append(e + f - fy)
         f = fy
     n = len(ws)
-    qm = QuantModel(model, ws, bs, wexp, aexp, oshift, [0] * n, [0] * n, f, exp_table(f))
+    qm = QuantModel(model, ws, bs, wexp, aexp, oshift, [0] * n, [0] * n, f, ref.exp_table(f))
     # backward: a dynamic pass over the whole calibration batch picks each stage's static shift
     logits, tr = ref.forward(qm, ref.to_input(calib_images))
     grads, shifts, _ = ref.backward(qm, tr, ref.loss_grad(qm, logits, calib_labels), dynamic=True)

@@ -6,8 +6,8 @@ Forward, per parameter layer j (HWC, batch first):
 ReLU: a = max(y, 0). MaxPool 2x2/2: max of the window, first maximum in row-major order wins.
 Static mode uses the calibrated shifts of the QuantModel; dynamic mode (NITI reference)
 recomputes every shift from the tensor's maximum (``intmath.dynamic_shift``) and aligns the
-bias to the input's current exponent (``intmath.align``); dynamic logits are aligned back to the
-static logit exponent before the loss.
+bias to the input's current exponent (``intmath.align``); its loss uses the exp table of the
+logits' current exponent (``Trace.out_exp``).
 
 Loss gradient (integer softmax cross-entropy): with logits z int8 at exponent ``f_logit``,
   d_i = max(z) - z_i  (0..255),  e_i = exp_table[d_i]  (Q14, e_0 = 16384),  S = sum e_i,
@@ -24,6 +24,7 @@ the pre-ReLU int8 output y > 0. Value ranges (tiny CNN): |w*x| <= 2^14, fan-in <
 forward, <= 784 positions for gW_acc, so |acc| < 2^24; every accumulator is checked to fit int32.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,7 @@ class Trace:
     saved: list = field(default_factory=list)   # per layer: conv cols / dense input / relu mask / pool arg
     shifts: list = field(default_factory=list)  # forward shift used per parameter layer
     in_exp: list = field(default_factory=list)  # exponent of each parameter layer's input
+    out_exp: int = 0                            # exponent of the logits
 
 
 def _acc(x):
@@ -78,23 +80,30 @@ def forward(qm, x, weights=None, dynamic=False):
         elif isinstance(layer, MaxPool2):
             x, arg = ops.maxpool_fwd(x)
             tr.saved.append(arg)
-    x = x.reshape(len(x), -1)
-    if dynamic:
-        x = sat8(align(x, qm.logit_exp - f))
-    return x, tr
+    tr.out_exp = f
+    return x.reshape(len(x), -1), tr
 
 
-def softmax_q7(qm, logits):
+@functools.lru_cache(maxsize=64)
+def exp_table(logit_exp):
+    """Q14 table of exp(-d * 2^-logit_exp) for d = 0..255 (a constant per exponent, built once)."""
+    t = np.rint(16384.0 * np.exp(-np.arange(256) * 2.0 ** -logit_exp)).astype(np.int32)
+    t.flags.writeable = False
+    return t
+
+
+def softmax_q7(qm, logits, logit_exp=None):
     """Integer softmax of int8 logits [N, K] -> Q7 probabilities int32 (see module docstring)."""
+    table = qm.exp_table if logit_exp in (None, qm.logit_exp) else exp_table(logit_exp)
     z = logits.astype(np.int32)
-    e = qm.exp_table[z.max(1, keepdims=True) - z]
+    e = table[z.max(1, keepdims=True) - z]
     s = e.sum(1, keepdims=True)
     return ((e * 128 + s // 2) // s).astype(np.int32)
 
 
-def loss_grad(qm, logits, labels):
+def loss_grad(qm, logits, labels, logit_exp=None):
     """int8 dL/dlogits at exponent 7: sat8(p_q7 - 128 * onehot)."""
-    p = softmax_q7(qm, logits)
+    p = softmax_q7(qm, logits, logit_exp)
     p[np.arange(len(p)), np.asarray(labels, dtype=np.int64)] -= 128
     return sat8(p)
 

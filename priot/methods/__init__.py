@@ -1,0 +1,25 @@
+"""Every on-device training method behind one interface (``priot.methods.base.Method``)."""
+
+from priot.errors import ConfigError
+from priot.methods.base import Method, NoAdapt
+from priot.methods.baselines import Niti
+from priot.methods.priot import Priot
+
+
+def make(name, qm, lr_shift=None, seed=1, keep=0.7, frac=0.25, init_shift=6):
+    """Build a method by name: none, sgd-all, sgd-last, niti-dynamic, priot, priot-s."""
+    lr = {} if lr_shift is None else {"lr_shift": lr_shift}
+    if name == "none":
+        return NoAdapt(qm)
+    if name in ("sgd-all", "sgd-last"):
+        return Niti(qm, layers=name[4:], seed=seed, **lr)
+    if name == "niti-dynamic":
+        return Niti(qm, dynamic=True, seed=seed, **lr)
+    if name in ("priot", "priot-s"):
+        return Priot(qm, keep=keep, init_shift=init_shift, frac=1.0 if name == "priot" else frac, **lr)
+    raise ConfigError(f"unknown method {name!r} (none, sgd-all, sgd-last, niti-dynamic, priot, priot-s)")
+
+
+METHODS = ("none", "sgd-all", "sgd-last", "niti-dynamic", "priot", "priot-s")
+
+__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS"]

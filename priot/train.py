@@ -1,0 +1,26 @@
+"""The on-device training loop and evaluation, identical for every method."""
+
+import numpy as np
+
+from priot import ref
+
+
+def epoch_orders(n, epochs, rng):
+    """Sample order for each epoch (drawn once, so every method sees the same sequence)."""
+    return [rng.permutation(n) for _ in range(epochs)]
+
+
+def train(method, images, labels, orders):
+    """Run ``method.step`` over the samples in ``orders``; returns the running training accuracy."""
+    x = ref.to_input(images)
+    correct = total = 0
+    for order in orders:
+        for i in order:
+            correct += method.step(x[i], int(labels[i]))["correct"]
+            total += 1
+    return correct / max(total, 1)
+
+
+def accuracy(method, images, labels):
+    """Top-1 accuracy of the method's integer predictions."""
+    return float((method.predict(ref.to_input(images)).argmax(1) == labels).mean())
