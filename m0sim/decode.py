@@ -1,0 +1,94 @@
+"""Decode a program's Thumb code once with capstone into per-halfword tables the native counters index.
+
+Unicorn's translation blocks can start and end anywhere, so costs are kept as prefix sums over halfword
+slots: the cost of any block [a, a+size) is prefix[end] - prefix[start], whatever its boundaries.
+"""
+
+from dataclasses import dataclass
+
+import capstone
+import numpy as np
+
+from m0sim import timing
+
+# ARMv6-M has a handful of 32-bit encodings; every other 32-bit Thumb instruction is Thumb-2 (ARMv7-M).
+ARMV6M_WIDE = {"bl", "msr", "mrs", "dmb", "dsb", "isb"}
+# 16-bit encodings that exist only from ARMv7-M (or not in M-profile v6 at all).
+ARMV7_ONLY_NARROW = {"cbz", "cbnz", "setend"}
+
+
+def _disassembler():
+    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    md.detail = True
+    return md
+
+
+def is_armv6m(insn) -> bool:
+    m = insn.mnemonic.split(".")[0]
+    if insn.size == 4:
+        return m in ARMV6M_WIDE
+    return m not in ARMV7_ONLY_NARROW and not m.startswith("it")
+
+
+@dataclass
+class CodeTable:
+    """Per-halfword tables for one window [base, base + 2*n) of executable memory."""
+
+    base: int
+    cycles_prefix: np.ndarray  # uint32[n+1]
+    insns_prefix: np.ndarray  # uint32[n+1]
+    bad_prefix: np.ndarray  # uint32[n+1]: count of non-ARMv6-M instruction starts
+    condbr_end: np.ndarray  # uint8[n+1]: 1 where a conditional branch ends
+    base_cycles: np.ndarray  # uint32[n]: cost of the instruction starting in the slot (0 elsewhere)
+    bad_text: dict  # slot -> "mnemonic operands" of a refused instruction
+
+    @property
+    def end(self) -> int:
+        return self.base + 2 * (len(self.cycles_prefix) - 1)
+
+
+def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
+    """Decode code_ranges (absolute addresses inside [base, base+len(memory))) of the image `memory`."""
+    n = len(memory) // 2
+    cyc = np.zeros(n, np.uint32)
+    ins = np.zeros(n, np.uint32)
+    bad = np.zeros(n, np.uint32)
+    condbr = np.zeros(n + 1, np.uint8)
+    bad_text = {}
+    md = _disassembler()
+    for lo, hi in code_ranges:
+        addr = lo
+        while addr < hi:
+            chunk = memory[addr - base:hi - base]
+            decoded = False
+            for insn in md.disasm(chunk, addr):
+                decoded = True
+                slot = (insn.address - base) // 2
+                ins[slot] = 1
+                n_regs = len(insn.operands) if insn.mnemonic.startswith(("push", "pop", "ldm", "stm")) else 0
+                if insn.mnemonic.startswith(("ldm", "stm")):
+                    n_regs -= 1  # the base register operand
+                cyc[slot] = timing.instruction_cycles(insn.mnemonic, insn.op_str, n_regs)
+                if not is_armv6m(insn):
+                    bad[slot] = 1
+                    bad_text[slot] = f"{insn.mnemonic} {insn.op_str}".strip()
+                if timing.is_conditional_branch(insn.mnemonic):
+                    condbr[slot + insn.size // 2] = 1
+                addr = insn.address + insn.size
+            if addr < hi:
+                # capstone stopped on bytes it cannot decode: an undefined instruction; mark it and skip.
+                slot = (addr - base) // 2
+                if not decoded or ins[slot] == 0:
+                    ins[slot] = 1
+                    cyc[slot] = timing.EXCEPTION
+                    bad[slot] = 1
+                    bad_text[slot] = f"undefined 0x{int.from_bytes(memory[addr - base:addr - base + 2], 'little'):04x}"
+                addr += 2
+    prefix = lambda a: np.concatenate([[0], np.cumsum(a, dtype=np.uint64)]).astype(np.uint32)
+    return CodeTable(base, prefix(cyc), prefix(ins), prefix(bad), condbr, cyc, bad_text)
+
+
+def disassemble(memory: bytes, addr: int, count: int = 1) -> list[str]:
+    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    return [f"0x{i.address:08x}: {i.bytes.hex():<8} {i.mnemonic} {i.op_str}".rstrip()
+            for i in md.disasm(memory, addr, count)]

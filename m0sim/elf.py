@@ -1,0 +1,203 @@
+"""Read a firmware ELF with pyelftools: what to load where, its symbols, and its flash/RAM footprint.
+
+Only 32-bit little-endian ARM executables are accepted, and every loadable byte must land in flash or SRAM.
+"""
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from m0sim import memmap
+from m0sim.errors import InputError
+
+
+@dataclass(frozen=True)
+class Segment:
+    vaddr: int  # where the program runs with it
+    paddr: int  # where the image stores it (flash, for .data)
+    data: bytes
+    memsz: int
+    executable: bool
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    addr: int  # without the Thumb bit
+    size: int
+    kind: str  # "func" | "object" | "other"
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    addr: int
+    size: int
+    flags: str  # "a", "w", "x" letters
+    nobits: bool
+
+
+@dataclass
+class Program:
+    path: Path
+    entry: int
+    segments: list[Segment]
+    sections: list[Section]
+    symbols: dict[str, Symbol]
+    code_ranges: list[tuple[int, int]]  # [start, end) of Thumb code, from $t/$d mapping symbols
+    _funcs: list[Symbol] = field(default_factory=list, repr=False)
+    _func_starts: list[int] = field(default_factory=list, repr=False)
+
+    def symbol(self, name: str) -> Symbol:
+        try:
+            return self.symbols[name]
+        except KeyError:
+            raise InputError(f"symbol '{name}' not found in {self.path}") from None
+
+    def function_at(self, addr: int) -> Symbol | None:
+        """The function symbol containing addr, for 'symbol+offset' in messages and profiles."""
+        i = bisect.bisect_right(self._func_starts, addr) - 1
+        if i >= 0:
+            f = self._funcs[i]
+            if addr < f.addr + max(f.size, 2):
+                return f
+        return None
+
+    def describe(self, addr: int) -> str:
+        f = self.function_at(addr)
+        return f"{f.name}+0x{addr - f.addr:x}" if f else "?"
+
+    def functions(self) -> list[Symbol]:
+        return list(self._funcs)
+
+    def footprint(self) -> dict[str, int]:
+        """Bytes by part: flash holds text+rodata+data's initial image; static RAM is data+bss."""
+        sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+        for s in self.sections:
+            if "a" not in s.flags or s.size == 0:
+                continue
+            if s.nobits:
+                sizes["bss"] += s.size
+            elif "x" in s.flags:
+                sizes["text"] += s.size
+            elif "w" in s.flags:
+                sizes["data"] += s.size
+            else:
+                sizes["rodata"] += s.size
+        sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"]
+        sizes["static_ram"] = sizes["data"] + sizes["bss"]
+        return sizes
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(20)
+    if head[:4] != b"\x7fELF":
+        raise InputError(f"{path}: not an ELF file (bad magic {head[:4]!r})")
+    if head[4] != 1:
+        raise InputError(f"{path}: 64-bit ELF; the RP2040 needs a 32-bit ARM executable")
+    if head[5] != 1:
+        raise InputError(f"{path}: big-endian ELF; the RP2040 needs a little-endian ARM executable")
+    machine = int.from_bytes(head[18:20], "little")
+    if machine != 40:  # EM_ARM
+        raise InputError(f"{path}: ELF for machine {machine}, not ARM (40)")
+
+
+def _flag_letters(sh_flags: int) -> str:
+    return ("a" if sh_flags & SH_FLAGS.SHF_ALLOC else "") + ("w" if sh_flags & SH_FLAGS.SHF_WRITE else "") + (
+        "x" if sh_flags & SH_FLAGS.SHF_EXECINSTR else "")
+
+
+def load_program(path) -> Program:
+    path = Path(path)
+    _open(path)
+    try:
+        with open(path, "rb") as fh:
+            elf = ELFFile(fh)
+            if elf["e_type"] != "ET_EXEC":
+                raise InputError(f"{path}: ELF type {elf['e_type']}, expected an executable (ET_EXEC)")
+            segments = _segments(path, elf)
+            sections = [Section(s.name, s["sh_addr"], s["sh_size"], _flag_letters(s["sh_flags"]),
+                                s["sh_type"] == "SHT_NOBITS") for s in elf.iter_sections() if s.name]
+            symbols, mapping = _symbols(elf)
+            code_ranges = _code_ranges(sections, mapping)
+            entry = elf["e_entry"] & ~1
+    except ELFError as exc:
+        raise InputError(f"{path}: corrupt ELF ({exc})") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: unreadable ELF ({exc})") from None
+    funcs = sorted((s for s in symbols.values() if s.kind == "func"), key=lambda s: s.addr)
+    return Program(path, entry, segments, sections, symbols, code_ranges, funcs, [f.addr for f in funcs])
+
+
+def _segments(path, elf) -> list[Segment]:
+    out = []
+    for seg in elf.iter_segments():
+        if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+            continue
+        vaddr, paddr, filesz, memsz = seg["p_vaddr"], seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
+        for where, addr, size in (("run", vaddr, memsz), ("load", paddr, filesz)):
+            if size and not any(r.contains(addr, size) for r in memmap.LOADABLE):
+                raise InputError(
+                    f"{path}: segment at 0x{addr:08x}..0x{addr + size:08x} ({where} address) lies outside "
+                    f"flash (0x{memmap.XIP.base:08x}, {memmap.XIP.size // 1024} KB) and SRAM "
+                    f"(0x{memmap.SRAM.base:08x}, {memmap.SRAM.size // 1024} KB)")
+        data = seg.data()
+        if len(data) != filesz:
+            raise InputError(f"{path}: truncated segment at 0x{vaddr:08x}")
+        out.append(Segment(vaddr, paddr, data, memsz, bool(seg["p_flags"] & 1)))
+    if not out:
+        raise InputError(f"{path}: no loadable segments")
+    return out
+
+
+def _symbols(elf):
+    symbols, mapping = {}, []
+    symtab = elf.get_section_by_name(".symtab")
+    if symtab is None:
+        return symbols, mapping
+    for sym in symtab.iter_symbols():
+        name, value = sym.name, sym["st_value"]
+        if not name or sym["st_shndx"] == "SHN_UNDEF":
+            continue
+        if name in ("$t", "$d", "$a") or name.startswith(("$t.", "$d.")):
+            mapping.append((value, name[1]))
+            continue
+        stype = sym["st_info"]["type"]
+        kind = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(stype, "other")
+        addr = value & ~1 if kind == "func" else value
+        if name not in symbols or kind != "other":
+            symbols[name] = Symbol(name, addr, sym["st_size"], kind)
+    return symbols, sorted(mapping)
+
+
+def _code_ranges(sections, mapping) -> list[tuple[int, int]]:
+    """Thumb instruction ranges, from $t/$d mapping symbols; literal pools ($d) are excluded.
+
+    Executable sections count as code unless marked otherwise; other sections only where a $t says so
+    (functions placed in RAM).
+    """
+    ranges = []
+    for sec in sections:
+        if "a" not in sec.flags or sec.size == 0 or sec.nobits:
+            continue
+        lo, hi = sec.addr, sec.addr + sec.size
+        marks = [(a, k) for a, k in mapping if lo <= a < hi]
+        if not marks or marks[0][0] != lo:
+            marks.insert(0, (lo, "t" if "x" in sec.flags else "d"))
+        for (a, k), nxt in zip(marks, marks[1:] + [(hi, None)]):
+            if k == "t" and nxt[0] > a:
+                ranges.append((a, nxt[0]))
+    merged = []
+    for a, b in sorted(ranges):
+        if merged and merged[-1][1] >= a:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged

@@ -1,0 +1,427 @@
+"""The emulated Pico: a Cortex-M0+ (Unicorn) with the RP2040 memory map, exact native counters and semihosting.
+
+Counting happens in native callbacks (m0sim/native/counter.c) on every translation block and on flash data
+reads; Python runs only for semihosting, peripheral registers, sbrk and faults.
+"""
+
+import ctypes
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import unicorn as uc
+from unicorn import arm_const as arm
+
+from m0sim import memmap, native, timing
+from m0sim.decode import build_table, disassemble
+from m0sim.elf import Program, load_program
+from m0sim.errors import BudgetExhausted, FirmwareFault, InputError
+from m0sim.peripherals import Bus, Clocked, default_peripherals
+from m0sim.semihost import Semihost
+from m0sim.stats import FunctionStats, RunStats
+
+RETURN_ADDR = memmap.ROM.base + 0x100  # `call` returns here (LR); execution stops on arrival
+STACK_PAINT = 0xA5A5A5A5
+MAX_CALL_ARGS = 16
+NO_LIMIT = 2**63
+ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
+REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"]
+REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR,
+                                                                   arm.UC_ARM_REG_PC]
+EXCP_UDEF, EXCP_SWI, EXCP_BKPT = 1, 2, 7
+SEMIHOSTING_BKPT = 0xBEAB
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    stats: RunStats
+
+
+class _Window:
+    """One decoded code window and the native arrays that index it (kept alive here)."""
+
+    def __init__(self, table):
+        self.table = table
+        n = len(table.cycles_prefix)
+        self.enter = np.zeros(n, np.uint32)
+        self.leave = np.zeros(n, np.uint32)
+        self.taken_at = np.zeros(n, np.uint32)
+        self.stall_at = np.zeros(n, np.int32)
+
+    def clear(self):
+        for a in (self.enter, self.leave, self.taken_at, self.stall_at):
+            a.fill(0)
+
+
+class Machine:
+    """An RP2040 with one program loaded. Create with `Machine(path_or_program)`."""
+
+    def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
+                 stdout=None, stderr=None, stdin: bytes = b"", warn=None):
+        self.program: Program = program if isinstance(program, Program) else load_program(program)
+        self.clock = timing.Clock(clock_hz)
+        self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
+        self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        self._fault = None
+        self._exit_code = None
+        self._write_out = stdout or _stream_writer(sys.stdout)
+        self._write_err = stderr or _stream_writer(sys.stderr)
+        self._map_memory()
+        self._load()
+        self._state = native.CounterState()
+        self._setup_counters(xip_miss_penalty)
+        self.bus = Bus(default_peripherals(Clocked(self.cycles, clock_hz)), warn=warn)
+        self._setup_hooks()
+        self.semihost = Semihost(self._read_bytes, self._write_bytes, self.cycles, clock_hz, self._write_out,
+                                 self._write_err, stdin, self._heapinfo(), cmdline=self.program.path.name)
+        self._brk = 0  # bytes handed out by sbrk so far
+        self._brk_max = 0
+
+    # --- construction ------------------------------------------------------------------------------------
+    def _map_memory(self):
+        r = uc.UC_PROT_READ | uc.UC_PROT_EXEC
+        self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
+        # One flash buffer, mapped at the XIP window and each of its aliases.
+        self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8)
+        ptr = self._flash.ctypes.data
+        for region in (memmap.XIP, *memmap.XIP_ALIASES):
+            self.uc.mem_map_ptr(region.base, region.size, r, ptr)
+        self.uc.mem_map(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL)
+        for region in memmap.MMIO_REGIONS:
+            self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
+
+    def _load(self):
+        for seg in self.program.segments:
+            if seg.data:
+                self.uc.mem_write(seg.paddr, seg.data)
+                if seg.vaddr != seg.paddr:  # .data: also where it runs, as a debugger would load it
+                    self.uc.mem_write(seg.vaddr, seg.data)
+
+    def _code_window(self, region) -> _Window:
+        ranges = [(a, b) for a, b in self.program.code_ranges if region.contains(a, b - a)]
+        if not ranges:
+            return _Window(build_table(b"\0\0", region.base, []))
+        lo, hi = ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1
+        return _Window(build_table(bytes(self.uc.mem_read(lo, hi - lo)), lo, ranges))
+
+    def _setup_counters(self, xip_miss_penalty):
+        s = self._state
+        self._windows = [self._code_window(memmap.XIP), self._code_window(memmap.SRAM)]
+        for w, win in enumerate(self._windows):
+            t = win.table
+            s.lo[w], s.hi[w] = t.base, t.end if len(t.cycles_prefix) > 1 else t.base
+            s.cycles_prefix[w] = t.cycles_prefix.ctypes.data
+            s.insns_prefix[w] = t.insns_prefix.ctypes.data
+            s.bad_prefix[w] = t.bad_prefix.ctypes.data
+            s.condbr_end[w] = t.condbr_end.ctypes.data
+            s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
+            s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
+        s.fetch_through_xip[0] = 1
+        s.taken_extra = timing.TAKEN_EXTRA
+        s.xip_miss_penalty = xip_miss_penalty
+        s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
+        s.insn_budget = s.cycle_budget = NO_LIMIT
+
+    def _setup_hooks(self):
+        lib = uc.unicorn_py3.unicorn.uclib
+        state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
+        self._native_hooks = []
+        for htype, fn, begin, end in (
+                (uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0),
+                (uc.UC_HOOK_MEM_READ, "m0sim_flash_read", memmap.XIP.base, memmap.XIP_NOCACHE_NOALLOC.end - 1)):
+            h = ctypes.c_size_t()
+            err = lib.uc_hook_add(self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
+                                  state_ptr, ctypes.c_uint64(begin), ctypes.c_uint64(end))
+            if err != uc.UC_ERR_OK:
+                raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
+            self._native_hooks.append(h)
+        self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
+        self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory)
+        sbrk = self.program.symbols.get("_sbrk")
+        if sbrk is not None and sbrk.kind == "func":
+            self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
+
+    def _heapinfo(self):
+        sym = self.program.symbols
+        get = lambda name, default: sym[name].addr if name in sym else default
+        heap_base = get("end", memmap.SRAM.base)
+        top = get("__stack_top", memmap.SRAM.end)
+        limit = get("__StackLimit", top)
+        return heap_base, get("__HeapLimit", limit), top, limit
+
+    # --- counters ----------------------------------------------------------------------------------------
+    def cycles(self) -> int:
+        return self._state.cycles
+
+    def instructions(self) -> int:
+        return self._state.insns
+
+    def adjust_cycles(self, delta: int):
+        """Run-time cost corrections from Python (peripheral wait states), charged to the current block."""
+        s = self._state
+        s.cycles += delta
+        self._windows[s.cur_window].stall_at[s.cur_slot] += delta
+
+    # --- memory ------------------------------------------------------------------------------------------
+    def address_of(self, where) -> int:
+        return self.program.symbol(where).addr if isinstance(where, str) else int(where)
+
+    def _check_range(self, addr: int, nbytes: int, what: str):
+        if not any(r.contains(addr, max(nbytes, 1)) for r in memmap.MEMORY_REGIONS):
+            raise InputError(f"{what} of {nbytes} bytes at 0x{addr:08x} is outside the Pico's ROM, flash and SRAM")
+
+    def _read_bytes(self, addr: int, n: int) -> bytes:
+        return bytes(self.uc.mem_read(addr, n))
+
+    def _write_bytes(self, addr: int, data: bytes):
+        self.uc.mem_write(addr, bytes(data))
+
+    def read(self, where, dtype=np.uint8, count: int | None = None) -> np.ndarray:
+        """Typed read by symbol name or address; count defaults to the whole symbol (or one element)."""
+        dtype = np.dtype(dtype).newbyteorder("<")
+        addr = self.address_of(where)
+        if count is None:
+            size = self.program.symbol(where).size if isinstance(where, str) else 0
+            count = max(size // dtype.itemsize, 1)
+        nbytes = count * dtype.itemsize
+        self._check_range(addr, nbytes, "read")
+        return np.frombuffer(self._read_bytes(addr, nbytes), dtype=dtype).copy()
+
+    def write(self, where, values, dtype=None):
+        """Typed write by symbol name or address; refuses to overrun a named symbol."""
+        arr = np.ascontiguousarray(values if dtype is None else np.asarray(values, dtype=dtype))
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        addr = self.address_of(where)
+        if isinstance(where, str):
+            size = self.program.symbol(where).size
+            if size and arr.nbytes > size:
+                raise InputError(f"writing {arr.nbytes} bytes to '{where}' which holds {size} bytes")
+        self._check_range(addr, arr.nbytes, "write")
+        self._write_bytes(addr, arr.tobytes())
+
+    def reg(self, name: str) -> int:
+        return self.uc.reg_read(REG_IDS[REG_NAMES.index(name)])
+
+    # --- running -----------------------------------------------------------------------------------------
+    def run(self, max_instructions: int | None = None, max_cycles: int | None = None) -> RunResult:
+        """Run from reset (SP and PC from the vector table at the start of flash) until the program exits."""
+        sp, pc = (int(v) for v in self.read(memmap.XIP.base, np.uint32, 2))
+        stats = self._execute(pc, sp, max_instructions, max_cycles, stop_at=None)
+        if self._exit_code is None:
+            raise FirmwareFault(f"{self.program.path}: program stopped without exiting at {self._where()}")
+        return RunResult(self._exit_code, stats)
+
+    def call(self, function, *args, max_instructions: int | None = None, max_cycles: int | None = None) -> int:
+        """Call a function with the AAPCS (r0-r3, then the stack); returns r0 as unsigned 32 bits.
+
+        The call's cost is in `self.last_stats`.
+        """
+        if len(args) > MAX_CALL_ARGS:
+            raise InputError(f"call to {function}: {len(args)} arguments, at most {MAX_CALL_ARGS} supported")
+        addr = self.address_of(function)
+        if isinstance(function, str) and self.program.symbol(function).kind != "func":
+            raise InputError(f"'{function}' in {self.program.path} is not a function")
+        words = [int(a) & 0xFFFFFFFF for a in args]
+        sp = self._heapinfo()[2]
+        stacked = words[4:]
+        sp = (sp - 4 * len(stacked)) & ~7
+        if stacked:
+            self._write_bytes(sp, b"".join(w.to_bytes(4, "little") for w in stacked))
+        for reg, w in zip(ARG_REGS, words[:4]):
+            self.uc.reg_write(reg, w)
+        self.uc.reg_write(arm.UC_ARM_REG_LR, RETURN_ADDR | 1)
+        self._execute(addr, sp, max_instructions, max_cycles, stop_at=RETURN_ADDR)
+        if self._exit_code is not None:
+            raise FirmwareFault(f"{function} called exit({self._exit_code}) instead of returning")
+        return self.uc.reg_read(arm.UC_ARM_REG_R0)
+
+    def _execute(self, pc, sp, max_instructions, max_cycles, stop_at) -> RunStats:
+        s = self._state
+        for win in self._windows:
+            win.clear()
+        before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
+        s.insn_budget = NO_LIMIT if max_instructions is None else s.insns + max_instructions
+        s.cycle_budget = NO_LIMIT if max_cycles is None else s.cycles + max_cycles
+        s.stop_reason, s.prev_end, s.prev_condbr = 0, 0, 0
+        self._fault, self._exit_code = None, None
+        paint_lo = self._paint_stack(sp)
+        self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
+        until = stop_at if stop_at is not None else RETURN_ADDR
+        try:
+            self.uc.emu_start(pc | 1, until)
+        except uc.UcError as exc:
+            self._raise_fault(exc)
+        self._check_stop(stop_at)
+        stats = RunStats(
+            s.insns - before[0], s.cycles - before[1], self.clock.hz, s.taken - before[2],
+            s.xip_hits - before[3], s.xip_misses - before[4], self.program.footprint()["static_ram"],
+            self._stack_used(paint_lo, sp), self._brk_max, self._profile())
+        self.last_stats = stats
+        return stats
+
+    def _check_stop(self, stop_at):
+        s = self._state
+        reason = native.STOP_REASONS.get(s.stop_reason)
+        if reason is None:
+            return
+        where = self._where(s.stop_addr)
+        if reason == "budget":
+            raise BudgetExhausted(
+                f"budget exhausted after {s.insns:,} instructions / {s.cycles:,} cycles, at {where}")
+        if reason == "armv7":
+            raise FirmwareFault(f"instruction outside ARMv6-M (a Cortex-M0+ would fault) at {where}: "
+                                f"rebuild for -mcpu=cortex-m0plus")
+        if reason == "undecoded" and s.stop_addr != stop_at:
+            raise FirmwareFault(f"execution reached 0x{s.stop_addr:08x}, which is not code of "
+                                f"{self.program.path.name} ({self.program.describe(s.stop_addr)})")
+
+    def _where(self, addr: int | None = None) -> str:
+        addr = self.uc.reg_read(arm.UC_ARM_REG_PC) if addr is None else addr
+        try:
+            text = disassemble(self._read_bytes(addr, 4), addr, 1)
+        except uc.UcError:
+            text = []
+        insn = text[0].split(": ", 1)[1] if text else "?"
+        return f"0x{addr:08x} ({self.program.describe(addr)}): {insn}"
+
+    def registers(self) -> str:
+        return " ".join(f"{n}=0x{self.uc.reg_read(r):08x}" for n, r in zip(REG_NAMES, REG_IDS))
+
+    def _raise_fault(self, exc):
+        if self._fault is not None:
+            kind, addr, size, pc = self._fault
+            raise FirmwareFault(f"invalid memory {kind} of {size} bytes at 0x{addr:08x} "
+                                f"({_region_name(addr)}) by {self._where(pc)}; {self.registers()}") from None
+        pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
+        raise FirmwareFault(f"{exc} at {self._where(pc)}; {self.registers()}") from None
+
+    # --- memory accounting -------------------------------------------------------------------------------
+    def _paint_stack(self, sp: int) -> int:
+        """Fill the free RAM between the heap's top and SP so the high-water mark can be found afterwards."""
+        heap_base = self._heapinfo()[0]
+        lo = (heap_base + self._brk + 3) & ~3
+        if sp > lo:
+            self._write_bytes(lo, STACK_PAINT.to_bytes(4, "little") * ((sp - lo) // 4))
+        self._brk_max = self._brk
+        return lo
+
+    def _stack_used(self, paint_lo: int, sp: int) -> int:
+        heap_top = (self._heapinfo()[0] + self._brk_max + 3) & ~3
+        lo = max(paint_lo, heap_top)
+        if sp <= lo:
+            return 0
+        words = np.frombuffer(self._read_bytes(lo, sp - lo), np.uint32)
+        touched = np.flatnonzero(words != STACK_PAINT)
+        if touched.size == 0:
+            return 0
+        low = lo + 4 * int(touched[0])
+        if touched[0] == 0:
+            raise FirmwareFault(f"stack overflow: the stack grew down to 0x{low:08x}, into the heap/static data "
+                                f"(depth at least {sp - low} bytes from SP 0x{sp:08x})")
+        return sp - low
+
+    # --- profile -----------------------------------------------------------------------------------------
+    def _profile(self) -> list[FunctionStats]:
+        funcs = self.program.functions()
+        out = {}
+        for win in self._windows:
+            t = win.table
+            n = len(t.base_cycles)
+            if n == 0 or not win.enter.any():
+                continue
+            count = np.cumsum(win.enter[:n].astype(np.int64) - win.leave[:n].astype(np.int64))
+            cycles = count * t.base_cycles + win.taken_at[1:].astype(np.int64) * timing.TAKEN_EXTRA + win.stall_at[:n]
+            insns = count * np.diff(t.insns_prefix.astype(np.int64))
+            addrs = t.base + 2 * np.arange(n)
+            starts = np.array([f.addr for f in funcs], np.int64)
+            idx = np.searchsorted(starts, addrs, side="right") - 1
+            ends = np.array([f.addr + max(f.size, 2) for f in funcs], np.int64)
+            inside = (idx >= 0) & (addrs < ends[np.maximum(idx, 0)]) if funcs else np.zeros(n, bool)
+            idx = np.where(inside, idx, len(funcs))
+            cyc_by = np.bincount(idx, weights=cycles, minlength=len(funcs) + 1)
+            ins_by = np.bincount(idx, weights=insns, minlength=len(funcs) + 1)
+            for i in np.flatnonzero(ins_by):
+                name = funcs[i].name if i < len(funcs) else "(no symbol)"
+                calls = int(win.enter[(funcs[i].addr - t.base) // 2]) if i < len(funcs) else 0
+                f = out.setdefault(name, FunctionStats(name, 0, 0, 0))
+                f.cycles += int(cyc_by[i])
+                f.instructions += int(ins_by[i])
+                f.calls += calls
+        return sorted(out.values(), key=lambda f: -f.cycles)
+
+    # --- hooks (Python; none of these runs per instruction) ----------------------------------------------
+    def _on_interrupt(self, _uc, intno, _user):
+        pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
+        if intno == EXCP_BKPT:
+            insn = int.from_bytes(self._read_bytes(pc, 2), "little")
+            if insn == SEMIHOSTING_BKPT:
+                from m0sim.semihost import ProgramExit
+                try:
+                    r0 = self.semihost.call(self.uc.reg_read(arm.UC_ARM_REG_R0), self.uc.reg_read(arm.UC_ARM_REG_R1))
+                except ProgramExit as done:
+                    self._exit_code = done.code
+                    self.uc.emu_stop()
+                    return
+                self.uc.reg_write(arm.UC_ARM_REG_R0, r0)
+                self.uc.reg_write(arm.UC_ARM_REG_PC, (pc + 2) | 1)
+                return
+            self._stop_with(f"breakpoint BKPT #{insn & 0xFF} (hard fault or a debugger trap) at {self._where(pc)}")
+        elif intno == EXCP_UDEF:
+            self._stop_with(f"undefined instruction (hard fault) at {self._where(pc)}")
+        else:
+            self._stop_with(f"exception {intno} (hard fault) at {self._where(pc)}")
+
+    def _stop_with(self, message: str):
+        self.uc.emu_stop()
+        raise FirmwareFault(f"{message}; {self.registers()}")
+
+    def _on_invalid_memory(self, _uc, access, addr, size, _value, _user):
+        kinds = {uc.UC_MEM_READ_UNMAPPED: "read", uc.UC_MEM_WRITE_UNMAPPED: "write",
+                 uc.UC_MEM_FETCH_UNMAPPED: "fetch", uc.UC_MEM_WRITE_PROT: "write (read-only)",
+                 uc.UC_MEM_READ_PROT: "read (protected)", uc.UC_MEM_FETCH_PROT: "fetch (not executable)"}
+        pc = addr if access == uc.UC_MEM_FETCH_UNMAPPED else self.uc.reg_read(arm.UC_ARM_REG_PC)
+        self._fault = (kinds.get(access, "access"), addr, size, pc)
+        return False
+
+    def _on_sbrk(self, _uc, _addr, _size, _user):
+        incr = self.uc.reg_read(arm.UC_ARM_REG_R0)
+        incr = incr - (1 << 32) if incr & 0x80000000 else incr
+        base, limit = self._heapinfo()[:2]
+        if base + self._brk + incr <= limit:  # mirrors newlib: a refused sbrk does not move the break
+            self._brk = max(self._brk + incr, 0)
+            self._brk_max = max(self._brk_max, self._brk)
+
+    def _mmio_read(self, _uc, offset, size, region):
+        addr = region.base + offset
+        self._bus_cost(region)
+        return self.bus.read(addr, size)
+
+    def _mmio_write(self, _uc, offset, size, value, region):
+        self._bus_cost(region)
+        self.bus.write(region.base + offset, size, value)
+
+    def _bus_cost(self, region):
+        if region is memmap.SIO:
+            self.adjust_cycles(-timing.SIO_ACCESS_SAVING)
+        elif region is memmap.APB:
+            self.adjust_cycles(timing.APB_WAIT_STATES)
+
+
+def _region_name(addr: int) -> str:
+    r = memmap.region_of(addr)
+    return r.name if r else "unmapped"
+
+
+def _stream_writer(stream):
+    def write(data: bytes):
+        buf = getattr(stream, "buffer", None)
+        if buf is not None:
+            stream.flush()
+            buf.write(data)
+            buf.flush()
+        else:
+            stream.write(data.decode(errors="replace"))
+    return write

@@ -1,0 +1,100 @@
+"""Build and load the native counting callbacks (counter.c) and share their state with Python through ctypes.
+
+The state layout is defined once, here, as ctypes fields; the C header is generated from it.  The shared
+library is compiled with the host C compiler on first use and cached by a hash of its sources.
+"""
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from m0sim import timing
+from m0sim.errors import M0simError
+
+XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
+assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
+
+STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded"}
+CONSTANTS = {"STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
+             "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS}
+
+u32, u64 = ctypes.c_uint32, ctypes.c_uint64
+STATE_FIELDS = [
+    # decoded code windows (0: flash, 1: SRAM) and their per-halfword tables (addresses of numpy arrays)
+    ("lo", u32 * 2), ("hi", u32 * 2),
+    ("cycles_prefix", u64 * 2), ("insns_prefix", u64 * 2), ("bad_prefix", u64 * 2), ("condbr_end", u64 * 2),
+    ("enter", u64 * 2), ("leave", u64 * 2), ("taken_at", u64 * 2), ("stall_at", u64 * 2),
+    ("fetch_through_xip", u32 * 2),
+    # running counters
+    ("insns", u64), ("cycles", u64), ("taken", u64), ("blocks", u64), ("xip_hits", u64), ("xip_misses", u64),
+    ("prev_end", u32), ("prev_condbr", u32), ("cur_window", u32), ("cur_slot", u32),
+    ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),
+    # configuration
+    ("taken_extra", u32), ("xip_miss_penalty", u32), ("emu_stop", u64),
+    ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
+]
+
+
+class CounterState(ctypes.Structure):
+    _fields_ = STATE_FIELDS
+
+
+def _c_type(ctype) -> tuple[str, str]:
+    if issubclass(ctype, ctypes.Array):
+        base, _ = _c_type(ctype._type_)
+        return base, f"[{ctype._length_}]"
+    return {ctypes.c_uint32: "uint32_t", ctypes.c_uint64: "uint64_t"}[ctype], ""
+
+
+def state_header() -> str:
+    lines = ["/* Generated from m0sim/native/__init__.py: do not edit. */", "#pragma once", "#include <stdint.h>"]
+    lines += [f"#define {k} {v}" for k, v in CONSTANTS.items()]
+    lines.append("typedef struct {")
+    for name, ctype in STATE_FIELDS:
+        base, dims = _c_type(ctype)
+        lines.append(f"    {base} {name}{dims};")
+    lines.append("} counter_state_t;")
+    return "\n".join(lines) + "\n"
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("M0SIM_CACHE") or Path.home() / ".cache" / "m0sim"
+    return Path(root) / "native"
+
+
+_lib = None
+
+
+def library() -> ctypes.CDLL:
+    """The compiled callbacks, built once per source version."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    source = (Path(__file__).parent / "counter.c").read_text()
+    header = state_header()
+    digest = hashlib.sha256((source + header).encode()).hexdigest()[:16]
+    so_path = _cache_dir() / f"m0sim_counter_{digest}.so"
+    if not so_path.exists():
+        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+        if cc is None:
+            raise M0simError("no host C compiler (cc/gcc) found to build m0sim's native counters: install gcc")
+        so_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="m0sim-native-") as tmp:
+            (Path(tmp) / "counter_state.h").write_text(header)
+            (Path(tmp) / "counter.c").write_text(source)
+            out = Path(tmp) / so_path.name
+            proc = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(Path(tmp) / "counter.c")],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")
+            os.replace(out, so_path)
+    _lib = ctypes.CDLL(str(so_path))
+    return _lib
+
+
+def callback_address(name: str) -> int:
+    return ctypes.cast(getattr(library(), name), ctypes.c_void_p).value

@@ -1,0 +1,67 @@
+"""What a run or a call cost: counters, memory high-water marks and a per-function profile."""
+
+from dataclasses import asdict, dataclass, field
+
+from m0sim import memmap
+
+
+@dataclass
+class FunctionStats:
+    name: str
+    cycles: int
+    instructions: int
+    calls: int  # entries at the function's first instruction
+
+
+@dataclass
+class RunStats:
+    instructions: int = 0
+    cycles: int = 0
+    clock_hz: int = memmap.CLOCK_HZ
+    taken_branches: int = 0
+    xip_hits: int = 0
+    xip_misses: int = 0
+    static_ram: int = 0  # .data + .bss
+    stack_bytes: int = 0  # stack high-water below the initial SP
+    heap_bytes: int = 0  # sbrk high-water
+    functions: list[FunctionStats] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.cycles / self.clock_hz
+
+    @property
+    def cpi(self) -> float:
+        return self.cycles / self.instructions if self.instructions else 0.0
+
+    @property
+    def peak_ram(self) -> int:
+        return self.static_ram + self.stack_bytes + self.heap_bytes
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(seconds=self.seconds, cpi=self.cpi, peak_ram=self.peak_ram, sram_bytes=memmap.SRAM.size)
+        return d
+
+    def merged(self, other: "RunStats") -> "RunStats":
+        """Totals over two runs: counters add, memory takes the high-water mark, profiles add by name."""
+        by_name = {f.name: FunctionStats(**asdict(f)) for f in self.functions}
+        for f in other.functions:
+            g = by_name.setdefault(f.name, FunctionStats(f.name, 0, 0, 0))
+            g.cycles += f.cycles
+            g.instructions += f.instructions
+            g.calls += f.calls
+        return RunStats(
+            self.instructions + other.instructions, self.cycles + other.cycles, self.clock_hz,
+            self.taken_branches + other.taken_branches, self.xip_hits + other.xip_hits,
+            self.xip_misses + other.xip_misses, max(self.static_ram, other.static_ram),
+            max(self.stack_bytes, other.stack_bytes), max(self.heap_bytes, other.heap_bytes),
+            sorted(by_name.values(), key=lambda f: -f.cycles))
+
+    def summary(self) -> str:
+        kb = 1024
+        return (f"{self.instructions:,} instructions, {self.cycles:,} cycles "
+                f"({self.seconds * 1e3:.3f} ms at {self.clock_hz / 1e6:g} MHz, CPI {self.cpi:.2f}), "
+                f"{self.taken_branches:,} taken branches, XIP {self.xip_hits:,} hits / {self.xip_misses:,} misses; "
+                f"RAM peak {self.peak_ram / kb:.1f} KB of {memmap.SRAM.size // kb} KB "
+                f"(static {self.static_ram / kb:.1f}, stack {self.stack_bytes / kb:.1f}, heap {self.heap_bytes / kb:.1f})")
