@@ -1,0 +1,50 @@
+"""The documented user path: `m0sim cc` a C program, `m0sim exec` it, inspect it with info/disasm/profile."""
+
+import json
+
+HELLO = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int square(int x) { return x * x; }
+int main(void)
+{
+    printf("hello, pico: %d\n", square(7));
+    fprintf(stderr, "to stderr\n");
+    return 3;
+}
+"""
+
+
+def test_cc_then_exec_hello(cli, tmp_path):
+    src = tmp_path / "hello.c"
+    src.write_text(HELLO)
+    elf = tmp_path / "hello.elf"
+    built = cli("cc", src, "-o", elf, "-O1", "-DUNUSED=1")
+    assert built.returncode == 0, built.stderr
+    proc = cli("exec", elf, "--stats")
+    assert proc.returncode == 3
+    assert proc.stdout == "hello, pico: 49\n"
+    assert "to stderr" in proc.stderr and "instructions" in proc.stderr
+
+
+def test_info_json_and_text(cli, firmware):
+    elf = firmware(HELLO)
+    data = json.loads(cli("info", elf, "--json").stdout)
+    names = {s["name"] for s in data["symbols"]}
+    assert {"main", "square"} <= names
+    fp = data["footprint"]
+    assert fp["flash"] == fp["text"] + fp["rodata"] + fp["data"] and fp["text"] > 0
+    assert data["sram_bytes"] == 264 * 1024 and data["flash_bytes"] == 2 * 1024 * 1024
+    text = cli("info", elf).stdout
+    assert "flash:" in text and "of 2097152" in text and "of 270336" in text
+
+
+def test_disasm_shows_thumb(cli, firmware):
+    out = cli("disasm", firmware(HELLO), "square").stdout
+    assert "muls" in out and "<square+0x0>" in out
+
+
+def test_profile_call_json(cli, firmware):
+    data = json.loads(cli("profile", firmware(HELLO), "--call", "square", "12", "--json").stdout)
+    assert data["returned"] == 144
+    assert data["instructions"] > 0 and data["functions"][0]["name"] == "square"
