@@ -51,6 +51,7 @@ class Program:
     code_ranges: list[tuple[int, int]]  # [start, end) of Thumb code, from $t/$d mapping symbols
     _funcs: list[Symbol] = field(default_factory=list, repr=False)
     _func_starts: list[int] = field(default_factory=list, repr=False)
+    _func_ends: list[int] = field(default_factory=list, repr=False)
 
     def symbol(self, name: str) -> Symbol:
         try:
@@ -61,18 +62,18 @@ class Program:
     def function_at(self, addr: int) -> Symbol | None:
         """The function symbol containing addr, for 'symbol+offset' in messages and profiles."""
         i = bisect.bisect_right(self._func_starts, addr) - 1
-        if i >= 0:
-            f = self._funcs[i]
-            if addr < f.addr + max(f.size, 2):
-                return f
+        if i >= 0 and addr < self._func_ends[i]:
+            return self._funcs[i]
         return None
 
     def describe(self, addr: int) -> str:
         f = self.function_at(addr)
         return f"{f.name}+0x{addr - f.addr:x}" if f else "?"
 
-    def functions(self) -> list[Symbol]:
-        return list(self._funcs)
+    def functions(self) -> list[tuple[Symbol, int]]:
+        """Function symbols by address with the end of their code: st_size, or the next function for
+        hand-written assembly that has no size."""
+        return list(zip(self._funcs, self._func_ends))
 
     def footprint(self) -> dict[str, int]:
         """Bytes by part: flash holds text+rodata+data's initial image; static RAM is data+bss."""
@@ -133,7 +134,11 @@ def load_program(path) -> Program:
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{path}: unreadable ELF ({exc})") from None
     funcs = sorted((s for s in symbols.values() if s.kind == "func"), key=lambda s: s.addr)
-    return Program(path, entry, segments, sections, symbols, code_ranges, funcs, [f.addr for f in funcs])
+    starts = [f.addr for f in funcs]
+    code_end = lambda a: next((hi for lo, hi in code_ranges if lo <= a < hi), a + 2)
+    ends = [f.addr + f.size if f.size else min(starts[i + 1] if i + 1 < len(funcs) else 2**32, code_end(f.addr))
+            for i, f in enumerate(funcs)]
+    return Program(path, entry, segments, sections, symbols, code_ranges, funcs, starts, ends)
 
 
 def _segments(path, elf) -> list[Segment]:

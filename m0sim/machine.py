@@ -325,7 +325,10 @@ class Machine:
 
     # --- profile -----------------------------------------------------------------------------------------
     def _profile(self) -> list[FunctionStats]:
-        funcs = self.program.functions()
+        extents = self.program.functions()
+        funcs = [f for f, _end in extents]
+        starts = np.array([f.addr for f in funcs], np.int64)
+        ends = np.array([end for _f, end in extents], np.int64)
         out = {}
         for win in self._windows:
             t = win.table
@@ -336,9 +339,7 @@ class Machine:
             cycles = count * t.base_cycles + win.taken_at[1:].astype(np.int64) * timing.TAKEN_EXTRA + win.stall_at[:n]
             insns = count * np.diff(t.insns_prefix.astype(np.int64))
             addrs = t.base + 2 * np.arange(n)
-            starts = np.array([f.addr for f in funcs], np.int64)
             idx = np.searchsorted(starts, addrs, side="right") - 1
-            ends = np.array([f.addr + max(f.size, 2) for f in funcs], np.int64)
             inside = (idx >= 0) & (addrs < ends[np.maximum(idx, 0)]) if funcs else np.zeros(n, bool)
             idx = np.where(inside, idx, len(funcs))
             cyc_by = np.bincount(idx, weights=cycles, minlength=len(funcs) + 1)
