@@ -23,6 +23,7 @@ from m0sim.stats import FunctionStats, RunStats
 
 RETURN_ADDR = memmap.ROM.base + 0x100  # `call` returns here (LR); execution stops on arrival
 STACK_PAINT = 0xA5A5A5A5
+STACK_GUARD = 64  # bytes above static data/heap: a stack that touches them is reported as an overflow
 MAX_CALL_ARGS = 16
 NO_LIMIT = 2**63
 ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
@@ -293,6 +294,11 @@ class Machine:
     def _raise_fault(self, exc):
         if self._fault is not None:
             kind, addr, size, pc = self._fault
+            sp = self.uc.reg_read(arm.UC_ARM_REG_SP)
+            if kind == "write" and memmap.SRAM.base - 1024 <= addr < memmap.SRAM.base and sp - addr <= 64:
+                top = self._heapinfo()[2]
+                raise FirmwareFault(f"stack overflow: the stack grew below the start of SRAM (depth at least "
+                                    f"{top - addr} bytes) at {self._where(pc)}") from None
             raise FirmwareFault(f"invalid memory {kind} of {size} bytes at 0x{addr:08x} "
                                 f"({_region_name(addr)}) by {self._where(pc)}; {self.registers()}") from None
         pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
@@ -318,7 +324,7 @@ class Machine:
         if touched.size == 0:
             return 0
         low = lo + 4 * int(touched[0])
-        if touched[0] == 0:
+        if low < lo + STACK_GUARD:
             raise FirmwareFault(f"stack overflow: the stack grew down to 0x{low:08x}, into the heap/static data "
                                 f"(depth at least {sp - low} bytes from SP 0x{sp:08x})")
         return sp - low
