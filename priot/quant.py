@@ -132,7 +132,7 @@ def backbone(pre, cfg, rng_seed):
     ``cfg`` holds model, dataset, seed, epochs, n_pretrain, n_calib; it keys the cache together
     with FORMAT_VERSION, so a changed recipe never reuses a stale file.
     """
-    cfg = dict(cfg, version=FORMAT_VERSION)
+    cfg = dict(cfg, version=FORMAT_VERSION, rng_seed=int(rng_seed))
     path = cache_dir() / _key(cfg)
     if path.is_file():
         try:

@@ -1,0 +1,152 @@
+"""``m0sim run compare``: every method on rotated MNIST on the host, with learning-rate tuning.
+
+For each angle: the quantized backbone (pretrained on upright digits, cached) is adapted on
+rotated digits. Each method's learning-rate shift is tuned on a validation split of the
+rotated training data (train on the rest, same epochs), then the method is retrained on the
+whole rotated training split with its best shift and tested on disjoint rotated test digits.
+Every method sees the same samples in the same order (same sample budget).
+"""
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import click
+import numpy as np
+
+from priot import data, methods, quant, rotate, train
+from priot.errors import PriotError
+
+GRIDS = {"none": [None], "sgd-all": [8, 9, 10, 11, 12], "sgd-last": [6, 7, 8, 9, 10],
+         "niti-dynamic": [0, 1, 2, 3, 4], "priot": [3, 4, 5, 6, 7], "priot-s": [3, 4, 5, 6, 7]}
+
+
+def prepare(cfg, angle):
+    """(backbone, rotated adapt split, rotated test split) for one angle."""
+    ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
+    n_test = cfg["test"]
+    pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
+                                          np.random.default_rng(cfg["seed"]), angle=angle,
+                                          angle_range=cfg["angle_range"])
+    qm = quant.backbone(pre, {"model": "tiny_cnn", "dataset": cfg["dataset"], "seed": cfg["seed"],
+                              "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"],
+                              "n_calib": cfg["calib"]}, cfg["seed"] + 1)
+    return qm, adapt, test
+
+
+def run_one(cfg, angle, name, lr_shift, tuning):
+    """Train one method with one shift; accuracy on validation (tuning) or test (final)."""
+    qm, adapt, test = prepare(cfg, angle)
+    n_val = int(round(cfg["val_frac"] * len(adapt)))
+    if tuning:
+        fit, ev = adapt.subset(np.arange(len(adapt) - n_val)), adapt.subset(np.arange(len(adapt) - n_val, len(adapt)))
+    else:
+        fit, ev = adapt, test
+    m = methods.make(name, qm, lr_shift=lr_shift, seed=cfg["seed"], keep=cfg["keep_s"] if name == "priot-s"
+                     else cfg["keep"], frac=cfg["frac"], init_shift=cfg["init_shift"])
+    before = train.accuracy(m, ev.images, ev.labels)
+    orders = train.epoch_orders(len(fit), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
+    train.train(m, fit.images, fit.labels, orders)
+    return {"method": name, "lr_shift": lr_shift, "before": before, "after": train.accuracy(m, ev.images, ev.labels),
+            "state_bytes": m.state_bytes()}
+
+
+def _call(args):
+    return run_one(*args)
+
+
+def _map(jobs, tasks):
+    """Run tasks in ``jobs`` processes (deterministic results: each task seeds itself)."""
+    if jobs <= 1:
+        return [_call(t) for t in tasks]
+    with ProcessPoolExecutor(jobs) as ex:
+        return list(ex.map(_call, tasks))
+
+
+def compare(cfg, angles, names, jobs):
+    """Tune then evaluate every method at every angle; returns a list of per-angle results."""
+    for a in angles:  # build/cache backbones once, before forking workers
+        prepare(cfg, a)
+    out = []
+    for a in angles:
+        tasks = [(cfg, a, n, s, True) for n in names for s in (GRIDS[n] if cfg["tune"] else [None])
+                 if len(GRIDS[n]) > 1]
+        tuned = _map(jobs, tasks)
+        best, grid = {}, {}
+        for n in names:
+            rows = [r for r in tuned if r["method"] == n]
+            grid[n] = {str(r["lr_shift"]): r["after"] for r in rows}
+            best[n] = max(rows, key=lambda r: r["after"])["lr_shift"] if rows else None
+        final = _map(jobs, [(cfg, a, n, best[n], False) for n in names])
+        for r in final:
+            r["tuning"] = grid[r["method"]]
+        out.append({"angle": a, "rows": final})
+    return out
+
+
+def table(result):
+    """Plain-text table of one angle's results."""
+    lines = [f"angle {result['angle']}: accuracy on rotated test digits",
+             f"{'method':<14}{'lr_shift':>9}{'before':>8}{'after':>8}{'state B':>9}  validation accuracy per lr_shift"]
+    for r in result["rows"]:
+        tune = " ".join(f"{k}:{v:.3f}" for k, v in r["tuning"].items())
+        lines.append(f"{r['method']:<14}{str(r['lr_shift']):>9}{100 * r['before']:>8.1f}{100 * r['after']:>8.1f}"
+                     f"{r['state_bytes']:>9}  {tune}")
+    return "\n".join(lines)
+
+
+def _names(ctx, param, value):
+    names = [n for v in value for n in v.split(",") if n] or list(methods.METHODS)
+    bad = [n for n in names if n not in methods.METHODS]
+    if bad:
+        raise click.BadParameter(f"unknown method {bad[0]!r} (choose from {', '.join(methods.METHODS)})")
+    return names
+
+
+def _angles(ctx, param, value):
+    try:
+        return [float(a) for v in value for a in str(v).split(",") if a] or [45.0]
+    except ValueError:
+        raise click.BadParameter(f"angles must be numbers, got {value!r}") from None
+
+
+@click.command("compare")
+@click.option("--host", is_flag=True, help="Run on the host (numpy integer model); the only mode so far.")
+@click.option("--angle", "angles", multiple=True, callback=_angles, help="Rotation angle(s) in degrees, repeatable or comma list [45].")
+@click.option("--angle-range", nargs=2, type=float, default=None, help="Random angle per image, uniform in LO HI (overrides --angle).")
+@click.option("--methods", "names", multiple=True, callback=_names, help="Methods, comma list [all].")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
+@click.option("--samples", default=1000, show_default=True, type=click.IntRange(10), help="Rotated training digits.")
+@click.option("--test", "n_test", default=1000, show_default=True, type=click.IntRange(10), help="Rotated test digits.")
+@click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
+@click.option("--val-frac", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
+@click.option("--keep", default=0.7, show_default=True, type=click.FloatRange(0, 1), help="PRIOT keep fraction.")
+@click.option("--keep-s", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
+@click.option("--frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1), help="PRIOT-S scored fraction.")
+@click.option("--init-shift", default=1, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
+@click.option("--tune/--no-tune", default=True, show_default=True, help="Tune each lr_shift on validation data.")
+@click.option("--dataset", default="mnist5k", show_default=True, type=click.Choice(["mnist5k", "mnist", "fashion"]))
+@click.option("--data-path", default=None, help="Dataset file or directory (mnist/fashion).")
+@click.option("--jobs", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
+def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, pretrain, val_frac, keep, keep_s,
+               frac, init_shift, tune, dataset, data_path, jobs, json_path):
+    """Train every method on rotated digits on the host; print accuracy before/after and state bytes."""
+    cfg = {"seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
+           "calib": min(300, pretrain), "pretrain_epochs": 4, "val_frac": val_frac, "keep": keep, "keep_s": keep_s,
+           "frac": frac, "init_shift": init_shift, "tune": tune, "dataset": dataset, "data_path": data_path,
+           "angle_range": tuple(angle_range) if angle_range else None}
+    if angle_range:
+        angles = [float("nan")]
+    try:
+        results = compare(cfg, angles, names, jobs)
+    except PriotError as e:
+        raise click.ClickException(str(e)) from None
+    for r in results:
+        click.echo(table(r) + "\n")
+    if json_path:
+        tmp = Path(json_path).with_suffix(".tmp")
+        tmp.write_text(json.dumps({"config": cfg, "results": results}, indent=1))
+        os.replace(tmp, json_path)
