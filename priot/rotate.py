@@ -1,8 +1,10 @@
 """Deterministic image rotation (nearest neighbour) and the disjoint upright/rotated splits.
 
-Rotation maps every output pixel (r, c) back to the source ``R(-angle) @ (r - cy, c - cx) + (cy, cx)``
+Rotation maps every output pixel (row r, column c) back to its source pixel
+``(cy + cos(a) (r - cy) + sin(a) (c - cx),  cx - sin(a) (r - cy) + cos(a) (c - cx))``
 with the centre ``((H-1)/2, (W-1)/2)``, rounds with ``np.rint`` (half to even) and fills
-outside pixels with 0. Positive angles turn the image counter-clockwise. It is host-side data
+outside pixels with 0. Positive angles turn the image counter-clockwise as displayed (rows
+down), so 90 degrees equals ``np.rot90(x, 1, axes=(1, 2))``. It is host-side data
 preparation, so float coordinates are fine; the result is uint8 and bit-reproducible.
 """
 
@@ -17,8 +19,8 @@ def _source_index(h, w, angle_deg):
     t = np.deg2rad(angle_deg)
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     r, c = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
-    sr = np.rint(np.cos(t) * r - np.sin(t) * c + cy).astype(np.int64)
-    sc = np.rint(np.sin(t) * r + np.cos(t) * c + cx).astype(np.int64)
+    sr = np.rint(cy + np.cos(t) * r + np.sin(t) * c).astype(np.int64)
+    sc = np.rint(cx - np.sin(t) * r + np.cos(t) * c).astype(np.int64)
     ok = (sr >= 0) & (sr < h) & (sc >= 0) & (sc < w)
     return np.where(ok, sr * w + sc, 0), ok
 
