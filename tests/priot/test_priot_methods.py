@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from priot import methods, ref, train
+from priot.errors import ConfigError
+from priot.methods.priot import Priot
+
+
+def run(name, qm, split, **kw):
+    m = methods.make(name, qm, **kw)
+    orders = train.epoch_orders(len(split), 1, np.random.default_rng(0))
+    train.train(m, split.images[:30], split.labels[:30], [o[o < 30] for o in orders])
+    return m
+
+
+@pytest.mark.parametrize("name", methods.METHODS)
+def test_every_method_runs_end_to_end_with_integer_state(name, small_qm, small_splits):
+    _, ad, te = small_splits
+    m = run(name, small_qm, ad, lr_shift=None if name == "none" else {"sgd-all": 10, "sgd-last": 8,
+                                                                      "niti-dynamic": 2}.get(name, 5))
+    acc = train.accuracy(m, te.images, te.labels)
+    assert 0.0 <= acc <= 1.0
+    logits = m.predict(ref.to_input(te.images[:3]))
+    assert logits.dtype == np.int8 and logits.shape == (3, 10)
+    st = m.state()
+    assert all(a.dtype.kind in "iu" for a in st.values())
+    assert m.state_bytes() == sum(a.nbytes for a in st.values())
+    assert all(w.dtype == np.int8 for w in m.effective_weights())
+    if name != "none":
+        # deterministic: a second run from scratch gives the same state bit for bit
+        st2 = run(name, small_qm, ad, lr_shift=m.lr_shift).state()
+        assert all((st2[k] == v).all() for k, v in st.items())
+
+
+@pytest.mark.parametrize("name", ["sgd-all", "priot", "niti-dynamic"])
+def test_training_changes_state(name, small_qm, small_splits):
+    m = methods.make(name, small_qm, lr_shift={"sgd-all": 8, "priot": 3, "niti-dynamic": 3}[name])
+    before = {k: v.copy() for k, v in m.state().items()}
+    x = ref.to_input(small_splits[1].images)
+    for i in range(5):
+        m.step(x[i], int(small_splits[1].labels[i]))
+    assert any((m.state()[k] != v).any() for k, v in before.items() if k != "rng_counter")
+
+
+def test_every_training_intermediate_is_integer(small_qm, small_splits):
+    x = ref.to_input(small_splits[1].images[:1])
+    for dyn in (False, True):
+        logits, tr = ref.forward(small_qm, x, dynamic=dyn)
+        err = ref.loss_grad(small_qm, logits, [3], tr.out_exp)
+        grads, shifts, exps = ref.backward(small_qm, tr, err, dynamic=dyn)
+        arrays = [logits, err] + grads + [a for a in tr.saved if isinstance(a, np.ndarray)]
+        assert all(a.dtype.kind in "iub" for a in arrays), [a.dtype for a in arrays]
+        assert all(isinstance(s, int) for s in shifts[1:] + tr.shifts + exps)
+    with pytest.raises(TypeError):
+        ref.forward(small_qm, x.astype(np.float32))
+
+
+def test_priot_masks_and_priot_s_memory(small_qm):
+    p = Priot(small_qm, keep=0.7, frac=1.0)
+    s = Priot(small_qm, keep=0.5, frac=0.25)
+    assert p.name == "priot" and s.name == "priot-s"
+    for j, w in enumerate(small_qm.weights):
+        assert p.masks[j].sum() == int(np.floor(0.7 * w.size + 0.5))
+        # PRIOT-S: unscored edges always kept, scored edges are exactly |w| >= T
+        scored = np.abs(w.astype(int)) >= s.thresholds[j]
+        assert (s.masks[j][~scored] == 1).all()
+        assert scored.sum() == len(s.scores[j]) <= 0.25 * w.size
+        assert s.scores[j].dtype == np.int16
+    assert s.state_bytes() <= p.state_bytes() / 4
+    # first mask is magnitude pruning: every kept edge is at least as large as every pruned one
+    w = np.abs(small_qm.weights[2].astype(int))
+    assert w[p.masks[2] == 1].min() >= w[p.masks[2] == 0].max()
+
+
+def test_bad_method_arguments(small_qm):
+    with pytest.raises(ConfigError):
+        methods.make("adam", small_qm)
+    with pytest.raises(ConfigError):
+        methods.make("priot", small_qm, init_shift=9)
+    with pytest.raises(ConfigError):
+        methods.make("sgd-all", small_qm).step(np.zeros((28, 28, 1), np.uint8), 1)
