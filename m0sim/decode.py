@@ -39,6 +39,8 @@ class CodeTable:
     insns_prefix: np.ndarray  # uint32[n+1]
     bad_prefix: np.ndarray  # uint32[n+1]: count of non-ARMv6-M instruction starts
     condbr_end: np.ndarray  # uint8[n+1]: 1 where a conditional branch ends
+    literal_prefix: np.ndarray  # uint32[n+1]: count of PC-relative literal loads before each slot
+    literals: np.ndarray  # uint32[]: their target addresses, in slot order
     base_cycles: np.ndarray  # uint32[n]: cost of the instruction starting in the slot (0 elsewhere)
     bad_text: dict  # slot -> "mnemonic operands" of a refused instruction
 
@@ -54,6 +56,7 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
     ins = np.zeros(n, np.uint32)
     bad = np.zeros(n, np.uint32)
     condbr = np.zeros(n + 1, np.uint8)
+    literal_at = {}
     bad_text = {}
     md = _disassembler()
     for lo, hi in code_ranges:
@@ -72,6 +75,9 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
                 if not is_armv6m(insn):
                     bad[slot] = 1
                     bad_text[slot] = f"{insn.mnemonic} {insn.op_str}".strip()
+                lit = _literal_address(insn)
+                if lit is not None:
+                    literal_at[slot] = lit
                 if timing.is_conditional_branch(insn.mnemonic):
                     condbr[slot + insn.size // 2] = 1
                 addr = insn.address + insn.size
@@ -85,7 +91,20 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
                     bad_text[slot] = f"undefined 0x{int.from_bytes(memory[addr - base:addr - base + 2], 'little'):04x}"
                 addr += 2
     prefix = lambda a: np.concatenate([[0], np.cumsum(a, dtype=np.uint64)]).astype(np.uint32)
-    return CodeTable(base, prefix(cyc), prefix(ins), prefix(bad), condbr, cyc, bad_text)
+    has_lit = np.zeros(n, np.uint32)
+    has_lit[list(literal_at)] = 1
+    literals = np.array([literal_at[k] for k in sorted(literal_at)] or [0], np.uint32)
+    return CodeTable(base, prefix(cyc), prefix(ins), prefix(bad), condbr, prefix(has_lit), literals, cyc, bad_text)
+
+
+def _literal_address(insn) -> int | None:
+    """The address an `ldr rX, [pc, #imm]` reads: Align(PC + 4, 4) + imm."""
+    if insn.mnemonic != "ldr" or len(insn.operands) != 2:
+        return None
+    mem = insn.operands[1]
+    if mem.type != capstone.arm.ARM_OP_MEM or mem.mem.base != capstone.arm.ARM_REG_PC:
+        return None
+    return ((insn.address + 4) & ~3) + mem.mem.disp
 
 
 def disassemble(memory: bytes, addr: int, count: int = 1) -> list[str]:

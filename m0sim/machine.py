@@ -21,6 +21,7 @@ from m0sim.peripherals import Bus, Clocked, default_peripherals
 from m0sim.semihost import Semihost
 from m0sim.stats import FunctionStats, RunStats
 
+PAGE = 4096  # Unicorn's mapping granularity
 RETURN_ADDR = memmap.ROM.base + 0x100  # `call` returns here (LR); execution stops on arrival
 STACK_PAINT = 0xA5A5A5A5
 STACK_GUARD = 64  # bytes above static data/heap: a stack that touches them is reported as an overflow
@@ -46,21 +47,36 @@ class _Window:
     def __init__(self, table):
         self.table = table
         n = len(table.cycles_prefix)
+        self.blocks = np.zeros(n, np.dtype(native.BlockEntry))
         self.enter = np.zeros(n, np.uint32)
         self.leave = np.zeros(n, np.uint32)
         self.taken_at = np.zeros(n, np.uint32)
         self.stall_at = np.zeros(n, np.int32)
 
     def clear(self):
+        self.blocks["count"] = 0
         for a in (self.enter, self.leave, self.taken_at, self.stall_at):
             a.fill(0)
+
+    def executions(self) -> np.ndarray:
+        """How many times each halfword slot's instruction ran: block entries minus exits, accumulated."""
+        enter = self.enter.astype(np.int64)
+        leave = self.leave.astype(np.int64)
+        started = np.flatnonzero(self.blocks["count"])
+        counts = self.blocks["count"][started].astype(np.int64)
+        np.add.at(enter, started, counts)
+        np.add.at(leave, started + self.blocks["size"][started] // 2, counts)
+        return np.cumsum(enter - leave)[:-1]
+
+    def entries(self, slot: int) -> int:
+        return int(self.enter[slot]) + int(self.blocks["count"][slot])
 
 
 class Machine:
     """An RP2040 with one program loaded. Create with `Machine(path_or_program)`."""
 
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
-                 stdout=None, stderr=None, stdin: bytes = b"", warn=None):
+                 stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
         self.clock = timing.Clock(clock_hz)
         self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
@@ -69,9 +85,10 @@ class Machine:
         self._exit_code = None
         self._write_out = stdout or _stream_writer(sys.stdout)
         self._write_err = stderr or _stream_writer(sys.stderr)
+        self._state = native.CounterState()
+        self._counting = counting
         self._map_memory()
         self._load()
-        self._state = native.CounterState()
         self._setup_counters(xip_miss_penalty)
         self.bus = Bus(default_peripherals(Clocked(self.cycles, clock_hz)), warn=warn)
         self._setup_hooks()
@@ -82,13 +99,34 @@ class Machine:
 
     # --- construction ------------------------------------------------------------------------------------
     def _map_memory(self):
+        """ROM and SRAM as RAM; flash as one buffer: pages holding code are RAM-backed (executable, literal
+        loads charged from the decode), pages holding only data are MMIO served by a native callback that
+        charges the XIP cache, so loads from SRAM never leave Unicorn's fast path."""
         r = uc.UC_PROT_READ | uc.UC_PROT_EXEC
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
-        # One flash buffer, mapped at the XIP window and each of its aliases.
         self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8)
-        ptr = self._flash.ctypes.data
-        for region in (memmap.XIP, *memmap.XIP_ALIASES):
-            self.uc.mem_map_ptr(region.base, region.size, r, ptr)
+        flash_code = [(a, b) for a, b in self.program.code_ranges if memmap.XIP.contains(a, b - a)]
+        code_end = memmap.XIP.base + ((flash_code[-1][1] - memmap.XIP.base + PAGE - 1) // PAGE * PAGE
+                                      if flash_code else 0)
+        if not self._counting:  # plain Unicorn, the reference for speed comparisons: all flash is RAM
+            code_end = memmap.XIP.end
+        self._flash_code_end = code_end
+        if code_end > memmap.XIP.base:
+            self.uc.mem_map_ptr(memmap.XIP.base, code_end - memmap.XIP.base, r, self._flash.ctypes.data)
+        self._flash_views = []
+        lib = uc.unicorn_py3.unicorn.uclib
+        read_cb = ctypes.c_void_p(native.callback_address("m0sim_flash_data_read"))
+        write_cb = ctypes.c_void_p(native.callback_address("m0sim_flash_data_write"))
+        for base, end in ((code_end, memmap.XIP.end), *((a.base, a.end) for a in memmap.XIP_ALIASES)):
+            if end <= base:
+                continue
+            view = native.FlashView(ctypes.addressof(self._state), base)
+            self._flash_views.append(view)
+            err = lib.uc_mmio_map(self.uc._uch, ctypes.c_uint64(base), ctypes.c_size_t(end - base), read_cb,
+                                  ctypes.c_void_p(ctypes.addressof(view)), write_cb,
+                                  ctypes.c_void_p(ctypes.addressof(view)))
+            if err != uc.UC_ERR_OK:
+                raise RuntimeError(f"uc_mmio_map(flash 0x{base:08x}) failed: {err}")
         self.uc.mem_map(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
@@ -96,16 +134,16 @@ class Machine:
     def _load(self):
         for seg in self.program.segments:
             if seg.data:
-                self.uc.mem_write(seg.paddr, seg.data)
+                self._write_bytes(seg.paddr, seg.data)
                 if seg.vaddr != seg.paddr:  # .data: also where it runs, as a debugger would load it
-                    self.uc.mem_write(seg.vaddr, seg.data)
+                    self._write_bytes(seg.vaddr, seg.data)
 
     def _code_window(self, region) -> _Window:
         ranges = [(a, b) for a, b in self.program.code_ranges if region.contains(a, b - a)]
         if not ranges:
             return _Window(build_table(b"\0\0", region.base, []))
         lo, hi = ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1
-        return _Window(build_table(bytes(self.uc.mem_read(lo, hi - lo)), lo, ranges))
+        return _Window(build_table(self._read_bytes(lo, hi - lo), lo, ranges))
 
     def _setup_counters(self, xip_miss_penalty):
         s = self._state
@@ -117,21 +155,23 @@ class Machine:
             s.insns_prefix[w] = t.insns_prefix.ctypes.data
             s.bad_prefix[w] = t.bad_prefix.ctypes.data
             s.condbr_end[w] = t.condbr_end.ctypes.data
+            s.literal_prefix[w], s.literals[w] = t.literal_prefix.ctypes.data, t.literals.ctypes.data
+            s.blocks[w] = win.blocks.ctypes.data
             s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
             s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
         s.fetch_through_xip[0] = 1
         s.taken_extra = timing.TAKEN_EXTRA
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
+        s.flash_image = self._flash.ctypes.data
         s.insn_budget = s.cycle_budget = NO_LIMIT
 
     def _setup_hooks(self):
+        """Native counters (unless `counting` is off, for speed comparisons) and the rare Python hooks."""
         lib = uc.unicorn_py3.unicorn.uclib
         state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
         self._native_hooks = []
-        for htype, fn, begin, end in (
-                (uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0),
-                (uc.UC_HOOK_MEM_READ, "m0sim_flash_read", memmap.XIP.base, memmap.XIP_NOCACHE_NOALLOC.end - 1)):
+        for htype, fn, begin, end in () if not self._counting else ((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0),):
             h = ctypes.c_size_t()
             err = lib.uc_hook_add(self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
                                   state_ptr, ctypes.c_uint64(begin), ctypes.c_uint64(end))
@@ -173,11 +213,26 @@ class Machine:
         if not any(r.contains(addr, max(nbytes, 1)) for r in memmap.MEMORY_REGIONS):
             raise InputError(f"{what} of {nbytes} bytes at 0x{addr:08x} is outside the Pico's ROM, flash and SRAM")
 
+    def _flash_offset(self, addr: int, n: int) -> int | None:
+        for r in (memmap.XIP, *memmap.XIP_ALIASES):
+            if r.contains(addr, n):
+                return addr - r.base
+        return None
+
     def _read_bytes(self, addr: int, n: int) -> bytes:
+        off = self._flash_offset(addr, n)
+        if off is not None:  # straight from the image: a debugger read must not touch the XIP counters
+            return self._flash[off:off + n].tobytes()
         return bytes(self.uc.mem_read(addr, n))
 
     def _write_bytes(self, addr: int, data: bytes):
-        self.uc.mem_write(addr, bytes(data))
+        off = self._flash_offset(addr, len(data))
+        if off is None:
+            self.uc.mem_write(addr, bytes(data))
+            return
+        self._flash[off:off + len(data)] = np.frombuffer(bytes(data), np.uint8)
+        if memmap.XIP.base + off < self._flash_code_end:  # code may change: drop stale translations
+            self.uc.ctl_remove_cache(memmap.XIP.base + off, memmap.XIP.base + off + len(data))
 
     def read(self, where, dtype=np.uint8, count: int | None = None) -> np.ndarray:
         """Typed read by symbol name or address; count defaults to the whole symbol (or one element)."""
@@ -246,7 +301,7 @@ class Machine:
         before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
         s.insn_budget = NO_LIMIT if max_instructions is None else s.insns + max_instructions
         s.cycle_budget = NO_LIMIT if max_cycles is None else s.cycles + max_cycles
-        s.stop_reason, s.prev_end, s.prev_condbr = 0, 0, 0
+        s.stop_reason, s.prev_end, s.prev_condbr, s.last_fetch_block = 0, 0, 0, 0
         self._fault, self._exit_code = None, None
         paint_lo = self._paint_stack(sp)
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
@@ -275,6 +330,9 @@ class Machine:
         if reason == "armv7":
             raise FirmwareFault(f"instruction outside ARMv6-M (a Cortex-M0+ would fault) at {where}: "
                                 f"rebuild for -mcpu=cortex-m0plus")
+        if reason == "flash write":
+            raise FirmwareFault(f"write to flash at 0x{s.stop_addr:08x} (flash is read-only to the CPU) "
+                                f"by {self._where()}; {self.registers()}")
         if reason == "undecoded" and s.stop_addr != stop_at:
             raise FirmwareFault(f"execution reached 0x{s.stop_addr:08x}, which is not code of "
                                 f"{self.program.path.name} ({self.program.describe(s.stop_addr)})")
@@ -339,9 +397,9 @@ class Machine:
         for win in self._windows:
             t = win.table
             n = len(t.base_cycles)
-            if n == 0 or not win.enter.any():
+            if n == 0 or not (win.enter.any() or win.blocks["count"].any()):
                 continue
-            count = np.cumsum(win.enter[:n].astype(np.int64) - win.leave[:n].astype(np.int64))
+            count = win.executions()
             cycles = count * t.base_cycles + win.taken_at[1:].astype(np.int64) * timing.TAKEN_EXTRA + win.stall_at[:n]
             insns = count * np.diff(t.insns_prefix.astype(np.int64))
             addrs = t.base + 2 * np.arange(n)
@@ -352,7 +410,7 @@ class Machine:
             ins_by = np.bincount(idx, weights=insns, minlength=len(funcs) + 1)
             for i in np.flatnonzero(ins_by):
                 name = funcs[i].name if i < len(funcs) else "(no symbol)"
-                calls = int(win.enter[(funcs[i].addr - t.base) // 2]) if i < len(funcs) else 0
+                calls = win.entries((funcs[i].addr - t.base) // 2) if i < len(funcs) else 0
                 f = out.setdefault(name, FunctionStats(name, 0, 0, 0))
                 f.cycles += int(cyc_by[i])
                 f.instructions += int(ins_by[i])

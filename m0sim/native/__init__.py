@@ -12,29 +12,32 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from m0sim import timing
+from m0sim import memmap, timing
 from m0sim.errors import M0simError
 
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
 assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
 
-STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded"}
-CONSTANTS = {"STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
-             "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS}
+STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write"}
+CONSTANTS = {"STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3, "STOP_FLASH_WRITE": 4,
+             "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS, "FLASH_SIZE": memmap.FLASH_SIZE}
 
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
 STATE_FIELDS = [
     # decoded code windows (0: flash, 1: SRAM) and their per-halfword tables (addresses of numpy arrays)
     ("lo", u32 * 2), ("hi", u32 * 2),
     ("cycles_prefix", u64 * 2), ("insns_prefix", u64 * 2), ("bad_prefix", u64 * 2), ("condbr_end", u64 * 2),
+    ("blocks", u64 * 2),  # block_t per halfword slot (see counter.c)
+    ("literal_prefix", u64 * 2), ("literals", u64 * 2),  # PC-relative literal addresses, by slot
     ("enter", u64 * 2), ("leave", u64 * 2), ("taken_at", u64 * 2), ("stall_at", u64 * 2),
     ("fetch_through_xip", u32 * 2),
     # running counters
-    ("insns", u64), ("cycles", u64), ("taken", u64), ("blocks", u64), ("xip_hits", u64), ("xip_misses", u64),
+    ("insns", u64), ("cycles", u64), ("taken", u64), ("xip_hits", u64), ("xip_misses", u64),
     ("prev_end", u32), ("prev_condbr", u32), ("cur_window", u32), ("cur_slot", u32),
+    ("xip_data_reads", u64), ("last_fetch_data_reads", u64), ("last_fetch_block", u32),
     ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),
     # configuration
-    ("taken_extra", u32), ("xip_miss_penalty", u32), ("emu_stop", u64),
+    ("taken_extra", u32), ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
 ]
 
@@ -43,21 +46,41 @@ class CounterState(ctypes.Structure):
     _fields_ = STATE_FIELDS
 
 
+class BlockEntry(ctypes.Structure):
+    """What a block starting at one halfword slot costs (a cache the C side fills on first execution)."""
+
+    _fields_ = [("count", u32), ("size", ctypes.c_uint16), ("condbr", ctypes.c_uint8), ("bad", ctypes.c_uint8),
+                ("insns", u32), ("cycles", u32), ("xip_accesses", ctypes.c_uint16), ("pad", ctypes.c_uint16)]
+
+
+class FlashView(ctypes.Structure):
+    """User data of one MMIO-mapped flash range: which state to charge and the range's base address."""
+
+    _fields_ = [("state", u64), ("base", u32)]
+
+
 def _c_type(ctype) -> tuple[str, str]:
     if issubclass(ctype, ctypes.Array):
         base, _ = _c_type(ctype._type_)
         return base, f"[{ctype._length_}]"
-    return {ctypes.c_uint32: "uint32_t", ctypes.c_uint64: "uint64_t"}[ctype], ""
+    return {ctypes.c_uint8: "uint8_t", ctypes.c_uint16: "uint16_t", ctypes.c_uint32: "uint32_t",
+            ctypes.c_uint64: "uint64_t"}[ctype], ""
+
+
+def _c_struct(name: str, fields) -> list[str]:
+    lines = ["typedef struct {"]
+    for field, ctype in fields:
+        base, dims = _c_type(ctype)
+        lines.append(f"    {base} {field}{dims};")
+    return lines + [f"}} {name};"]
 
 
 def state_header() -> str:
     lines = ["/* Generated from m0sim/native/__init__.py: do not edit. */", "#pragma once", "#include <stdint.h>"]
     lines += [f"#define {k} {v}" for k, v in CONSTANTS.items()]
-    lines.append("typedef struct {")
-    for name, ctype in STATE_FIELDS:
-        base, dims = _c_type(ctype)
-        lines.append(f"    {base} {name}{dims};")
-    lines.append("} counter_state_t;")
+    lines += _c_struct("counter_state_t", STATE_FIELDS)
+    lines += _c_struct("block_t", BlockEntry._fields_)
+    lines += _c_struct("flash_view_t", FlashView._fields_)
     return "\n".join(lines) + "\n"
 
 

@@ -1,20 +1,19 @@
 /* Native Unicorn callbacks: exact instruction/cycle counting, taken branches, XIP cache, ARMv6-M guard.
  *
- * Called by Unicorn once per translation-block execution and once per flash data read; no Python runs on
- * this path.  The state struct is generated from m0sim/native/__init__.py (STATE_FIELDS) into
- * counter_state.h, so Python and C share one layout.
+ * Called by Unicorn once per translation-block execution (and, when flash data reads are modelled, once per
+ * flash data read); no Python runs on this path.  The state struct is generated from
+ * m0sim/native/__init__.py (STATE_FIELDS) into counter_state.h, so Python and C share one layout.
+ *
+ * Per window of decoded code, `blocks[slot]` caches what a block starting at that halfword costs, filled from
+ * the prefix-sum tables the first time a block of that size starts there; the hot path is one lookup.
  */
 #include <stdint.h>
 #include "counter_state.h"
 
 typedef void uc_engine;
 
-static int window_of(const counter_state_t *s, uint32_t a)
-{
-    for (int w = 0; w < 2; w++)
-        if (a >= s->lo[w] && a < s->hi[w]) return w;
-    return -1;
-}
+/* block_t (generated): count = executions of the block starting at this slot with this size; size in bytes,
+ * 0 until filled; condbr = it ends in a conditional branch; bad = it holds an instruction outside ARMv6-M. */
 
 static void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32_t addr)
 {
@@ -22,27 +21,31 @@ static void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32_t ad
         s->stop_reason = reason;
         s->stop_addr = addr;
     }
-    ((int (*)(uc_engine *))s->emu_stop)(uc);
+    ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
 }
 
-/* 16 KB, 2-way set-associative, 8-byte lines: 1024 sets.  Returns 1 on a hit. */
-static int xip_access(counter_state_t *s, uint32_t addr, int allocate)
+static void stall(counter_state_t *s, uint32_t cycles)
+{
+    s->cycles += cycles;
+    ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)cycles;
+}
+
+/* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement. */
+static void xip_access(counter_state_t *s, uint32_t addr, int allocate)
 {
     uint32_t line = (addr & 0x00ffffffu) >> 3;
     uint32_t set = line & (XIP_SETS - 1);
     uint32_t tag = (line >> XIP_SET_BITS) + 1; /* 0 marks an empty way */
     uint32_t *ways = &s->xip_tags[2 * set];
-    if (ways[0] == tag) { s->xip_lru[set] = 1; s->xip_hits++; return 1; }
-    if (ways[1] == tag) { s->xip_lru[set] = 0; s->xip_hits++; return 1; }
+    if (ways[0] == tag) { s->xip_lru[set] = 1; s->xip_hits++; return; }
+    if (ways[1] == tag) { s->xip_lru[set] = 0; s->xip_hits++; return; }
     s->xip_misses++;
-    s->cycles += s->xip_miss_penalty;
-    ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)s->xip_miss_penalty;
+    stall(s, s->xip_miss_penalty);
     if (allocate) {
         uint32_t victim = s->xip_lru[set];
         ways[victim] = tag;
         s->xip_lru[set] = victim ^ 1u;
     }
-    return 0;
 }
 
 /* Flash alias by address bits 24-25: 0 cached, 1 no-allocate, 2 no-cache, 3 no-cache no-allocate. */
@@ -51,53 +54,106 @@ static void xip_read(counter_state_t *s, uint32_t addr)
     uint32_t alias = (addr >> 24) & 3u;
     if (alias >= 2) {
         s->xip_misses++;
-        s->cycles += s->xip_miss_penalty;
-        ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)s->xip_miss_penalty;
+        stall(s, s->xip_miss_penalty);
         return;
     }
     xip_access(s, addr, alias == 0);
+}
+
+/* First execution of a block with this size at this slot: sum its costs from the prefix tables. */
+static void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32_t size)
+{
+    uint32_t j = i + (size >> 1);
+    const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+    const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
+    const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
+    const uint8_t *condbr = (const uint8_t *)(uintptr_t)s->condbr_end[w];
+    if (b->count) { /* re-translated with another size: keep the old executions in the spill arrays */
+        ((uint32_t *)(uintptr_t)s->enter[w])[i] += b->count;
+        ((uint32_t *)(uintptr_t)s->leave[w])[i + (b->size >> 1)] += b->count;
+        b->count = 0;
+    }
+    b->size = (uint16_t)size;
+    b->insns = ins[j] - ins[i];
+    b->cycles = cyc[j] - cyc[i];
+    b->bad = bad[j] != bad[i];
+    b->condbr = condbr[j];
+    const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    uint32_t a = s->lo[w] + 2 * i;
+    b->xip_accesses = (uint16_t)(((a + size - 1) >> 3) - (a >> 3) + 1 + lp[j] - lp[i]);
 }
 
 void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     counter_state_t *s = (counter_state_t *)user;
     uint32_t a = (uint32_t)address;
-    int w = window_of(s, a);
-    if (w < 0 || a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a); return; }
-    uint32_t i = (a - s->lo[w]) >> 1, j = (a + size - s->lo[w]) >> 1;
-    const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
-    if (bad[j] != bad[i]) {
+    int w;
+    if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
+    else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
+    else { stop(s, uc, STOP_UNDECODED, a); return; }
+    if (a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a + size); return; }
+    uint32_t i = (a - s->lo[w]) >> 1;
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
+    if (b->size != size) fill_block(s, w, b, i, size);
+    if (b->bad) {
+        const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
         while (bad[i + 1] == bad[i]) i++;
         stop(s, uc, STOP_ARMV7, s->lo[w] + 2 * i);
         return;
     }
-    if (a != s->prev_end && s->prev_condbr) {
+    if (s->prev_condbr && a != s->prev_end) {
         /* the previous block's conditional branch was taken: charge it to that branch */
-        int pw = window_of(s, s->prev_end - 2);
+        uint32_t pe = s->prev_end;
+        int pw = (pe - s->lo[0] <= s->hi[0] - s->lo[0]) ? 0 : 1;
         s->cycles += s->taken_extra;
         s->taken++;
-        if (pw >= 0) ((uint32_t *)(uintptr_t)s->taken_at[pw])[(s->prev_end - s->lo[pw]) >> 1]++;
+        ((uint32_t *)(uintptr_t)s->taken_at[pw])[(pe - s->lo[pw]) >> 1]++;
     }
+    s->prev_condbr = b->condbr;
+    s->prev_end = a + size;
     s->cur_window = (uint32_t)w;
     s->cur_slot = i;
-    const uint8_t *condbr = (const uint8_t *)(uintptr_t)s->condbr_end[w];
-    s->prev_condbr = condbr[j];
-    s->prev_end = a + size;
-    const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
-    const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
-    s->insns += ins[j] - ins[i];
-    s->cycles += cyc[j] - cyc[i];
-    s->blocks++;
-    ((uint32_t *)(uintptr_t)s->enter[w])[i]++;
-    ((uint32_t *)(uintptr_t)s->leave[w])[j]++;
+    b->count++;
+    s->insns += b->insns;
+    s->cycles += b->cycles;
     if (s->fetch_through_xip[w]) {
-        for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
+        if (a == s->last_fetch_block && s->xip_data_reads == s->last_fetch_data_reads) {
+            /* The same block again with no XIP access in between: its lines are present and most recently
+             * used, so replaying the accesses would only count hits and leave the cache as it is. */
+            s->xip_hits += b->xip_accesses;
+        } else {
+            for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
+            /* PC-relative literal loads of this block: their addresses are known from the decode */
+            const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+            const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
+            for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read(s, lits[k]);
+            s->last_fetch_block = a;
+        }
+        s->last_fetch_data_reads = s->xip_data_reads;
     }
     if (s->insns >= s->insn_budget || s->cycles >= s->cycle_budget) stop(s, uc, STOP_BUDGET, a);
 }
 
-void m0sim_flash_read(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user)
+/* Data reads of flash pages that hold no code arrive here (those pages are mapped as MMIO, so every other
+ * load keeps Unicorn's fast path): serve the bytes from the flash image and charge the XIP cache. */
+uint64_t m0sim_flash_data_read(uc_engine *uc, uint64_t offset, unsigned size, void *user)
 {
-    (void)uc; (void)type; (void)size; (void)value;
-    xip_read((counter_state_t *)user, (uint32_t)address);
+    (void)uc;
+    const flash_view_t *v = (const flash_view_t *)user;
+    counter_state_t *s = (counter_state_t *)(uintptr_t)v->state;
+    uint32_t addr = v->base + (uint32_t)offset;
+    const uint8_t *p = (const uint8_t *)(uintptr_t)s->flash_image + (addr & (FLASH_SIZE - 1));
+    uint64_t value = 0;
+    for (unsigned k = 0; k < size; k++) value |= (uint64_t)p[k] << (8 * k);
+    s->xip_data_reads++;
+    xip_read(s, addr);
+    return value;
+}
+
+/* Flash is read-only to the CPU: a store stops the run as a fault. */
+void m0sim_flash_data_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
+{
+    (void)size; (void)value;
+    const flash_view_t *v = (const flash_view_t *)user;
+    stop((counter_state_t *)(uintptr_t)v->state, uc, STOP_FLASH_WRITE, v->base + (uint32_t)offset);
 }
