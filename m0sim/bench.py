@@ -65,11 +65,11 @@ def main(argv):
         print("usage: python -m m0sim.bench KERNEL.elf", file=sys.stderr)
         return 2
     elf = argv[1]
+    print("bench_sram: int8 dot product over SRAM; bench_flash: the same with weights in flash, every weight load "
+          "a lookup in the XIP cache model")
     print(f"{'kernel':<14}{'no hooks':>12}{'m0sim counted':>15}{'Python block':>14}{'counted/no-hook':>17}"
           f"{'x real Pico':>13}")
     print(f"{'':<14}{'M instr/s':>12}{'M instr/s':>15}{'M instr/s':>14}")
-    print("bench_sram: int8 dot product over SRAM; bench_flash: the same with weights in flash, every weight load "
-          "a lookup in the XIP cache model")
     for function, reps in (("bench_sram", 400), ("bench_flash", 400)):
         r = measure(elf, function, reps)
         mips = r["mips"]
