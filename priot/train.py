@@ -10,14 +10,20 @@ def epoch_orders(n, epochs, rng):
     return [rng.permutation(n) for _ in range(epochs)]
 
 
-def train(method, images, labels, orders):
-    """Run ``method.step`` over the samples in ``orders``; returns the running training accuracy."""
+def train(method, images, labels, orders, decay=True):
+    """Run ``method.step`` over the samples in ``orders`` (one array per epoch).
+
+    With ``decay`` the method halves its learning rate after every epoch (``end_epoch``), the
+    same schedule for every method. Returns the running training accuracy.
+    """
     x = ref.to_input(images)
     correct = total = 0
     for order in orders:
         for i in order:
             correct += method.step(x[i], int(labels[i]))["correct"]
             total += 1
+        if decay:
+            method.end_epoch()
     return correct / max(total, 1)
 
 

@@ -18,8 +18,8 @@ import numpy as np
 from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
 
-GRIDS = {"none": [None], "sgd-all": [8, 9, 10, 11, 12], "sgd-last": [6, 7, 8, 9, 10],
-         "niti-dynamic": [0, 1, 2, 3, 4], "priot": [3, 4, 5, 6, 7], "priot-s": [3, 4, 5, 6, 7]}
+GRIDS = {"none": [None], "sgd-all": [7, 8, 9, 10, 11, 12], "sgd-last": [5, 6, 7, 8, 9, 10],
+         "niti-dynamic": [0, 1, 2, 3, 4, 5], "priot": [3, 4, 5, 6, 7, 8], "priot-s": [3, 4, 5, 6, 7, 8]}
 
 
 def prepare(cfg, angle):
@@ -44,7 +44,7 @@ def run_one(cfg, angle, name, lr_shift, tuning):
     else:
         fit, ev = adapt, test
     m = methods.make(name, qm, lr_shift=lr_shift, seed=cfg["seed"], keep=cfg["keep_s"] if name == "priot-s"
-                     else cfg["keep"], frac=cfg["frac"], init_shift=cfg["init_shift"])
+                     else cfg["keep"], frac=cfg["frac"], init_shift=cfg["init_shift"], layers=cfg["score_layers"])
     before = train.accuracy(m, ev.images, ev.labels)
     orders = train.epoch_orders(len(fit), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
     train.train(m, fit.images, fit.labels, orders)
@@ -111,6 +111,15 @@ def _angles(ctx, param, value):
         raise click.BadParameter(f"angles must be numbers, got {value!r}") from None
 
 
+def _layers(ctx, param, value):
+    if value == "all":
+        return [0, 1, 2]
+    try:
+        return [int(v) for v in value.split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"expected layer indices like 1,2 or 'all', got {value!r}") from None
+
+
 @click.command("compare")
 @click.option("--host", is_flag=True, help="Run on the host (numpy integer model); the only mode so far.")
 @click.option("--angle", "angles", multiple=True, callback=_angles, help="Rotation angle(s) in degrees, repeatable or comma list [45].")
@@ -123,20 +132,22 @@ def _angles(ctx, param, value):
 @click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
 @click.option("--val-frac", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
 @click.option("--keep", default=0.7, show_default=True, type=click.FloatRange(0, 1), help="PRIOT keep fraction.")
-@click.option("--keep-s", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
+@click.option("--keep-s", default=0.7, show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
 @click.option("--frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1), help="PRIOT-S scored fraction.")
-@click.option("--init-shift", default=1, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
+@click.option("--init-shift", default=2, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
+@click.option("--score-layers", default="1,2", show_default=True, callback=_layers,
+              help="Parameter layers PRIOT/PRIOT-S score (comma list of indices, or 'all').")
 @click.option("--tune/--no-tune", default=True, show_default=True, help="Tune each lr_shift on validation data.")
 @click.option("--dataset", default="mnist5k", show_default=True, type=click.Choice(["mnist5k", "mnist", "fashion"]))
 @click.option("--data-path", default=None, help="Dataset file or directory (mnist/fashion).")
 @click.option("--jobs", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
 def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, pretrain, val_frac, keep, keep_s,
-               frac, init_shift, tune, dataset, data_path, jobs, json_path):
+               frac, init_shift, score_layers, tune, dataset, data_path, jobs, json_path):
     """Train every method on rotated digits on the host; print accuracy before/after and state bytes."""
     cfg = {"seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
            "calib": min(300, pretrain), "pretrain_epochs": 4, "val_frac": val_frac, "keep": keep, "keep_s": keep_s,
-           "frac": frac, "init_shift": init_shift, "tune": tune, "dataset": dataset, "data_path": data_path,
+           "frac": frac, "init_shift": init_shift, "score_layers": score_layers, "tune": tune, "dataset": dataset, "data_path": data_path,
            "angle_range": tuple(angle_range) if angle_range else None}
     if angle_range:
         angles = [float("nan")]

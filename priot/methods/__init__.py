@@ -6,7 +6,7 @@ from priot.methods.baselines import Niti
 from priot.methods.priot import Priot
 
 
-def make(name, qm, lr_shift=None, seed=1, keep=0.7, frac=0.25, init_shift=6):
+def make(name, qm, lr_shift=None, seed=1, keep=0.7, frac=0.25, init_shift=2, layers=None):
     """Build a method by name: none, sgd-all, sgd-last, niti-dynamic, priot, priot-s."""
     lr = {} if lr_shift is None else {"lr_shift": lr_shift}
     if name == "none":
@@ -16,7 +16,7 @@ def make(name, qm, lr_shift=None, seed=1, keep=0.7, frac=0.25, init_shift=6):
     if name == "niti-dynamic":
         return Niti(qm, dynamic=True, seed=seed, **lr)
     if name in ("priot", "priot-s"):
-        return Priot(qm, keep=keep, init_shift=init_shift, frac=1.0 if name == "priot" else frac, **lr)
+        return Priot(qm, keep=keep, init_shift=init_shift, frac=1.0 if name == "priot" else frac, layers=layers, **lr)
     raise ConfigError(f"unknown method {name!r} (none, sgd-all, sgd-last, niti-dynamic, priot, priot-s)")
 
 

@@ -16,6 +16,7 @@ class Method:
     """Base: frozen backbone, no training."""
 
     name = "none"
+    MAX_LR_SHIFT = 20
 
     def __init__(self, qm):
         self.qm = qm
@@ -34,6 +35,11 @@ class Method:
         """Forward only (nothing to train); subclasses train."""
         logits, _ = self._forward(x)
         return {"correct": int(logits[0].argmax() == label)}
+
+    def end_epoch(self):
+        """Learning-rate schedule hook, called after every epoch: halve the step (shift + 1)."""
+        if getattr(self, "lr_shift", None) is not None:
+            self.lr_shift = min(self.lr_shift + 1, self.MAX_LR_SHIFT)
 
     def state(self):
         return {}

@@ -49,6 +49,13 @@ class Niti(Method):
             self.weights[j] = sat_w8(self.weights[j].astype(np.int64) - delta)
         return {"correct": int(logits[0].argmax() == label)}
 
+    def end_epoch(self):
+        """Halve the step: one more shift (static), one bit less of update (dynamic, mu >= 0)."""
+        if self.dynamic:
+            self.lr_shift = max(self.lr_shift - 1, 0)
+        else:
+            super().end_epoch()
+
     def predict(self, x):
         """Inference with static shifts for the static baselines, dynamic ones for NITI dynamic."""
         if not self.dynamic:

@@ -7,6 +7,11 @@ the weight and one byte per layer). Scores live in flat weight order, scored edg
 Unscored edges are always kept; among the scored, the top ``K_j = floor(keep * n_scored + 0.5)``
 scores are kept (``priot.topk``: lower index wins ties).
 
+Layers not listed in ``layers`` get T_j = 128: no edge scored, the layer is used whole. By
+default every layer but the first is scored: pruning the first conv (72 edges over non-negative
+pixels) lets early large steps remove its positive weights, after which every ReLU output is 0,
+every gradient is 0 and training can never recover (seen at keep <= 0.6 on rotated MNIST).
+
 Score initialisation: ``s = |w| << init_shift`` (int16), so the first mask is magnitude pruning.
 
 Step (one sample): W_eff = W * mask; integer forward/backward through W_eff (``priot.ref``);
@@ -36,13 +41,16 @@ def score_threshold(w, frac):
 class Priot(Method):
     """Edge-popup over every edge (``frac=1``) or over each layer's largest-|w| edges (PRIOT-S)."""
 
-    def __init__(self, qm, keep=0.7, lr_shift=8, init_shift=6, frac=1.0):
+    def __init__(self, qm, keep=0.7, lr_shift=5, init_shift=2, frac=1.0, layers=None):
         super().__init__(qm)
+        n = len(qm.weights)
+        layers = list(range(1, n)) if layers is None else sorted(set(int(j) % n for j in layers))
         if not 0 <= init_shift <= 8 or not 0 <= lr_shift <= 31:
             raise ConfigError(f"init_shift {init_shift} must be 0..8 and lr_shift {lr_shift} 0..31")
         self.name = "priot" if frac >= 1.0 else "priot-s"
         self.keep, self.lr_shift, self.frac = keep, lr_shift, frac
-        self.thresholds = [score_threshold(w, frac) for w in qm.weights]
+        # T = 128 scores nothing (|w| <= 127): layers outside ``layers`` stay whole and frozen
+        self.thresholds = [score_threshold(w, frac) if j in layers else 128 for j, w in enumerate(qm.weights)]
         self.scored = [(np.abs(w.astype(np.int32)) >= t).ravel() for w, t in zip(qm.weights, self.thresholds)]
         self.k = [keep_count(int(s.sum()), keep) for s in self.scored]
         self.scores = [sat16(np.abs(w.astype(np.int32)).ravel()[s] << init_shift)

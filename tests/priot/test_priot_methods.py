@@ -56,8 +56,8 @@ def test_every_training_intermediate_is_integer(small_qm, small_splits):
 
 
 def test_priot_masks_and_priot_s_memory(small_qm):
-    p = Priot(small_qm, keep=0.7, frac=1.0)
-    s = Priot(small_qm, keep=0.5, frac=0.25)
+    p = Priot(small_qm, keep=0.7, frac=1.0, layers=[0, 1, 2])
+    s = Priot(small_qm, keep=0.5, frac=0.25, layers=[0, 1, 2])
     assert p.name == "priot" and s.name == "priot-s"
     for j, w in enumerate(small_qm.weights):
         assert p.masks[j].sum() == int(np.floor(0.7 * w.size + 0.5))
@@ -70,6 +70,13 @@ def test_priot_masks_and_priot_s_memory(small_qm):
     # first mask is magnitude pruning: every kept edge is at least as large as every pruned one
     w = np.abs(small_qm.weights[2].astype(int))
     assert w[p.masks[2] == 1].min() >= w[p.masks[2] == 0].max()
+
+
+def test_priot_default_leaves_first_layer_whole(small_qm):
+    p = Priot(small_qm)
+    assert p.thresholds[0] == 128 and len(p.scores[0]) == 0 and (p.masks[0] == 1).all()
+    assert len(p.scores[1]) == small_qm.weights[1].size
+    assert p.state_bytes() == 2 * (small_qm.weights[1].size + small_qm.weights[2].size)
 
 
 def test_bad_method_arguments(small_qm):

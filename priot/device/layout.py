@@ -1,0 +1,169 @@
+"""The device layout, defined once: model dimensions, the parameter block and the firmware variants.
+
+`header(...)` generates the C header the kernels compile against (`priot_layout.h`), so Python and C cannot
+disagree; the header's hash is compiled into the firmware and checked before every run.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from priot.errors import ConfigError
+from priot.models import Conv3x3, Dense, MaxPool2, ReLU, weight_shape
+
+LAYOUT_VERSION = 1
+KIND = {Conv3x3: 1, ReLU: 2, MaxPool2: 3, Dense: 4}
+N_EXP_TABLES = 32  # exp tables exported for the dynamic-scale method's logit exponents
+
+# Firmware variants: the method each is built for (PRIOT_METHOD in C).
+METHODS = {"none": 0, "priot": 1, "priot-s": 2, "sgd-all": 3, "sgd-last": 4, "niti-dynamic": 5}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything about a model the C side needs at compile time."""
+
+    model: object
+    layers: list  # (kind, in_h, in_w, in_c, out_h, out_w, out_c, param index or -1)
+    weight_offsets: list
+    bias_offsets: list
+    n_weights: int
+    n_bias: int
+
+    @property
+    def n_param(self):
+        return len(self.weight_offsets)
+
+    @property
+    def param_counts(self):
+        return [int(np.prod(weight_shape(self.model.layers[i]))) for i in self.model.param_indices()]
+
+    @property
+    def n_out(self):
+        return self.layers[-1][6]
+
+    @property
+    def input_size(self):
+        h, w, c = self.model.input_shape
+        return h * w * c
+
+    def act_sizes(self):
+        return [l[4] * l[5] * l[6] for l in self.layers]
+
+    def act_offsets(self) -> tuple[list[int], int]:
+        """Where each layer's int8 output lives in the activation arena (ReLU works in place); the total."""
+        offs, total = [], 0
+        for layer, size in zip(self.layers, self.act_sizes()):
+            if layer[0] == KIND[ReLU] and offs:
+                offs.append(offs[-1])
+            else:
+                offs.append(total)
+                total += size
+        return offs, total
+
+
+def make_layout(model) -> Layout:
+    layers, wofs, bofs, nw, nb = [], [], [], 0, 0
+    h, w, c = model.input_shape
+    shapes = model.shapes()
+    for layer, (oh, ow, oc) in zip(model.layers, shapes):
+        kind = KIND.get(type(layer))
+        if kind is None:
+            raise ConfigError(f"layer {layer} has no device kernel")
+        p = -1
+        if isinstance(layer, (Conv3x3, Dense)):
+            p = len(wofs)
+            wofs.append(nw)
+            bofs.append(nb)
+            nw += int(np.prod(weight_shape(layer)))
+            nb += layer.cout
+        layers.append((kind, h, w, c, oh, ow, oc, p))
+        h, w, c = oh, ow, oc
+    if not isinstance(model.layers[-1], Dense):
+        raise ConfigError(f"{model.name}: the device kernels expect a dense output layer")
+    return Layout(model, layers, wofs, bofs, nw, nb)
+
+
+def params_dtype(n_param: int) -> np.dtype:
+    """The parameter block Python writes into SRAM before training (int32 fields; C struct generated)."""
+    scalars = ["lr_shift", "seed", "logit_exp", "in_exp", "exp_table_base"]
+    arrays = ["out_shift", "bwd_shift", "grad_shift", "w_exp", "act_exp", "score_t", "keep_k", "n_scored",
+              "score_off", "trained", "train_off"]
+    return np.dtype([(s, "<i4") for s in scalars] + [(a, "<i4", (n_param,)) for a in arrays])
+
+
+def score_capacity(layout: Layout, method: str, frac: float) -> int:
+    """int16 scores the firmware reserves: every edge for PRIOT, floor(frac * n_j) per layer for PRIOT-S."""
+    if method == "priot":
+        return layout.n_weights
+    if method == "priot-s":
+        return sum(int(np.floor(frac * n)) for n in layout.param_counts)
+    return 0
+
+
+def trained_layers(layout: Layout, method: str) -> list[int]:
+    if method in ("sgd-all", "niti-dynamic"):
+        return list(range(layout.n_param))
+    if method == "sgd-last":
+        return [layout.n_param - 1]
+    return []
+
+
+def header(layout: Layout, method: str, frac: float = 1.0) -> str:
+    """The generated C header for one firmware variant."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r} (have {', '.join(METHODS)})")
+    dt = params_dtype(layout.n_param)
+    trained = trained_layers(layout, method)
+    counts = layout.param_counts
+    acts = layout.act_sizes()
+    max_param_in = max(l[1] * l[2] * l[3] for l in layout.layers if l[7] >= 0)
+    defs = {
+        "PRIOT_METHOD": METHODS[method],
+        "PRIOT_N_LAYERS": len(layout.layers),
+        "PRIOT_N_PARAM": layout.n_param,
+        "PRIOT_IN_SIZE": layout.input_size,
+        "PRIOT_N_OUT": layout.n_out,
+        "PRIOT_N_WEIGHTS": layout.n_weights,
+        "PRIOT_N_BIAS": layout.n_bias,
+        "PRIOT_MASK_BYTES": (layout.n_weights + 7) // 8 if method in ("priot", "priot-s") else 1,
+        "PRIOT_SCORE_CAP": max(score_capacity(layout, method, frac), 1),
+        "PRIOT_TRAIN_WEIGHTS": max(sum(counts[j] for j in trained), 1),
+        "PRIOT_ACT_TOTAL": layout.act_offsets()[1],
+        "PRIOT_MAX_ACT": max(acts + [layout.input_size]),
+        "PRIOT_MAX_PARAM_IN": max_param_in,
+        "PRIOT_MAX_COUT": max(l[6] for l in layout.layers if l[7] >= 0),
+        "PRIOT_MAX_LAYER_WEIGHTS": max(counts),
+        "PRIOT_N_EXP_TABLES": N_EXP_TABLES if method == "niti-dynamic" else 1,
+        "PRIOT_MAX_ROWS": max(l[6] for l in layout.layers if l[7] >= 0) * layout.n_param,
+        "KIND_CONV3X3": KIND[Conv3x3], "KIND_RELU": KIND[ReLU], "KIND_MAXPOOL2": KIND[MaxPool2],
+        "KIND_DENSE": KIND[Dense],
+    }
+    lines = [f"/* Generated by priot/device/layout.py for {layout.model.name}, method {method}"
+             f"{f', scored fraction {frac}' if method == 'priot-s' else ''}: do not edit. */",
+             "#pragma once", "#include <stdint.h>"]
+    lines += [f"#define {k} {v}" for k, v in defs.items()]
+    lines.append("typedef struct { int32_t kind, in_h, in_w, in_c, out_h, out_w, out_c, param; } priot_layer_t;")
+    rows = ",\n    ".join("{" + ", ".join(map(str, l)) + "}" for l in layout.layers)
+    lines.append(f"static const priot_layer_t priot_layers[PRIOT_N_LAYERS] = {{\n    {rows}\n}};")
+    lines.append(f"static const int32_t priot_weight_off[PRIOT_N_PARAM] = {{{', '.join(map(str, layout.weight_offsets))}}};")
+    lines.append(f"static const int32_t priot_bias_off[PRIOT_N_PARAM] = {{{', '.join(map(str, layout.bias_offsets))}}};")
+    lines.append(f"static const int32_t priot_weight_count[PRIOT_N_PARAM] = {{{', '.join(map(str, counts))}}};")
+    lines.append(f"static const int32_t priot_act_off[PRIOT_N_LAYERS] = {{{', '.join(map(str, layout.act_offsets()[0]))}}};")
+    fields = []
+    for name in dt.names:
+        sub = dt.fields[name][0]
+        fields.append(f"    int32_t {name}" + (f"[{sub.shape[0]}]" if sub.shape else "") + ";")
+    lines += ["typedef struct {", *fields, "} priot_params_t;"]
+    text = "\n".join(lines) + "\n"
+    digest = int(hashlib.sha256(f"{LAYOUT_VERSION}\n{text}".encode()).hexdigest()[:8], 16)
+    return text + f"#define PRIOT_LAYOUT_HASH 0x{digest:08x}u\n"
+
+
+def layout_hash(text: str) -> int:
+    """The hash a generated header carries (compiled into the firmware as `priot_layout_hash`)."""
+    for line in text.splitlines():
+        if line.startswith("#define PRIOT_LAYOUT_HASH"):
+            return int(line.split()[2].rstrip("u"), 16)
+    raise ConfigError("generated header has no PRIOT_LAYOUT_HASH")
