@@ -1,0 +1,35 @@
+/* Layer kernels over HWC int8 tensors (layouts in priot/models.py and priot/ref.py).
+ *
+ * Forward kernels either requantize each accumulator (bias included) at once with a static `shift` into
+ * `out8`, or, when `out32` is given (dynamic scaling), keep the int32 accumulators for the caller's max.
+ * Weights: conv [cout][3][3][cin] (OHWI), dense [cout][cin]; `mask`/`mask_pos` select kept edges
+ * (NULL = all kept), bit index = the layer's weight offset + flat weight index.
+ */
+#pragma once
+#include <stdint.h>
+
+typedef struct { int32_t h, w, cin, cout; } conv_dims_t;
+
+/* out[(y*w + x)*cout + co] from bias[co] + sum w*x over the 3x3 'same' window (zero padding). */
+void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                     uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32);
+/* dx[(y*w + x)*cin + ci] = sum over outputs of err * w (the transposed conv), kept edges only. */
+void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                            uint32_t mask_pos, int32_t *dx);
+/* g[ky][kx][ci] = sum over output pixels of err[.., co] * x[window] for one output channel co. */
+void conv3x3_channel_grad(const int8_t *err, const int8_t *x, const conv_dims_t *d, int32_t co, int32_t *g);
+
+void dense_forward(const int8_t *x, int32_t cin, int32_t cout, const int8_t *w, const uint8_t *mask,
+                   uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32);
+void dense_backward_input(const int8_t *err, int32_t cin, int32_t cout, const int8_t *w, const uint8_t *mask,
+                          uint32_t mask_pos, int32_t *dx);
+
+void relu_forward(int8_t *x, int32_t n);
+/* Keeps err where the saved activation is positive (post-ReLU > 0 iff pre-ReLU > 0). */
+void relu_backward(int8_t *err, const int8_t *act, int32_t n);
+/* 2x2 stride 2; backward routes each error to its window's first maximum (row-major). */
+void maxpool2_forward(const int8_t *x, int32_t h, int32_t w, int32_t c, int8_t *out);
+void maxpool2_backward(const int8_t *err, const int8_t *x, int32_t h, int32_t w, int32_t c, int8_t *err_in);
+
+/* int8 dL/dlogits at exponent 7 from the Q14 exp table (see priot/ref.py). */
+void softmax_xent_grad(const int8_t *logits, int32_t n, int32_t label, const int32_t *exp_table, int8_t *err);

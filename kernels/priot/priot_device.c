@@ -1,0 +1,315 @@
+/* PRIOT on the Pico: the model image, the training state and the entry points Python calls.
+ *
+ * Built once per method (PRIOT_METHOD, from the generated priot_layout.h): 1 PRIOT, 2 PRIOT-S (int16 edge
+ * scores over frozen int8 flash weights, keep bitmask), 3 static-scale SGD on every layer, 4 on the last layer,
+ * 5 NITI-style dynamic scaling (SGD on every layer, shifts from each tensor's maximum), 0 no adaptation.
+ * Arithmetic follows priot/ref.py and the method classes bit for bit.
+ */
+#include <stdint.h>
+
+#include "layers.h"
+#include "priot_layout.h"
+#include "requant.h"
+#include "topk.h"
+
+#define IS_PRIOT (PRIOT_METHOD == 1 || PRIOT_METHOD == 2)
+#define IS_SGD (PRIOT_METHOD >= 3)
+#define IS_DYNAMIC (PRIOT_METHOD == 5)
+
+/* Flash: the frozen model as a deployment keeps it (written by the host before the run). */
+const uint32_t priot_layout_hash = PRIOT_LAYOUT_HASH;
+const int8_t priot_flash_weights[PRIOT_N_WEIGHTS] = {1};
+const int32_t priot_flash_bias[PRIOT_N_BIAS] = {1};
+const int32_t priot_exp_tables[PRIOT_N_EXP_TABLES][256] = {{1}};
+
+/* SRAM: parameters, the sample, activations kept for the backward pass, and the training state. */
+priot_params_t priot_params;
+int8_t priot_input[PRIOT_IN_SIZE];
+int8_t priot_logits[PRIOT_N_OUT];
+int8_t priot_act[PRIOT_ACT_TOTAL];
+int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tables */
+static int8_t err_a[PRIOT_MAX_ACT], err_b[PRIOT_MAX_ACT];
+static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
+static int32_t bias_buf[PRIOT_MAX_COUT];
+static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
+static int32_t out_exp;
+
+#if IS_PRIOT
+int16_t priot_scores[PRIOT_SCORE_CAP];
+uint8_t priot_mask[PRIOT_MASK_BYTES];
+static uint16_t row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each weight row */
+#define MASK priot_mask
+#else
+#define MASK ((const uint8_t *)0)
+#endif
+
+#if IS_SGD
+int8_t priot_train_w[PRIOT_TRAIN_WEIGHTS];
+uint32_t priot_rng_counter;
+#endif
+
+#if IS_DYNAMIC
+static int32_t fwd_acc[PRIOT_MAX_ACT];
+static int32_t grad_acc[PRIOT_MAX_LAYER_WEIGHTS];
+#endif
+
+#define P priot_params
+
+static const int8_t *weights_of(int32_t p)
+{
+#if IS_SGD
+    if (P.trained[p]) return priot_train_w + P.train_off[p];
+#endif
+    return priot_flash_weights + priot_weight_off[p];
+}
+
+static const int8_t *layer_input(int32_t i) { return i == 0 ? priot_input : priot_act + priot_act_off[i - 1]; }
+
+static uint32_t max_abs(const int32_t *v, int32_t n)
+{
+    uint32_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t a = (uint32_t)(v[i] < 0 ? -v[i] : v[i]);
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+static int32_t argmax8(const int8_t *v, int32_t n)
+{
+    int32_t k = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (v[i] > v[k]) k = i;
+    return k;
+}
+
+/* ------------------------------------------------------------------------------------------------ forward */
+static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out, int32_t *f)
+{
+    int32_t p = L->param;
+    const int32_t *bias = priot_flash_bias + priot_bias_off[p];
+    const int8_t *w = weights_of(p);
+    conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+    int32_t n_out = L->out_h * L->out_w * L->out_c;
+#if IS_DYNAMIC
+    for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
+    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, 0, bias_buf, 0, 0, fwd_acc);
+    int32_t s = dynamic_shift_of(max_abs(fwd_acc, n_out), 7);
+    for (int32_t i = 0; i < n_out; i++) out[i] = requant8(fwd_acc[i], s);
+    *f += P.w_exp[p] - s;
+#else
+    uint32_t pos = (uint32_t)priot_weight_off[p];
+    int32_t s = P.out_shift[p];
+    (void)bias_buf; (void)n_out; (void)f;
+    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, pos, bias, s, out, 0);
+#endif
+}
+
+static int32_t forward(void)
+{
+    int32_t f = P.in_exp;
+    for (int32_t i = 0; i < PRIOT_N_LAYERS; i++) {
+        const priot_layer_t *L = &priot_layers[i];
+        const int8_t *in = layer_input(i);
+        int8_t *out = priot_act + priot_act_off[i];
+        if (L->kind == KIND_RELU) relu_forward(out, L->out_h * L->out_w * L->out_c);
+        else if (L->kind == KIND_MAXPOOL2) maxpool2_forward(in, L->in_h, L->in_w, L->in_c, out);
+        else param_forward(L, in, out, &f);
+    }
+    out_exp = f;
+    const int8_t *logits = priot_act + priot_act_off[PRIOT_N_LAYERS - 1];
+    for (int32_t i = 0; i < PRIOT_N_OUT; i++) priot_logits[i] = logits[i];
+    return argmax8(priot_logits, PRIOT_N_OUT);
+}
+
+/* ------------------------------------------------------------------------------------------------ updates */
+#if IS_PRIOT
+static int32_t is_scored(int32_t p, int8_t w) { return (w < 0 ? -w : w) >= P.score_t[p]; }
+
+/* Straight-through score update of one row of edges: s -= rshift_round(sat16(g >> grad_shift) * w, lr). */
+static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x)
+{
+    const int8_t *w = weights_of(p) + row * len;
+    int16_t *s = priot_scores + P.score_off[p] + row_scored_start[p * PRIOT_MAX_COUT + row];
+    for (int32_t i = 0; i < len; i++) {
+        if (!is_scored(p, w[i])) continue;
+        int32_t gi = g ? g[i] : e * x[i];
+        int32_t g16 = sat16(rshift_round(gi, P.grad_shift[p]));
+        *s = sat16(*s - rshift_round(g16 * w[i], P.lr_shift));
+        s++;
+    }
+}
+
+/* The keep mask of layer p from its scores: top keep_k of the scored edges; unscored edges always kept. */
+static void select_layer(int32_t p)
+{
+    const int8_t *w = weights_of(p);
+    const int16_t *s = priot_scores + P.score_off[p];
+    int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0, eq = 0;
+    uint32_t t = 0;
+    if (k > 0 && k < n) topk_threshold(s, n, k, &t, &n_eq);
+    uint32_t pos = (uint32_t)priot_weight_off[p];
+    for (int32_t i = 0; i < priot_weight_count[p]; i++, pos++) {
+        int keep = 1;
+        if (is_scored(p, w[i])) {
+            uint32_t key = (uint32_t)(*s++ + 32768);
+            keep = k >= n || (k > 0 && (key > t || (key == t && eq++ < n_eq)));
+        }
+        if (keep) priot_mask[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+        else priot_mask[pos >> 3] &= (uint8_t)~(1u << (pos & 7));
+    }
+}
+#endif
+
+#if IS_SGD
+/* Rank of layer p among the trained layers: the rounding counter advances once per trained tensor, in order. */
+static uint32_t trained_rank(int32_t p)
+{
+    uint32_t r = 0;
+    for (int32_t j = 0; j < p; j++) r += (uint32_t)P.trained[j];
+    return r;
+}
+
+static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x,
+                    int32_t shift, uint32_t base)
+{
+    int8_t *w = priot_train_w + P.train_off[p] + row * len;
+    for (int32_t i = 0; i < len; i++) {
+        int32_t gi = g ? g[i] : e * x[i];
+        w[i] = sat_w8(w[i] - sround(gi, shift, base, (uint32_t)(row * len + i)));
+    }
+}
+#endif
+
+/* Gradient of layer p's effective weights from its output error and input, applied row by row. */
+static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in)
+{
+    int32_t rows = L->out_c, len = priot_weight_count[p] / rows;
+    conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+    int32_t *g = row_grad;
+    int conv = L->kind == KIND_CONV3X3;
+#if IS_PRIOT
+    for (int32_t r = 0; r < rows; r++) {
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
+        else if (err[r]) score_row(p, r, len, 0, err[r], in);
+    }
+#elif IS_SGD
+    if (!P.trained[p]) return;
+    uint32_t base = lowbias32((uint32_t)P.seed ^ (priot_rng_counter + trained_rank(p)));
+#if IS_DYNAMIC
+    for (int32_t r = 0; r < rows; r++) {
+        int32_t *gr = grad_acc + r * len;
+        if (conv) conv3x3_channel_grad(err, in, &d, r, gr);
+        else for (int32_t i = 0; i < len; i++) gr[i] = err[r] * in[i];
+    }
+    int32_t shift = dynamic_shift_of(max_abs(grad_acc, rows * len), P.lr_shift);
+    (void)g;
+    for (int32_t r = 0; r < rows; r++) sgd_row(p, r, len, grad_acc + r * len, 0, in, shift, base);
+#else
+    int32_t shift = P.grad_shift[p] + P.lr_shift;
+    for (int32_t r = 0; r < rows; r++) {
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
+        else if (err[r]) sgd_row(p, r, len, 0, err[r], in, shift, base);
+    }
+#endif
+#else
+    (void)rows; (void)len; (void)d; (void)g; (void)conv; (void)err; (void)in;
+#endif
+}
+
+/* ----------------------------------------------------------------------------------------------- backward */
+static const int32_t *loss_table(void)
+{
+#if IS_DYNAMIC
+    int32_t k = out_exp - P.exp_table_base;
+    if (k < 0 || k >= PRIOT_N_EXP_TABLES) { priot_status = 1; k = k < 0 ? 0 : PRIOT_N_EXP_TABLES - 1; }
+    return priot_exp_tables[k];
+#else
+    return priot_exp_tables[0];
+#endif
+}
+
+__attribute__((unused)) static void backward(int32_t label)
+{
+    int8_t *e = err_a, *spare = err_b;
+    softmax_xent_grad(priot_logits, PRIOT_N_OUT, label, loss_table(), e);
+    for (int32_t i = PRIOT_N_LAYERS - 1; i >= 0; i--) {
+        const priot_layer_t *L = &priot_layers[i];
+        const int8_t *in = layer_input(i);
+        int32_t n_in = L->in_h * L->in_w * L->in_c;
+        if (L->kind == KIND_RELU) {
+            relu_backward(e, priot_act + priot_act_off[i], n_in);
+        } else if (L->kind == KIND_MAXPOOL2) {
+            maxpool2_backward(e, in, L->in_h, L->in_w, L->in_c, spare);
+            int8_t *t = e; e = spare; spare = t;
+        } else {
+            int32_t p = L->param;
+            if (p > 0) { /* the input gradient uses the weights and mask of before this step */
+                conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+                uint32_t pos = IS_PRIOT ? (uint32_t)priot_weight_off[p] : 0;
+                if (L->kind == KIND_CONV3X3) conv3x3_backward_input(e, &d, weights_of(p), MASK, pos, dx_acc);
+                else dense_backward_input(e, n_in, L->out_c, weights_of(p), MASK, pos, dx_acc);
+            }
+            update_layer(L, p, e, in);
+            if (p > 0) {
+                int32_t s = IS_DYNAMIC ? dynamic_shift_of(max_abs(dx_acc, n_in), 7) : P.bwd_shift[p];
+                for (int32_t k = 0; k < n_in; k++) spare[k] = requant8(dx_acc[k], s);
+                int8_t *t = e; e = spare; spare = t;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------- entry points */
+/* After the host wrote the flash image, the parameters and the initial state. */
+int32_t priot_init(void)
+{
+    priot_status = 0;
+#if IS_PRIOT
+    for (int32_t p = 0; p < PRIOT_N_PARAM; p++) {
+        const int8_t *w = weights_of(p);
+        int32_t rows = priot_layers[0].out_c, n = 0;
+        for (int32_t i = 0; i < PRIOT_N_LAYERS; i++)
+            if (priot_layers[i].param == p) rows = priot_layers[i].out_c;
+        int32_t len = priot_weight_count[p] / rows;
+        for (int32_t r = 0; r < rows; r++) {
+            row_scored_start[p * PRIOT_MAX_COUT + r] = (uint16_t)n;
+            for (int32_t i = 0; i < len; i++) n += is_scored(p, w[r * len + i]);
+        }
+        if (n != P.n_scored[p]) return -1 - p; /* host and device disagree on the scored edges */
+        select_layer(p);
+    }
+#endif
+#if IS_SGD
+    for (int32_t p = 0; p < PRIOT_N_PARAM; p++)
+        if (P.trained[p])
+            for (int32_t i = 0; i < priot_weight_count[p]; i++)
+                priot_train_w[P.train_off[p] + i] = priot_flash_weights[priot_weight_off[p] + i];
+#endif
+    return 0;
+}
+
+/* Inference on priot_input: logits in priot_logits, returns the predicted class. */
+int32_t priot_infer(void) { return forward(); }
+
+/* One training step on priot_input with its label; returns the class predicted before the update. */
+int32_t priot_train_step(int32_t label)
+{
+    int32_t predicted = forward();
+#if PRIOT_METHOD != 0
+    backward(label);
+#else
+    (void)label;
+#endif
+#if IS_PRIOT
+    for (int32_t p = 0; p < PRIOT_N_PARAM; p++) select_layer(p);
+#endif
+#if IS_SGD
+    for (int32_t p = 0; p < PRIOT_N_PARAM; p++) priot_rng_counter += (uint32_t)P.trained[p];
+#endif
+    return predicted;
+}
+
+int main(void) { return 0; }

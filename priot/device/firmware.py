@@ -1,0 +1,73 @@
+"""Build, find and check the PRIOT firmware variants (one ELF per method, from kernels/priot/).
+
+The C header is generated from priot/device/layout.py; its hash is compiled into the firmware as
+`priot_layout_hash` and compared before every run, so a stale ELF is never used silently.
+"""
+
+import tempfile
+from pathlib import Path
+
+from m0sim.elf import load_program
+from m0sim.errors import InputError
+from m0sim.toolchain import compile_program
+from priot.device.layout import header, layout_hash, make_layout, scored_layers
+
+REPO = Path(__file__).resolve().parents[2]
+KERNEL_DIR = REPO / "kernels" / "priot"
+BUILD_DIR = REPO / "build" / "kernels"
+CFLAGS = ["-Wextra"]
+
+
+def variant_name(model, method: str, frac: float, layers=None) -> str:
+    suffix = f"-p{frac:g}" if method == "priot-s" else ""
+    if method.startswith("priot") and layers is not None:
+        suffix += "-L" + "".join(str(j) for j in scored_layers(make_layout(model), layers))
+    return f"priot-{model.name}-{method}{suffix}"
+
+
+def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path = BUILD_DIR) -> Path:
+    """Compile the firmware for one method (PRIOT-S scored fraction, scored layers) into out_dir."""
+    sources = sorted(KERNEL_DIR.glob("*.c"))
+    if not sources:
+        raise InputError(f"PRIOT kernel sources not found in {KERNEL_DIR}")
+    text = header(make_layout(model), method, frac, layers)
+    out = Path(out_dir) / f"{variant_name(model, method, frac, layers)}.elf"
+    with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
+        (Path(tmp) / "priot_layout.h").write_text(text)
+        compile_program(sources, out, ["-I", tmp, "-I", str(KERNEL_DIR), *CFLAGS])
+    return out
+
+
+def expected_hash(model, method: str, frac: float, layers=None) -> int:
+    return layout_hash(header(make_layout(model), method, frac, layers))
+
+
+def locate(model, method: str, frac: float, layers=None, path: Path | None = None, auto_build: bool = True) -> Path:
+    """The firmware ELF for a run: the given path, else build/kernels/<variant>.elf (built when missing or
+    stale and the sources are here). A missing or stale ELF that cannot be rebuilt is an error."""
+    want = expected_hash(model, method, frac, layers)
+    explicit = path is not None
+    path = Path(path) if explicit else BUILD_DIR / f"{variant_name(model, method, frac, layers)}.elf"
+    if not explicit and auto_build and KERNEL_DIR.is_dir() and (not path.exists() or _hash_of(path) != want):
+        return build(model, method, frac, layers)
+    if not path.exists():
+        raise InputError(f"kernel ELF {path} not found: run `make kernels`")
+    got = _hash_of(path)
+    if got != want:
+        raise InputError(f"kernel ELF {path} is stale (layout 0x{got:08x}, this model and method need "
+                         f"0x{want:08x}): run `make kernels`")
+    return path
+
+
+def _hash_of(path: Path) -> int | None:
+    import numpy as np
+
+    program = load_program(path)
+    sym = program.symbols.get("priot_layout_hash")
+    if sym is None:
+        raise InputError(f"{path} is not a PRIOT firmware (no priot_layout_hash symbol)")
+    for seg in program.segments:
+        if seg.vaddr <= sym.addr < seg.vaddr + len(seg.data):
+            off = sym.addr - seg.vaddr
+            return int(np.frombuffer(seg.data[off:off + 4], "<u4")[0])
+    return None
