@@ -18,17 +18,19 @@
 
 /* Flash: the frozen model as a deployment keeps it (written by the host before the run). */
 const uint32_t priot_layout_hash = PRIOT_LAYOUT_HASH;
-const int8_t priot_flash_weights[PRIOT_N_WEIGHTS] = {1};
+/* Word alignment lets the MAC loops load four int8 at a time (see dot.c). */
+#define ALIGNED __attribute__((aligned(4)))
+const int8_t priot_flash_weights[PRIOT_N_WEIGHTS] ALIGNED = {1};
 const int32_t priot_flash_bias[PRIOT_N_BIAS] = {1};
 const int32_t priot_exp_tables[PRIOT_N_EXP_TABLES][256] = {{1}};
 
 /* SRAM: parameters, the sample, activations kept for the backward pass, and the training state. */
 priot_params_t priot_params;
-int8_t priot_input[PRIOT_IN_SIZE];
+int8_t priot_input[PRIOT_IN_SIZE] ALIGNED;
 int8_t priot_logits[PRIOT_N_OUT];
-int8_t priot_act[PRIOT_ACT_TOTAL];
+int8_t priot_act[PRIOT_ACT_TOTAL] ALIGNED;
 int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tables */
-static int8_t err_a[PRIOT_MAX_ACT], err_b[PRIOT_MAX_ACT];
+static int8_t err_a[PRIOT_MAX_ACT] ALIGNED, err_b[PRIOT_MAX_ACT] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
@@ -44,7 +46,7 @@ static uint16_t row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each we
 #endif
 
 #if IS_SGD
-int8_t priot_train_w[PRIOT_TRAIN_WEIGHTS];
+int8_t priot_train_w[PRIOT_TRAIN_WEIGHTS] ALIGNED;
 uint32_t priot_rng_counter;
 #endif
 

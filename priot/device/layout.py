@@ -59,7 +59,7 @@ class Layout:
                 offs.append(offs[-1])
             else:
                 offs.append(total)
-                total += size
+                total += (size + 3) // 4 * 4  # word-aligned, for the 4-at-a-time MAC loops
         return offs, total
 
 
@@ -77,6 +77,9 @@ def make_layout(model) -> Layout:
             wofs.append(nw)
             bofs.append(nb)
             nw += int(np.prod(weight_shape(layer)))
+            if nw % 4:
+                raise ConfigError(f"{model.name}: layer {len(wofs) - 1} has {nw} weights so far; the device "
+                                  f"kernels need every layer's weights to start on a word boundary")
             nb += layer.cout
         layers.append((kind, h, w, c, oh, ow, oc, p))
         h, w, c = oh, ow, oc
