@@ -26,7 +26,12 @@ $(VENV)/.installed: pyproject.toml
 toolchain:
 	@scripts/install-toolchain.sh
 
-kernels: setup $(KERNEL_ELFS)
+kernels: setup $(KERNEL_ELFS) $(KBUILD)/.priot-stamp
+
+# One PRIOT firmware per method, against a header generated from priot/device/layout.py.
+$(KBUILD)/.priot-stamp: $(wildcard kernels/priot/*) $(wildcard priot/device/*.py) $(RUNTIME) | setup
+	$(PY) -m priot.device.firmware
+	touch $@
 
 RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
 
@@ -43,7 +48,7 @@ test-slow: setup kernels
 	$(PY) -m pytest -q -m slow
 
 run: setup kernels
-	$(M0SIM) exec $(KBUILD)/hello.elf --stats
+	$(M0SIM) run priot-s
 
 bench: setup kernels
 	$(PY) -m m0sim.bench $(KBUILD)/dotprod.elf

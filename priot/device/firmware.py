@@ -71,3 +71,21 @@ def _hash_of(path: Path) -> int | None:
             off = sym.addr - seg.vaddr
             return int(np.frombuffer(seg.data[off:off + 4], "<u4")[0])
     return None
+
+
+def build_defaults(out_dir: Path = BUILD_DIR) -> list[Path]:
+    """Every method's firmware for the tiny CNN with the experiments' default options (`make kernels`)."""
+    from priot.experiments.device import SCORE_LAYERS_DEFAULT
+    from priot.models import tiny_cnn
+
+    layers = [int(j) for j in SCORE_LAYERS_DEFAULT.split(",")]
+    out = []
+    for method in ("none", "priot", "priot-s", "sgd-all", "sgd-last", "niti-dynamic"):
+        frac = 0.25 if method == "priot-s" else 1.0
+        out.append(build(tiny_cnn(), method, frac, layers if method.startswith("priot") else None, out_dir))
+    return out
+
+
+if __name__ == "__main__":
+    for path in build_defaults():
+        print(f"wrote {path}")

@@ -1,0 +1,180 @@
+"""``m0sim run priot-s`` (and priot, sgd-all, sgd-last, niti-dynamic, none): a method trained on the
+emulated Pico, epoch by epoch, in lockstep with the numpy integer model.
+
+Per epoch: accuracy on the device (rotated test digits, inference on the emulated Pico), cycles and
+instructions per training step, estimated ms per step at the clock, peak RAM against 264 KB and flash
+against 2 MB. Device state is compared bit for bit with the host model every N steps and at every epoch end.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from m0sim import memmap
+from m0sim.errors import InputError
+from priot import methods, ref, train
+from priot.device.runner import open_device
+from priot.errors import PriotError
+from priot.experiments.compare import prepare
+
+# Learning-rate shifts tuned on a validation split of rotated digits (m0sim run compare, README).
+DEFAULT_LR = {"priot": 5, "priot-s": 5, "sgd-all": 10, "sgd-last": 8, "niti-dynamic": 2, "none": None}
+SCORE_LAYERS_DEFAULT = "1,2"
+
+
+def state_bytes(program) -> int:
+    """Training state the firmware holds in SRAM, from its symbol table."""
+    names = ("priot_scores", "priot_mask", "priot_train_w", "priot_rng_counter")
+    return sum(program.symbols[n].size for n in names if n in program.symbols)
+
+
+def evaluate(dev, x, labels):
+    """Device accuracy on int8 inputs; also checks every logit against the host model."""
+    correct = 0
+    for i in range(len(x)):
+        correct += int(dev.infer(x[i]).predicted == labels[i])
+    host = dev.method.predict(x)
+    dev.compare_logits(x[-1], "test-set inference")
+    return correct / len(x), float((host.argmax(1) == labels).mean())
+
+
+def memory_report(dev, stack_bytes: int) -> dict:
+    fp = dev.machine.program.footprint()
+    state = state_bytes(dev.machine.program)
+    return {"flash_bytes": fp["flash"], "flash_total": memmap.XIP.size, "static_ram": fp["static_ram"],
+            "state_bytes": state, "stack_bytes": stack_bytes, "peak_ram": fp["static_ram"] + stack_bytes,
+            "sram_total": memmap.SRAM.size}
+
+
+def run_device(name, cfg, echo=click.echo):
+    """Train `name` on the device with the given configuration; returns the report as a dict."""
+    qm, adapt, test = prepare(cfg, cfg["angle"])
+    lr = cfg["lr_shift"] if cfg["lr_shift"] is not None else DEFAULT_LR[name]
+    method = methods.make(name, qm, lr_shift=lr, seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
+                          init_shift=cfg["init_shift"], layers=cfg["score_layers"])
+    dev = open_device(method, cfg["firmware"], clock_hz=cfg["clock_hz"])
+    dev.compare("after priot_init")
+    x, labels = ref.to_input(adapt.images), adapt.labels.astype(np.int64)
+    xt, lt = ref.to_input(test.images), test.labels.astype(np.int64)
+    acc0, _ = evaluate(dev, xt, lt)
+    echo(f"{name} on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated digits x {cfg['epochs']} "
+         f"epochs, angle {cfg['angle']:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
+    echo(f"accuracy before training: {100 * acc0:.1f}%")
+    orders = train.epoch_orders(len(x), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
+    every = cfg["validate_every"]
+    epochs, total_steps, stack = [], 0, 0
+    for e, order in enumerate(orders, 1):
+        cycles, insns, correct, t_emul = [], [], 0, 0.0
+        with click.progressbar(order, label=f"epoch {e}/{cfg['epochs']}", file=sys.stderr,
+                               show_pos=True) as bar:
+            for i in bar:
+                t0 = time.perf_counter()
+                r = dev.step(x[i], int(labels[i]))
+                t_emul += time.perf_counter() - t0
+                method.step(x[i], int(labels[i]))
+                total_steps += 1
+                correct += int(r.predicted == labels[i])
+                cycles.append(r.stats.cycles)
+                insns.append(r.stats.instructions)
+                stack = max(stack, r.stats.stack_bytes)
+                if every and total_steps % every == 0:
+                    dev.compare(f"epoch {e}, step {total_steps}")
+        dev.compare(f"end of epoch {e}")
+        method.end_epoch()
+        if getattr(method, "lr_shift", None) is not None:
+            dev.set_lr_shift(method.lr_shift)
+        acc, host_acc = evaluate(dev, xt, lt)
+        mem = memory_report(dev, stack)
+        row = {"epoch": e, "device_accuracy": acc, "host_accuracy": host_acc, "train_accuracy": correct / len(order),
+               "cycles_per_step": float(np.mean(cycles)), "instructions_per_step": float(np.mean(insns)),
+               "ms_per_step": float(np.mean(cycles)) / cfg["clock_hz"] * 1e3,
+               "host_seconds_per_step": t_emul / len(order), **mem}
+        epochs.append(row)
+        echo(f"epoch {e}: device accuracy {100 * acc:.1f}% (host model {100 * host_acc:.1f}%), "
+             f"{row['cycles_per_step']:,.0f} cycles / {row['instructions_per_step']:,.0f} instructions per step "
+             f"= {row['ms_per_step']:.1f} ms at {cfg['clock_hz'] / 1e6:g} MHz; RAM peak {mem['peak_ram'] / 1024:.1f} "
+             f"of {mem['sram_total'] // 1024} KB (static {mem['static_ram'] / 1024:.1f} incl. state "
+             f"{mem['state_bytes'] / 1024:.1f}, stack {mem['stack_bytes'] / 1024:.1f}); flash "
+             f"{mem['flash_bytes'] / 1024:.1f} of {mem['flash_total'] // 1024} KB; "
+             f"{row['host_seconds_per_step'] * 1e3:.0f} ms host time per step")
+    last = epochs[-1]
+    summary = {"method": name, "lr_shift": lr, "accuracy_before": acc0, "accuracy_after": last["device_accuracy"],
+               "bit_exact": True, "steps": total_steps, **{k: last[k] for k in (
+                   "cycles_per_step", "instructions_per_step", "ms_per_step", "host_seconds_per_step", "peak_ram",
+                   "static_ram", "state_bytes", "stack_bytes", "flash_bytes")},
+               "host_seconds_per_epoch": last["host_seconds_per_step"] * len(x)}
+    echo(f"summary: {name} {100 * acc0:.1f}% -> {100 * summary['accuracy_after']:.1f}% on rotated test digits, "
+         f"bit-exact with the numpy model over {total_steps} steps; {summary['ms_per_step']:.1f} ms per step on a "
+         f"Pico; peak RAM {summary['peak_ram'] / 1024:.1f} KB (state {summary['state_bytes'] / 1024:.1f} KB); "
+         f"{summary['host_seconds_per_epoch']:.0f} s of host time per epoch")
+    return {"config": {k: v for k, v in cfg.items() if k != "firmware"}, "epochs": epochs, "summary": summary}
+
+
+def _fraction(ctx, param, value):
+    if value is not None and not 0.0 < value <= 1.0:
+        raise click.BadParameter(f"must be in (0, 1], got {value}")
+    return value
+
+
+def _layers(ctx, param, value):
+    try:
+        return [int(v) for v in value.split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"expected parameter-layer indices like 1,2, got {value!r}") from None
+
+
+def make_command(name: str) -> click.Command:
+    """The `m0sim run NAME` command for one method."""
+
+    @click.command(name, help=f"Train {name} on the emulated Pico in lockstep with the numpy integer model.")
+    @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
+    @click.option("--samples", default=500, show_default=True, type=click.IntRange(1), help="Rotated training digits.")
+    @click.option("--test", "n_test", default=300, show_default=True, type=click.IntRange(1), help="Rotated test digits.")
+    @click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
+    @click.option("--angle", default=45.0, show_default=True, type=click.FloatRange(-360, 360), help="Rotation in degrees.")
+    @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+    @click.option("--keep", default=0.7, show_default=True, type=float, callback=_fraction,
+                  help="Fraction of the scored edges kept (PRIOT, PRIOT-S).")
+    @click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=float, callback=_fraction,
+                  help="PRIOT-S: fraction of each layer's edges that get a score.")
+    @click.option("--score-layers", default=SCORE_LAYERS_DEFAULT, show_default=True, callback=_layers,
+                  help="Parameter layers PRIOT/PRIOT-S score.")
+    @click.option("--init-shift", default=2, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
+    @click.option("--lr-shift", default=None, type=click.IntRange(0, 20), help="Learning-rate shift [tuned default].")
+    @click.option("--validate-every", default=50, show_default=True, type=click.IntRange(0),
+                  help="Compare device and host state every N steps (0: only at epoch ends).")
+    @click.option("--clock-mhz", default=memmap.CLOCK_HZ / 1e6, show_default=True, type=click.FloatRange(1, 1000))
+    @click.option("--firmware", default=None, type=click.Path(dir_okay=False, path_type=Path),
+                  help="Use this firmware ELF instead of build/kernels/ (not rebuilt).")
+    @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+                  help="Write the per-epoch table and summary here.")
+    def command(epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers, init_shift, lr_shift,
+                validate_every, clock_mhz, firmware, json_path):
+        cfg = {"seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
+               "calib": min(300, pretrain), "pretrain_epochs": 4, "val_frac": 0.2, "dataset": "mnist5k",
+               "data_path": None, "angle_range": None, "angle": angle, "keep": keep, "frac": frac,
+               "score_layers": score_layers, "init_shift": init_shift, "lr_shift": lr_shift,
+               "validate_every": validate_every, "clock_hz": int(clock_mhz * 1e6), "firmware": firmware}
+        try:
+            report = run_device(name, cfg)
+        except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
+            raise InputError(str(exc)) from None
+        if json_path:
+            tmp = json_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(report, indent=1))
+            os.replace(tmp, json_path)
+
+    return command
+
+
+priot_s = make_command("priot-s")
+priot = make_command("priot")
+sgd_all = make_command("sgd-all")
+sgd_last = make_command("sgd-last")
+niti_dynamic = make_command("niti-dynamic")
+none = make_command("none")
