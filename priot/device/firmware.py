@@ -34,8 +34,32 @@ def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path = BU
     out = Path(out_dir) / f"{variant_name(model, method, frac, layers)}.elf"
     with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
         (Path(tmp) / "priot_layout.h").write_text(text)
-        compile_program(sources, out, ["-I", tmp, "-I", str(KERNEL_DIR), *CFLAGS])
+        try:
+            compile_program(sources, out, ["-I", tmp, "-I", str(KERNEL_DIR), *CFLAGS])
+        except InputError as exc:
+            raise _does_not_fit(str(exc), model, method) or exc from None
     return out
+
+
+def _does_not_fit(message: str, model, method: str) -> InputError | None:
+    """The linker's region overflow, told as what does not fit where."""
+    import re
+
+    from m0sim import memmap
+
+    parts = {name: int(n) for name, n in re.findall(r"region `(\w+)' overflowed by (\d+) bytes", message)}
+    if "FLASH" in parts or "RAM" in parts or "static RAM and stack do not fit" in message:
+        over_ram, over_flash = parts.get("RAM"), parts.get("FLASH")
+        detail = []
+        if over_ram is not None:
+            detail.append(f"SRAM needs {memmap.SRAM.size + over_ram} bytes (static data, activations and training "
+                          f"state) of {memmap.SRAM.size}")
+        if over_flash is not None:
+            detail.append(f"flash needs {memmap.XIP.size + over_flash} bytes of {memmap.XIP.size}")
+        if not detail:
+            detail.append(f"static RAM plus the stack reserve exceed the {memmap.SRAM.size} bytes of SRAM")
+        return InputError(f"{model.name} with {method} does not fit the Pico: {'; '.join(detail)}")
+    return None
 
 
 def expected_hash(model, method: str, frac: float, layers=None) -> int:
