@@ -1,71 +1,95 @@
-/* 3x3 'same' convolution, stride 1, HWC int8, OHWI weights: forward, input gradient, weight gradient. */
+/* 3x3 'same' convolution, stride 1, HWC int8, OHWI weights: forward, input gradient, weight gradient.
+ *
+ * The input is unrolled once per layer (im2col), each output channel's weight row is masked once, and every
+ * output is then one call of the word-at-a-time inner product: the MAC loop never sees a border or a mask.
+ */
 #include "dot.h"
 #include "layers.h"
 #include "requant.h"
 
-void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
-                     uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32)
+/* n bytes; a word at a time when both ends allow it (channel counts that are multiples of 4). */
+static void copy8(int8_t *dst, const int8_t *src, int32_t n)
 {
-    const int32_t H = d->h, W = d->w, CI = d->cin, CO = d->cout;
-    int32_t o = 0;
-    for (int32_t oy = 0; oy < H; oy++) {
-        int32_t ky0 = oy == 0 ? 1 : 0, ky1 = oy == H - 1 ? 2 : 3;
-        for (int32_t ox = 0; ox < W; ox++) {
+    if ((((uintptr_t)dst | (uintptr_t)src | (uint32_t)n) & 3u) == 0) {
+        uint32_t *d = (uint32_t *)(void *)dst;
+        const uint32_t *s = (const uint32_t *)(const void *)src;
+        for (n >>= 2; n > 0; n--) *d++ = *s++;
+        return;
+    }
+    for (; n > 0; n--) *dst++ = *src++;
+}
+
+static void zero8(int8_t *dst, int32_t n)
+{
+    for (; n > 0; n--) *dst++ = 0;
+}
+
+void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col)
+{
+    const int32_t H = d->h, W = d->w, CI = d->cin, R = conv3x3_row_bytes(CI);
+    for (int32_t oy = 0; oy < H; oy++)
+        for (int32_t ox = 0; ox < W; ox++, col += R) {
             int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
-            int32_t run = (kx1 - kx0) * CI; /* window row: kx0..kx1-1, every channel, contiguous */
-            for (int32_t co = 0; co < CO; co++, o++) {
-                int32_t acc = bias[co];
-                for (int32_t ky = ky0; ky < ky1; ky++) {
-                    const int8_t *xr = x + ((oy + ky - 1) * W + (ox + kx0 - 1)) * CI;
-                    int32_t e = ((co * 3 + ky) * 3 + kx0) * CI;
-                    acc += mask ? dot_s8_masked(w + e, xr, run, mask, mask_pos + (uint32_t)e)
-                                : dot_s8(w + e, xr, run);
+            for (int32_t ky = 0; ky < 3; ky++) {
+                int32_t iy = oy + ky - 1;
+                int8_t *dst = col + ky * 3 * CI;
+                if (iy < 0 || iy >= H) {
+                    zero8(dst, 3 * CI);
+                    continue;
                 }
-                if (out32) out32[o] = acc;
-                else out8[o] = requant8(acc, shift);
+                if (kx0) zero8(dst, CI);
+                copy8(dst + kx0 * CI, x + (iy * W + ox + kx0 - 1) * CI, (kx1 - kx0) * CI);
+                if (kx1 < 3) zero8(dst + 2 * CI, CI);
             }
+            zero8(col + 9 * CI, R - 9 * CI);
+        }
+}
+
+void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                     uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
+                     int8_t *col, int8_t *row)
+{
+    const int32_t P = d->h * d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
+    conv3x3_im2col(x, d, col);
+    for (int32_t k = K; k < R; k++) row[k] = 0;
+    for (int32_t co = 0; co < CO; co++) {
+        mask_row(row, w + co * K, K, mask, mask_pos + (uint32_t)(co * K));
+        const int8_t *c = col;
+        for (int32_t p = 0; p < P; p++, c += R) {
+            int32_t acc = bias[co] + dot_s8_words(row, c, R >> 2);
+            if (out32) out32[p * CO + co] = acc;
+            else out8[p * CO + co] = requant8(acc, shift);
         }
     }
 }
 
 void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
-                            uint32_t mask_pos, int32_t *dx)
+                            uint32_t mask_pos, int32_t *dx, int8_t *row)
 {
-    const int32_t H = d->h, W = d->w, CI = d->cin, CO = d->cout;
+    const int32_t H = d->h, W = d->w, CI = d->cin, CO = d->cout, K = 9 * CI;
     for (int32_t i = 0; i < H * W * CI; i++) dx[i] = 0;
-    for (int32_t oy = 0; oy < H; oy++) {
-        int32_t ky0 = oy == 0 ? 1 : 0, ky1 = oy == H - 1 ? 2 : 3;
-        for (int32_t ox = 0; ox < W; ox++) {
-            int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
-            const int8_t *er = err + (oy * W + ox) * CO;
-            for (int32_t co = 0; co < CO; co++) {
-                int32_t e = er[co];
+    for (int32_t co = 0; co < CO; co++) {
+        mask_row(row, w + co * K, K, mask, mask_pos + (uint32_t)(co * K));
+        for (int32_t oy = 0; oy < H; oy++) {
+            int32_t ky0 = oy == 0 ? 1 : 0, ky1 = oy == H - 1 ? 2 : 3;
+            for (int32_t ox = 0; ox < W; ox++) {
+                int32_t e = err[(oy * W + ox) * CO + co];
                 if (!e) continue; /* errors are sparse after ReLU and pooling */
-                for (int32_t ky = ky0; ky < ky1; ky++) {
-                    int32_t wi = ((co * 3 + ky) * 3 + kx0) * CI;
-                    int32_t *dr = dx + ((oy + ky - 1) * W + (ox + kx0 - 1)) * CI;
-                    axpy_s8(dr, e, w + wi, (kx1 - kx0) * CI, mask, mask_pos + (uint32_t)wi);
-                }
+                int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
+                for (int32_t ky = ky0; ky < ky1; ky++)
+                    axpy_s8(dx + ((oy + ky - 1) * W + (ox + kx0 - 1)) * CI, e, row + (ky * 3 + kx0) * CI,
+                            (kx1 - kx0) * CI, 0, 0);
             }
         }
     }
 }
 
-void conv3x3_channel_grad(const int8_t *err, const int8_t *x, const conv_dims_t *d, int32_t co, int32_t *g)
+void conv3x3_channel_grad(const int8_t *err, const int8_t *col, const conv_dims_t *d, int32_t co, int32_t *g)
 {
-    const int32_t H = d->h, W = d->w, CI = d->cin, CO = d->cout;
-    for (int32_t i = 0; i < 9 * CI; i++) g[i] = 0;
-    for (int32_t oy = 0; oy < H; oy++) {
-        int32_t ky0 = oy == 0 ? 1 : 0, ky1 = oy == H - 1 ? 2 : 3;
-        for (int32_t ox = 0; ox < W; ox++) {
-            int32_t e = err[(oy * W + ox) * CO + co];
-            if (!e) continue;
-            int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
-            for (int32_t ky = ky0; ky < ky1; ky++) {
-                const int8_t *xr = x + ((oy + ky - 1) * W + (ox + kx0 - 1)) * CI;
-                int32_t *gr = g + (ky * 3 + kx0) * CI;
-                for (int32_t i = 0; i < (kx1 - kx0) * CI; i++) gr[i] += e * xr[i];
-            }
-        }
+    const int32_t P = d->h * d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
+    for (int32_t k = 0; k < K; k++) g[k] = 0;
+    for (int32_t p = 0; p < P; p++) {
+        int32_t e = err[p * CO + co];
+        if (e) axpy_s8(g, e, col + p * R, K, 0, 0);
     }
 }

@@ -4,12 +4,16 @@
 #include "requant.h"
 
 void dense_forward(const int8_t *x, int32_t cin, int32_t cout, const int8_t *w, const uint8_t *mask,
-                   uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32)
+                   uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
+                   int8_t *row)
 {
     for (int32_t o = 0; o < cout; o++) {
         const int8_t *wr = w + o * cin;
-        int32_t acc = bias[o] + (mask ? dot_s8_masked(wr, x, cin, mask, mask_pos + (uint32_t)(o * cin))
-                                      : dot_s8(wr, x, cin));
+        if (mask) {
+            mask_row(row, wr, cin, mask, mask_pos + (uint32_t)(o * cin));
+            wr = row;
+        }
+        int32_t acc = bias[o] + dot_s8(wr, x, cin);
         if (out32) out32[o] = acc;
         else out8[o] = requant8(acc, shift);
     }

@@ -33,7 +33,11 @@ int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tabl
 static int8_t err_a[PRIOT_MAX_ACT] ALIGNED, err_b[PRIOT_MAX_ACT] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
+#if PRIOT_METHOD != 0
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
+#endif
+static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* a conv layer's input, unrolled into windows */
+static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row */
 static int32_t out_exp;
 
 #if IS_PRIOT
@@ -95,8 +99,8 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     int32_t n_out = L->out_h * L->out_w * L->out_c;
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
-    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc);
-    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, 0, bias_buf, 0, 0, fwd_acc);
+    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, row_buf);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, 0, bias_buf, 0, 0, fwd_acc, row_buf);
     int32_t s = dynamic_shift_of(max_abs(fwd_acc, n_out), 7);
     for (int32_t i = 0; i < n_out; i++) out[i] = requant8(fwd_acc[i], s);
     *f += P.w_exp[p] - s;
@@ -104,8 +108,8 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     uint32_t pos = (uint32_t)priot_weight_off[p];
     int32_t s = P.out_shift[p];
     (void)bias_buf; (void)n_out; (void)f;
-    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0);
-    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, pos, bias, s, out, 0);
+    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0, im2col_buf, row_buf);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, pos, bias, s, out, 0, row_buf);
 #endif
 }
 
@@ -152,16 +156,19 @@ static void select_layer(int32_t p)
     int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0, eq = 0;
     uint32_t t = 0;
     if (k > 0 && k < n) topk_threshold(s, n, k, &t, &n_eq);
-    uint32_t pos = (uint32_t)priot_weight_off[p];
-    for (int32_t i = 0; i < priot_weight_count[p]; i++, pos++) {
-        int keep = 1;
+    uint32_t pos = (uint32_t)priot_weight_off[p], bits = 0, nbits = pos & 7;
+    uint8_t *out = priot_mask + (pos >> 3);
+    if (nbits) bits = *out & ((1u << nbits) - 1u); /* the previous layer's edges in the first byte */
+    for (int32_t i = 0; i < priot_weight_count[p]; i++) {
+        uint32_t keep = 1;
         if (is_scored(p, w[i])) {
             uint32_t key = (uint32_t)(*s++ + 32768);
             keep = k >= n || (k > 0 && (key > t || (key == t && eq++ < n_eq)));
         }
-        if (keep) priot_mask[pos >> 3] |= (uint8_t)(1u << (pos & 7));
-        else priot_mask[pos >> 3] &= (uint8_t)~(1u << (pos & 7));
+        bits |= keep << nbits;
+        if (++nbits == 8) { *out++ = (uint8_t)bits; bits = 0; nbits = 0; }
     }
+    if (nbits) *out = (uint8_t)((*out & ~((1u << nbits) - 1u)) | bits); /* keep the next layer's bits */
 }
 #endif
 
@@ -188,22 +195,30 @@ static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32
 /* Gradient of layer p's effective weights from its output error and input, applied row by row. */
 static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in)
 {
+#if PRIOT_METHOD == 0
+    (void)L; (void)p; (void)err; (void)in;
+#else
     int32_t rows = L->out_c, len = priot_weight_count[p] / rows;
     conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
     int32_t *g = row_grad;
     int conv = L->kind == KIND_CONV3X3;
 #if IS_PRIOT
+    if (!P.n_scored[p]) return; /* a layer used whole: nothing to learn here */
+#else
+    if (!P.trained[p]) return;
+#endif
+    if (conv) conv3x3_im2col(in, &d, im2col_buf);
+#if IS_PRIOT
     for (int32_t r = 0; r < rows; r++) {
-        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
+        if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); score_row(p, r, len, g, 0, in); }
         else if (err[r]) score_row(p, r, len, 0, err[r], in);
     }
 #elif IS_SGD
-    if (!P.trained[p]) return;
     uint32_t base = lowbias32((uint32_t)P.seed ^ (priot_rng_counter + trained_rank(p)));
 #if IS_DYNAMIC
     for (int32_t r = 0; r < rows; r++) {
         int32_t *gr = grad_acc + r * len;
-        if (conv) conv3x3_channel_grad(err, in, &d, r, gr);
+        if (conv) conv3x3_channel_grad(err, im2col_buf, &d, r, gr);
         else for (int32_t i = 0; i < len; i++) gr[i] = err[r] * in[i];
     }
     int32_t shift = dynamic_shift_of(max_abs(grad_acc, rows * len), P.lr_shift);
@@ -212,12 +227,11 @@ static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, c
 #else
     int32_t shift = P.grad_shift[p] + P.lr_shift;
     for (int32_t r = 0; r < rows; r++) {
-        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
+        if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
         else if (err[r]) sgd_row(p, r, len, 0, err[r], in, shift, base);
     }
 #endif
-#else
-    (void)rows; (void)len; (void)d; (void)g; (void)conv; (void)err; (void)in;
+#endif
 #endif
 }
 
@@ -251,7 +265,8 @@ __attribute__((unused)) static void backward(int32_t label)
             if (p > 0) { /* the input gradient uses the weights and mask of before this step */
                 conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
                 uint32_t pos = IS_PRIOT ? (uint32_t)priot_weight_off[p] : 0;
-                if (L->kind == KIND_CONV3X3) conv3x3_backward_input(e, &d, weights_of(p), MASK, pos, dx_acc);
+                if (L->kind == KIND_CONV3X3)
+                    conv3x3_backward_input(e, &d, weights_of(p), MASK, pos, dx_acc, row_buf);
                 else dense_backward_input(e, n_in, L->out_c, weights_of(p), MASK, pos, dx_acc);
             }
             update_layer(L, p, e, in);
@@ -269,6 +284,12 @@ __attribute__((unused)) static void backward(int32_t label)
 int32_t priot_init(void)
 {
     priot_status = 0;
+    for (int32_t i = 0; i < PRIOT_N_LAYERS; i++) { /* the generated scratch sizes fit these kernels */
+        const priot_layer_t *L = &priot_layers[i];
+        if (L->kind == KIND_CONV3X3 && (L->in_h * L->in_w * conv3x3_row_bytes(L->in_c) > PRIOT_IM2COL_BYTES
+                                        || conv3x3_row_bytes(L->in_c) > PRIOT_MAX_ROW_BYTES))
+            return -100 - i;
+    }
 #if IS_PRIOT
     for (int32_t p = 0; p < PRIOT_N_PARAM; p++) {
         const int8_t *w = weights_of(p);

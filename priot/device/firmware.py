@@ -27,7 +27,7 @@ def variant_name(model, method: str, frac: float, layers=None) -> str:
 
 def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path = BUILD_DIR) -> Path:
     """Compile the firmware for one method (PRIOT-S scored fraction, scored layers) into out_dir."""
-    sources = sorted(KERNEL_DIR.glob("*.c"))
+    sources = sorted([*KERNEL_DIR.glob("*.c"), *KERNEL_DIR.glob("*.S")])
     if not sources:
         raise InputError(f"PRIOT kernel sources not found in {KERNEL_DIR}")
     text = header(make_layout(model), method, frac, layers)
