@@ -52,6 +52,7 @@ run: setup kernels
 
 bench: setup kernels
 	$(PY) -m m0sim.bench $(KBUILD)/dotprod.elf
+	$(M0SIM) run cost
 
 clean:
 	rm -rf $(BUILD)

@@ -90,6 +90,8 @@ void conv3x3_channel_grad(const int8_t *err, const int8_t *col, const conv_dims_
     for (int32_t k = 0; k < K; k++) g[k] = 0;
     for (int32_t p = 0; p < P; p++) {
         int32_t e = err[p * CO + co];
-        if (e) axpy_s8(g, e, col + p * R, K, 0, 0);
+        if (!e) continue;
+        const int8_t *c = col + p * R;
+        for (int32_t k = 0; k < K; k++) g[k] += e * c[k];
     }
 }

@@ -60,6 +60,8 @@ static int32_t grad_acc[PRIOT_MAX_LAYER_WEIGHTS];
 #endif
 
 #define P priot_params
+/* Kept out of line so the profiler can attribute the cost table's phases (priot/experiments/cost.py). */
+#define PHASE __attribute__((noinline))
 
 static const int8_t *weights_of(int32_t p)
 {
@@ -71,7 +73,7 @@ static const int8_t *weights_of(int32_t p)
 
 static const int8_t *layer_input(int32_t i) { return i == 0 ? priot_input : priot_act + priot_act_off[i - 1]; }
 
-static uint32_t max_abs(const int32_t *v, int32_t n)
+PHASE static uint32_t max_abs(const int32_t *v, int32_t n)
 {
     uint32_t m = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -135,7 +137,7 @@ static int32_t forward(void)
 static int32_t is_scored(int32_t p, int8_t w) { return (w < 0 ? -w : w) >= P.score_t[p]; }
 
 /* Straight-through score update of one row of edges: s -= rshift_round(sat16(g >> grad_shift) * w, lr). */
-static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x)
+PHASE static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x)
 {
     const int8_t *w = weights_of(p) + row * len;
     int16_t *s = priot_scores + P.score_off[p] + row_scored_start[p * PRIOT_MAX_COUT + row];
@@ -149,7 +151,7 @@ static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int
 }
 
 /* The keep mask of layer p from its scores: top keep_k of the scored edges; unscored edges always kept. */
-static void select_layer(int32_t p)
+PHASE static void select_layer(int32_t p)
 {
     const int8_t *w = weights_of(p);
     const int16_t *s = priot_scores + P.score_off[p];
@@ -181,7 +183,7 @@ static uint32_t trained_rank(int32_t p)
     return r;
 }
 
-static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x,
+PHASE static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x,
                     int32_t shift, uint32_t base)
 {
     int8_t *w = priot_train_w + P.train_off[p] + row * len;
@@ -193,7 +195,7 @@ static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32
 #endif
 
 /* Gradient of layer p's effective weights from its output error and input, applied row by row. */
-static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in)
+PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in)
 {
 #if PRIOT_METHOD == 0
     (void)L; (void)p; (void)err; (void)in;

@@ -1,0 +1,101 @@
+"""``m0sim run cost``: what a training step and an inference cost on the Pico, per method and phase.
+
+Every number comes from the emulator's counters over real steps of each method's firmware (the same samples
+for all methods, after a few warm-up steps so the XIP cache is in its steady state). Phases:
+forward = an inference call on the same sample (the first part of a step is exactly that code path);
+selection = the top-k threshold and mask building; update = the score or weight updates with their weight
+gradients (including the conv input unrolling they need); backward = the rest of the step (loss gradient and
+error back-propagation). The dynamic-scale method's scale computation (tensor maxima, exponent alignment) is
+shown on its own; it is already inside the phases.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from m0sim import memmap
+from priot import methods, ref
+from priot.device.runner import open_device
+from priot.errors import PriotError
+from priot.experiments.compare import prepare
+from priot.experiments.device import DEFAULT_LR, state_bytes
+
+SELECTION = {"select_layer", "topk_threshold", "walk_down"}
+UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32"}
+SCALE = {"max_abs", "align_exp", "dynamic_shift_of", "bitlen"}
+IM2COL = "conv3x3_im2col"
+ORDER = ("none", "sgd-last", "sgd-all", "niti-dynamic", "priot", "priot-s")
+
+
+def _by_name(stats) -> dict:
+    return {f.name: f.cycles for f in stats.functions}
+
+
+def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
+    method = methods.make(name, qm, lr_shift=DEFAULT_LR[name], seed=0, keep=keep, frac=frac, init_shift=2,
+                          layers=layers)
+    dev = open_device(method)
+    for i in range(warmup):
+        dev.step(xs[i], int(labels[i]))
+    rows, t_host = [], 0.0
+    for i in range(warmup, warmup + steps):
+        infer = dev.infer(xs[i]).stats
+        t0 = time.perf_counter()
+        step = dev.step(xs[i], int(labels[i])).stats
+        t_host += time.perf_counter() - t0
+        f_step, f_inf = _by_name(step), _by_name(infer)
+        selection = sum(f_step.get(n, 0) for n in SELECTION)
+        update = sum(f_step.get(n, 0) for n in UPDATE) + f_step.get(IM2COL, 0) - f_inf.get(IM2COL, 0)
+        rows.append({"step": step.cycles, "instructions": step.instructions, "inference": infer.cycles,
+                     "forward": infer.cycles, "selection": selection, "update": update,
+                     "backward": step.cycles - infer.cycles - selection - update,
+                     "scale": sum(f_step.get(n, 0) for n in SCALE), "stack": step.stack_bytes})
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    fp = dev.machine.program.footprint()
+    stack = int(max(r["stack"] for r in rows))
+    return {"method": name, **{k: v for k, v in mean.items() if k != "stack"},
+            "ms_per_step": mean["step"] / memmap.CLOCK_HZ * 1e3, "state_bytes": state_bytes(dev.machine.program),
+            "static_ram": fp["static_ram"], "stack_bytes": stack, "peak_ram": fp["static_ram"] + stack,
+            "flash_bytes": fp["flash"], "host_seconds_per_step": t_host / steps}
+
+
+def table(rows) -> str:
+    head = (f"{'method':<14}{'cycles/step':>13}{'ms/step':>9}{'forward':>11}{'backward':>11}{'selection':>11}"
+            f"{'update':>11}{'scale calc':>11}{'inference':>11}{'state B':>9}{'peak RAM B':>11}{'flash B':>9}"
+            f"{'host s/step':>12}")
+    lines = [head]
+    for r in rows:
+        lines.append(f"{r['method']:<14}{r['step']:>13,.0f}{r['ms_per_step']:>9.1f}{r['forward']:>11,.0f}"
+                     f"{r['backward']:>11,.0f}{r['selection']:>11,.0f}{r['update']:>11,.0f}{r['scale']:>11,.0f}"
+                     f"{r['inference']:>11,.0f}{r['state_bytes']:>9,}{r['peak_ram']:>11,}{r['flash_bytes']:>9,}"
+                     f"{r['host_seconds_per_step']:>12.3f}")
+    return "\n".join(lines)
+
+
+@click.command("cost")
+@click.option("--steps", default=5, show_default=True, type=click.IntRange(1, 1000), help="Measured steps per method.")
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--keep", default=0.7, show_default=True, type=click.FloatRange(0.001, 1.0))
+@click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1.0))
+@click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
+def experiment(steps, warmup, keep, frac, json_path):
+    """Cycles per training step and inference, by phase, with RAM and flash, for every method."""
+    cfg = {"seed": 0, "samples": warmup + steps, "test": 10, "pretrain": 3000, "calib": 300, "pretrain_epochs": 4,
+           "dataset": "mnist5k", "data_path": None, "angle_range": None}
+    try:
+        qm, adapt, _ = prepare(cfg, 45.0)
+    except PriotError as exc:
+        raise click.ClickException(str(exc)) from None
+    xs, labels = ref.to_input(adapt.images), adapt.labels
+    rows = [measure(n, qm, xs, labels, warmup, steps, frac, keep, [1, 2]) for n in ORDER]
+    click.echo(f"tiny CNN on rotated digits, {steps} steps per method after {warmup} warm-up, cycles at "
+               f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
+    click.echo(table(rows))
+    if json_path:
+        tmp = json_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=1))
+        os.replace(tmp, json_path)
