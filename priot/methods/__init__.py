@@ -6,7 +6,7 @@ from priot.methods.baselines import Niti
 from priot.methods.priot import Priot
 
 
-def make(name, qm, lr_shift=None, seed=1, keep=0.7, frac=0.25, init_shift=2, layers=None):
+def make(name, qm, lr_shift=None, seed=1, keep=0.9, frac=0.25, init_shift=2, layers=None):
     """Build a method by name: none, sgd-all, sgd-last, niti-dynamic, priot, priot-s."""
     lr = {} if lr_shift is None else {"lr_shift": lr_shift}
     if name == "none":

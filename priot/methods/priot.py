@@ -41,7 +41,7 @@ def score_threshold(w, frac):
 class Priot(Method):
     """Edge-popup over every edge (``frac=1``) or over each layer's largest-|w| edges (PRIOT-S)."""
 
-    def __init__(self, qm, keep=0.7, lr_shift=5, init_shift=2, frac=1.0, layers=None):
+    def __init__(self, qm, keep=0.9, lr_shift=7, init_shift=2, frac=1.0, layers=None):
         super().__init__(qm)
         n = len(qm.weights)
         layers = list(range(1, n)) if layers is None else sorted(set(int(j) % n for j in layers))
