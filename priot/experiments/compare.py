@@ -29,10 +29,9 @@ def prepare(cfg, angle):
     pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
                                           np.random.default_rng(cfg["seed"]), angle=angle,
                                           angle_range=cfg["angle_range"])
-    qm = quant.backbone(pre, {"model": "tiny_cnn", "dataset": cfg["dataset"], "seed": cfg["seed"],
-                              "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"],
-                              "n_calib": cfg["calib"]}, cfg["seed"] + 1)
-    return qm, adapt, test
+    key = {"model": "tiny_cnn", "dataset": cfg["dataset"], "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
+           "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
+    return quant.backbone(pre, key, cfg["seed"] + 1), adapt, test
 
 
 def run_one(cfg, angle, name, lr_shift, tuning):
@@ -81,7 +80,8 @@ def compare(cfg, angles, names, jobs):
         final = _map(jobs, [(cfg, a, n, best[n], False) for n in names])
         for r in final:
             r["tuning"] = grid[r["method"]]
-        out.append({"angle": a, "rows": final})
+        label = a if a is not None else "uniform({}, {})".format(*cfg["angle_range"])
+        out.append({"angle": label, "rows": final})
     return out
 
 
@@ -150,7 +150,7 @@ def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, 
            "frac": frac, "init_shift": init_shift, "score_layers": score_layers, "tune": tune, "dataset": dataset, "data_path": data_path,
            "angle_range": tuple(angle_range) if angle_range else None}
     if angle_range:
-        angles = [float("nan")]
+        angles = [None]  # one run; every image draws its own angle
     try:
         results = compare(cfg, angles, names, jobs)
     except PriotError as e:

@@ -24,6 +24,24 @@ def test_compare_small_run_writes_table_and_json(cache):
     assert rows[2]["state_bytes"] <= rows[1]["state_bytes"] / 4
 
 
+def test_compare_random_angle_range(cache):
+    res = CliRunner().invoke(experiment, ["--angle-range", "-30", "30", "--samples", "20", "--test", "20",
+                                          "--pretrain", "100", "--epochs", "1", "--jobs", "1", "--no-tune",
+                                          "--methods", "none,sgd-last"])
+    assert res.exit_code == 0, res.output
+    assert "angle uniform(-30.0, 30.0)" in res.output
+
+
+@pytest.mark.slow
+def test_compare_defaults_priot_adapts(cache):
+    """The default host run at 45 degrees: every trained method beats no adaptation."""
+    out = cache / "r.json"
+    res = CliRunner().invoke(experiment, ["--angle", "45", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = {r["method"]: r for r in json.loads(out.read_text())["results"][0]["rows"]}
+    assert all(rows[m]["after"] > rows["none"]["after"] + 0.2 for m in rows if m != "none")
+
+
 @pytest.mark.parametrize("args, msg", [
     (["--methods", "adam"], "unknown method 'adam'"),
     (["--angle", "x"], "angles must be numbers"),
