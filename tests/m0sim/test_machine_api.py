@@ -86,3 +86,26 @@ def test_run_from_reset_prints_and_exits(firmware):
     result = Machine(elf, stdout=out.append).run()
     assert b"".join(out) == b"x=5\n"
     assert result.exit_code == 7
+
+
+def test_semihosting_console_and_clock(firmware):
+    src = r"""
+#include <stdio.h>
+#include <time.h>
+int main(void) {
+    char line[32];
+    if (!fgets(line, sizeof line, stdin)) return 9;
+    volatile unsigned s = 0;
+    for (unsigned i = 0; i < 3000000; i++) s += i;     /* ~0.1 s of Pico time */
+    printf("got %s", line);
+    fprintf(stderr, "clock %ld\n", (long)clock());
+    return time(0) > 1000000000 ? 4 : 5;
+}
+"""
+    out, err = [], []
+    result = Machine(firmware(src), stdout=out.append, stderr=err.append, stdin=b"pico\n").run()
+    assert b"".join(out) == b"got pico\n"
+    centiseconds = int(b"".join(err).split()[1])
+    assert centiseconds > 0  # emulated time: the loop alone is several centiseconds of Pico time
+    assert abs(centiseconds - result.stats.cycles * 100 // 125_000_000) <= 1
+    assert result.exit_code == 4
