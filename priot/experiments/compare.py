@@ -19,7 +19,8 @@ from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
 
 GRIDS = {"none": [None], "sgd-all": [7, 8, 9, 10, 11, 12], "sgd-last": [5, 6, 7, 8, 9, 10],
-         "niti-dynamic": [0, 1, 2, 3, 4, 5], "priot": [3, 4, 5, 6, 7, 8], "priot-s": [3, 4, 5, 6, 7, 8]}
+         "niti-dynamic": [0, 1, 2, 3, 4, 5], "priot": [3, 4, 5, 6, 7, 8], "priot-s": [3, 4, 5, 6, 7, 8],
+         "sgd-all-rtn": [7, 8, 9, 10, 11, 12], "sgd-last-rtn": [5, 6, 7, 8, 9, 10]}
 
 
 def prepare(cfg, angle):
@@ -98,9 +99,10 @@ def table(result):
 
 def _names(ctx, param, value):
     names = [n for v in value for n in v.split(",") if n] or list(methods.METHODS)
-    bad = [n for n in names if n not in methods.METHODS]
+    known = methods.METHODS + methods.ABLATIONS
+    bad = [n for n in names if n not in known]
     if bad:
-        raise click.BadParameter(f"unknown method {bad[0]!r} (choose from {', '.join(methods.METHODS)})")
+        raise click.BadParameter(f"unknown method {bad[0]!r} (choose from {', '.join(known)})")
     return names
 
 
@@ -124,7 +126,7 @@ def _layers(ctx, param, value):
 @click.option("--host", is_flag=True, help="Run on the host (numpy integer model); the only mode so far.")
 @click.option("--angle", "angles", multiple=True, callback=_angles, help="Rotation angle(s) in degrees, repeatable or comma list [45].")
 @click.option("--angle-range", nargs=2, type=float, default=None, help="Random angle per image, uniform in LO HI (overrides --angle).")
-@click.option("--methods", "names", multiple=True, callback=_names, help="Methods, comma list [all].")
+@click.option("--methods", "names", multiple=True, callback=_names, help="Methods, comma list [all but the -rtn ablations].")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
 @click.option("--samples", default=1000, show_default=True, type=click.IntRange(10), help="Rotated training digits.")

@@ -7,19 +7,21 @@ from priot.methods.priot import Priot
 
 
 def make(name, qm, lr_shift=None, seed=1, keep=0.9, frac=0.25, init_shift=2, layers=None):
-    """Build a method by name: none, sgd-all, sgd-last, niti-dynamic, priot, priot-s."""
+    """Build a method by name (``METHODS`` or ``ABLATIONS``); ``layers`` are PRIOT's scored layers."""
     lr = {} if lr_shift is None else {"lr_shift": lr_shift}
     if name == "none":
         return NoAdapt(qm)
-    if name in ("sgd-all", "sgd-last"):
-        return Niti(qm, layers=name[4:], seed=seed, **lr)
+    if name in ("sgd-all", "sgd-last", "sgd-all-rtn", "sgd-last-rtn"):
+        which, _, rtn = name[4:].partition("-")
+        return Niti(qm, layers=which, seed=seed, rounding="nearest" if rtn else "stochastic", **lr)
     if name == "niti-dynamic":
         return Niti(qm, dynamic=True, seed=seed, **lr)
     if name in ("priot", "priot-s"):
         return Priot(qm, keep=keep, init_shift=init_shift, frac=1.0 if name == "priot" else frac, layers=layers, **lr)
-    raise ConfigError(f"unknown method {name!r} (none, sgd-all, sgd-last, niti-dynamic, priot, priot-s)")
+    raise ConfigError(f"unknown method {name!r} ({', '.join(METHODS + ABLATIONS)})")
 
 
 METHODS = ("none", "sgd-all", "sgd-last", "niti-dynamic", "priot", "priot-s")
+ABLATIONS = ("sgd-all-rtn", "sgd-last-rtn")  # round-to-nearest weight SGD, selectable by name
 
-__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS"]
+__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "ABLATIONS"]

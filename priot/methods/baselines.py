@@ -7,20 +7,24 @@ advances once per updated tensor). Dynamic (d, the costly reference): every acti
 gradient shift is recomputed from the tensor's maximum each step (``ref`` dynamic mode), and the
 update is NITI's ``sround(gW_acc, max(0, bitlen(max|gW_acc|) - mu))`` (an update of at most mu
 bits). Weight exponents stay those of the backbone. Biases stay frozen in every method.
+``rounding="nearest"`` (``*-rtn``) replaces the stochastic rounding by ``rshift_round``: an
+ablation showing what the static baselines lose without NITI's rounding, not a fair baseline.
 """
 
 import numpy as np
 
 from priot.errors import ConfigError
-from priot.intmath import dynamic_shift, sat_w8, sround
+from priot.intmath import dynamic_shift, rshift_round, sat_w8, sround
 from priot.methods.base import Method
 
 
 class Niti(Method):
     """Integer SGD on the int8 weights: static shifts (``dynamic=False``) or NITI dynamic scaling."""
 
-    def __init__(self, qm, lr_shift=4, layers="all", dynamic=False, seed=1):
+    def __init__(self, qm, lr_shift=4, layers="all", dynamic=False, seed=1, rounding="stochastic"):
         super().__init__(qm)
+        if rounding not in ("stochastic", "nearest"):
+            raise ConfigError(f"rounding must be 'stochastic' or 'nearest', got {rounding!r}")
         if layers not in ("all", "last"):
             raise ConfigError(f"layers must be 'all' or 'last', got {layers!r}")
         if not 0 <= lr_shift <= 20:
@@ -29,6 +33,9 @@ class Niti(Method):
         self.trained = list(range(n)) if layers == "all" else [n - 1]
         self.lr_shift, self.dynamic, self.seed = lr_shift, dynamic, seed
         self.name = "niti-dynamic" if dynamic else ("sgd-all" if layers == "all" else "sgd-last")
+        self.rounding = rounding
+        if rounding == "nearest":
+            self.name += "-rtn"
         self.weights = [w.copy() for w in qm.weights]
         self.counter = np.zeros(1, np.uint32)
 
@@ -44,8 +51,12 @@ class Niti(Method):
     def step(self, x, label):
         logits, grads, _ = self._grads(x, label, dynamic=self.dynamic)
         for j in self.trained:
-            delta = sround(grads[j], self._shift(j, grads[j]), self.seed, int(self.counter[0]))
-            self.counter += np.uint32(1)
+            s = self._shift(j, grads[j])
+            if self.rounding == "nearest":
+                delta = rshift_round(grads[j], s)
+            else:
+                delta = sround(grads[j], s, self.seed, int(self.counter[0]))
+                self.counter += np.uint32(1)
             self.weights[j] = sat_w8(self.weights[j].astype(np.int64) - delta)
         return {"correct": int(logits[0].argmax() == label)}
 

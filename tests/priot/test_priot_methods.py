@@ -13,10 +13,10 @@ def run(name, qm, split, **kw):
     return m
 
 
-@pytest.mark.parametrize("name", methods.METHODS)
+@pytest.mark.parametrize("name", methods.METHODS + methods.ABLATIONS)
 def test_every_method_runs_end_to_end_with_integer_state(name, small_qm, small_splits):
     _, ad, te = small_splits
-    lr = None if name == "none" else {"sgd-all": 10, "sgd-last": 8, "niti-dynamic": 2}.get(name, 5)
+    lr = None if name == "none" else {"sgd-all": 10, "sgd-last": 8, "niti-dynamic": 2}.get(name.replace("-rtn", ""), 5)
     m = run(name, small_qm, ad, lr_shift=lr)
     acc = train.accuracy(m, te.images, te.labels)
     assert 0.0 <= acc <= 1.0
