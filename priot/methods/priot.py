@@ -44,7 +44,9 @@ class Priot(Method):
     def __init__(self, qm, keep=0.9, lr_shift=7, init_shift=2, frac=1.0, layers=None):
         super().__init__(qm)
         n = len(qm.weights)
-        layers = list(range(1, n)) if layers is None else sorted(set(int(j) % n for j in layers))
+        layers = list(range(1, n)) if layers is None else sorted(set(int(j) for j in layers))
+        if any(not 0 <= j < n for j in layers):
+            raise ConfigError(f"scored layers {layers} must be indices 0..{n - 1}")
         if not 0 <= init_shift <= 8 or not 0 <= lr_shift <= 31:
             raise ConfigError(f"init_shift {init_shift} must be 0..8 and lr_shift {lr_shift} 0..31")
         self.name = "priot" if frac >= 1.0 else "priot-s"

@@ -84,5 +84,7 @@ def test_bad_method_arguments(small_qm):
         methods.make("adam", small_qm)
     with pytest.raises(ConfigError):
         methods.make("priot", small_qm, init_shift=9)
+    with pytest.raises(ConfigError, match="indices 0..2"):
+        methods.make("priot", small_qm, layers=[3])
     with pytest.raises(ConfigError):
         methods.make("sgd-all", small_qm).step(np.zeros((28, 28, 1), np.uint8), 1)
