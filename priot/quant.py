@@ -2,9 +2,11 @@
 
 Weights: symmetric int8 in [-127, 127] with exponent ``w_exp = floor(log2(127 / max|W|))``
 (value = q * 2^-w_exp), round to nearest even. Bias: int32 at exponent ``w_exp + act_exp``.
-Input: exponent 7 (x = pixel >> 1). Forward shifts ``out_shift`` are the smallest that fit the
-calibration set's largest accumulator into int8; backward shifts ``bwd_shift`` likewise for the
-input-gradient accumulators, and ``grad_shift`` brings the largest per-sample weight-gradient
+Input: exponent 7 (x = pixel >> 1). Each layer's output exponent is
+``floor(log2(127 / max|y|))`` over the float model's outputs on the calibration set, and
+``out_shift = w_exp + act_exp - out_exp`` (at least 0). Backward shifts ``bwd_shift`` are the
+smallest that fit the largest input-gradient accumulator of an integer backward pass over the
+calibration set into int8, and ``grad_shift`` brings the largest per-sample weight-gradient
 accumulator into int16 (so gradient * weight fits int32 with room: 2^15 * 2^7 = 2^22).
 Calibration uses upright (pre-training) images only: the device never sees rotated data first.
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from priot import pretrain, ref
 from priot.errors import ConfigError
-from priot.intmath import INT32_MAX, bitlen, dynamic_shift, sat_w8
+from priot.intmath import INT32_MAX, bitlen, sat_w8
 from priot.models import get_model
 
 FORMAT_VERSION = 1

@@ -1,7 +1,5 @@
 """The on-device training loop and evaluation, identical for every method."""
 
-import numpy as np
-
 from priot import ref
 
 

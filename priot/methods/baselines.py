@@ -13,6 +13,7 @@ ablation showing what the static baselines lose without NITI's rounding, not a f
 
 import numpy as np
 
+from priot import ref
 from priot.errors import ConfigError
 from priot.intmath import dynamic_shift, rshift_round, sat_w8, sround
 from priot.methods.base import Method
@@ -71,7 +72,6 @@ class Niti(Method):
         """Inference with static shifts for the static baselines, dynamic ones for NITI dynamic."""
         if not self.dynamic:
             return super().predict(x)
-        from priot import ref
         x = np.asarray(x)
         x = x[None] if x.ndim == 3 else x
         return np.concatenate([ref.forward(self.qm, x[i:i + 1], self.weights, dynamic=True)[0]
