@@ -35,6 +35,9 @@ def method_key(method) -> str:
     if isinstance(method, Priot):
         return "priot" if method.frac >= 1.0 else "priot-s"
     if isinstance(method, Niti):
+        if getattr(method, "rounding", "stochastic") != "stochastic":
+            raise InputError(f"{method.name}: the firmware implements NITI's pseudo-stochastic rounding only "
+                             f"(round-to-nearest SGD is a host-side ablation)")
         return "niti-dynamic" if method.dynamic else ("sgd-all" if len(method.trained) > 1 else "sgd-last")
     return "none"
 
