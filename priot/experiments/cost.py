@@ -22,7 +22,7 @@ from priot import methods, ref
 from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.compare import prepare
-from priot.experiments.device import DEFAULT_LR, state_bytes
+from priot.experiments.device import state_bytes
 
 SELECTION = {"select_layer", "topk_threshold", "walk_down"}
 UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32"}
@@ -36,7 +36,8 @@ def _by_name(stats) -> dict:
 
 
 def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
-    method = methods.make(name, qm, lr_shift=DEFAULT_LR[name], seed=0, keep=keep, frac=frac, init_shift=2,
+    keep = keep if keep is not None else methods.DEFAULT_KEEP.get(name, 1.0)
+    method = methods.make(name, qm, lr_shift=methods.DEFAULT_LR_SHIFT[name], seed=0, keep=keep, frac=frac, init_shift=2,
                           layers=layers)
     dev = open_device(method)
     for i in range(warmup):
@@ -79,7 +80,8 @@ def table(rows) -> str:
 @click.command("cost")
 @click.option("--steps", default=5, show_default=True, type=click.IntRange(1, 1000), help="Measured steps per method.")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 1000))
-@click.option("--keep", default=0.7, show_default=True, type=click.FloatRange(0.001, 1.0))
+@click.option("--keep", default=None, type=click.FloatRange(0.001, 1.0),
+              help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
 @click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1.0))
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
 def experiment(steps, warmup, keep, frac, json_path):

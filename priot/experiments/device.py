@@ -22,8 +22,6 @@ from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.compare import prepare
 
-# Learning-rate shifts tuned on a validation split of rotated digits (m0sim run compare, README).
-DEFAULT_LR = {"priot": 5, "priot-s": 5, "sgd-all": 10, "sgd-last": 8, "niti-dynamic": 2, "none": None}
 SCORE_LAYERS_DEFAULT = "1,2"
 
 
@@ -54,8 +52,9 @@ def memory_report(dev, stack_bytes: int) -> dict:
 def run_device(name, cfg, echo=click.echo):
     """Train `name` on the device with the given configuration; returns the report as a dict."""
     qm, adapt, test = prepare(cfg, cfg["angle"])
-    lr = cfg["lr_shift"] if cfg["lr_shift"] is not None else DEFAULT_LR[name]
-    method = methods.make(name, qm, lr_shift=lr, seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
+    lr = cfg["lr_shift"] if cfg["lr_shift"] is not None else methods.DEFAULT_LR_SHIFT[name]
+    keep = cfg["keep"] if cfg["keep"] is not None else methods.DEFAULT_KEEP.get(name, 1.0)
+    method = methods.make(name, qm, lr_shift=lr, seed=cfg["seed"], keep=keep, frac=cfg["frac"],
                           init_shift=cfg["init_shift"], layers=cfg["score_layers"])
     dev = open_device(method, cfg["firmware"], clock_hz=cfg["clock_hz"])
     dev.compare("after priot_init")
@@ -103,7 +102,7 @@ def run_device(name, cfg, echo=click.echo):
              f"{mem['flash_bytes'] / 1024:.1f} of {mem['flash_total'] // 1024} KB; "
              f"{row['host_seconds_per_step'] * 1e3:.0f} ms host time per step")
     last = epochs[-1]
-    summary = {"method": name, "lr_shift": lr, "accuracy_before": acc0, "accuracy_after": last["device_accuracy"],
+    summary = {"method": name, "lr_shift": lr, "keep": keep if name.startswith("priot") else None, "accuracy_before": acc0, "accuracy_after": last["device_accuracy"],
                "bit_exact": True, "steps": total_steps, **{k: last[k] for k in (
                    "cycles_per_step", "instructions_per_step", "ms_per_step", "host_seconds_per_step", "peak_ram",
                    "static_ram", "state_bytes", "stack_bytes", "flash_bytes")},
@@ -138,8 +137,9 @@ def make_command(name: str) -> click.Command:
     @click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
     @click.option("--angle", default=45.0, show_default=True, type=click.FloatRange(-360, 360), help="Rotation in degrees.")
     @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
-    @click.option("--keep", default=0.7, show_default=True, type=float, callback=_fraction,
-                  help="Fraction of the scored edges kept (PRIOT, PRIOT-S).")
+    @click.option("--keep", default=None, type=float, callback=_fraction,
+                  help="Fraction of the scored edges kept (PRIOT, PRIOT-S) [tuned default: "
+                       + ", ".join(f"{k} {v}" for k, v in methods.DEFAULT_KEEP.items()) + "].")
     @click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=float, callback=_fraction,
                   help="PRIOT-S: fraction of each layer's edges that get a score.")
     @click.option("--score-layers", default=SCORE_LAYERS_DEFAULT, show_default=True, callback=_layers,

@@ -21,7 +21,13 @@ def make(name, qm, lr_shift=None, seed=1, keep=0.9, frac=0.25, init_shift=2, lay
     raise ConfigError(f"unknown method {name!r} ({', '.join(METHODS + ABLATIONS)})")
 
 
+# Defaults every experiment uses (host compare, device runs), chosen on validation splits of rotated
+# digits with `m0sim run compare` (README, "PRIOT results"): PRIOT keeps 90% of its scored edges,
+# PRIOT-S half of the edges it scores; learning-rate shifts are the tuned optimum at 45 degrees.
+DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
+DEFAULT_LR_SHIFT = {"priot": 7, "priot-s": 5, "sgd-all": 9, "sgd-last": 7, "niti-dynamic": 4, "none": None}
+
 METHODS = ("none", "sgd-all", "sgd-last", "niti-dynamic", "priot", "priot-s")
 ABLATIONS = ("sgd-all-rtn", "sgd-last-rtn")  # round-to-nearest weight SGD, selectable by name
 
-__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "ABLATIONS"]
+__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "ABLATIONS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT"]

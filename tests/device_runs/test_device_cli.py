@@ -17,6 +17,9 @@ def test_run_priot_s_writes_report(cli, tmp_path):
     assert s["cycles_per_step"] > s["instructions_per_step"] > 100_000
     assert 0 < s["peak_ram"] <= 270336 and s["state_bytes"] > 0 and 0 < s["flash_bytes"] < 2 * 1024 * 1024
     assert len(report["epochs"]) == 1
+    # with no --keep/--lr-shift the run uses the tuned defaults that the host comparison uses
+    from priot.methods import DEFAULT_KEEP, DEFAULT_LR_SHIFT
+    assert (s["keep"], s["lr_shift"]) == (DEFAULT_KEEP["priot-s"], DEFAULT_LR_SHIFT["priot-s"])
 
 
 @pytest.mark.parametrize("args,fragment", [
