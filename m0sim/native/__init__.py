@@ -33,7 +33,8 @@ STATE_FIELDS = [
     ("fetch_through_xip", u32 * 2),
     # running counters
     ("insns", u64), ("cycles", u64), ("taken", u64), ("xip_hits", u64), ("xip_misses", u64),
-    ("prev_end", u32), ("prev_condbr", u32), ("cur_window", u32), ("cur_slot", u32),
+    ("prev_end", u32), ("cur_window", u32), ("cur_slot", u32),
+    ("prev_taken_at", u64),  # taken_at slot of the previous block's conditional branch, 0 if it has none
     ("xip_data_reads", u64), ("last_fetch_data_reads", u64), ("last_fetch_block", u32),
     ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),
     # configuration
@@ -91,6 +92,8 @@ def _cache_dir() -> Path:
 
 _lib = None
 
+CFLAGS = ("-O2", "-shared", "-fPIC")
+
 
 def library() -> ctypes.CDLL:
     """The compiled callbacks, built once per source version."""
@@ -99,7 +102,7 @@ def library() -> ctypes.CDLL:
         return _lib
     source = (Path(__file__).parent / "counter.c").read_text()
     header = state_header()
-    digest = hashlib.sha256((source + header).encode()).hexdigest()[:16]
+    digest = hashlib.sha256((source + header + " ".join(CFLAGS)).encode()).hexdigest()[:16]
     so_path = _cache_dir() / f"m0sim_counter_{digest}.so"
     if not so_path.exists():
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
@@ -110,7 +113,7 @@ def library() -> ctypes.CDLL:
             (Path(tmp) / "counter_state.h").write_text(header)
             (Path(tmp) / "counter.c").write_text(source)
             out = Path(tmp) / so_path.name
-            proc = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(Path(tmp) / "counter.c")],
+            proc = subprocess.run([cc, *CFLAGS, "-o", str(out), str(Path(tmp) / "counter.c")],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
                 raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")

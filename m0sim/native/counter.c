@@ -101,15 +101,13 @@ void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         stop(s, uc, STOP_ARMV7, s->lo[w] + 2 * i);
         return;
     }
-    if (s->prev_condbr && a != s->prev_end) {
+    if (s->prev_taken_at && a != s->prev_end) {
         /* the previous block's conditional branch was taken: charge it to that branch */
-        uint32_t pe = s->prev_end;
-        int pw = (pe - s->lo[0] <= s->hi[0] - s->lo[0]) ? 0 : 1;
         s->cycles += s->taken_extra;
         s->taken++;
-        ((uint32_t *)(uintptr_t)s->taken_at[pw])[(pe - s->lo[pw]) >> 1]++;
+        (*(uint32_t *)(uintptr_t)s->prev_taken_at)++;
     }
-    s->prev_condbr = b->condbr;
+    s->prev_taken_at = b->condbr ? (uintptr_t)&((uint32_t *)(uintptr_t)s->taken_at[w])[i + (size >> 1)] : 0;
     s->prev_end = a + size;
     s->cur_window = (uint32_t)w;
     s->cur_slot = i;
