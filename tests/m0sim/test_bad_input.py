@@ -113,6 +113,16 @@ def test_failed_compile_leaves_nothing(cli, tmp_path):
     assert not out.exists()
 
 
+def test_cc_bad_arguments(cli, tmp_path):
+    src = tmp_path / "ok.c"
+    src.write_text("int main(void) { return 0; }\n")
+    assert_one_line_error(cli("cc", src), INPUT, "missing -o OUTPUT.elf")
+    assert_one_line_error(cli("cc", "-o", tmp_path / "x.elf"), INPUT, "no C source files")
+    assert_one_line_error(cli("cc", src, "-o", tmp_path / "x.elf", "--stack-size", "12"), INPUT, "at least 256")
+    assert_one_line_error(cli("cc", tmp_path / "missing.c", "-o", tmp_path / "x.elf"), INPUT, "not found")
+    assert not (tmp_path / "x.elf").exists()
+
+
 def test_bad_option(cli, firmware):
     elf = firmware("int main(void){return 0;}\n")
     proc = cli("exec", elf, "--max-instructions", "-5")

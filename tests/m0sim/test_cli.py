@@ -27,6 +27,19 @@ def test_cc_then_exec_hello(cli, tmp_path):
     assert "to stderr" in proc.stderr and "instructions" in proc.stderr
 
 
+def test_cc_passes_include_and_define_flags_through(cli, tmp_path):
+    # -Iinclude-dir holds an 'o': it must reach gcc whole, not be read as -o
+    inc = tmp_path / "include-dir"
+    inc.mkdir()
+    (inc / "answer.h").write_text("#define ANSWER (VALUE + 1)\n")
+    src = tmp_path / "main.c"
+    src.write_text('#include "answer.h"\nint main(void) { return ANSWER; }\n')
+    elf = tmp_path / "answer.elf"
+    built = cli("cc", src, f"-I{inc}", "-DVALUE=41", "-o", elf, "--stack-size", "1024")
+    assert built.returncode == 0, built.stderr
+    assert cli("exec", elf).returncode == 42
+
+
 def test_info_json_and_text(cli, firmware):
     elf = firmware(HELLO)
     data = json.loads(cli("info", elf, "--json").stdout)
