@@ -19,6 +19,7 @@ import numpy as np
 
 from m0sim import memmap
 from priot import methods, ref
+from priot.device import macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.compare import prepare
@@ -79,7 +80,8 @@ def table(rows) -> str:
 
 @click.command("cost")
 @click.option("--steps", default=5, show_default=True, type=click.IntRange(1, 1000), help="Measured steps per method.")
-@click.option("--warmup", default=3, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--warmup", default=3, show_default=True, type=click.IntRange(1, 1000),
+              help="Steps before measuring, so the XIP cache is in its steady state.")
 @click.option("--keep", default=None, type=click.FloatRange(0.001, 1.0),
               help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
 @click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1.0))
@@ -94,10 +96,14 @@ def experiment(steps, warmup, keep, frac, json_path):
         raise click.ClickException(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
     rows = [measure(n, qm, xs, labels, warmup, steps, frac, keep, [1, 2]) for n in ORDER]
+    mac_rows = macs.measure(qm.model)
     click.echo(f"tiny CNN on rotated digits, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
+    click.echo(f"\nforward layers one at a time ({macs.HARNESS.name}): the whole layer per useful MAC, and the "
+               f"shared inner loop per product it ran (rows padded to words)")
+    click.echo(macs.table(mac_rows))
     if json_path:
         tmp = json_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(rows, indent=1))
+        tmp.write_text(json.dumps({"methods": rows, "mac_loops": mac_rows}, indent=1))
         os.replace(tmp, json_path)

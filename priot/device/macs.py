@@ -1,0 +1,87 @@
+"""Cycles per multiply-accumulate of the conv and dense forward kernels, from the profiler.
+
+The PRIOT firmware runs every layer through one shared inner loop (``dot_s8_words``), so its flat profile
+cannot say which layer spent what. The harness ``kernels/bench/layer_macs.c`` links the same layer kernels
+and runs one layer per call on random int8 data, so each call's RunStats is one layer: the whole layer
+(im2col, mask rows, requantization) per useful MAC, and the inner loop alone per product it executed.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from m0sim.errors import InputError
+from m0sim.machine import Machine
+from priot.device.firmware import BUILD_DIR
+from priot.models import Conv3x3, Dense
+
+HARNESS = BUILD_DIR / "layer_macs.elf"
+INNER = "dot_s8_words"
+
+
+def row_bytes(cin: int) -> int:
+    """conv3x3_row_bytes in kernels/priot/layers.h: 9*cin rounded up to a word (the zero tail is multiplied)."""
+    return (9 * cin + 3) & ~3
+
+
+def layer_jobs(model):
+    """(label, harness function, args, useful MACs, inner-loop products) for every parameter layer."""
+    jobs, (h, w, c) = [], model.input_shape
+    shapes = model.shapes()
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Conv3x3):
+            jobs.append((f"conv3x3 {h}x{w}x{layer.cin}->{layer.cout}", "mac_conv", (h, w, layer.cin, layer.cout),
+                         h * w * layer.cout * 9 * layer.cin, h * w * layer.cout * row_bytes(layer.cin)))
+        elif isinstance(layer, Dense):
+            jobs.append((f"dense {layer.cin}->{layer.cout}", "mac_dense", (layer.cin, layer.cout),
+                         layer.cin * layer.cout, layer.cout * (layer.cin & ~3)))
+        h, w, c = shapes[i]
+    return jobs
+
+
+def _check_fits(machine, fn, args):
+    sizes = {s: machine.program.symbol(s).size for s in ("mac_x", "mac_w", "mac_out", "mac_col", "mac_row")}
+    if fn == "mac_conv":
+        h, w, cin, cout = args
+        need = {"mac_x": h * w * cin, "mac_w": cout * 9 * cin, "mac_out": h * w * cout,
+                "mac_col": h * w * row_bytes(cin), "mac_row": row_bytes(cin)}
+    else:
+        cin, cout = args
+        need = {"mac_x": cin, "mac_w": cin * cout, "mac_out": cout, "mac_row": cin}
+    over = [f"{k} needs {v} bytes, has {sizes[k]}" for k, v in need.items() if v > sizes[k]]
+    if over:
+        raise InputError(f"{HARNESS.name}: layer {args} does not fit the harness buffers ({'; '.join(over)})")
+
+
+def measure(model, seed: int = 0, path: Path = HARNESS) -> list[dict]:
+    """One row per parameter layer, unmasked and with a random keep mask (PRIOT's path)."""
+    if not Path(path).exists():
+        raise InputError(f"kernel ELF {path} not found: run `make kernels`")
+    m = Machine(path)
+    rng = np.random.default_rng(seed)
+    for sym, lo, hi in (("mac_x", 0, 128), ("mac_w", -127, 128), ("mac_mask", 0, 256), ("mac_bias", -2**12, 2**12)):
+        s = m.program.symbol(sym)
+        dtype = np.int32 if sym == "mac_bias" else np.uint8 if sym == "mac_mask" else np.int8
+        m.write(sym, rng.integers(lo, hi, s.size // np.dtype(dtype).itemsize).astype(dtype))
+    rows = []
+    for label, fn, args, macs, products in layer_jobs(model):
+        _check_fits(m, fn, args)
+        for masked in (0, 1):
+            m.call(fn, *args, masked)  # warm the XIP cache: the steady state of a training run
+            m.call(fn, *args, masked)
+            st = m.last_stats
+            inner = next((f.cycles for f in st.functions if f.name == INNER), 0)
+            rows.append({"layer": label, "masked": bool(masked), "macs": macs, "cycles": st.cycles,
+                         "cycles_per_mac": st.cycles / macs, "inner_cycles": inner, "inner_products": products,
+                         "inner_cycles_per_product": inner / products if products else None})
+    return rows
+
+
+def table(rows) -> str:
+    lines = [f"{'layer':<26}{'mask':>6}{'MACs':>10}{'cycles':>12}{'cycles/MAC':>12}"
+             f"{INNER + ' cycles/product':>30}"]
+    for r in rows:
+        inner = r["inner_cycles_per_product"]
+        lines.append(f"{r['layer']:<26}{'yes' if r['masked'] else 'no':>6}{r['macs']:>10,}{r['cycles']:>12,}"
+                     f"{r['cycles_per_mac']:>12.2f}{inner if inner is None else f'{inner:.2f}':>30}")
+    return "\n".join(lines)

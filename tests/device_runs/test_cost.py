@@ -1,0 +1,31 @@
+"""`m0sim run cost`: the per-phase cost table and the cycles-per-MAC table, from the counters."""
+
+import json
+
+
+def test_cost_table_and_mac_loops(cli, tmp_path):
+    out = tmp_path / "cost.json"
+    proc = cli("run", "cost", "--steps", "1", "--warmup", "1", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "cycles/step" in proc.stdout and "cycles/MAC" in proc.stdout
+    report = json.loads(out.read_text())
+    rows = {r["method"]: r for r in report["methods"]}
+    assert set(rows) == {"none", "sgd-last", "sgd-all", "niti-dynamic", "priot", "priot-s"}
+    none = rows["none"]
+    # no adaptation: a step is an inference (up to an XIP miss or two from the other entry point's code)
+    assert abs(none["step"] - none["inference"]) <= 2 * 50 and none["selection"] == 0
+    for name, r in rows.items():
+        assert 0 < r["peak_ram"] <= 264 * 1024 and 0 < r["flash_bytes"] <= 2 * 1024 * 1024
+        if name != "none":
+            assert r["step"] > r["inference"] + 500_000 and r["update"] > 100_000
+    # only PRIOT selects; PRIOT-S selects over a quarter of the edges and keeps a quarter of the state
+    assert rows["priot"]["selection"] > rows["priot-s"]["selection"] > 0
+    assert all(rows[n]["selection"] == 0 for n in ("sgd-all", "sgd-last", "niti-dynamic"))
+    assert rows["priot-s"]["state_bytes"] * 3 < rows["priot"]["state_bytes"]
+    # the dynamic-scale reference pays for its maxima; the static methods do not
+    assert rows["niti-dynamic"]["scale"] > 0 and rows["sgd-all"]["scale"] == 0
+    macs = report["mac_loops"]
+    assert [m["layer"] for m in macs[::2]] == ["conv3x3 28x28x1->8", "conv3x3 14x14x8->16", "dense 784->10"]
+    dense = macs[4]
+    assert dense["inner_products"] == 10 * 784 and dense["inner_cycles_per_product"] < 6.0
+    assert all(m["cycles_per_mac"] > m["inner_cycles_per_product"] for m in macs)
