@@ -45,6 +45,24 @@ void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col)
         }
 }
 
+/* One output channel over all P pixels (out strided by CO). The branches on out32 and on the shift are
+ * taken once per channel, not per pixel: requant8(b + d, s) == sat8((b + round + d) >> s) with
+ * round = 1 << (s-1) for s > 0 and 0 for s == 0, the rule of requant.h folded into the bias. */
+static void channel_requant8(const int8_t *row, const int8_t *col, int32_t P, int32_t R, int32_t CO, int32_t bias,
+                             int32_t shift, int8_t *out)
+{
+    const int32_t words = R >> 2;
+    bias += shift > 0 ? 1 << (shift - 1) : 0;
+    for (; P > 0; P--, col += R, out += CO) *out = sat8((bias + dot_s8_words(row, col, words)) >> shift);
+}
+
+static void channel_acc32(const int8_t *row, const int8_t *col, int32_t P, int32_t R, int32_t CO, int32_t bias,
+                          int32_t *out)
+{
+    const int32_t words = R >> 2;
+    for (; P > 0; P--, col += R, out += CO) *out = bias + dot_s8_words(row, col, words);
+}
+
 void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                      uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
                      int8_t *col, int8_t *row)
@@ -54,12 +72,8 @@ void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, con
     for (int32_t k = K; k < R; k++) row[k] = 0;
     for (int32_t co = 0; co < CO; co++) {
         mask_row(row, w + co * K, K, mask, mask_pos + (uint32_t)(co * K));
-        const int8_t *c = col;
-        for (int32_t p = 0; p < P; p++, c += R) {
-            int32_t acc = bias[co] + dot_s8_words(row, c, R >> 2);
-            if (out32) out32[p * CO + co] = acc;
-            else out8[p * CO + co] = requant8(acc, shift);
-        }
+        if (out32) channel_acc32(row, col, P, R, CO, bias[co], out32 + co);
+        else channel_requant8(row, col, P, R, CO, bias[co], shift, out8 + co);
     }
 }
 
