@@ -119,7 +119,7 @@ def trained_layers(layout: Layout, method: str) -> list[int]:
     return []
 
 
-def _conv_row_bytes(cin: int) -> int:
+def conv_row_bytes(cin: int) -> int:
     """One unrolled 3x3 window, 9*cin bytes rounded up to a word (as conv3x3_row_bytes in layers.h)."""
     return (9 * cin + 3) & ~3
 
@@ -151,9 +151,9 @@ def header(layout: Layout, method: str, frac: float = 1.0, layers=None) -> str:
         "PRIOT_MAX_LAYER_WEIGHTS": max(counts),
         "PRIOT_MAX_CONV_ROW": max([9 * l[3] for l in layout.layers if l[0] == KIND[Conv3x3]] + [1]),
         # scratch of the conv kernels (layers.h: conv3x3_row_bytes; checked by priot_init)
-        "PRIOT_IM2COL_BYTES": max([l[1] * l[2] * _conv_row_bytes(l[3]) for l in layout.layers
+        "PRIOT_IM2COL_BYTES": max([l[1] * l[2] * conv_row_bytes(l[3]) for l in layout.layers
                                    if l[0] == KIND[Conv3x3]] + [4]),
-        "PRIOT_MAX_ROW_BYTES": max([_conv_row_bytes(l[3]) if l[0] == KIND[Conv3x3] else l[1] * l[2] * l[3]
+        "PRIOT_MAX_ROW_BYTES": max([conv_row_bytes(l[3]) if l[0] == KIND[Conv3x3] else l[1] * l[2] * l[3]
                                     for l in layout.layers if l[7] >= 0]),
         "PRIOT_N_EXP_TABLES": N_EXP_TABLES if method == "niti-dynamic" else 1,
         "PRIOT_MAX_ROWS": max(l[6] for l in layout.layers if l[7] >= 0) * layout.n_param,

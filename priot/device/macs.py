@@ -13,15 +13,11 @@ import numpy as np
 from m0sim.errors import InputError
 from m0sim.machine import Machine
 from priot.device.firmware import BUILD_DIR
+from priot.device.layout import conv_row_bytes as row_bytes
 from priot.models import Conv3x3, Dense
 
 HARNESS = BUILD_DIR / "layer_macs.elf"
 INNER = "dot_s8_words"
-
-
-def row_bytes(cin: int) -> int:
-    """conv3x3_row_bytes in kernels/priot/layers.h: 9*cin rounded up to a word (the zero tail is multiplied)."""
-    return (9 * cin + 3) & ~3
 
 
 def layer_jobs(model):
