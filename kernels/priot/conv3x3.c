@@ -24,9 +24,40 @@ static void zero8(int8_t *dst, int32_t n)
     for (; n > 0; n--) *dst++ = 0;
 }
 
+static inline int8_t pixel_or_zero(const int8_t *x, int32_t H, int32_t W, int32_t y, int32_t xx)
+{
+    return (y < 0 || y >= H || xx < 0 || xx >= W) ? 0 : x[y * W + xx];
+}
+
+/* One input channel (a first layer): a window is 9 bytes and a 3-byte zero tail. Interior pixels are 9 plain
+ * byte copies; only the border tests each tap. The general path below would spend its time in 3-byte
+ * copies and their calls. */
+static void im2col_one_channel(const int8_t *x, int32_t H, int32_t W, int8_t *col)
+{
+    for (int32_t oy = 0; oy < H; oy++) {
+        const int8_t *up = x + (oy - 1) * W, *mid = x + oy * W, *down = x + (oy + 1) * W;
+        const int inner_row = oy > 0 && oy < H - 1;
+        for (int32_t ox = 0; ox < W; ox++, col += 12) {
+            if (inner_row && ox > 0 && ox < W - 1) {
+                col[0] = up[ox - 1], col[1] = up[ox], col[2] = up[ox + 1];
+                col[3] = mid[ox - 1], col[4] = mid[ox], col[5] = mid[ox + 1];
+                col[6] = down[ox - 1], col[7] = down[ox], col[8] = down[ox + 1];
+            } else {
+                for (int32_t ky = 0; ky < 3; ky++)
+                    for (int32_t kx = 0; kx < 3; kx++) col[ky * 3 + kx] = pixel_or_zero(x, H, W, oy + ky - 1, ox + kx - 1);
+            }
+            col[9] = col[10] = col[11] = 0;
+        }
+    }
+}
+
 void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col)
 {
     const int32_t H = d->h, W = d->w, CI = d->cin, R = conv3x3_row_bytes(CI);
+    if (CI == 1) {
+        im2col_one_channel(x, H, W, col);
+        return;
+    }
     for (int32_t oy = 0; oy < H; oy++)
         for (int32_t ox = 0; ox < W; ox++, col += R) {
             int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
