@@ -43,8 +43,8 @@ MAC_KERNELS := kernels/priot/conv3x3.c kernels/priot/dense.c kernels/priot/dot.c
 $(KBUILD)/layer_macs.elf: kernels/bench/layer_macs.c $(MAC_KERNELS) $(wildcard kernels/priot/*.h) $(RUNTIME) | setup
 	$(M0SIM) cc $< $(MAC_KERNELS) -Ikernels/priot -o $@
 
-$(KBUILD)/%.elf: kernels/bench/%.c $(RUNTIME) | setup
-	$(M0SIM) cc $< -o $@
+$(KBUILD)/dotprod.elf: kernels/bench/dotprod.c kernels/priot/dot_m0.S $(RUNTIME) | setup
+	$(M0SIM) cc kernels/bench/dotprod.c kernels/priot/dot_m0.S -o $@
 
 test: setup kernels
 	$(PY) -m pytest -q

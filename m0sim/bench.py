@@ -11,6 +11,7 @@ import time
 import unicorn as uc
 
 from m0sim import memmap
+from m0sim.errors import M0simError
 from m0sim.machine import Machine
 
 ROUNDS = 3
@@ -65,12 +66,13 @@ def main(argv):
         print("usage: python -m m0sim.bench KERNEL.elf", file=sys.stderr)
         return 2
     elf = argv[1]
-    print("bench_sram: int8 dot product over SRAM; bench_flash: the same with weights in flash, every weight load "
-          "a lookup in the XIP cache model")
+    print("int8 dot products over SRAM, and with the weights in flash (every weight load a lookup in the XIP "
+          "cache model):\nbench_*: gcc's byte loop, 7 instructions per block; words_*: PRIOT's inner loop "
+          "(dot_m0.S), 8 products per 45 instructions")
     print(f"{'kernel':<14}{'no hooks':>12}{'m0sim counted':>15}{'Python block':>14}{'counted/no-hook':>17}"
           f"{'x real Pico':>13}")
     print(f"{'':<14}{'M instr/s':>12}{'M instr/s':>15}{'M instr/s':>14}")
-    for function, reps in (("bench_sram", 4000), ("bench_flash", 1000)):
+    for function, reps in (("bench_sram", 4000), ("bench_flash", 1000), ("words_sram", 8000), ("words_flash", 2000)):
         r = measure(elf, function, reps)
         mips = r["mips"]
         print(f"{function:<14}{mips['no hooks']:>12.0f}{mips['m0sim counted']:>15.0f}"
@@ -79,4 +81,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except M0simError as exc:
+        print(f"m0sim bench: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
