@@ -19,7 +19,7 @@ from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
 
 GRIDS = {"none": [None], "sgd-all": [7, 8, 9, 10, 11, 12], "sgd-last": [5, 6, 7, 8, 9, 10],
-         "niti-dynamic": [0, 1, 2, 3, 4, 5], "priot": [3, 4, 5, 6, 7, 8], "priot-s": [3, 4, 5, 6, 7, 8],
+         "niti-dynamic": [0, 1, 2, 3, 4, 5], "priot": [3, 4, 5, 6, 7, 8, 9, 10], "priot-s": [3, 4, 5, 6, 7, 8, 9, 10],
          "sgd-all-rtn": [7, 8, 9, 10, 11, 12], "sgd-last-rtn": [5, 6, 7, 8, 9, 10]}
 
 
