@@ -393,15 +393,16 @@ def test_relu(km, seed):
         n = int(rng.integers(0, 2000))
         x = rand_i8(rng, n, ["full", "neg", "extreme", "sparse"][case % 4])
         err = rand_i8(rng, n, "full")
-        ctx = dict(seed=seed, case=case, n=n)
-        xa = put(km, "h_x", np.concatenate([x, [np.int8(-5)]]).astype(np.int8))
+        off = case % 4  # word-at-a-time where aligned, bytes elsewhere: every offset and tail
+        ctx = dict(seed=seed, case=case, n=n, off=off)
+        xa = put(km, "h_x", np.concatenate([x, [np.int8(-5)]]).astype(np.int8), off)
         km.call("relu_forward", xa, n)
         got = km.read(xa, np.int8, n + 1)
         check_equal(np.maximum(x, 0), got[:n], "relu_forward", **ctx)
         check_equal([-5], [got[n]], "relu_forward wrote past n", **ctx)
         # backward against the pre-ReLU activation (post > 0 iff pre > 0) and against the post-ReLU one
         for act in (x, np.maximum(x, 0).astype(np.int8)):
-            aa, ea = put(km, "h_x", act), put(km, "h_err", err)
+            aa, ea = put(km, "h_x", act, off), put(km, "h_err", err, off // 2)
             km.call("relu_backward", ea, aa, n)
             check_equal(np.where(x > 0, err, 0), km.read(ea, np.int8, n), "relu_backward", **ctx)
 
