@@ -76,15 +76,14 @@ void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col)
         }
 }
 
-/* One output channel over all P pixels (out strided by CO). The branches on out32 and on the shift are
- * taken once per channel, not per pixel: requant8(b + d, s) == sat8((b + round + d) >> s) with
- * round = 1 << (s-1) for s > 0 and 0 for s == 0, the rule of requant.h folded into the bias. */
+/* One output channel over all P pixels (out strided by CO), the pixel loop in assembly (dot_m0.S):
+ * requant8(b + d, s) == sat8((b + round + d) >> s) with round = 1 << (s-1) for s > 0 and 0 for s == 0,
+ * the rule of requant.h folded into the bias. */
 static void channel_requant8(const int8_t *row, const int8_t *col, int32_t P, int32_t R, int32_t CO, int32_t bias,
                              int32_t shift, int8_t *out)
 {
-    const int32_t words = R >> 2;
-    bias += shift > 0 ? 1 << (shift - 1) : 0;
-    for (; P > 0; P--, col += R, out += CO) *out = sat8((bias + dot_s8_words(row, col, words)) >> shift);
+    const dot_channel_t c = {R >> 2, P, bias + (shift > 0 ? 1 << (shift - 1) : 0), shift, CO, out};
+    if (P > 0) dot_s8_channel(row, col, &c);
 }
 
 static void channel_acc32(const int8_t *row, const int8_t *col, int32_t P, int32_t R, int32_t CO, int32_t bias,

@@ -1,9 +1,10 @@
 """Cycles per multiply-accumulate of the conv and dense forward kernels, from the profiler.
 
-The PRIOT firmware runs every layer through one shared inner loop (``dot_s8_words``), so its flat profile
+The PRIOT firmware runs every layer through shared assembly MAC loops (``dot_m0.S``), so its flat profile
 cannot say which layer spent what. The harness ``kernels/bench/layer_macs.c`` links the same layer kernels
 and runs one layer per call on random int8 data, so each call's RunStats is one layer: the whole layer
-(im2col, mask rows, requantization) per useful MAC, and the inner loop alone per product it executed.
+(im2col, mask rows, requantization) per useful MAC, and the MAC loop alone per product it executed
+(``dot_s8_channel`` for conv, which also requantizes and stores each output; ``dot_s8_words`` for dense).
 """
 
 from pathlib import Path
@@ -17,7 +18,7 @@ from priot.device.layout import conv_row_bytes as row_bytes
 from priot.models import Conv3x3, Dense
 
 HARNESS = BUILD_DIR / "layer_macs.elf"
-INNER = "dot_s8_words"
+INNER = ("dot_s8_channel", "dot_s8_words")
 
 
 def layer_jobs(model):
@@ -66,7 +67,7 @@ def measure(model, seed: int = 0, path: Path = HARNESS) -> list[dict]:
             m.call(fn, *args, masked)  # warm the XIP cache: the steady state of a training run
             m.call(fn, *args, masked)
             st = m.last_stats
-            inner = next((f.cycles for f in st.functions if f.name == INNER), 0)
+            inner = sum(f.cycles for f in st.functions if f.name in INNER)
             rows.append({"layer": label, "masked": bool(masked), "macs": macs, "cycles": st.cycles,
                          "cycles_per_mac": st.cycles / macs, "inner_cycles": inner, "inner_products": products,
                          "inner_cycles_per_product": inner / products if products else None})
@@ -75,9 +76,9 @@ def measure(model, seed: int = 0, path: Path = HARNESS) -> list[dict]:
 
 def table(rows) -> str:
     lines = [f"{'layer':<26}{'mask':>6}{'MACs':>10}{'cycles':>12}{'cycles/MAC':>12}"
-             f"{INNER + ' cycles/product':>30}"]
+             f"{'MAC loop cycles/product':>26}"]
     for r in rows:
         inner = r["inner_cycles_per_product"]
         lines.append(f"{r['layer']:<26}{'yes' if r['masked'] else 'no':>6}{r['macs']:>10,}{r['cycles']:>12,}"
-                     f"{r['cycles_per_mac']:>12.2f}{inner if inner is None else f'{inner:.2f}':>30}")
+                     f"{r['cycles_per_mac']:>12.2f}{inner if inner is None else f'{inner:.2f}':>26}")
     return "\n".join(lines)

@@ -101,7 +101,7 @@ def experiment(steps, warmup, keep, frac, json_path):
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
     click.echo(f"\nforward layers one at a time ({macs.HARNESS.name}): the whole layer per useful MAC, and the "
-               f"shared inner loop per product it ran (rows padded to words)")
+               f"MAC loop (dot_m0.S) per product it ran (rows padded to words)")
     click.echo(macs.table(mac_rows))
     if json_path:
         tmp = json_path.with_suffix(".tmp")
