@@ -63,7 +63,9 @@ def make_splits(ds, n_pretrain, n_adapt, n_test, rng, angle=45.0, angle_range=No
     """Disjoint splits: upright ``pretrain``, rotated ``adapt`` (on-device training) and rotated ``test``."""
     need = n_pretrain + n_adapt + n_test
     if min(n_pretrain, n_adapt, n_test) < 1 or need > len(ds):
-        raise ConfigError(f"splits {n_pretrain}+{n_adapt}+{n_test} need 1..{len(ds)} samples each/total")
+        raise ConfigError(f"the splits need {n_pretrain} pretraining + {n_adapt} training + {n_test} test = {need} "
+                          f"disjoint samples, at least 1 each, and the dataset has {len(ds)} (lower --samples, "
+                          f"--test or --pretrain)")
     order = stratified_order(ds.labels, rng)
     pre = ds.subset(order[:n_pretrain])
     parts = []

@@ -26,7 +26,7 @@ def test_run_priot_s_writes_report(cli, tmp_path):
     (["--keep", "0"], "must be in (0, 1]"),
     (["--scored-fraction", "1.5"], "must be in (0, 1]"),
     (["--angle", "400"], "400"),
-    (["--samples", "9000"], "need 1..5000"),
+    (["--samples", "9000"], "= 12300 disjoint samples, at least 1 each, and the dataset has 5000"),
     (["--epochs", "0"], "0"),
 ])
 def test_bad_options(cli, args, fragment):
