@@ -35,18 +35,10 @@
     add ip, \w
     .endm
 
-    .align 2
-    .global dot_s8_words
-    .type dot_s8_words, %function
-    .thumb_func
-dot_s8_words:
-    push {r4, r5, r6, r7, lr}
-    movs r3, #0
-    mov ip, r3
-    lsls r3, r2, #2
-    adds r3, r0, r3
-    mov lr, r3               /* end of w */
-    lsls r2, r2, #31
+    /* ip += the products of the words from r0 up to lr (end) with those from r1; both pointers advance.
+     * On entry N says whether the word count is odd (one word first), then an odd word pair, then four
+     * words per loop turn. r2-r7 are destroyed. */
+    .macro DOT_ROW
     bpl 1f                   /* even count: no single word first */
     ldmia r0!, {r4}
     ldmia r1!, {r6}
@@ -71,7 +63,23 @@ dot_s8_words:
     WORD r5, r7, r2, r3
     cmp r0, lr
     bne 3b
-4:  mov r0, ip
+4:
+    .endm
+
+    .align 2
+    .global dot_s8_words
+    .type dot_s8_words, %function
+    .thumb_func
+dot_s8_words:
+    push {r4, r5, r6, r7, lr}
+    movs r3, #0
+    mov ip, r3
+    lsls r3, r2, #2
+    adds r3, r0, r3
+    mov lr, r3               /* end of w */
+    lsls r2, r2, #31
+    DOT_ROW
+    mov r0, ip
     pop {r4, r5, r6, r7, pc}
     .size dot_s8_words, . - dot_s8_words
 
@@ -119,31 +127,8 @@ dot_s8_channel:
     mov ip, r2
     mov r2, r11
     lsls r2, r2, #1
-    bpl 1f                   /* even word count: no single word first */
-    ldmia r0!, {r4}
-    ldmia r1!, {r6}
-    WORD r4, r6, r5, r7
-1:  mov r3, lr
-    subs r3, r3, r0
-    lsls r3, r3, #28
-    bpl 2f                   /* even number of word pairs left */
-    ldmia r0!, {r4, r5}
-    ldmia r1!, {r6, r7}
-    WORD r4, r6, r2, r3
-    WORD r5, r7, r2, r3
-2:  cmp r0, lr
-    beq 4f
-3:  ldmia r0!, {r4, r5}
-    ldmia r1!, {r6, r7}
-    WORD r4, r6, r2, r3
-    WORD r5, r7, r2, r3
-    ldmia r0!, {r4, r5}
-    ldmia r1!, {r6, r7}
-    WORD r4, r6, r2, r3
-    WORD r5, r7, r2, r3
-    cmp r0, lr
-    bne 3b
-4:  mov r2, ip
+    DOT_ROW
+    mov r2, ip
     ldr r3, [sp, #4]
     asrs r2, r3
     movs r3, #127
