@@ -37,7 +37,6 @@ def _by_name(stats) -> dict:
 
 
 def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
-    keep = keep if keep is not None else methods.DEFAULT_KEEP.get(name, 1.0)
     method = methods.make(name, qm, lr_shift=methods.DEFAULT_LR_SHIFT[name], seed=0, keep=keep, frac=frac, init_shift=2,
                           layers=layers)
     dev = open_device(method)

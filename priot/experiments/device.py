@@ -53,8 +53,7 @@ def run_device(name, cfg, echo=click.echo):
     """Train `name` on the device with the given configuration; returns the report as a dict."""
     qm, adapt, test = prepare(cfg, cfg["angle"])
     lr = cfg["lr_shift"] if cfg["lr_shift"] is not None else methods.DEFAULT_LR_SHIFT[name]
-    keep = cfg["keep"] if cfg["keep"] is not None else methods.DEFAULT_KEEP.get(name, 1.0)
-    method = methods.make(name, qm, lr_shift=lr, seed=cfg["seed"], keep=keep, frac=cfg["frac"],
+    method = methods.make(name, qm, lr_shift=lr, seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
                           init_shift=cfg["init_shift"], layers=cfg["score_layers"])
     dev = open_device(method, cfg["firmware"], clock_hz=cfg["clock_hz"])
     dev.compare("after priot_init")
@@ -102,7 +101,7 @@ def run_device(name, cfg, echo=click.echo):
              f"{mem['flash_bytes'] / 1024:.1f} of {mem['flash_total'] // 1024} KB; "
              f"{row['host_seconds_per_step'] * 1e3:.0f} ms host time per step")
     last = epochs[-1]
-    summary = {"method": name, "lr_shift": lr, "keep": keep if name.startswith("priot") else None, "accuracy_before": acc0, "accuracy_after": last["device_accuracy"],
+    summary = {"method": name, "lr_shift": lr, "keep": getattr(method, "keep", None), "accuracy_before": acc0, "accuracy_after": last["device_accuracy"],
                "bit_exact": True, "steps": total_steps, **{k: last[k] for k in (
                    "cycles_per_step", "instructions_per_step", "ms_per_step", "host_seconds_per_step", "peak_ram",
                    "static_ram", "state_bytes", "stack_bytes", "flash_bytes")},

@@ -6,8 +6,9 @@ from priot.methods.baselines import Niti
 from priot.methods.priot import Priot
 
 
-def make(name, qm, lr_shift=None, seed=1, keep=0.9, frac=0.25, init_shift=2, layers=None):
-    """Build a method by name (``METHODS`` or ``ABLATIONS``); ``layers`` are PRIOT's scored layers."""
+def make(name, qm, lr_shift=None, seed=1, keep=None, frac=0.25, init_shift=2, layers=None):
+    """Build a method by name (``METHODS`` or ``ABLATIONS``); ``layers`` are PRIOT's scored layers and
+    ``keep=None`` is the method's tuned keep fraction (``DEFAULT_KEEP``)."""
     lr = {} if lr_shift is None else {"lr_shift": lr_shift}
     if name == "none":
         return NoAdapt(qm)
@@ -17,6 +18,7 @@ def make(name, qm, lr_shift=None, seed=1, keep=0.9, frac=0.25, init_shift=2, lay
     if name == "niti-dynamic":
         return Niti(qm, dynamic=True, seed=seed, **lr)
     if name in ("priot", "priot-s"):
+        keep = DEFAULT_KEEP[name] if keep is None else keep
         return Priot(qm, keep=keep, init_shift=init_shift, frac=1.0 if name == "priot" else frac, layers=layers, **lr)
     raise ConfigError(f"unknown method {name!r} ({', '.join(METHODS + ABLATIONS)})")
 
