@@ -37,7 +37,7 @@ def _by_name(stats) -> dict:
 
 
 def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
-    method = methods.make(name, qm, lr_shift=methods.DEFAULT_LR_SHIFT[name], seed=0, keep=keep, frac=frac, init_shift=2,
+    method = methods.make(name, qm, seed=0, keep=keep, frac=frac, init_shift=2,
                           layers=layers)
     dev = open_device(method)
     for i in range(warmup):

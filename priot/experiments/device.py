@@ -52,9 +52,9 @@ def memory_report(dev, stack_bytes: int) -> dict:
 def run_device(name, cfg, echo=click.echo):
     """Train `name` on the device with the given configuration; returns the report as a dict."""
     qm, adapt, test = prepare(cfg, cfg["angle"])
-    lr = cfg["lr_shift"] if cfg["lr_shift"] is not None else methods.DEFAULT_LR_SHIFT[name]
-    method = methods.make(name, qm, lr_shift=lr, seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
+    method = methods.make(name, qm, lr_shift=cfg["lr_shift"], seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
                           init_shift=cfg["init_shift"], layers=cfg["score_layers"])
+    lr = getattr(method, "lr_shift", None)  # the starting shift (the schedule raises it every epoch)
     dev = open_device(method, cfg["firmware"], clock_hz=cfg["clock_hz"])
     dev.compare("after priot_init")
     x, labels = ref.to_input(adapt.images), adapt.labels.astype(np.int64)

@@ -8,7 +8,8 @@ from priot.methods.priot import Priot
 
 def make(name, qm, lr_shift=None, seed=1, keep=None, frac=0.25, init_shift=2, layers=None):
     """Build a method by name (``METHODS`` or ``ABLATIONS``); ``layers`` are PRIOT's scored layers and
-    ``keep=None`` is the method's tuned keep fraction (``DEFAULT_KEEP``)."""
+    ``keep=None`` and ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, ``DEFAULT_LR_SHIFT``)."""
+    lr_shift = DEFAULT_LR_SHIFT.get(name) if lr_shift is None else lr_shift
     lr = {} if lr_shift is None else {"lr_shift": lr_shift}
     if name == "none":
         return NoAdapt(qm)
