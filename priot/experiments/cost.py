@@ -18,12 +18,13 @@ import click
 import numpy as np
 
 from m0sim import memmap
+from m0sim.errors import InputError
 from priot import methods, ref
 from priot.device import macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.compare import prepare
-from priot.experiments.device import state_bytes
+from priot.experiments.device import DEFAULTS, config, state_bytes
 
 SELECTION = {"select_layer", "topk_threshold", "walk_down"}
 UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32"}
@@ -83,18 +84,18 @@ def table(rows) -> str:
               help="Steps before measuring, so the XIP cache is in its steady state.")
 @click.option("--keep", default=None, type=click.FloatRange(0.001, 1.0),
               help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
-@click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1.0))
+@click.option("--scored-fraction", "frac", default=DEFAULTS["frac"], show_default=True,
+              type=click.FloatRange(0.001, 1.0))
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
 def experiment(steps, warmup, keep, frac, json_path):
     """Cycles per training step and inference, by phase, with RAM and flash, for every method."""
-    cfg = {"seed": 0, "samples": warmup + steps, "test": 10, "pretrain": 3000, "calib": 300, "pretrain_epochs": 4,
-           "dataset": "mnist5k", "data_path": None, "angle_range": None}
+    cfg = config(samples=warmup + steps, test=10)  # the device runs' backbone and rotation
     try:
-        qm, adapt, _ = prepare(cfg, 45.0)
-    except PriotError as exc:
-        raise click.ClickException(str(exc)) from None
+        qm, adapt, _ = prepare(cfg, cfg["angle"])
+    except PriotError as exc:  # bad data: m0sim reports it as bad input (exit 2)
+        raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
-    rows = [measure(n, qm, xs, labels, warmup, steps, frac, keep, [1, 2]) for n in ORDER]
+    rows = [measure(n, qm, xs, labels, warmup, steps, frac, keep, cfg["score_layers"]) for n in ORDER]
     mac_rows = macs.measure(qm.model)
     click.echo(f"tiny CNN on rotated digits, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")

@@ -19,10 +19,26 @@ from m0sim import memmap
 from m0sim.errors import InputError
 from priot import methods, ref, train
 from priot.device.runner import open_device
-from priot.errors import PriotError
+from priot.errors import ConfigError, PriotError
 from priot.experiments.compare import prepare
 
-SCORE_LAYERS_DEFAULT = "1,2"
+# A device run's configuration with its defaults: the `m0sim run NAME` options and `run_device` from Python
+# (sweeps, notebooks) both start here. keep/lr_shift None: the method's tuned values (priot.methods).
+DEFAULTS = {"epochs": 3, "samples": 500, "test": 300, "pretrain": 3000, "angle": 45.0, "seed": 0, "keep": None,
+            "frac": 0.25, "score_layers": [1, 2], "init_shift": 2, "lr_shift": None, "validate_every": 50,
+            "clock_hz": memmap.CLOCK_HZ, "firmware": None,
+            # not options of the command: the embedded data and the backbone's pretraining
+            "dataset": "mnist5k", "data_path": None, "angle_range": None, "pretrain_epochs": 4, "val_frac": 0.2}
+
+
+def config(**overrides) -> dict:
+    """DEFAULTS with `overrides`; an unknown key is an error rather than silently ignored."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"unknown device-run setting(s) {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
+    cfg = {**DEFAULTS, **overrides}
+    cfg["calib"] = min(300, cfg["pretrain"])  # calibration digits come from the pretraining split
+    return cfg
 
 
 def state_bytes(program) -> int:
@@ -49,8 +65,9 @@ def memory_report(dev, stack_bytes: int) -> dict:
             "sram_total": memmap.SRAM.size}
 
 
-def run_device(name, cfg, echo=click.echo):
-    """Train `name` on the device with the given configuration; returns the report as a dict."""
+def run_device(name, cfg=None, echo=click.echo):
+    """Train `name` on the device with `cfg` (from `config()`; default: DEFAULTS); returns the report as a dict."""
+    cfg = config() if cfg is None else cfg
     qm, adapt, test = prepare(cfg, cfg["angle"])
     method = methods.make(name, qm, lr_shift=cfg["lr_shift"], seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
                           init_shift=cfg["init_shift"], layers=cfg["score_layers"])
@@ -130,36 +147,34 @@ def make_command(name: str) -> click.Command:
     """The `m0sim run NAME` command for one method."""
 
     @click.command(name, help=f"Train {name} on the emulated Pico in lockstep with the numpy integer model.")
-    @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
-    @click.option("--samples", default=500, show_default=True, type=click.IntRange(1), help="Rotated training digits.")
-    @click.option("--test", "n_test", default=300, show_default=True, type=click.IntRange(1), help="Rotated test digits.")
-    @click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
-    @click.option("--angle", default=45.0, show_default=True, type=click.FloatRange(-360, 360), help="Rotation in degrees.")
-    @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1))
+    @click.option("--epochs", default=DEFAULTS["epochs"], show_default=True, type=click.IntRange(1, 100))
+    @click.option("--samples", default=DEFAULTS["samples"], show_default=True, type=click.IntRange(1), help="Rotated training digits.")
+    @click.option("--test", "n_test", default=DEFAULTS["test"], show_default=True, type=click.IntRange(1), help="Rotated test digits.")
+    @click.option("--pretrain", default=DEFAULTS["pretrain"], show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
+    @click.option("--angle", default=DEFAULTS["angle"], show_default=True, type=click.FloatRange(-360, 360), help="Rotation in degrees.")
+    @click.option("--seed", default=DEFAULTS["seed"], show_default=True, type=click.IntRange(0, 2**31 - 1))
     @click.option("--keep", default=None, type=float, callback=_fraction,
                   help="Fraction of the scored edges kept (PRIOT, PRIOT-S) [tuned default: "
                        + ", ".join(f"{k} {v}" for k, v in methods.DEFAULT_KEEP.items()) + "].")
-    @click.option("--scored-fraction", "frac", default=0.25, show_default=True, type=float, callback=_fraction,
+    @click.option("--scored-fraction", "frac", default=DEFAULTS["frac"], show_default=True, type=float, callback=_fraction,
                   help="PRIOT-S: fraction of each layer's edges that get a score.")
-    @click.option("--score-layers", default=SCORE_LAYERS_DEFAULT, show_default=True, callback=_layers,
+    @click.option("--score-layers", default=",".join(map(str, DEFAULTS["score_layers"])), show_default=True, callback=_layers,
                   help="Parameter layers PRIOT/PRIOT-S score.")
-    @click.option("--init-shift", default=2, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
+    @click.option("--init-shift", default=DEFAULTS["init_shift"], show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
     @click.option("--lr-shift", default=None, type=click.IntRange(0, 20), help="Learning-rate shift [tuned default].")
-    @click.option("--validate-every", default=50, show_default=True, type=click.IntRange(0),
+    @click.option("--validate-every", default=DEFAULTS["validate_every"], show_default=True, type=click.IntRange(0),
                   help="Compare device and host state every N steps (0: only at epoch ends).")
-    @click.option("--clock-mhz", default=memmap.CLOCK_HZ / 1e6, show_default=True, type=click.FloatRange(1, 1000))
+    @click.option("--clock-mhz", default=DEFAULTS["clock_hz"] / 1e6, show_default=True, type=click.FloatRange(1, 1000))
     @click.option("--firmware", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Use this firmware ELF instead of build/kernels/ (not rebuilt).")
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
     def command(epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers, init_shift, lr_shift,
                 validate_every, clock_mhz, firmware, json_path):
-        cfg = {"seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
-               "calib": min(300, pretrain), "pretrain_epochs": 4, "val_frac": 0.2, "dataset": "mnist5k",
-               "data_path": None, "angle_range": None, "angle": angle, "keep": keep, "frac": frac,
-               "score_layers": score_layers, "init_shift": init_shift, "lr_shift": lr_shift,
-               "validate_every": validate_every, "clock_hz": int(clock_mhz * 1e6), "firmware": firmware}
         try:
+            cfg = config(seed=seed, epochs=epochs, samples=samples, test=n_test, pretrain=pretrain, angle=angle,
+                         keep=keep, frac=frac, score_layers=score_layers, init_shift=init_shift, lr_shift=lr_shift,
+                         validate_every=validate_every, clock_hz=int(clock_mhz * 1e6), firmware=firmware)
             report = run_device(name, cfg)
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None
