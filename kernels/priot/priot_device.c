@@ -37,6 +37,7 @@ static int32_t bias_buf[PRIOT_MAX_COUT];
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
 #endif
 static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* a conv layer's input, unrolled into windows */
+static int32_t im2col_of = -1; /* the parameter layer whose input im2col_buf holds (-1: none) */
 static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row */
 static int32_t out_exp;
 
@@ -99,6 +100,7 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     const int8_t *w = weights_of(p);
     conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
     int32_t n_out = L->out_h * L->out_w * L->out_c;
+    if (L->kind == KIND_CONV3X3) im2col_of = p; /* conv3x3_forward unrolls this layer's input */
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
     if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, row_buf);
@@ -209,7 +211,10 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #else
     if (!P.trained[p]) return;
 #endif
-    if (conv) conv3x3_im2col(in, &d, im2col_buf);
+    if (conv && im2col_of != p) { /* the last conv layer's input is still unrolled from the forward pass */
+        conv3x3_im2col(in, &d, im2col_buf);
+        im2col_of = p;
+    }
 #if IS_PRIOT
     for (int32_t r = 0; r < rows; r++) {
         if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); score_row(p, r, len, g, 0, in); }
