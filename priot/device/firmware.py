@@ -78,8 +78,9 @@ def locate(model, method: str, frac: float, layers=None, path: Path | None = Non
         raise InputError(f"kernel ELF {path} not found: run `make kernels`")
     got = _hash_of(path)
     if got != want:
-        raise InputError(f"kernel ELF {path} is stale (layout 0x{got:08x}, this model and method need "
-                         f"0x{want:08x}): run `make kernels`")
+        raise InputError(f"kernel ELF {path} is stale or built for another method (layout 0x{got:08x}; "
+                         f"{method} needs 0x{want:08x}, as in {variant_name(model, method, frac, layers)}.elf): "
+                         f"run `make kernels`")
     return path
 
 
