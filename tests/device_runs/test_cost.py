@@ -2,6 +2,12 @@
 
 import json
 
+import pytest
+
+from m0sim.errors import InputError
+from priot.device import macs
+from priot.models import Dense, ModelDef
+
 
 def test_cost_table_and_mac_loops(cli, tmp_path):
     out = tmp_path / "cost.json"
@@ -29,3 +35,9 @@ def test_cost_table_and_mac_loops(cli, tmp_path):
     dense = macs[4]
     assert dense["inner_products"] == 10 * 784 and dense["inner_cycles_per_product"] < 6.0
     assert all(m["cycles_per_mac"] > m["inner_cycles_per_product"] for m in macs)
+
+
+def test_mac_harness_refuses_a_layer_larger_than_its_buffers():
+    big = ModelDef("big", (1, 1, 20000), (Dense(20000, 10),))
+    with pytest.raises(InputError, match=r"does not fit the harness buffers \(mac_x needs 20000 bytes"):
+        macs.measure(big)
