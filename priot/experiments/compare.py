@@ -23,6 +23,17 @@ GRIDS = {"none": [None], "sgd-all": [7, 8, 9, 10, 11, 12], "sgd-last": [5, 6, 7,
          "sgd-all-rtn": [7, 8, 9, 10, 11, 12], "sgd-last-rtn": [5, 6, 7, 8, 9, 10]}
 
 
+# The backbone every experiment adapts (it keys the cache, so host and device runs share it): pretrained on
+# 3,000 upright digits for 4 epochs, its static scales calibrated on up to 300 of them.
+PRETRAIN = 3000
+PRETRAIN_EPOCHS = 4
+SCORE_LAYERS = [1, 2]  # PRIOT scores the second conv and the dense layer; the first conv is used whole
+
+
+def calib_digits(n_pretrain: int) -> int:
+    return min(300, n_pretrain)
+
+
 def prepare(cfg, angle):
     """(backbone, rotated adapt split, rotated test split) for one angle."""
     ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
@@ -131,13 +142,13 @@ def _layers(ctx, param, value):
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
 @click.option("--samples", default=1000, show_default=True, type=click.IntRange(10), help="Rotated training digits.")
 @click.option("--test", "n_test", default=1000, show_default=True, type=click.IntRange(10), help="Rotated test digits.")
-@click.option("--pretrain", default=3000, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
+@click.option("--pretrain", default=PRETRAIN, show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
 @click.option("--val-frac", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
 @click.option("--keep", default=methods.DEFAULT_KEEP["priot"], show_default=True, type=click.FloatRange(0, 1), help="PRIOT keep fraction.")
 @click.option("--keep-s", default=methods.DEFAULT_KEEP["priot-s"], show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
-@click.option("--frac", default=0.25, show_default=True, type=click.FloatRange(0.001, 1), help="PRIOT-S scored fraction.")
-@click.option("--init-shift", default=2, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
-@click.option("--score-layers", default="1,2", show_default=True, callback=_layers,
+@click.option("--frac", default=methods.DEFAULT_FRAC, show_default=True, type=click.FloatRange(0.001, 1), help="PRIOT-S scored fraction.")
+@click.option("--init-shift", default=methods.DEFAULT_INIT_SHIFT, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
+@click.option("--score-layers", default=",".join(map(str, SCORE_LAYERS)), show_default=True, callback=_layers,
               help="Parameter layers PRIOT/PRIOT-S score (comma list of indices, or 'all').")
 @click.option("--tune/--no-tune", default=True, show_default=True, help="Tune each lr_shift on validation data.")
 @click.option("--dataset", default="mnist5k", show_default=True, type=click.Choice(["mnist5k", "mnist", "fashion"]))
@@ -148,7 +159,7 @@ def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, 
                frac, init_shift, score_layers, tune, dataset, data_path, jobs, json_path):
     """Train every method on rotated digits on the host; print accuracy before/after and state bytes."""
     cfg = {"seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
-           "calib": min(300, pretrain), "pretrain_epochs": 4, "val_frac": val_frac, "keep": keep, "keep_s": keep_s,
+           "calib": calib_digits(pretrain), "pretrain_epochs": PRETRAIN_EPOCHS, "val_frac": val_frac, "keep": keep, "keep_s": keep_s,
            "frac": frac, "init_shift": init_shift, "score_layers": score_layers, "tune": tune, "dataset": dataset, "data_path": data_path,
            "angle_range": tuple(angle_range) if angle_range else None}
     if angle_range:

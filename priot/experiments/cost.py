@@ -38,8 +38,7 @@ def _by_name(stats) -> dict:
 
 
 def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
-    method = methods.make(name, qm, seed=0, keep=keep, frac=frac, init_shift=2,
-                          layers=layers)
+    method = methods.make(name, qm, seed=0, keep=keep, frac=frac, layers=layers)
     dev = open_device(method)
     for i in range(warmup):
         dev.step(xs[i], int(labels[i]))

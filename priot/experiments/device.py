@@ -20,15 +20,16 @@ from m0sim.errors import InputError
 from priot import methods, ref, train
 from priot.device.runner import open_device
 from priot.errors import ConfigError, PriotError
-from priot.experiments.compare import prepare
+from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, calib_digits, prepare
 
 # A device run's configuration with its defaults: the `m0sim run NAME` options and `run_device` from Python
 # (sweeps, notebooks) both start here. keep/lr_shift None: the method's tuned values (priot.methods).
-DEFAULTS = {"epochs": 3, "samples": 500, "test": 300, "pretrain": 3000, "angle": 45.0, "seed": 0, "keep": None,
-            "frac": 0.25, "score_layers": [1, 2], "init_shift": 2, "lr_shift": None, "validate_every": 50,
-            "clock_hz": memmap.CLOCK_HZ, "firmware": None,
+DEFAULTS = {"epochs": 3, "samples": 500, "test": 300, "pretrain": PRETRAIN, "angle": 45.0, "seed": 0, "keep": None,
+            "frac": methods.DEFAULT_FRAC, "score_layers": SCORE_LAYERS, "init_shift": methods.DEFAULT_INIT_SHIFT,
+            "lr_shift": None, "validate_every": 50, "clock_hz": memmap.CLOCK_HZ, "firmware": None,
             # not options of the command: the embedded data and the backbone's pretraining
-            "dataset": "mnist5k", "data_path": None, "angle_range": None, "pretrain_epochs": 4, "val_frac": 0.2}
+            "dataset": "mnist5k", "data_path": None, "angle_range": None, "pretrain_epochs": PRETRAIN_EPOCHS,
+            "val_frac": 0.2}
 
 
 def config(**overrides) -> dict:
@@ -37,7 +38,7 @@ def config(**overrides) -> dict:
     if unknown:
         raise ConfigError(f"unknown device-run setting(s) {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
     cfg = {**DEFAULTS, **overrides}
-    cfg["calib"] = min(300, cfg["pretrain"])  # calibration digits come from the pretraining split
+    cfg["calib"] = calib_digits(cfg["pretrain"])  # calibration digits come from the pretraining split
     return cfg
 
 
@@ -118,7 +119,8 @@ def run_device(name, cfg=None, echo=click.echo):
              f"{mem['flash_bytes'] / 1024:.1f} of {mem['flash_total'] // 1024} KB; "
              f"{row['host_seconds_per_step'] * 1e3:.0f} ms host time per step")
     last = epochs[-1]
-    summary = {"method": name, "lr_shift": lr, "keep": getattr(method, "keep", None), "accuracy_before": acc0, "accuracy_after": last["device_accuracy"],
+    summary = {"method": name, "lr_shift": lr, "keep": getattr(method, "keep", None), "accuracy_before": acc0,
+               "accuracy_after": last["device_accuracy"],
                "bit_exact": True, "steps": total_steps, **{k: last[k] for k in (
                    "cycles_per_step", "instructions_per_step", "ms_per_step", "host_seconds_per_step", "peak_ram",
                    "static_ram", "state_bytes", "stack_bytes", "flash_bytes")},

@@ -6,7 +6,12 @@ from priot.methods.baselines import Niti
 from priot.methods.priot import Priot
 
 
-def make(name, qm, lr_shift=None, seed=1, keep=None, frac=0.25, init_shift=2, layers=None):
+# PRIOT-S scores a quarter of each scored layer's edges; scores start at |w| << 2.
+DEFAULT_FRAC = 0.25
+DEFAULT_INIT_SHIFT = 2
+
+
+def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None):
     """Build a method by name (``METHODS`` or ``ABLATIONS``); ``layers`` are PRIOT's scored layers and
     ``keep=None`` and ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, ``DEFAULT_LR_SHIFT``)."""
     lr_shift = DEFAULT_LR_SHIFT.get(name) if lr_shift is None else lr_shift
@@ -33,4 +38,5 @@ DEFAULT_LR_SHIFT = {"priot": 7, "priot-s": 5, "sgd-all": 9, "sgd-last": 7, "niti
 METHODS = ("none", "sgd-all", "sgd-last", "niti-dynamic", "priot", "priot-s")
 ABLATIONS = ("sgd-all-rtn", "sgd-last-rtn")  # round-to-nearest weight SGD, selectable by name
 
-__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "ABLATIONS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT"]
+__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "ABLATIONS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT",
+           "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT"]
