@@ -165,11 +165,13 @@ def _cc_arguments(args):
     sources, flags, output, stack = [], [], None, None
     it = iter(args)
     for a in it:
-        if a in ("-o", "--output", "--stack-size"):
-            value = next(it, None)
-            if value is None:
-                raise InputError(f"option {a} needs a value")
-            if a == "--stack-size":
+        name, eq, value = a.partition("=") if a.startswith("--") else (a, "", "")  # --opt=value or --opt value
+        if name in ("-o", "--output", "--stack-size"):
+            if not eq:
+                value = next(it, None)
+                if value is None:
+                    raise InputError(f"option {name} needs a value")
+            if name == "--stack-size":
                 try:
                     stack = int(value)
                 except ValueError:
@@ -178,8 +180,6 @@ def _cc_arguments(args):
                     raise InputError(f"--stack-size must be at least 256 bytes, got {stack}")
             else:
                 output = Path(value)
-        elif a.startswith("--output="):
-            output = Path(a.partition("=")[2])
         elif a.startswith("-"):
             flags.append(a)
         else:

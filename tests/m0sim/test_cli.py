@@ -38,6 +38,10 @@ def test_cc_passes_include_and_define_flags_through(cli, tmp_path):
     built = cli("cc", src, f"-I{inc}", "-DVALUE=41", "-o", elf, "--stack-size", "1024")
     assert built.returncode == 0, built.stderr
     assert cli("exec", elf).returncode == 42
+    # the --option=value spelling of m0sim's own options
+    built = cli("cc", src, f"-I{inc}", "-DVALUE=9", f"--output={elf}", "--stack-size=512")
+    assert built.returncode == 0, built.stderr
+    assert cli("exec", elf).returncode == 10
 
 
 def test_info_json_and_text(cli, firmware):
