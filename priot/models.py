@@ -3,7 +3,10 @@
 Layout is HWC everywhere (activations [H, W, C], batch first when batched). Parameter shapes:
 conv3x3 weights [Cout, 3, 3, Cin] (OHWI, as CMSIS-NN), stride 1, zero padding 1 ('same');
 dense weights [Cout, Cin] where the input is the HWC tensor flattened row-major (h, w, c).
-maxpool is 2x2 stride 2. Adding a network (e.g. VGG11 for 32x32x3) is adding a function here.
+maxpool is 2x2 stride 2. Adding a network (e.g. VGG11 for 32x32x3) is adding a factory to ``MODELS``.
+
+Every factory takes a width factor that multiplies its channel counts; a model's name carries the width
+(``tiny_cnn``, ``tiny_cnn_x2``, ``vgg11_x0.25``), so a name alone rebuilds the model (caches, firmware names).
 """
 
 from dataclasses import dataclass
@@ -76,25 +79,46 @@ def weight_shape(layer):
     return (layer.cout, layer.cin)
 
 
-def tiny_cnn():
-    """28x28x1 -> 10: conv 1->8, pool, conv 8->16, pool, dense 784->10 (9,064 weights).
+def channels(base: int, width: float) -> int:
+    """A channel count scaled by the width factor (at least one channel)."""
+    return max(1, int(round(base * width)))
+
+
+def model_name(base: str, width: float) -> str:
+    """``base`` at width 1, else ``base_x<width>``: the name that keys caches and firmware files."""
+    return base if width == 1 else f"{base}_x{width:g}"
+
+
+def tiny_cnn(width: float = 1):
+    """28x28x1 -> 10: conv 1->8, pool, conv 8->16, pool, dense 784->10 (9,064 weights at width 1).
 
     Small enough that int8 weights (9 KB), int16 scores (18 KB) and the int8 activations kept
     for the backward pass (~8 KB) fit a Pico's 264 KB SRAM with room to spare, and the float
-    probe in DESIGN.md shows it reaches 95% upright.
+    probe in DESIGN.md shows it reaches 95% upright. ``width`` scales both conv layers' channels.
     """
-    return ModelDef("tiny_cnn", (28, 28, 1), (
-        Conv3x3(1, 8), ReLU(), MaxPool2(),
-        Conv3x3(8, 16), ReLU(), MaxPool2(),
-        Dense(7 * 7 * 16, 10),
+    c1, c2 = channels(8, width), channels(16, width)
+    return ModelDef(model_name("tiny_cnn", width), (28, 28, 1), (
+        Conv3x3(1, c1), ReLU(), MaxPool2(),
+        Conv3x3(c1, c2), ReLU(), MaxPool2(),
+        Dense(7 * 7 * c2, 10),
     ))
 
 
 MODELS = {"tiny_cnn": tiny_cnn}
 
 
-def get_model(name):
-    """Model definition by name."""
-    if name not in MODELS:
+def get_model(name, width=None):
+    """Model definition by registry name and width, or by a full name such as ``tiny_cnn_x2``."""
+    base, w = name, 1.0
+    if name not in MODELS and "_x" in name:
+        base, _, tail = name.rpartition("_x")
+        try:
+            w = float(tail)
+        except ValueError:
+            base = name
+    if base not in MODELS:
         raise ConfigError(f"unknown model {name!r} (have {', '.join(MODELS)})")
-    return MODELS[name]()
+    w = w if width is None else float(width)
+    if not (w > 0 and w < 1e3):
+        raise ConfigError(f"model width must be a positive number, got {w!r}")
+    return MODELS[base](w)

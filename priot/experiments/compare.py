@@ -18,10 +18,6 @@ import numpy as np
 from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
 
-GRIDS = {"none": [None], "sgd-all": [7, 8, 9, 10, 11, 12], "sgd-last": [5, 6, 7, 8, 9, 10],
-         "niti-dynamic": [0, 1, 2, 3, 4, 5], "priot": [3, 4, 5, 6, 7, 8, 9, 10], "priot-s": [3, 4, 5, 6, 7, 8, 9, 10],
-         "sgd-all-rtn": [7, 8, 9, 10, 11, 12], "sgd-last-rtn": [5, 6, 7, 8, 9, 10]}
-
 
 # The backbone every experiment adapts (it keys the cache, so host and device runs share it): pretrained on
 # 3,000 upright digits for 4 epochs, its static scales calibrated on up to 300 of them.
@@ -41,7 +37,7 @@ def prepare(cfg, angle):
     pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
                                           np.random.default_rng(cfg["seed"]), angle=angle,
                                           angle_range=cfg["angle_range"])
-    key = {"model": "tiny_cnn", "dataset": cfg["dataset"], "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
+    key = {"model": cfg.get("model", "tiny_cnn"), "dataset": cfg["dataset"], "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
            "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
     return quant.backbone(pre, key, cfg["seed"] + 1), adapt, test
 
@@ -81,8 +77,7 @@ def compare(cfg, angles, names, jobs):
         prepare(cfg, a)
     out = []
     for a in angles:
-        tasks = [(cfg, a, n, s, True) for n in names for s in (GRIDS[n] if cfg["tune"] else [None])
-                 if len(GRIDS[n]) > 1]
+        tasks = [(cfg, a, n, s, True) for n in names if cfg["tune"] for s in methods.spec(n).grid]
         tuned = _map(jobs, tasks)
         best, grid = {}, {}
         for n in names:
@@ -110,7 +105,7 @@ def table(result):
 
 def _names(ctx, param, value):
     names = [n for v in value for n in v.split(",") if n] or list(methods.METHODS)
-    known = methods.METHODS + methods.ABLATIONS
+    known = methods.METHODS
     bad = [n for n in names if n not in known]
     if bad:
         raise click.BadParameter(f"unknown method {bad[0]!r} (choose from {', '.join(known)})")
@@ -137,7 +132,7 @@ def _layers(ctx, param, value):
 @click.option("--host", is_flag=True, help="Run on the host (numpy integer model); the only mode so far.")
 @click.option("--angle", "angles", multiple=True, callback=_angles, help="Rotation angle(s) in degrees, repeatable or comma list [45].")
 @click.option("--angle-range", nargs=2, type=float, default=None, help="Random angle per image, uniform in LO HI (overrides --angle).")
-@click.option("--methods", "names", multiple=True, callback=_names, help="Methods, comma list [all but the -rtn ablations].")
+@click.option("--methods", "names", multiple=True, callback=_names, help="Methods, comma list [every registered method].")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
 @click.option("--samples", default=1000, show_default=True, type=click.IntRange(10), help="Rotated training digits.")

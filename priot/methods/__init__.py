@@ -1,42 +1,66 @@
-"""Every on-device training method behind one interface (``priot.methods.base.Method``)."""
+"""Every on-device training method behind one interface (``priot.methods.base.Method``), registered in
+``priot.methods.registry`` with its family, tuning grid and tuned default step."""
 
-from priot.errors import ConfigError
 from priot.methods.base import Method, NoAdapt
 from priot.methods.baselines import Niti
 from priot.methods.priot import Priot
-
+from priot.methods.registry import FAMILIES, GRID_POINTS, REGISTRY, MethodSpec, names, register, spec
 
 # PRIOT-S scores a quarter of each scored layer's edges; scores start at |w| << 2.
 DEFAULT_FRAC = 0.25
 DEFAULT_INIT_SHIFT = 2
+# Keep fractions chosen on validation splits of rotated digits (README, "PRIOT results"): PRIOT keeps 90% of
+# its scored edges, PRIOT-S half of the edges it scores.
+DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
+
+
+def _niti(layers, dynamic=False, rounding="stochastic"):
+    def build(qm, step, seed, **_):
+        return Niti(qm, lr_shift=step, layers=layers, dynamic=dynamic, seed=seed, rounding=rounding)
+    return build
+
+
+def _priot(frac_of):
+    def build(qm, step, seed, keep, frac, init_shift, layers, name, **_):
+        keep = DEFAULT_KEEP[name] if keep is None else keep
+        return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac_of(frac), layers=layers)
+    return build
+
+
+def _grid(lo):
+    return tuple(range(lo, lo + GRID_POINTS))
+
+
+# Default steps: the tuned optimum at 45 degrees (`m0sim run compare`); grids as in the README.
+register(MethodSpec("none", "reference", lambda qm, step, **_: NoAdapt(qm), summary="the int8 backbone as shipped"))
+register(MethodSpec("sgd-all", "engineered", _niti("all"), _grid(6), 9,
+                    summary="integer SGD on every layer, hash-stochastic rounding, static scales"))
+register(MethodSpec("sgd-last", "engineered", _niti("last"), _grid(4), 7,
+                    summary="integer SGD on the last layer, hash-stochastic rounding, static scales"))
+register(MethodSpec("rtn-all", "naive", _niti("all", rounding="nearest"), _grid(6), 9, device=False,
+                    summary="integer SGD on every layer, round-to-nearest update, static scales"))
+register(MethodSpec("rtn-last", "naive", _niti("last", rounding="nearest"), _grid(4), 7, device=False,
+                    summary="integer SGD on the last layer, round-to-nearest update, static scales"))
+register(MethodSpec("niti-dynamic", "reference", _niti("all", dynamic=True), _grid(0), 4, step_name="mu",
+                    summary="NITI with dynamic per-tensor scales recomputed every step (the costly reference)"))
+register(MethodSpec("priot", "priot", _priot(lambda frac: 1.0), _grid(3), 7,
+                    summary="edge-popup scores on every edge of the scored layers"))
+register(MethodSpec("priot-s", "priot", _priot(lambda frac: frac), _grid(3), 5,
+                    summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
+
+DEFAULT_LR_SHIFT = {n: s.default_step for n, s in REGISTRY.items()}
+METHODS = tuple(REGISTRY)
 
 
 def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None):
-    """Build a method by name (``METHODS`` or ``ABLATIONS``); ``layers`` are PRIOT's scored layers and
-    ``keep=None`` and ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, ``DEFAULT_LR_SHIFT``)."""
-    lr_shift = DEFAULT_LR_SHIFT.get(name) if lr_shift is None else lr_shift
-    lr = {} if lr_shift is None else {"lr_shift": lr_shift}
-    if name == "none":
-        return NoAdapt(qm)
-    if name in ("sgd-all", "sgd-last", "sgd-all-rtn", "sgd-last-rtn"):
-        which, _, rtn = name[4:].partition("-")
-        return Niti(qm, layers=which, seed=seed, rounding="nearest" if rtn else "stochastic", **lr)
-    if name == "niti-dynamic":
-        return Niti(qm, dynamic=True, seed=seed, **lr)
-    if name in ("priot", "priot-s"):
-        keep = DEFAULT_KEEP[name] if keep is None else keep
-        return Priot(qm, keep=keep, init_shift=init_shift, frac=1.0 if name == "priot" else frac, layers=layers, **lr)
-    raise ConfigError(f"unknown method {name!r} ({', '.join(METHODS + ABLATIONS)})")
+    """Build a registered method by name; ``layers`` are PRIOT's scored layers, ``keep=None`` and
+    ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``)."""
+    s = spec(name)
+    step = s.default_step if lr_shift is None else lr_shift
+    method = s.build(qm, step, seed=seed, keep=keep, frac=frac, init_shift=init_shift, layers=layers, name=name)
+    method.name = name
+    return method
 
 
-# Defaults every experiment uses (host compare, device runs), chosen on validation splits of rotated
-# digits with `m0sim run compare` (README, "PRIOT results"): PRIOT keeps 90% of its scored edges,
-# PRIOT-S half of the edges it scores; learning-rate shifts are the tuned optimum at 45 degrees.
-DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
-DEFAULT_LR_SHIFT = {"priot": 7, "priot-s": 5, "sgd-all": 9, "sgd-last": 7, "niti-dynamic": 4, "none": None}
-
-METHODS = ("none", "sgd-all", "sgd-last", "niti-dynamic", "priot", "priot-s")
-ABLATIONS = ("sgd-all-rtn", "sgd-last-rtn")  # round-to-nearest weight SGD, selectable by name
-
-__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "ABLATIONS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT",
-           "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT"]
+__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT", "DEFAULT_FRAC",
+           "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec", "names", "register", "spec"]

@@ -13,10 +13,10 @@ def run(name, qm, split, **kw):
     return m
 
 
-@pytest.mark.parametrize("name", methods.METHODS + methods.ABLATIONS)
+@pytest.mark.parametrize("name", methods.METHODS)
 def test_every_method_runs_end_to_end_with_integer_state(name, small_qm, small_splits):
     _, ad, te = small_splits
-    lr = None if name == "none" else {"sgd-all": 10, "sgd-last": 8, "niti-dynamic": 2}.get(name.replace("-rtn", ""), 5)
+    lr = None if name == "none" else {"sgd-all": 10, "sgd-last": 8, "rtn-all": 10, "rtn-last": 8, "niti-dynamic": 2}.get(name, 5)
     m = run(name, small_qm, ad, lr_shift=lr)
     acc = train.accuracy(m, te.images, te.labels)
     assert 0.0 <= acc <= 1.0
@@ -88,3 +88,18 @@ def test_bad_method_arguments(small_qm):
         methods.make("priot", small_qm, layers=[3])
     with pytest.raises(ConfigError):
         methods.make("sgd-all", small_qm).step(np.zeros((28, 28, 1), np.uint8), 1)
+
+
+def test_registry_grids_have_equal_density_and_known_families():
+    from priot.methods import registry
+
+    tuned = [s for s in methods.REGISTRY.values() if s.grid]
+    assert tuned and all(len(s.grid) == methods.GRID_POINTS for s in tuned)
+    assert all(s.default_step in s.grid for s in tuned)
+    assert set(methods.names(family="priot")) == {"priot", "priot-s"}
+    with pytest.raises(ConfigError, match="unknown method family"):
+        methods.names(family="magic")
+    with pytest.raises(ConfigError, match="grid"):
+        registry.MethodSpec("x", "naive", None, (1, 3))
+    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+        methods.make("nope", None)
