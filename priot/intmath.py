@@ -14,6 +14,12 @@ hash ``lowbias32(lowbias32(seed ^ counter) + index)`` (uint32 wrap-around arithm
 uint32 incremented once per rounded tensor. This is unbiased floor(x/2^s + U) rounding,
 reproducible in C with two 32x32->32 multiplies per element.
 
+The other weight-update roundings the baselines compare (priot/SPEC.md, "Baselines"):
+``floor_shift`` (a plain arithmetic ``x >> s``, what a first C port writes: biased towards -inf),
+``psto_shift`` (NITI's PstoShift: the magnitude shifted, rounded up iff the upper half of the dropped
+bits exceeds the lower half) and ``niti_update`` (NITI's update: the accumulator normalised so its
+maximum has ``mu`` bits, then PstoShift).
+
 All host accumulations are computed in int64 and then checked to fit int32
 (``to_int32``), so an overflow that C would silently wrap raises here instead.
 """
@@ -121,3 +127,61 @@ def sround(x, s, seed, counter):
         return x
     r = rand32(seed, counter, x.size).reshape(x.shape) & np.uint64((1 << s) - 1)
     return (x + r.astype(np.int64)) >> s
+
+
+def floor_shift(x, s):
+    """``x >> s`` with an arithmetic shift: floor(x / 2^s), so -1 >> 3 = -1 (int64)."""
+    s = int(s)
+    if s < 0 or s > 31:
+        raise ConfigError(f"shift {s} outside 0..31")
+    return np.asarray(x).astype(np.int64) >> s
+
+
+def ceil_log2(m):
+    """ceil(log2(m)) of a non-negative integer, exactly (0 and 1 -> 0); C: m > 1 ? 32 - clz(m - 1) : 0.
+
+    NITI's ``RangeEstimate`` computes this in float32 (``ceil(log2(float(m)))``); the integer form is
+    the same for every m below 2^20 and exact above (float32 rounds log2(2^k + 1) down to k there).
+    """
+    m = int(m)
+    return (m - 1).bit_length() if m > 1 else 0
+
+
+def psto_shift(x, s):
+    """NITI's PstoShift pseudo-stochastic rounding of ``x / 2^s`` (int64), no random numbers drawn.
+
+    Per element: magnitude ``a = |x|``, kept ``q = a >> s``, dropped ``r = a & (2^s - 1)``, split into
+    its upper ``s - s//2`` bits ``hi = r >> (s//2)`` and lower ``s//2`` bits ``lo = r & (2^(s//2) - 1)``
+    (doubled when s is odd, so both halves have the same width); the result is ``sign(x) * (q + (hi > lo))``.
+    Symmetric in the sign (NITI's ``input // 2**shift`` on integer tensors truncated toward zero in the
+    PyTorch of its time, 1.7): -5 >> 2 gives -1 (r = 1: hi 0, lo 1, not up), 5 >> 2 gives 1.
+    """
+    s = int(s)
+    if s < 0 or s > 31:
+        raise ConfigError(f"shift {s} outside 0..31")
+    x = np.asarray(x).astype(np.int64)
+    if s == 0:
+        return x
+    a = np.abs(x)
+    q, r = a >> s, a & ((1 << s) - 1)
+    h = s // 2
+    hi, lo = r >> h, (r & ((1 << h) - 1)) << (s & 1)
+    return np.sign(x) * (q + (hi > lo))
+
+
+def niti_update(acc, mu):
+    """NITI's weight update from an int32 gradient accumulator, at most ``mu`` bits (int64, |g| <= 127).
+
+    ``b = ceil_log2(max|acc|)``; b == 0 (max|acc| <= 1): no update; ``b <= mu``: the accumulator itself;
+    else ``psto_shift(acc, b - mu)``. Clipped to [-127, 127] as NITI's ``int8_clip`` (NITI casts the
+    unshifted case to int8 instead of clipping; the two differ only for max|acc| = 128 with mu >= 7).
+    """
+    mu = int(mu)
+    if mu < 0 or mu > 31:
+        raise ConfigError(f"NITI mu {mu} outside 0..31")
+    acc = np.asarray(acc).astype(np.int64)
+    b = ceil_log2(np.abs(acc).max(initial=0))
+    if b == 0:
+        return np.zeros_like(acc)
+    g = acc if b <= mu else psto_shift(acc, b - mu)
+    return np.clip(g, -WEIGHT_MAX, WEIGHT_MAX)

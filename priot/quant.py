@@ -9,7 +9,11 @@ smallest that fit the largest input-gradient accumulator of an integer backward 
 calibration set into int8, and ``grad_shift`` brings the largest per-sample weight-gradient
 accumulator into int16 (so gradient * weight fits int32 with room: 2^15 * 2^7 = 2^22).
 Calibration uses upright (pre-training) images only: the device never sees rotated data first.
+The float parameters a backbone was quantized from are cached beside it (``float-<backbone file>``),
+for the float fine-tuning reference; a backbone knows how to get them (``QuantModel.pretrained``).
 """
+
+import functools
 
 import hashlib
 import json
@@ -44,6 +48,7 @@ class QuantModel:
     exp_table: np.ndarray  # int32 [256], Q14
 
     in_exp: int = IN_EXP
+    pretrained: object = None  # () -> the float params [(W, b)] this backbone came from (None: unknown)
 
     def arrays(self):
         """Every integer constant by name (what the device image holds)."""
@@ -128,23 +133,63 @@ def load(path):
     return qm, cfg
 
 
+def _float_path(path):
+    return path.with_name("float-" + path.name)
+
+
+def _pretrain(pre, cfg, rng_seed):
+    """Float pretraining for a backbone configuration (deterministic: same cfg and seed, same bits)."""
+    return pretrain.pretrain(get_model(cfg["model"]), pre.images, pre.labels, np.random.default_rng(rng_seed),
+                             epochs=cfg["epochs"])
+
+
+def _save_float(params, path, cfg):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    arrays = {f"{k}{j}": a for j, (w, b) in enumerate(params) for k, a in (("w", w), ("b", b))}
+    np.savez(tmp, config=np.frombuffer(json.dumps(cfg, sort_keys=True).encode(), np.uint8), **arrays)
+    os.replace(tmp, path)
+
+
+def float_params(pre, cfg, rng_seed, cache=None):
+    """The float parameters the backbone for ``cfg`` is quantized from: cached beside it (in ``cache``,
+    default ``cache_dir()``), else pretrained again (the same bits: pretraining is deterministic) and cached."""
+    cfg = dict(cfg, version=FORMAT_VERSION, rng_seed=int(rng_seed))
+    path = _float_path(Path(cache or cache_dir()) / _key(cfg))
+    n = len(get_model(cfg["model"]).param_indices())
+    if path.is_file():
+        try:
+            with np.load(path) as z:
+                if json.loads(bytes(z["config"]).decode()) == json.loads(json.dumps(cfg, sort_keys=True)):
+                    return [[z[f"w{j}"], z[f"b{j}"]] for j in range(n)]
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or foreign cache entry: rebuild it below
+    params = _pretrain(pre, cfg, rng_seed)
+    _save_float(params, path, cfg)
+    return params
+
+
 def backbone(pre, cfg, rng_seed):
     """The cached quantized backbone for ``cfg`` (pretrained on upright ``pre`` if not cached).
 
     ``cfg`` holds model, dataset, seed, epochs, n_pretrain, n_calib; it keys the cache together
     with FORMAT_VERSION, so a changed recipe never reuses a stale file.
     """
+    source = functools.partial(float_params, pre, dict(cfg), rng_seed, cache_dir())
     cfg = dict(cfg, version=FORMAT_VERSION, rng_seed=int(rng_seed))
     path = cache_dir() / _key(cfg)
     if path.is_file():
         try:
-            return load(path)[0]
+            qm = load(path)[0]
+            qm.pretrained = source
+            return qm
         except (OSError, ValueError, KeyError):
             pass  # unreadable cache entry: rebuild it below
     model = get_model(cfg["model"])
-    params = pretrain.pretrain(model, pre.images, pre.labels, np.random.default_rng(rng_seed),
-                               epochs=cfg["epochs"])
+    params = _pretrain(pre, cfg, rng_seed)
     calib = pre.subset(np.arange(min(cfg["n_calib"], len(pre))))
     qm = quantize(model, params, calib.images, calib.labels)
     save(qm, path, cfg)
+    _save_float(params, _float_path(path), cfg)
+    qm.pretrained = source
     return qm

@@ -11,10 +11,12 @@ def epoch_orders(n, epochs, rng):
 def train(method, images, labels, orders, decay=True):
     """Run ``method.step`` over the samples in ``orders`` (one array per epoch).
 
-    With ``decay`` the method halves its learning rate after every epoch (``end_epoch``), the
-    same schedule for every method. Returns the running training accuracy.
+    With ``decay`` the method is told the run's length first (``begin``) and follows its schedule after
+    every epoch (``end_epoch``: halve the learning rate; NITI's mu steps). Returns the running training accuracy.
     """
     x = ref.to_input(images)
+    if decay:
+        method.begin(len(orders))
     correct = total = 0
     for order in orders:
         for i in order:

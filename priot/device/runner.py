@@ -16,7 +16,7 @@ from m0sim.errors import FirmwareFault, InputError
 from m0sim.machine import Machine
 from priot import ref
 from priot.device.layout import METHODS, N_EXP_TABLES, make_layout, params_dtype, trained_layers
-from priot.methods import Niti, Priot
+from priot.methods import REGISTRY, Niti, Priot
 
 STEP_BUDGET_CYCLES = 2_000_000_000  # a step that runs longer than 16 s of Pico time is a bug
 
@@ -32,14 +32,22 @@ class StepResult:
 
 
 def method_key(method) -> str:
+    """The registered method a host method object is (its firmware variant); host-only methods are refused."""
     if isinstance(method, Priot):
-        return "priot" if method.frac >= 1.0 else "priot-s"
-    if isinstance(method, Niti):
-        if getattr(method, "rounding", "stochastic") != "stochastic":
-            raise InputError(f"{method.name}: the firmware implements NITI's pseudo-stochastic rounding only "
-                             f"(round-to-nearest SGD is a host-side ablation)")
-        return "niti-dynamic" if method.dynamic else ("sgd-all" if len(method.trained) > 1 else "sgd-last")
-    return "none"
+        key = "priot" if method.frac >= 1.0 else "priot-s"
+    elif isinstance(method, Niti):
+        key = next((n for n, s in REGISTRY.items() if (s.update, s.layers) == (method.update, method.layers)), None)
+        if key is None:
+            raise InputError(f"{method.name}: no registered method trains {method.layers} layers with the "
+                             f"{method.update!r} update")
+    else:
+        key = getattr(method, "name", "none")
+    spec = REGISTRY.get(key)
+    if spec is None or not spec.device:
+        what = "not an integer method" if spec is not None and not spec.integer else "no firmware variant"
+        raise InputError(f"{key} runs on the host only ({what}); device methods: "
+                         f"{', '.join(n for n, s in REGISTRY.items() if s.device)}")
+    return key
 
 
 def scored_layer_list(method) -> list[int] | None:
@@ -167,7 +175,8 @@ class DeviceMethod:
                 n = self.qm.weights[j].size
                 out[f"w{j}"] = w[off:off + n].reshape(self.qm.weights[j].shape)
                 off += n
-            out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
+            if "rng_counter" in self.method.state():
+                out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
         return out
 
     def host_state(self) -> dict:

@@ -82,6 +82,9 @@ def run_device(name, cfg=None, echo=click.echo):
          f"epochs, angle {cfg['angle']:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
     echo(f"accuracy before training: {100 * acc0:.1f}%")
     orders = train.epoch_orders(len(x), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
+    method.begin(len(orders))  # before the first step: schedules that depend on the run's length (NITI's mu)
+    if getattr(method, "lr_shift", None) is not None and method.lr_shift != lr:
+        dev.set_lr_shift(method.lr_shift)
     every = cfg["validate_every"]
     epochs, total_steps, stack = [], 0, 0
     for e, order in enumerate(orders, 1):

@@ -2,7 +2,8 @@
 ``priot.methods.registry`` with its family, tuning grid and tuned default step."""
 
 from priot.methods.base import Method, NoAdapt
-from priot.methods.baselines import Niti
+from priot.methods.baselines import Niti, niti_mu
+from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
 from priot.methods.registry import FAMILIES, GRID_POINTS, REGISTRY, MethodSpec, names, register, spec
 
@@ -14,10 +15,8 @@ DEFAULT_INIT_SHIFT = 2
 DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
 
 
-def _niti(layers, dynamic=False, rounding="stochastic"):
-    def build(qm, step, seed, **_):
-        return Niti(qm, lr_shift=step, layers=layers, dynamic=dynamic, seed=seed, rounding=rounding)
-    return build
+def _weights(qm, step, seed, spec, **_):
+    return Niti(qm, lr_shift=step, layers=spec.layers, update=spec.update, seed=seed)
 
 
 def _priot(frac_of):
@@ -33,16 +32,29 @@ def _grid(lo):
 
 # Default steps: the tuned optimum at 45 degrees (`m0sim run compare`); grids as in the README.
 register(MethodSpec("none", "reference", lambda qm, step, **_: NoAdapt(qm), summary="the int8 backbone as shipped"))
-register(MethodSpec("sgd-all", "engineered", _niti("all"), _grid(6), 9,
+register(MethodSpec("sgd-all", "engineered", _weights, _grid(6), 9, update="stochastic", layers="all",
                     summary="integer SGD on every layer, hash-stochastic rounding, static scales"))
-register(MethodSpec("sgd-last", "engineered", _niti("last"), _grid(4), 7,
+register(MethodSpec("sgd-last", "engineered", _weights, _grid(4), 7, update="stochastic", layers="last",
                     summary="integer SGD on the last layer, hash-stochastic rounding, static scales"))
-register(MethodSpec("rtn-all", "naive", _niti("all", rounding="nearest"), _grid(6), 9, device=False,
+register(MethodSpec("niti-all", "published", _weights, _grid(0), 5, step_name="mu", device=False,
+                    update="niti-static", layers="all",
+                    summary="NITI's published update (mu bits from max|g|, PstoShift, mu schedule) on every layer, static scales"))
+register(MethodSpec("niti-last", "published", _weights, _grid(0), 5, step_name="mu", device=False,
+                    update="niti-static", layers="last",
+                    summary="NITI's published update (mu bits from max|g|, PstoShift, mu schedule) on the last layer, static scales"))
+register(MethodSpec("floor-all", "naive", _weights, _grid(6), 9, device=False, update="floor", layers="all",
+                    summary="integer SGD on every layer, w -= g >> s (floor), static scales"))
+register(MethodSpec("floor-last", "naive", _weights, _grid(4), 7, device=False, update="floor", layers="last",
+                    summary="integer SGD on the last layer, w -= g >> s (floor), static scales"))
+register(MethodSpec("rtn-all", "naive", _weights, _grid(6), 9, device=False, update="nearest", layers="all",
                     summary="integer SGD on every layer, round-to-nearest update, static scales"))
-register(MethodSpec("rtn-last", "naive", _niti("last", rounding="nearest"), _grid(4), 7, device=False,
+register(MethodSpec("rtn-last", "naive", _weights, _grid(4), 7, device=False, update="nearest", layers="last",
                     summary="integer SGD on the last layer, round-to-nearest update, static scales"))
-register(MethodSpec("niti-dynamic", "reference", _niti("all", dynamic=True), _grid(0), 4, step_name="mu",
+register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_name="mu", update="dynamic", layers="all",
                     summary="NITI with dynamic per-tensor scales recomputed every step (the costly reference)"))
+register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 7,
+                    device=False, integer=False,
+                    summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
 register(MethodSpec("priot", "priot", _priot(lambda frac: 1.0), _grid(3), 7,
                     summary="edge-popup scores on every edge of the scored layers"))
 register(MethodSpec("priot-s", "priot", _priot(lambda frac: frac), _grid(3), 5,
@@ -57,10 +69,10 @@ def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shi
     ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``)."""
     s = spec(name)
     step = s.default_step if lr_shift is None else lr_shift
-    method = s.build(qm, step, seed=seed, keep=keep, frac=frac, init_shift=init_shift, layers=layers, name=name)
+    method = s.build(qm, step, seed=seed, keep=keep, frac=frac, init_shift=init_shift, layers=layers, name=name, spec=s)
     method.name = name
     return method
 
 
-__all__ = ["Method", "NoAdapt", "Niti", "Priot", "make", "METHODS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT", "DEFAULT_FRAC",
+__all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT", "DEFAULT_FRAC",
            "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec", "names", "register", "spec"]

@@ -2,6 +2,8 @@
 
 ``step(x, label)`` trains on one int8 sample [H,W,C] and returns integer stats;
 ``predict(x)`` gives int8 logits for int8 inputs [N,H,W,C] (or one [H,W,C]);
+``begin(epochs)`` tells the method the run's length before the first step (for schedules that need it);
+``end_epoch()`` is called after every epoch (the learning-rate schedule);
 ``state()`` is the named integer arrays the device holds and a C run must reproduce;
 ``state_bytes()`` is their size (the training state beyond the frozen flash image).
 """
@@ -35,6 +37,9 @@ class Method:
         """Forward only (nothing to train); subclasses train."""
         logits, _ = self._forward(x)
         return {"correct": int(logits[0].argmax() == label)}
+
+    def begin(self, epochs):
+        """Called once before training with the number of epochs to come (default: nothing to plan)."""
 
     def end_epoch(self):
         """Learning-rate schedule hook, called after every epoch: halve the step (shift + 1)."""

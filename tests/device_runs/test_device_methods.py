@@ -79,3 +79,11 @@ def test_model_that_does_not_fit(rotated, tmp_path):
                                           Dense(7 * 7 * 128, 10)))
     with pytest.raises(InputError, match=r"wide with priot does not fit the Pico: SRAM needs \d+ bytes .* of 270336"):
         build(wide, "priot", 1.0, [1, 2], tmp_path)
+
+
+@pytest.mark.parametrize("name", methods.names(device=False))
+def test_host_only_methods_are_refused_with_one_line(rotated, name):
+    qm, _, _ = rotated
+    with pytest.raises(InputError, match=rf"^{name} runs on the host only \((not an integer method|no firmware variant)\); "
+                                         r"device methods: none, "):
+        open_device(methods.make(name, qm))

@@ -33,13 +33,19 @@ def test_backbone_is_cached_and_bit_reproducible(small_splits, tmp_path, monkeyp
     cfg = {"model": "tiny_cnn", "dataset": "t", "seed": 3, "epochs": 1, "n_pretrain": 100, "n_calib": 50}
     monkeypatch.setenv("M0SIM_CACHE", str(tmp_path / "a"))
     a = quant.backbone(pre, cfg, 9)
-    assert len(list((tmp_path / "a").glob("*.npz"))) == 1
+    assert len(list((tmp_path / "a").glob("backbone-*.npz"))) == 1
+    assert len(list((tmp_path / "a").glob("float-backbone-*.npz"))) == 1  # its float parameters beside it
     b = quant.backbone(pre, cfg, 9)           # from the cache
     monkeypatch.setenv("M0SIM_CACHE", str(tmp_path / "b"))
     c = quant.backbone(pre, cfg, 9)           # rebuilt from scratch
     for x in (b, c):
         for k, v in a.arrays().items():
             assert (x.arrays()[k] == v).all() and x.arrays()[k].dtype == v.dtype, k
+    # the float parameters: the same bits from the cache and from a fresh pretraining
+    (tmp_path / "b" / next((tmp_path / "b").glob("float-*.npz")).name).unlink()
+    fresh, cached = c.pretrained(), b.pretrained()
+    assert all((f == g).all() for fp, gp in zip(fresh, cached) for f, g in zip(fp, gp))
+    assert all((quant.quantize_weights(w)[0] == q).all() for (w, _), q in zip(cached, a.weights))
 
 
 def test_quantized_model_tracks_float(small_qm, small_splits):
