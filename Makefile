@@ -30,8 +30,8 @@ toolchain:
 
 kernels: setup $(KERNEL_ELFS) $(KBUILD)/.priot-stamp
 
-# One PRIOT firmware per method, against a header generated from priot/device/layout.py.
-$(KBUILD)/.priot-stamp: $(wildcard kernels/priot/*) $(wildcard priot/device/*.py) $(RUNTIME) | setup
+# One PRIOT firmware per device method of the registry, against a header generated from priot/device/layout.py.
+$(KBUILD)/.priot-stamp: $(wildcard kernels/priot/*) $(wildcard priot/device/*.py) $(wildcard priot/methods/*.py) $(RUNTIME) | setup
 	$(PY) -m priot.device.firmware
 	touch $@
 

@@ -1,9 +1,11 @@
 /* PRIOT on the Pico: the model image, the training state and the entry points Python calls.
  *
- * Built once per method (PRIOT_METHOD, from the generated priot_layout.h): 1 PRIOT, 2 PRIOT-S (int16 edge
- * scores over frozen int8 flash weights, keep bitmask), 3 static-scale SGD on every layer, 4 on the last layer,
- * 5 NITI-style dynamic scaling (SGD on every layer, shifts from each tensor's maximum), 0 no adaptation.
- * Arithmetic follows priot/ref.py and the method classes bit for bit.
+ * Built once per method (PRIOT_METHOD, from the generated priot_layout.h, which the method registry drives):
+ * PRIOT_TRAINS says what it trains: PRIOT/PRIOT-S int16 edge scores over frozen int8 flash weights (keep
+ * bitmask), the int8 weights (copied to SRAM; every layer or the last), or nothing. A weight-training variant
+ * has one PRIOT_UPDATE rule: hash-stochastic, round-to-nearest, floor shift, NITI's published update (mu bits
+ * from the layer's largest gradient, PstoShift), or NITI dynamic scaling (every shift from each tensor's maximum).
+ * Arithmetic follows priot/ref.py and the method classes bit for bit (rules: priot/SPEC.md).
  */
 #include <stdint.h>
 
@@ -12,9 +14,11 @@
 #include "requant.h"
 #include "topk.h"
 
-#define IS_PRIOT (PRIOT_METHOD == 1 || PRIOT_METHOD == 2)
-#define IS_SGD (PRIOT_METHOD >= 3)
-#define IS_DYNAMIC (PRIOT_METHOD == 5)
+#define IS_PRIOT (PRIOT_TRAINS == PRIOT_TRAINS_SCORES)
+#define IS_SGD (PRIOT_TRAINS == PRIOT_TRAINS_WEIGHTS)
+#define IS_DYNAMIC (PRIOT_UPDATE == PRIOT_UPDATE_DYNAMIC)
+#define IS_NITI_STATIC (PRIOT_UPDATE == PRIOT_UPDATE_NITI_STATIC)
+#define USES_RNG (PRIOT_UPDATE == PRIOT_UPDATE_STOCHASTIC || IS_DYNAMIC) /* rules that draw from the counter */
 
 /* Flash: the frozen model as a deployment keeps it (written by the host before the run). */
 const uint32_t priot_layout_hash = PRIOT_LAYOUT_HASH;
@@ -33,7 +37,7 @@ int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tabl
 static int8_t err_a[PRIOT_MAX_ACT] ALIGNED, err_b[PRIOT_MAX_ACT] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
-#if PRIOT_METHOD != 0
+#if PRIOT_TRAINS != PRIOT_TRAINS_NONE
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
 #endif
 static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* a conv layer's input, unrolled into windows */
@@ -52,6 +56,8 @@ static uint16_t row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each we
 
 #if IS_SGD
 int8_t priot_train_w[PRIOT_TRAIN_WEIGHTS] ALIGNED;
+#endif
+#if USES_RNG
 uint32_t priot_rng_counter;
 #endif
 
@@ -176,13 +182,32 @@ PHASE static void select_layer(int32_t p)
 }
 #endif
 
-#if IS_SGD
+#if USES_RNG
 /* Rank of layer p among the trained layers: the rounding counter advances once per trained tensor, in order. */
 static uint32_t trained_rank(int32_t p)
 {
     uint32_t r = 0;
     for (int32_t j = 0; j < p; j++) r += (uint32_t)P.trained[j];
     return r;
+}
+#endif
+
+#if IS_SGD
+/* One weight's step from its gradient accumulator under this variant's update rule (priot/SPEC.md). */
+static inline int32_t weight_step(int32_t g, int32_t shift, uint32_t base, uint32_t index)
+{
+#if USES_RNG
+    return sround(g, shift, base, index);
+#else
+    (void)base; (void)index;
+#if PRIOT_UPDATE == PRIOT_UPDATE_NEAREST
+    return rshift_round(g, shift);
+#elif PRIOT_UPDATE == PRIOT_UPDATE_FLOOR
+    return g >> shift; /* arithmetic shift: floor */
+#else
+    return niti_step(g, shift); /* shift = ceil_log2(max|g|) - mu, may be <= 0 */
+#endif
+#endif
 }
 
 PHASE static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x,
@@ -191,15 +216,39 @@ PHASE static void sgd_row(int32_t p, int32_t row, int32_t len, const int32_t *g,
     int8_t *w = priot_train_w + P.train_off[p] + row * len;
     for (int32_t i = 0; i < len; i++) {
         int32_t gi = g ? g[i] : e * x[i];
-        w[i] = sat_w8(w[i] - sround(gi, shift, base, (uint32_t)(row * len + i)));
+        w[i] = sat_w8(w[i] - weight_step(gi, shift, base, (uint32_t)(row * len + i)));
     }
 }
+
+#if IS_NITI_STATIC
+/* The largest |gradient| of layer p, which NITI's update is normalised by. A first pass recomputes each conv
+ * channel's gradient rather than keeping the layer's int32 gradient in SRAM; a dense layer's gradient is the
+ * outer product err x in, so its largest magnitude is max|err| * max|in|. */
+PHASE static uint32_t grad_max(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in, int32_t *g)
+{
+    int32_t rows = L->out_c, len = priot_weight_count[p] / rows;
+    uint32_t m = 0;
+    if (L->kind == KIND_CONV3X3) {
+        conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+        for (int32_t r = 0; r < rows; r++) {
+            conv3x3_channel_grad(err, im2col_buf, &d, r, g);
+            uint32_t a = max_abs(g, len);
+            if (a > m) m = a;
+        }
+        return m;
+    }
+    uint32_t me = 0, mx = 0;
+    for (int32_t r = 0; r < rows; r++) { uint32_t a = (uint32_t)(err[r] < 0 ? -err[r] : err[r]); if (a > me) me = a; }
+    for (int32_t i = 0; i < len; i++) { uint32_t a = (uint32_t)(in[i] < 0 ? -in[i] : in[i]); if (a > mx) mx = a; }
+    return me * mx;
+}
+#endif
 #endif
 
 /* Gradient of layer p's effective weights from its output error and input, applied row by row. */
 PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in)
 {
-#if PRIOT_METHOD == 0
+#if PRIOT_TRAINS == PRIOT_TRAINS_NONE
     (void)L; (void)p; (void)err; (void)in;
 #else
     int32_t rows = L->out_c, len = priot_weight_count[p] / rows;
@@ -221,7 +270,11 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
         else if (err[r]) score_row(p, r, len, 0, err[r], in);
     }
 #elif IS_SGD
+#if USES_RNG
     uint32_t base = lowbias32((uint32_t)P.seed ^ (priot_rng_counter + trained_rank(p)));
+#else
+    uint32_t base = 0;
+#endif
 #if IS_DYNAMIC
     for (int32_t r = 0; r < rows; r++) {
         int32_t *gr = grad_acc + r * len;
@@ -232,7 +285,13 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
     (void)g;
     for (int32_t r = 0; r < rows; r++) sgd_row(p, r, len, grad_acc + r * len, 0, in, shift, base);
 #else
+#if IS_NITI_STATIC
+    int32_t bits = ceil_log2(grad_max(L, p, err, in, g));
+    if (bits == 0) return; /* max|g| <= 1: NITI makes no update */
+    int32_t shift = bits - P.lr_shift; /* lr_shift carries mu */
+#else
     int32_t shift = P.grad_shift[p] + P.lr_shift;
+#endif
     for (int32_t r = 0; r < rows; r++) {
         if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
         else if (err[r]) sgd_row(p, r, len, 0, err[r], in, shift, base);
@@ -328,7 +387,7 @@ int32_t priot_infer(void) { return forward(); }
 int32_t priot_train_step(int32_t label)
 {
     int32_t predicted = forward();
-#if PRIOT_METHOD != 0
+#if PRIOT_TRAINS != PRIOT_TRAINS_NONE
     backward(label);
 #else
     (void)label;
@@ -336,7 +395,7 @@ int32_t priot_train_step(int32_t label)
 #if IS_PRIOT
     for (int32_t p = 0; p < PRIOT_N_PARAM; p++) select_layer(p);
 #endif
-#if IS_SGD
+#if USES_RNG
     for (int32_t p = 0; p < PRIOT_N_PARAM; p++) priot_rng_counter += (uint32_t)P.trained[p];
 #endif
     return predicted;

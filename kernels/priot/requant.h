@@ -2,6 +2,7 @@
  *
  * rshift_round(x, s) = (x + (1 << (s-1))) >> s for s > 0 (arithmetic shift, round half up), x for s == 0.
  * Saturation clamps to int8 [-128, 127], weights to [-127, 127], scores to int16.
+ * The baselines' other weight-update roundings (floor, NITI's PstoShift and mu normalisation) are at the end.
  * Callers keep |x| < 2^30 (the value ranges are documented in priot/ref.py).
  */
 #pragma once
@@ -48,4 +49,27 @@ static inline int32_t sround(int32_t x, int32_t s, uint32_t base, uint32_t index
     if (s == 0) return x;
     uint32_t r = lowbias32(base + index) & ((1u << s) - 1u);
     return (x + (int32_t)r) >> s;
+}
+
+/* ceil(log2(m)), exactly (0 and 1 -> 0): NITI's RangeEstimate (priot.intmath.ceil_log2). */
+static inline int32_t ceil_log2(uint32_t m) { return m > 1 ? bitlen(m - 1) : 0; }
+
+/* NITI's PstoShift of x / 2^s (s >= 1): the magnitude shifted, rounded up iff the upper half of the dropped
+ * bits exceeds the lower half (doubled for odd s), the sign restored (priot.intmath.psto_shift). */
+static inline int32_t psto_shift(int32_t x, int32_t s)
+{
+    uint32_t a = (uint32_t)(x < 0 ? -x : x), r = a & ((1u << s) - 1u);
+    int32_t h = s >> 1;
+    uint32_t hi = r >> h, lo = (r & ((1u << h) - 1u)) << (s & 1);
+    int32_t q = (int32_t)((a >> s) + (hi > lo));
+    return x < 0 ? -q : q;
+}
+
+/* NITI's weight step for one gradient-accumulator element, given b - mu for the layer
+ * (b = ceil_log2(max|acc|); the caller skips the layer when b == 0): clipped to [-127, 127]
+ * (priot.intmath.niti_update). */
+static inline int32_t niti_step(int32_t g, int32_t shift)
+{
+    int32_t d = shift > 0 ? psto_shift(g, shift) : g;
+    return d > 127 ? 127 : d < -127 ? -127 : d;
 }

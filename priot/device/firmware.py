@@ -100,12 +100,13 @@ def _hash_of(path: Path) -> int | None:
 
 def build_defaults(out_dir: Path = BUILD_DIR) -> list[Path]:
     """Every method's firmware for the tiny CNN with the experiments' default options (`make kernels`)."""
+    from priot.device.layout import METHODS
     from priot.experiments.device import DEFAULTS
     from priot.models import tiny_cnn
 
     layers = DEFAULTS["score_layers"]
     out = []
-    for method in ("none", "priot", "priot-s", "sgd-all", "sgd-last", "niti-dynamic"):
+    for method in METHODS:
         frac = DEFAULTS["frac"] if method == "priot-s" else 1.0
         out.append(build(tiny_cnn(), method, frac, layers if method.startswith("priot") else None, out_dir))
     return out

@@ -119,7 +119,7 @@ class DeviceMethod:
         m.write("priot_params", np.array([self._params()]))
         if isinstance(self.method, Priot):
             m.write("priot_scores", np.concatenate(self.method.scores + [np.zeros(0, np.int16)]).astype("<i2"))
-        if isinstance(self.method, Niti):
+        if "rng_counter" in self.method.state():
             m.write("priot_rng_counter", self.method.counter.astype("<u4"))
 
     def set_lr_shift(self, lr_shift: int):

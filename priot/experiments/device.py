@@ -1,4 +1,4 @@
-"""``m0sim run priot-s`` (and priot, sgd-all, sgd-last, niti-dynamic, none): a method trained on the
+"""``m0sim run priot-s`` (and every other method with a device variant): a method trained on the
 emulated Pico, epoch by epoch, in lockstep with the numpy integer model.
 
 Per epoch: accuracy on the device (rotated test digits, inference on the emulated Pico), cycles and
@@ -196,4 +196,10 @@ priot = make_command("priot")
 sgd_all = make_command("sgd-all")
 sgd_last = make_command("sgd-last")
 niti_dynamic = make_command("niti-dynamic")
+niti_all = make_command("niti-all")
+niti_last = make_command("niti-last")
+floor_all = make_command("floor-all")
+floor_last = make_command("floor-last")
+rtn_all = make_command("rtn-all")
+rtn_last = make_command("rtn-last")
 none = make_command("none")

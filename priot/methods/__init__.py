@@ -36,19 +36,19 @@ register(MethodSpec("sgd-all", "engineered", _weights, _grid(6), 9, update="stoc
                     summary="integer SGD on every layer, hash-stochastic rounding, static scales"))
 register(MethodSpec("sgd-last", "engineered", _weights, _grid(4), 7, update="stochastic", layers="last",
                     summary="integer SGD on the last layer, hash-stochastic rounding, static scales"))
-register(MethodSpec("niti-all", "published", _weights, _grid(0), 5, step_name="mu", device=False,
+register(MethodSpec("niti-all", "published", _weights, _grid(0), 5, step_name="mu",
                     update="niti-static", layers="all",
                     summary="NITI's published update (mu bits from max|g|, PstoShift, mu schedule) on every layer, static scales"))
-register(MethodSpec("niti-last", "published", _weights, _grid(0), 5, step_name="mu", device=False,
+register(MethodSpec("niti-last", "published", _weights, _grid(0), 5, step_name="mu",
                     update="niti-static", layers="last",
                     summary="NITI's published update (mu bits from max|g|, PstoShift, mu schedule) on the last layer, static scales"))
-register(MethodSpec("floor-all", "naive", _weights, _grid(6), 9, device=False, update="floor", layers="all",
+register(MethodSpec("floor-all", "naive", _weights, _grid(6), 9, update="floor", layers="all",
                     summary="integer SGD on every layer, w -= g >> s (floor), static scales"))
-register(MethodSpec("floor-last", "naive", _weights, _grid(4), 7, device=False, update="floor", layers="last",
+register(MethodSpec("floor-last", "naive", _weights, _grid(4), 7, update="floor", layers="last",
                     summary="integer SGD on the last layer, w -= g >> s (floor), static scales"))
-register(MethodSpec("rtn-all", "naive", _weights, _grid(6), 9, device=False, update="nearest", layers="all",
+register(MethodSpec("rtn-all", "naive", _weights, _grid(6), 9, update="nearest", layers="all",
                     summary="integer SGD on every layer, round-to-nearest update, static scales"))
-register(MethodSpec("rtn-last", "naive", _weights, _grid(4), 7, device=False, update="nearest", layers="last",
+register(MethodSpec("rtn-last", "naive", _weights, _grid(4), 7, update="nearest", layers="last",
                     summary="integer SGD on the last layer, round-to-nearest update, static scales"))
 register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_name="mu", update="dynamic", layers="all",
                     summary="NITI with dynamic per-tensor scales recomputed every step (the costly reference)"))

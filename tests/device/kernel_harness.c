@@ -52,6 +52,17 @@ void h_sround_vec(int32_t n, int32_t s, uint32_t base)
     for (int32_t i = 0; i < n; i++) h_out32[i] = sround(h_out32[i], s, base, (uint32_t)i);
 }
 
+/* The baselines' update roundings over h_out32: 0 floor shift, 1 PstoShift, 2 NITI's step (shift may be <= 0);
+ * ceil_log2 of each element for 3. */
+void h_update_vec(int32_t n, int32_t s, int32_t rule)
+{
+    for (int32_t i = 0; i < n; i++) {
+        int32_t x = h_out32[i];
+        h_out32[i] = rule == 0 ? x >> s : rule == 1 ? psto_shift(x, s) : rule == 2 ? niti_step(x, s)
+                                                                   : ceil_log2((uint32_t)x);
+    }
+}
+
 void h_lowbias32_vec(int32_t n)
 {
     for (int32_t i = 0; i < n; i++) h_out32[i] = (int32_t)lowbias32((uint32_t)h_out32[i]);

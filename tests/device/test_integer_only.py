@@ -12,12 +12,11 @@ import pytest
 from m0sim.elf import load_program
 from m0sim.toolchain import compile_program
 from priot.device import firmware
+from priot.device.layout import METHODS
 from priot.models import tiny_cnn
 
 SOFT_FLOAT = re.compile(r"^__aeabi_[fd]|^__(add|sub|mul|div|fix|float|extend|trunc|eq|ne|lt|le|gt|ge|un)[sd]f"
                         r"|^__aeabi_[lu]?[fd]2|^__aeabi_[ui]2[fd]")
-
-METHODS = ["none", "priot", "priot-s", "sgd-all", "sgd-last", "niti-dynamic"]
 
 
 def soft_float_symbols(elf):
@@ -32,7 +31,7 @@ def outdir(tmp_path_factory):
     return tmp_path_factory.mktemp("priot-fw")
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", list(METHODS))  # every firmware variant the registry asks for
 def test_firmware_links_no_soft_float(outdir, method):
     frac = 0.25 if method == "priot-s" else 1.0
     layers = [1, 2] if method.startswith("priot") else None

@@ -611,3 +611,27 @@ def test_sround(km, seed):
             r = int(intmath.lowbias32((base + idx) & M32)) & ((1 << s) - 1)
             check_equal([(xi + r) >> s], [s32(km.call("h_sround", xi, s, base, idx))], "sround", x=xi, index=idx,
                         **ctx)
+
+
+def test_update_roundings_floor_pstoshift_niti(km):
+    """The baselines' C update rules (requant.h) against priot.intmath on edge values and random ones."""
+    rng = np.random.default_rng(1500)
+    for s in [1, 2, 3, 4, 5, 8, 13, 24]:
+        n = 400
+        x = rng.integers(-(1 << 30), 1 << 30, n)
+        small = np.arange(-100, 100)
+        x[:200] = small  # every small value, negative ones included: where floor, psto and nearest differ
+        x[200:206] = [(1 << 30) - 1, -(1 << 30), (1 << s) - 1, -((1 << s) - 1), 1 << (s - 1), -(1 << (s - 1))]
+        for rule, want in ((0, intmath.floor_shift(x, s)), (1, intmath.psto_shift(x, s)),
+                           (2, np.clip(intmath.psto_shift(x, s), -127, 127))):
+            put(km, "h_out32", x.astype(np.int32))
+            km.call("h_update_vec", n, s, rule)
+            check_equal(want, km.read("h_out32", np.int32, n), "update rounding", rule=rule, s=s)
+    x = np.arange(-50, 50)  # NITI's step with shift <= 0 (the accumulator itself, clipped)
+    put(km, "h_out32", (x * 3).astype(np.int32))
+    km.call("h_update_vec", 100, 0, 2)
+    check_equal(np.clip(x * 3, -127, 127), km.read("h_out32", np.int32, 100), "niti step, no shift")
+    m = np.concatenate([np.arange(0, 300), [2 ** 20, 2 ** 20 + 1, 2 ** 31 - 1]])
+    put(km, "h_out32", m.astype(np.uint32))
+    km.call("h_update_vec", len(m), 0, 3)
+    check_equal([intmath.ceil_log2(v) for v in m], km.read("h_out32", np.int32, len(m)), "ceil_log2")
