@@ -8,13 +8,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 from m0sim import memmap
 from m0sim.errors import InputError
 
 CC = "arm-none-eabi-gcc"
+DEBIAN_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi")  # the compiler and its C library
 DEFAULT_STACK_SIZE = 16 * 1024
 
 # Code generation for the RP2040's core; semihosting I/O through newlib's rdimon, with our own start-up code.
@@ -26,18 +26,31 @@ LINK_FLAGS = ["--specs=nano.specs", "--specs=rdimon.specs", "-nostartfiles"]
 
 
 def runtime_dir() -> Path:
-    return Path(str(resources.files("m0sim") / "runtime"))
+    """The start-up code and linker-script template, package data beside this module."""
+    return Path(__file__).resolve().parent / "runtime"
 
 
 def linker_script(stack_size: int = DEFAULT_STACK_SIZE) -> str:
-    template = (runtime_dir() / "pico.ld.in").read_text()
+    path = runtime_dir() / "pico.ld.in"
+    if not path.is_file():
+        raise InputError(f"{path} not found: the m0sim package is incomplete (reinstall it)")
+    template = path.read_text()
     return template.replace("@MEMORY@", memmap.linker_memory_block()).replace("@STACK_SIZE@", hex(stack_size))
+
+
+def fingerprint(extra_flags=(), stack_size: int = DEFAULT_STACK_SIZE, opt: str = "-O2") -> list[str]:
+    """Everything compile_program adds to a program's own sources: flags, start-up code, linker script (for
+    build caches keyed by their inputs; the compiler's version is not among them)."""
+    flags = [*CPU_FLAGS, opt, *C_FLAGS, *extra_flags, *LINK_FLAGS]
+    script = linker_script(stack_size)  # first: it says so when the runtime files are missing
+    return [" ".join(flags), script, (runtime_dir() / "crt0.c").read_text()]
 
 
 def find_compiler() -> str:
     path = shutil.which(CC)
     if path is None:
-        raise InputError(f"{CC} not found on PATH: run `make setup` (installs Debian's gcc-arm-none-eabi)")
+        raise InputError(f"{CC} not found on PATH: install the Debian packages {' and '.join(DEBIAN_PACKAGES)} "
+                         f"(`apt-get install {' '.join(DEBIAN_PACKAGES)}`; in a checkout `make setup` does it)")
     return path
 
 
@@ -50,17 +63,23 @@ def compile_program(sources, output, extra_flags=(), stack_size: int = DEFAULT_S
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     cc = find_compiler()
+    # the ELF is linked under a unique name beside `output` and renamed: atomic, and never across file systems
+    fd, partial = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    os.close(fd)
     with tempfile.TemporaryDirectory(prefix="m0sim-cc-") as tmp:
         ld = Path(tmp) / "pico.ld"
         ld.write_text(linker_script(stack_size))
-        partial = Path(tmp) / output.name
         cmd = [cc, *CPU_FLAGS, opt, *C_FLAGS, *extra_flags, "-I", str(runtime_dir()),
                *map(str, sources), str(runtime_dir() / "crt0.c"),
                "-T", str(ld), *LINK_FLAGS, "-o", str(partial)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise InputError(f"compilation failed ({' '.join(map(str, sources))}):\n{proc.stderr.strip()}")
-        if proc.stderr.strip():
-            print(proc.stderr.strip())
-        os.replace(partial, output)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise InputError(f"compilation failed ({' '.join(map(str, sources))}):\n{proc.stderr.strip()}")
+            if proc.stderr.strip():
+                print(proc.stderr.strip())
+            os.replace(partial, output)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
     return output

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from m0sim import cache
 from priot import pretrain, ref
 from priot.errors import ConfigError
 from priot.intmath import INT32_MAX, bitlen, sat_w8
@@ -101,8 +102,8 @@ def quantize(model, params, calib_images, calib_labels):
 
 
 def cache_dir():
-    """$M0SIM_CACHE, else ~/.cache/m0sim."""
-    return Path(os.environ.get("M0SIM_CACHE") or Path.home() / ".cache" / "m0sim")
+    """$M0SIM_CACHE, else ~/.cache/m0sim (m0sim.cache: one rule for every cached file)."""
+    return cache.root()
 
 
 def _key(cfg):

@@ -1,18 +1,17 @@
 """Build and load the native counting callbacks (counter.c) and share their state with Python through ctypes.
 
 The state layout is defined once, here, as ctypes fields; the C header is generated from it.  The shared
-library is compiled with the host C compiler on first use and cached by a hash of its sources.
+library is compiled with the host C compiler on first use and cached (m0sim.cache) by a hash of its sources.
 """
 
 import ctypes
-import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from m0sim import memmap, timing
+from m0sim import cache, memmap, timing
 from m0sim.errors import M0simError
 
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
@@ -85,41 +84,34 @@ def state_header() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("M0SIM_CACHE") or Path.home() / ".cache" / "m0sim"
-    return Path(root) / "native"
-
-
 _lib = None
 
 CFLAGS = ("-O2", "-shared", "-fPIC")
 
 
 def library() -> ctypes.CDLL:
-    """The compiled callbacks, built once per source version."""
+    """The compiled callbacks, built once per source version (and once per machine, see m0sim.cache)."""
     global _lib
     if _lib is not None:
         return _lib
     source = (Path(__file__).parent / "counter.c").read_text()
     header = state_header()
-    digest = hashlib.sha256((source + header + " ".join(CFLAGS)).encode()).hexdigest()[:16]
-    so_path = _cache_dir() / f"m0sim_counter_{digest}.so"
-    if not so_path.exists():
-        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-        if cc is None:
-            raise M0simError("no host C compiler (cc/gcc) found to build m0sim's native counters: install gcc")
-        so_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="m0sim-native-") as tmp:
-            (Path(tmp) / "counter_state.h").write_text(header)
-            (Path(tmp) / "counter.c").write_text(source)
-            out = Path(tmp) / so_path.name
-            proc = subprocess.run([cc, *CFLAGS, "-o", str(out), str(Path(tmp) / "counter.c")],
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")
-            os.replace(out, so_path)
-    _lib = ctypes.CDLL(str(so_path))
+    so_path = cache.root() / "native" / f"m0sim_counter_{cache.digest(source, header, ' '.join(CFLAGS))}.so"
+    _lib = ctypes.CDLL(str(cache.build_once(so_path, lambda out: _compile(source, header, out))))
     return _lib
+
+
+def _compile(source: str, header: str, out: Path):
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise M0simError("no host C compiler (cc/gcc) found to build m0sim's native counters: install gcc")
+    with tempfile.TemporaryDirectory(prefix="m0sim-native-") as tmp:  # the sources only; the output is `out`
+        (Path(tmp) / "counter_state.h").write_text(header)
+        (Path(tmp) / "counter.c").write_text(source)
+        proc = subprocess.run([cc, *CFLAGS, "-o", str(out), str(Path(tmp) / "counter.c")],
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")
 
 
 def callback_address(name: str) -> int:

@@ -1,0 +1,58 @@
+"""The per-user build cache ($M0SIM_CACHE, else ~/.cache/m0sim): things built on first use, once per machine.
+
+Several processes may ask for the same file at the same moment (Dask workers on one machine): the first takes
+an exclusive lock beside the file and builds it into a unique temporary name in the cache's own directory, then
+renames it into place (atomic on one file system); the others wait on the lock and find the file done.
+"""
+
+import fcntl
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def root() -> Path:
+    """$M0SIM_CACHE, else ~/.cache/m0sim."""
+    return Path(os.environ.get("M0SIM_CACHE") or Path.home() / ".cache" / "m0sim")
+
+
+def digest(*parts: str | bytes, length: int = 16) -> str:
+    """A short content key: the sha256 of the parts, each length-prefixed so their boundaries count."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else bytes(part)
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:length]
+
+
+def build_once(path: Path, build: Callable[[Path], object], what: str | None = None) -> Path:
+    """`path`, built by `build(tmp)` if it does not exist yet; `build` writes the file `tmp` (same directory).
+
+    When `what` is given, a build prints one line on stderr saying what was built and how long it took.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, also if this process dies
+        if path.exists():  # another process built it while this one waited
+            return path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        os.close(fd)
+        try:
+            start = time.perf_counter()
+            build(Path(tmp))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    if what:
+        print(f"m0sim: built {what} in {time.perf_counter() - start:.1f} s (first use; cached as {path})",
+              file=sys.stderr)
+    return path
