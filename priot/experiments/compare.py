@@ -23,7 +23,7 @@ from priot.errors import PriotError
 # 3,000 upright digits for 4 epochs, its static scales calibrated on up to 300 of them.
 PRETRAIN = 3000
 PRETRAIN_EPOCHS = 4
-SCORE_LAYERS = [1, 2]  # PRIOT scores the second conv and the dense layer; the first conv is used whole
+SCORE_LAYERS = list(methods.DEFAULTS.score_layers)
 
 
 def calib_digits(n_pretrain: int) -> int:

@@ -3,13 +3,13 @@
 
 from priot.methods.base import Method, NoAdapt
 from priot.methods.baselines import Niti, niti_mu
+from priot.methods.defaults import DEFAULTS, MethodDefaults
 from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
 from priot.methods.registry import FAMILIES, GRID_POINTS, REGISTRY, MethodSpec, names, register, spec
 
-# PRIOT-S scores a quarter of each scored layer's edges; scores start at |w| << 2.
-DEFAULT_FRAC = 0.25
-DEFAULT_INIT_SHIFT = 2
+DEFAULT_FRAC = DEFAULTS.frac  # PRIOT-S's scored fraction and score init: priot.methods.defaults
+DEFAULT_INIT_SHIFT = DEFAULTS.init_shift
 # Keep fractions chosen on validation splits of rotated digits (README, "PRIOT results"): PRIOT keeps 90% of
 # its scored edges, PRIOT-S half of the edges it scores.
 DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
@@ -74,5 +74,6 @@ def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shi
     return method
 
 
-__all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP", "DEFAULT_LR_SHIFT", "DEFAULT_FRAC",
-           "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec", "names", "register", "spec"]
+__all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP",
+           "DEFAULT_LR_SHIFT", "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec",
+           "names", "register", "spec", "DEFAULTS", "MethodDefaults"]
