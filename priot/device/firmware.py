@@ -1,21 +1,60 @@
-"""Build, find and check the PRIOT firmware variants (one ELF per method, from kernels/priot/).
+"""Build, find and check the PRIOT firmware variants (one ELF per method, from the kernels shipped with priot).
 
 The C header is generated from priot/device/layout.py; its hash is compiled into the firmware as
-`priot_layout_hash` and compared before every run, so a stale ELF is never used silently.
+`priot_layout_hash` and compared before every run, so a stale ELF is never used silently. A variant is built
+on first use into the user cache (m0sim.cache), under a name keyed by everything that goes into it: the kernel
+sources, the generated header and the flags. `make kernels` builds the default variants into the same place.
 """
 
 import tempfile
 from pathlib import Path
 
+from m0sim import cache, toolchain
 from m0sim.elf import load_program
 from m0sim.errors import InputError
 from m0sim.toolchain import compile_program
 from priot.device.layout import header, layout_hash, make_layout, scored_layers
 
-REPO = Path(__file__).resolve().parents[2]
-KERNEL_DIR = REPO / "kernels" / "priot"
-BUILD_DIR = REPO / "build" / "kernels"
+# The C sources travel with the package (package data); in a checkout this folder is a link to kernels/.
+KERNELS = Path(__file__).resolve().parent / "kernels"
+KERNEL_DIR = KERNELS / "priot"
 CFLAGS = ["-Wextra"]
+
+
+def sources(directory: Path = KERNEL_DIR) -> list[Path]:
+    found = sorted([*directory.glob("*.c"), *directory.glob("*.S")])
+    if not found:
+        raise InputError(f"PRIOT kernel sources not found in {directory}: the priot package is incomplete "
+                         f"(reinstall it, or run from a checkout)")
+    return found
+
+
+def cache_dir() -> Path:
+    return cache.root() / "firmware"
+
+
+def cached_build(name: str, srcs, includes=(KERNEL_DIR,), generated: dict[str, str] | None = None,
+                 flags=CFLAGS) -> Path:
+    """`srcs` compiled with `flags` and the headers of `includes` (plus `generated` headers, name -> text) into
+    the cache, on first use.
+
+    The ELF's name carries a hash of every input's content (not of where the package is installed): the
+    sources, the headers beside them and in `includes`, the generated headers, the flags, and the toolchain's
+    own start-up code, flags and linker script.
+    """
+    srcs, includes, generated = [Path(s) for s in srcs], [Path(d) for d in includes], generated or {}
+    headers = sorted({h for d in {*includes, *(s.parent for s in srcs)} for h in d.glob("*.h")})
+    parts = [p for f in [*srcs, *headers] for p in (f.name, f.read_bytes())]
+    parts += [p for k in sorted(generated) for p in (k, generated[k])]
+    path = cache_dir() / f"{name}-{cache.digest(*parts, *flags, *toolchain.fingerprint(flags))}.elf"
+
+    def build(out: Path):
+        with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
+            for hname, text in generated.items():
+                (Path(tmp) / hname).write_text(text)
+            compile_program(srcs, out, [f"-I{d}" for d in (tmp, *includes)] + list(flags))
+
+    return cache.build_once(path, build, what=f"firmware {name}")
 
 
 def variant_name(model, method: str, frac: float, layers=None) -> str:
@@ -25,20 +64,20 @@ def variant_name(model, method: str, frac: float, layers=None) -> str:
     return f"priot-{model.name}-{method}{suffix}"
 
 
-def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path = BUILD_DIR) -> Path:
-    """Compile the firmware for one method (PRIOT-S scored fraction, scored layers) into out_dir."""
-    sources = sorted([*KERNEL_DIR.glob("*.c"), *KERNEL_DIR.glob("*.S")])
-    if not sources:
-        raise InputError(f"PRIOT kernel sources not found in {KERNEL_DIR}")
+def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path | None = None) -> Path:
+    """The firmware for one method (PRIOT-S scored fraction, scored layers): from the cache, built on first
+    use; or compiled into `out_dir` when given."""
+    name = variant_name(model, method, frac, layers)
     text = header(make_layout(model), method, frac, layers)
-    out = Path(out_dir) / f"{variant_name(model, method, frac, layers)}.elf"
-    with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
-        (Path(tmp) / "priot_layout.h").write_text(text)
-        try:
-            compile_program(sources, out, ["-I", tmp, "-I", str(KERNEL_DIR), *CFLAGS])
-        except InputError as exc:
-            raise _does_not_fit(str(exc), model, method) or exc from None
-    return out
+    try:
+        if out_dir is None:
+            return cached_build(name, sources(), generated={"priot_layout.h": text})
+        with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
+            (Path(tmp) / "priot_layout.h").write_text(text)
+            return compile_program(sources(), Path(out_dir) / f"{name}.elf", ["-I", tmp, "-I", str(KERNEL_DIR),
+                                                                               *CFLAGS])
+    except InputError as exc:
+        raise _does_not_fit(str(exc), model, method) or exc from None
 
 
 def _does_not_fit(message: str, model, method: str) -> InputError | None:
@@ -66,21 +105,20 @@ def expected_hash(model, method: str, frac: float, layers=None) -> int:
     return layout_hash(header(make_layout(model), method, frac, layers))
 
 
-def locate(model, method: str, frac: float, layers=None, path: Path | None = None, auto_build: bool = True) -> Path:
-    """The firmware ELF for a run: the given path, else build/kernels/<variant>.elf (built when missing or
-    stale and the sources are here). A missing or stale ELF that cannot be rebuilt is an error."""
-    want = expected_hash(model, method, frac, layers)
-    explicit = path is not None
-    path = Path(path) if explicit else BUILD_DIR / f"{variant_name(model, method, frac, layers)}.elf"
-    if not explicit and auto_build and KERNEL_DIR.is_dir() and (not path.exists() or _hash_of(path) != want):
+def locate(model, method: str, frac: float, layers=None, path: Path | None = None) -> Path:
+    """The firmware ELF for a run: the given path (checked, never rebuilt), else the cached build of the
+    installed sources (built on first use)."""
+    if path is None:
         return build(model, method, frac, layers)
+    path, want = Path(path), expected_hash(model, method, frac, layers)
     if not path.exists():
-        raise InputError(f"kernel ELF {path} not found: run `make kernels`")
+        raise InputError(f"kernel ELF {path} not found (leave out the firmware path to use the build of the "
+                         f"current sources, made on first use or by `make kernels`)")
     got = _hash_of(path)
     if got != want:
         raise InputError(f"kernel ELF {path} is stale or built for another method (layout 0x{got:08x}; "
                          f"{method} needs 0x{want:08x}, as in {variant_name(model, method, frac, layers)}.elf): "
-                         f"run `make kernels`")
+                         f"leave out the firmware path to use the build of the current sources")
     return path
 
 
@@ -98,20 +136,22 @@ def _hash_of(path: Path) -> int | None:
     return None
 
 
-def build_defaults(out_dir: Path = BUILD_DIR) -> list[Path]:
-    """Every method's firmware for the tiny CNN with the experiments' default options (`make kernels`)."""
+def build_defaults() -> list[Path]:
+    """Every method's firmware for the tiny CNN with the methods' default options (`make kernels`)."""
     from priot.device.layout import METHODS
-    from priot.experiments.device import DEFAULTS
+    from priot.methods import DEFAULTS
     from priot.models import tiny_cnn
 
-    layers = DEFAULTS["score_layers"]
     out = []
     for method in METHODS:
-        frac = DEFAULTS["frac"] if method == "priot-s" else 1.0
-        out.append(build(tiny_cnn(), method, frac, layers if method.startswith("priot") else None, out_dir))
+        frac = DEFAULTS.frac if method == "priot-s" else 1.0
+        layers = list(DEFAULTS.score_layers) if method.startswith("priot") else None
+        out.append(build(tiny_cnn(), method, frac, layers))
     return out
 
 
-if __name__ == "__main__":
-    for path in build_defaults():
-        print(f"wrote {path}")
+if __name__ == "__main__":  # `make kernels`: the default variants and the MAC harness of `m0sim run cost`
+    from priot.device.macs import harness
+
+    for elf in [*build_defaults(), harness()]:
+        print(f"firmware {elf}")

@@ -13,12 +13,18 @@ import numpy as np
 
 from m0sim.errors import InputError
 from m0sim.machine import Machine
-from priot.device.firmware import BUILD_DIR
+from priot.device.firmware import KERNEL_DIR, KERNELS, cached_build
 from priot.device.layout import conv_row_bytes as row_bytes
 from priot.models import Conv3x3, Dense
 
-HARNESS = BUILD_DIR / "layer_macs.elf"
+HARNESS_SOURCES = [KERNELS / "bench" / "layer_macs.c",
+                   *(KERNEL_DIR / f for f in ("conv3x3.c", "dense.c", "dot.c", "dot_m0.S"))]
 INNER = ("dot_s8_channel", "dot_s8_words")
+
+
+def harness() -> Path:
+    """The harness ELF, from the cache (built on first use, or by `make kernels`)."""
+    return cached_build("layer_macs", HARNESS_SOURCES)
 
 
 def layer_jobs(model):
@@ -47,14 +53,13 @@ def _check_fits(machine, fn, args):
         need = {"mac_x": cin, "mac_w": cin * cout, "mac_out": cout, "mac_row": cin}
     over = [f"{k} needs {v} bytes, has {sizes[k]}" for k, v in need.items() if v > sizes[k]]
     if over:
-        raise InputError(f"{HARNESS.name}: layer {args} does not fit the harness buffers ({'; '.join(over)})")
+        raise InputError(f"{machine.program.path.name}: layer {args} does not fit the harness buffers "
+                         f"({'; '.join(over)})")
 
 
-def measure(model, seed: int = 0, path: Path = HARNESS) -> list[dict]:
+def measure(model, seed: int = 0, path: Path | None = None) -> list[dict]:
     """One row per parameter layer, unmasked and with a random keep mask (PRIOT's path)."""
-    if not Path(path).exists():
-        raise InputError(f"kernel ELF {path} not found: run `make kernels`")
-    m = Machine(path)
+    m = Machine(harness() if path is None else path)
     rng = np.random.default_rng(seed)
     for sym, lo, hi in (("mac_x", 0, 128), ("mac_w", -127, 128), ("mac_mask", 0, 256), ("mac_bias", -2**12, 2**12)):
         s = m.program.symbol(sym)

@@ -217,8 +217,8 @@ def _layer_of(name: str) -> str:
     return f"layer {digits}" if digits else "method state"
 
 
-def open_device(method, firmware=None, clock_hz: int = memmap.CLOCK_HZ, auto_build: bool = True) -> DeviceMethod:
-    """The device twin of a host method, with its firmware located (built if needed) and checked."""
+def open_device(method, firmware=None, clock_hz: int = memmap.CLOCK_HZ) -> DeviceMethod:
+    """The device twin of a host method, with its firmware: the given ELF (checked), else the cached build."""
     from priot.device.firmware import locate
 
     key = method_key(method)
@@ -226,5 +226,5 @@ def open_device(method, firmware=None, clock_hz: int = memmap.CLOCK_HZ, auto_bui
         raise InputError(f"no firmware for method {key}")
     frac = method.frac if isinstance(method, Priot) else 1.0
     path = locate(method.qm.model, key, frac, scored_layer_list(method) if isinstance(method, Priot) else None,
-                  firmware, auto_build)
+                  firmware)
     return DeviceMethod(method, path, clock_hz)

@@ -19,7 +19,7 @@ import numpy as np
 
 from m0sim import memmap
 from m0sim.errors import InputError
-from priot import methods, ref
+from priot import data, methods, ref
 from priot.device import macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
@@ -77,7 +77,7 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
-@click.command("cost")
+@click.command("cost", epilog=data.MNIST5K_NOTE + ".")
 @click.option("--steps", default=5, show_default=True, type=click.IntRange(1, 1000), help="Measured steps per method.")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(1, 1000),
               help="Steps before measuring, so the XIP cache is in its steady state.")
@@ -99,8 +99,8 @@ def experiment(steps, warmup, keep, frac, json_path):
     click.echo(f"tiny CNN on rotated digits, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
-    click.echo(f"\nforward layers one at a time ({macs.HARNESS.name}): the whole layer per useful MAC, and the "
-               f"MAC loop (dot_m0.S) per product it ran (rows padded to words)")
+    click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
+               f"and the MAC loop (dot_m0.S) per product it ran (rows padded to words)")
     click.echo(macs.table(mac_rows))
     if json_path:
         tmp = json_path.with_suffix(".tmp")

@@ -17,7 +17,7 @@ import numpy as np
 
 from m0sim import memmap
 from m0sim.errors import InputError
-from priot import methods, ref, train
+from priot import data, methods, ref, train
 from priot.device.runner import open_device
 from priot.errors import ConfigError, PriotError
 from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, calib_digits, prepare
@@ -151,7 +151,9 @@ def _layers(ctx, param, value):
 def make_command(name: str) -> click.Command:
     """The `m0sim run NAME` command for one method."""
 
-    @click.command(name, help=f"Train {name} on the emulated Pico in lockstep with the numpy integer model.")
+    @click.command(name, help=f"Train {name} on the emulated Pico in lockstep with the numpy integer model.",
+                   epilog=f"{data.MNIST5K_NOTE}. The firmware is built on first use (arm-none-eabi-gcc) into "
+                          f"$M0SIM_CACHE or ~/.cache/m0sim.")
     @click.option("--epochs", default=DEFAULTS["epochs"], show_default=True, type=click.IntRange(1, 100))
     @click.option("--samples", default=DEFAULTS["samples"], show_default=True, type=click.IntRange(1), help="Rotated training digits.")
     @click.option("--test", "n_test", default=DEFAULTS["test"], show_default=True, type=click.IntRange(1), help="Rotated test digits.")
@@ -171,7 +173,7 @@ def make_command(name: str) -> click.Command:
                   help="Compare device and host state every N steps (0: only at epoch ends).")
     @click.option("--clock-mhz", default=DEFAULTS["clock_hz"] / 1e6, show_default=True, type=click.FloatRange(1, 1000))
     @click.option("--firmware", default=None, type=click.Path(dir_okay=False, path_type=Path),
-                  help="Use this firmware ELF instead of build/kernels/ (not rebuilt).")
+                  help="Use this firmware ELF instead of the cached build of the current sources (not rebuilt).")
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
     def command(epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers, init_shift, lr_shift,
