@@ -128,7 +128,7 @@ def _layers(ctx, param, value):
         raise click.BadParameter(f"expected layer indices like 1,2 or 'all', got {value!r}") from None
 
 
-@click.command("compare")
+@click.command("compare", epilog=data.MNIST5K_NOTE + ".")
 @click.option("--host", is_flag=True, help="Run on the host (numpy integer model); the only mode so far.")
 @click.option("--angle", "angles", multiple=True, callback=_angles, help="Rotation angle(s) in degrees, repeatable or comma list [45].")
 @click.option("--angle-range", nargs=2, type=float, default=None, help="Random angle per image, uniform in LO HI (overrides --angle).")
