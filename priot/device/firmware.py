@@ -137,13 +137,13 @@ def _hash_of(path: Path) -> int | None:
 
 
 def build_defaults() -> list[Path]:
-    """Every method's firmware for the tiny CNN with the methods' default options (`make kernels`)."""
-    from priot.device.layout import METHODS
-    from priot.methods import DEFAULTS
+    """The firmware of every registered device method for the tiny CNN with the methods' default options
+    (`make kernels`)."""
+    from priot.methods import DEFAULTS, names
     from priot.models import tiny_cnn
 
     out = []
-    for method in METHODS:
+    for method in names(device=True):
         frac = DEFAULTS.frac if method == "priot-s" else 1.0
         layers = list(DEFAULTS.score_layers) if method.startswith("priot") else None
         out.append(build(tiny_cnn(), method, frac, layers))
