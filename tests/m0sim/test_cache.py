@@ -12,20 +12,22 @@ import pytest
 from m0sim import cache
 
 
-def _build_slowly(target: str, log: str):
+def _build_slowly(target: str, log: str, start):
     def build(tmp: Path):
         with open(log, "a") as f:
             f.write(f"{os.getpid()}\n")
-        time.sleep(0.3)  # long enough for the other processes to arrive while this one builds
+        time.sleep(0.3)  # the others ask while this one builds
         tmp.write_text("built\n")
 
+    start.wait()  # every process asks at the same moment
     cache.build_once(Path(target), build, what="test artefact")
 
 
 def test_concurrent_first_use_builds_once(tmp_path):
     target, log = tmp_path / "cache" / "thing.bin", tmp_path / "builds.log"
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_build_slowly, args=(str(target), str(log))) for _ in range(4)]
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_build_slowly, args=(str(target), str(log), start)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
