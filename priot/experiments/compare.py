@@ -17,6 +17,7 @@ import numpy as np
 
 from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
+from priot.models import get_model
 
 
 # The backbone every experiment adapts (it keys the cache, so host and device runs share it): pretrained on
@@ -88,13 +89,13 @@ def compare(cfg, angles, names, jobs):
         for r in final:
             r["tuning"] = grid[r["method"]]
         label = a if a is not None else "uniform({}, {})".format(*cfg["angle_range"])
-        out.append({"angle": label, "rows": final})
+        out.append({"angle": label, "model": cfg.get("model", "tiny_cnn"), "rows": final})
     return out
 
 
 def table(result):
     """Plain-text table of one angle's results."""
-    lines = [f"angle {result['angle']}: accuracy on rotated test digits",
+    lines = [f"angle {result['angle']}: accuracy on rotated test digits" + (f" ({result['model']})" if "model" in result else ""),
              f"{'method':<14}{'lr_shift':>9}{'before':>8}{'after':>8}{'state B':>9}  validation accuracy per lr_shift"]
     for r in result["rows"]:
         tune = " ".join(f"{k}:{v:.3f}" for k, v in r["tuning"].items())
@@ -146,14 +147,20 @@ def _layers(ctx, param, value):
 @click.option("--score-layers", default=",".join(map(str, SCORE_LAYERS)), show_default=True, callback=_layers,
               help="Parameter layers PRIOT/PRIOT-S score (comma list of indices, or 'all').")
 @click.option("--tune/--no-tune", default=True, show_default=True, help="Tune each lr_shift on validation data.")
+@click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0, 64, min_open=True),
+              help="Channel width factor of the tiny CNN (2: tiny_cnn_x2, with its own backbone).")
 @click.option("--dataset", default="mnist5k", show_default=True, type=click.Choice(["mnist5k", "mnist", "fashion"]))
 @click.option("--data-path", default=None, help="Dataset file or directory (mnist/fashion).")
 @click.option("--jobs", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(1, 64))
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
 def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, pretrain, val_frac, keep, keep_s,
-               frac, init_shift, score_layers, tune, dataset, data_path, jobs, json_path):
+               frac, init_shift, score_layers, tune, width, dataset, data_path, jobs, json_path):
     """Train every method on rotated digits on the host; print accuracy before/after and state bytes."""
-    cfg = {"seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
+    try:
+        model = get_model("tiny_cnn", width).name
+    except PriotError as e:
+        raise click.BadParameter(str(e), param_hint="--width") from None
+    cfg = {"model": model, "seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
            "calib": calib_digits(pretrain), "pretrain_epochs": PRETRAIN_EPOCHS, "val_frac": val_frac, "keep": keep, "keep_s": keep_s,
            "frac": frac, "init_shift": init_shift, "score_layers": score_layers, "tune": tune, "dataset": dataset, "data_path": data_path,
            "angle_range": tuple(angle_range) if angle_range else None}

@@ -18,6 +18,7 @@ import numpy as np
 from m0sim import memmap
 from m0sim.errors import InputError
 from priot import data, methods, ref, train
+from priot.models import get_model
 from priot.device.runner import open_device
 from priot.errors import ConfigError, PriotError
 from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, calib_digits, prepare
@@ -27,6 +28,7 @@ from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, c
 DEFAULTS = {"epochs": 3, "samples": 500, "test": 300, "pretrain": PRETRAIN, "angle": 45.0, "seed": 0, "keep": None,
             "frac": methods.DEFAULT_FRAC, "score_layers": SCORE_LAYERS, "init_shift": methods.DEFAULT_INIT_SHIFT,
             "lr_shift": None, "validate_every": 50, "clock_hz": memmap.CLOCK_HZ, "firmware": None,
+            "model": "tiny_cnn",  # `--width W`: tiny_cnn_xW (its own backbone and firmware)
             # not options of the command: the embedded data and the backbone's pretraining
             "dataset": "mnist5k", "data_path": None, "angle_range": None, "pretrain_epochs": PRETRAIN_EPOCHS,
             "val_frac": 0.2}
@@ -78,7 +80,7 @@ def run_device(name, cfg=None, echo=click.echo):
     x, labels = ref.to_input(adapt.images), adapt.labels.astype(np.int64)
     xt, lt = ref.to_input(test.images), test.labels.astype(np.int64)
     acc0, _ = evaluate(dev, xt, lt)
-    echo(f"{name} on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated digits x {cfg['epochs']} "
+    echo(f"{name} ({qm.model.name}) on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated digits x {cfg['epochs']} "
          f"epochs, angle {cfg['angle']:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
     echo(f"accuracy before training: {100 * acc0:.1f}%")
     orders = train.epoch_orders(len(x), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
@@ -169,6 +171,8 @@ def make_command(name: str) -> click.Command:
                   help="Parameter layers PRIOT/PRIOT-S score.")
     @click.option("--init-shift", default=DEFAULTS["init_shift"], show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
     @click.option("--lr-shift", default=None, type=click.IntRange(0, 20), help="Learning-rate shift [tuned default].")
+    @click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0, 64, min_open=True),
+                  help="Channel width factor of the tiny CNN (2: tiny_cnn_x2); the firmware layout follows the model.")
     @click.option("--validate-every", default=DEFAULTS["validate_every"], show_default=True, type=click.IntRange(0),
                   help="Compare device and host state every N steps (0: only at epoch ends).")
     @click.option("--clock-mhz", default=DEFAULTS["clock_hz"] / 1e6, show_default=True, type=click.FloatRange(1, 1000))
@@ -177,11 +181,12 @@ def make_command(name: str) -> click.Command:
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
     def command(epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers, init_shift, lr_shift,
-                validate_every, clock_mhz, firmware, json_path):
+                width, validate_every, clock_mhz, firmware, json_path):
         try:
             cfg = config(seed=seed, epochs=epochs, samples=samples, test=n_test, pretrain=pretrain, angle=angle,
                          keep=keep, frac=frac, score_layers=score_layers, init_shift=init_shift, lr_shift=lr_shift,
-                         validate_every=validate_every, clock_hz=int(clock_mhz * 1e6), firmware=firmware)
+                         validate_every=validate_every, clock_hz=int(clock_mhz * 1e6), firmware=firmware,
+                         model=get_model("tiny_cnn", width).name)
             report = run_device(name, cfg)
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None
