@@ -5,8 +5,8 @@ for all methods, after a few warm-up steps so the XIP cache is in its steady sta
 forward = an inference call on the same sample (the first part of a step is exactly that code path);
 selection = the top-k threshold and mask building; update = the score or weight updates with their weight
 gradients (including the conv input unrolling they need); backward = the rest of the step (loss gradient and
-error back-propagation). The dynamic-scale method's scale computation (tensor maxima, exponent alignment) is
-shown on its own; it is already inside the phases.
+error back-propagation). The scale computation (tensor maxima, exponent alignment: NITI dynamic's scales, NITI's
+largest-gradient search) is shown on its own; it is already inside the phases.
 """
 
 import json
@@ -27,14 +27,19 @@ from priot.experiments.compare import prepare
 from priot.experiments.device import DEFAULTS, config, state_bytes
 
 SELECTION = {"select_layer", "topk_threshold", "walk_down"}
-UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32"}
+UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32", "grad_max"}
 SCALE = {"max_abs", "align_exp", "dynamic_shift_of", "bitlen"}
 IM2COL = "conv3x3_im2col"
-ORDER = ("none", "sgd-last", "sgd-all", "niti-dynamic", "priot", "priot-s")
+ORDER = ("none", "sgd-last", "sgd-all", "niti-last", "niti-all", "niti-dynamic", "priot", "priot-s")
 
 
 def _by_name(stats) -> dict:
-    return {f.name: f.cycles for f in stats.functions}
+    """Cycles per function, GCC's clones (``sgd_row.constprop.0``) counted under their source name."""
+    out = {}
+    for f in stats.functions:
+        name = f.name.split(".")[0] or f.name
+        out[name] = out.get(name, 0) + f.cycles
+    return out
 
 
 def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
