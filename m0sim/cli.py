@@ -61,7 +61,7 @@ def _budget(machine, max_seconds):
 @_budget_options
 @click.option("--stats", is_flag=True, help="Print instructions, cycles, time and RAM on stderr after the run.")
 def exec_(program, max_instructions, max_seconds, clock_mhz, stats):
-    """Run PROGRAM.elf from reset; its semihosting output goes to stdout and its exit code becomes ours."""
+    """Run PROGRAM.elf (or .uf2) from reset; its semihosting output goes to stdout and its exit code becomes ours."""
     m = _machine(program, clock_mhz)
     result = m.run(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
     if stats:
@@ -153,8 +153,9 @@ def _pieces(p, lo, hi):
 CC_USAGE = """Usage: m0sim cc SOURCES... -o OUTPUT.elf [--stack-size BYTES] [GCC FLAGS...]
 
   Compile C (and assembly) SOURCES into an ELF for the emulated Pico: start-up code, generated linker
-  script, newlib with semihosting. Every other argument starting with '-' (e.g. -O3, -DN=4, -Iinclude, -lm)
-  passes through to arm-none-eabi-gcc unchanged."""
+  script, newlib with semihosting (an OUTPUT ending in .uf2 gets the flash image as RP2040 UF2 blocks).
+  Every other argument starting with '-' (e.g. -O3, -DN=4, -Iinclude, -lm) passes through to
+  arm-none-eabi-gcc unchanged."""
 
 
 def _cc_arguments(args):

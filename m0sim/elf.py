@@ -52,6 +52,7 @@ class Program:
     _funcs: list[Symbol] = field(default_factory=list, repr=False)
     _func_starts: list[int] = field(default_factory=list, repr=False)
     _func_ends: list[int] = field(default_factory=list, repr=False)
+    vector_table: int = memmap.XIP.base  # where reset reads SP and PC (after boot2 in a pico-sdk UF2)
 
     def symbol(self, name: str) -> Symbol:
         try:
@@ -116,7 +117,11 @@ def _flag_letters(sh_flags: int) -> str:
 
 
 def load_program(path) -> Program:
+    """An ELF, or a UF2 when the name ends in .uf2 (see m0sim.uf2)."""
     path = Path(path)
+    if path.suffix.lower() == ".uf2":
+        from m0sim.uf2 import load_uf2
+        return load_uf2(path)
     _open(path)
     try:
         with open(path, "rb") as fh:

@@ -264,7 +264,7 @@ class Machine:
     # --- running -----------------------------------------------------------------------------------------
     def run(self, max_instructions: int | None = None, max_cycles: int | None = None) -> RunResult:
         """Run from reset (SP and PC from the vector table at the start of flash) until the program exits."""
-        sp, pc = (int(v) for v in self.read(memmap.XIP.base, np.uint32, 2))
+        sp, pc = (int(v) for v in self.read(self.program.vector_table, np.uint32, 2))
         stats = self._execute(pc, sp, max_instructions, max_cycles, stop_at=None)
         if self._exit_code is None:
             raise FirmwareFault(f"{self.program.path}: program stopped without exiting at {self._where()}")

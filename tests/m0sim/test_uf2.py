@@ -1,0 +1,122 @@
+"""UF2: `m0sim cc -o x.uf2` writes RP2040 blocks; `m0sim exec x.uf2` runs them exactly as the ELF runs."""
+
+import re
+import struct
+
+import pytest
+
+from m0sim import uf2
+from m0sim.elf import load_program
+from conftest import run_cli
+from test_bad_input import INPUT, assert_one_line_error
+
+PROGRAM = r"""
+#include <stdio.h>
+static int square(int x) { return x * x; }
+static int (*const table[3])(int) = {square, square, square};
+int main(void) {
+    int s = 0;
+    for (int i = 0; i < 40; i++) {
+        switch (i % 7) {  /* a switch gcc turns into a table the UF2 reader cannot follow by control flow */
+        case 0: s += table[i % 3](i); break;
+        case 1: s ^= i; break;
+        case 2: s -= 3; break;
+        case 3: s += i << 2; break;
+        case 4: s |= 1; break;
+        case 5: s *= 3; break;
+        default: s += 7;
+        }
+    }
+    printf("s = %d\n", s);
+    return s & 0x3f;
+}
+"""
+
+STATS = re.compile(r"([\d,]+) instructions, ([\d,]+) cycles.*?([\d,]+) taken branches, XIP ([\d,]+) hits / "
+                   r"([\d,]+) misses")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    d = tmp_path_factory.mktemp("uf2")
+    (d / "prog.c").write_text(PROGRAM)
+    for out in ("prog.elf", "prog.uf2"):
+        proc = run_cli("cc", d / "prog.c", "-o", d / out)
+        assert proc.returncode == 0, proc.stderr
+    return d
+
+
+def test_uf2_blocks_are_what_the_bootrom_expects(built):
+    raw = (built / "prog.uf2").read_bytes()
+    assert len(raw) % 512 == 0
+    n = len(raw) // 512
+    image = {}
+    for i in range(n):
+        block = raw[512 * i:512 * (i + 1)]
+        m0, m1, flags, addr, size, number, count, family = struct.unpack_from("<8I", block)
+        assert (m0, m1, struct.unpack_from("<I", block, 508)[0]) == (0x0A324655, 0x9E5D5157, 0x0AB16F30)
+        assert flags == 0x2000 and family == 0xE48BFF56
+        assert size == 256 and addr % 256 == 0 and (number, count) == (i, n)
+        image[addr] = block[32:288]
+    program = load_program(built / "prog.elf")
+    for seg in program.segments:  # every byte of the ELF's flash image is in the blocks, at its load address
+        for off in range(0, len(seg.data), 97):
+            a = seg.paddr + off
+            assert image[a & ~255][a & 255] == seg.data[off]
+
+
+def test_round_trip_gives_the_same_output_and_counts(built, cli):
+    elf = cli("exec", "--stats", built / "prog.elf")
+    u = cli("exec", "--stats", built / "prog.uf2")
+    assert elf.returncode == u.returncode != 0
+    assert elf.stdout == u.stdout and elf.stdout.startswith("s = ")
+    assert STATS.search(elf.stderr).groups() == STATS.search(u.stderr).groups()
+
+
+def test_boot2_crc_is_the_bootroms():
+    assert uf2._crc32_msb(b"123456789") == 0x0376E6E7  # the CRC-32/MPEG-2 check value
+    boot2 = bytes(range(252))
+    image = boot2 + uf2._crc32_msb(boot2).to_bytes(4, "little")
+    assert uf2.has_boot2(image)
+    assert not uf2.has_boot2(image[:255] + b"\0")
+
+
+def _blocks(path):
+    raw = path.read_bytes()
+    return [bytearray(raw[i:i + 512]) for i in range(0, len(raw), 512)]
+
+
+def _save(tmp_path, blocks, name="bad.uf2"):
+    p = tmp_path / name
+    p.write_bytes(b"".join(blocks))
+    return p
+
+
+def test_bad_magic(built, cli, tmp_path):
+    blocks = _blocks(built / "prog.uf2")
+    blocks[1][0:4] = b"JUNK"
+    assert_one_line_error(cli("exec", _save(tmp_path, blocks)), INPUT, "bad.uf2", "block 1", "bad UF2 magic")
+
+
+def test_wrong_family(built, cli, tmp_path):
+    blocks = _blocks(built / "prog.uf2")
+    struct.pack_into("<I", blocks[0], 28, 0x68ED2B88)  # another chip's family ID
+    assert_one_line_error(cli("exec", _save(tmp_path, blocks)), INPUT, "family ID 0x68ed2b88", "0xe48bff56")
+
+
+def test_hole(built, cli, tmp_path):
+    blocks = _blocks(built / "prog.uf2")
+    del blocks[2]
+    assert_one_line_error(cli("exec", _save(tmp_path, blocks)), INPUT, "hole", "block 2")
+
+
+def test_overlapping_blocks(built, cli, tmp_path):
+    blocks = _blocks(built / "prog.uf2")
+    struct.pack_into("<I", blocks[3], 12, struct.unpack_from("<I", blocks[2], 12)[0])  # same target address
+    assert_one_line_error(cli("exec", _save(tmp_path, blocks)), INPUT, "block 3", "overlaps")
+
+
+def test_not_whole_blocks(built, cli, tmp_path):
+    p = tmp_path / "short.uf2"
+    p.write_bytes((built / "prog.uf2").read_bytes()[:700])
+    assert_one_line_error(cli("exec", p), INPUT, "short.uf2", "512-byte")
