@@ -71,6 +71,23 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, stats):
 
 @main.command()
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=3333, show_default=True,
+              help="TCP port on 127.0.0.1 (0 picks a free one).")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Stop with an error after this much emulated time.")
+@click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
+              show_default=True, help="clk_sys frequency.")
+@click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
+def gdbserver(program, port, max_seconds, clock_mhz, trace):
+    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`."""
+    from m0sim.elf import load_program
+    from m0sim.gdbstub import serve
+    log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
+    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--all-symbols", is_flag=True, help="List objects and functions of the C library too.")
 def info(program, as_json, all_symbols):

@@ -75,6 +75,8 @@ class _Window:
 class Machine:
     """An RP2040 with one program loaded. Create with `Machine(path_or_program)`."""
 
+    debugger = None  # an m0sim.gdbstub.Debugger runs the program in pieces under GDB's control
+
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
                  stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
@@ -307,7 +309,10 @@ class Machine:
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
         until = stop_at if stop_at is not None else RETURN_ADDR
         try:
-            self.uc.emu_start(pc | 1, until)
+            if self.debugger is None:
+                self.uc.emu_start(pc | 1, until)
+            else:  # m0sim.gdbstub: GDB decides how the program runs
+                self.debugger.drive(self, pc | 1, until)
         except uc.UcError as exc:
             self._raise_fault(exc)
         self._check_stop(stop_at)
