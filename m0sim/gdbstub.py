@@ -7,12 +7,9 @@ Ctrl-C is polled between slices cut by the native instruction budget, and watchp
 their range (plus a code hook on every instruction while any watchpoint is set, to stop right after the
 access).
 
-Counting stays exact: the native counter charges a whole translation block when it starts. Every stop lands
-before some instruction P of the block charged last (a code hook fires before its instruction, the budget
-stop fires before the block's first one), so the instructions [P, end of block) are given back: their
-cycles and instructions, the profile's block count, the pending taken-branch check, and the block's XIP
-fetches (the block resumed at P finds its lines already fetched and replays none). The cycles after any mix
-of steps, breakpoints and continues equal those of an uninterrupted run (tests/m0sim/test_gdbstub.py).
+Counting stays exact: every stop gives back the unexecuted rest of the block charged last (m0sim.pieces), so
+the cycles after any mix of steps, breakpoints and continues equal those of an uninterrupted run
+(tests/m0sim/test_gdbstub.py).
 """
 
 import sys
@@ -24,6 +21,7 @@ from unicorn import arm_const as arm
 
 from m0sim import memmap, native
 from m0sim.errors import FirmwareFault
+from m0sim.pieces import give_back
 from m0sim.rsp import INTERRUPT, Connection, Disconnected, unescape
 from m0sim.stats import RunStats
 
@@ -288,9 +286,18 @@ class Debugger:
         self._stop_pending = None
         while True:
             s.insn_budget = min(self._budget[0], s.insns + SLICE)
+            if step:
+                m.uc.ctl_flush_tb()  # Unicorn's instruction count only reaches blocks translated after it is set
+            m.exceptions._wake = None
             try:
                 m.uc.emu_start(pc | 1, self.until, count=1 if step else 0)
             except uc.UcError as exc:
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                if exc.errno == uc.UC_ERR_INSN_INVALID and m.exceptions.on_invalid_instruction(pc):
+                    pc = m.uc.reg_read(arm.UC_ARM_REG_PC)  # HardFault through the firmware's handler
+                    if step:
+                        return f"T{SIGTRAP:02x}"
+                    continue
                 return self._report_fault(_fault_of(lambda: m._raise_fault(exc)))
             except FirmwareFault as fault:  # raised in one of the machine's hooks (a BKPT that is no call)
                 return self._report_fault(fault)
@@ -302,6 +309,18 @@ class Debugger:
                 return _RESUMED
             reason = native.STOP_REASONS.get(s.stop_reason)
             pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+            if (m.exceptions._wake is not None or reason == "budget") and m.exceptions.event_due():
+                pc = m.exceptions.handle_stop(pc, self.until)  # an interrupt: taken, then on
+                if pc is None:
+                    if m._exit_code is not None:
+                        self.conn.send(f"W{m._exit_code & 0xFF:02x}")
+                        return _RESUMED
+                    pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                    reason = native.STOP_REASONS.get(s.stop_reason)
+                elif step:
+                    return f"T{SIGTRAP:02x}"
+                else:
+                    continue
             if reason == "budget" and s.insns < self._budget[0] and s.cycles < self._budget[1]:
                 s.stop_reason = 0
                 self._give_back(pc)
@@ -324,29 +343,7 @@ class Debugger:
         return f"T{sig:02x}"
 
     def _give_back(self, pc: int):
-        """Undo the part of the block charged last that did not run: [pc, end of block)."""
-        s = self.m._state
-        win = self.m._windows[s.cur_window]
-        t = win.table
-        start = t.base + 2 * s.cur_slot
-        block = win.blocks[s.cur_slot]
-        end = start + int(block["size"])
-        if not start <= pc < end:
-            return  # the block ran to its end (a stop between blocks)
-        i, j, k = s.cur_slot, (pc - t.base) // 2, s.cur_slot + int(block["size"]) // 2
-        s.cycles -= int(t.cycles_prefix[k]) - int(t.cycles_prefix[j])
-        s.insns -= int(t.insns_prefix[k]) - int(t.insns_prefix[j])
-        block["count"] -= 1
-        win.enter[i] += 1
-        win.leave[j] += 1
-        s.prev_taken_at = 0  # the block's closing branch has not run
-        s.prev_end = pc
-        if s.fetch_through_xip[s.cur_window]:
-            lines = ((end - 1) >> 3) - (pc >> 3) + 1
-            literals = int(t.literal_prefix[k]) - int(t.literal_prefix[j])
-            s.xip_hits -= lines + literals  # what the resumed block will count again as hits
-            s.last_fetch_block = pc
-            s.last_fetch_data_reads = s.xip_data_reads
+        give_back(self.m, pc)
 
     # --- monitor commands ---------------------------------------------------------------------------------
     def _monitor(self, command: str):

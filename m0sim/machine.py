@@ -17,6 +17,7 @@ from m0sim import memmap, native, timing
 from m0sim.decode import build_table, disassemble
 from m0sim.elf import Program, load_program
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError
+from m0sim.exceptions import Exceptions
 from m0sim.peripherals import Bus, Clocked, default_peripherals
 from m0sim.semihost import Semihost
 from m0sim.stats import FunctionStats, RunStats
@@ -94,6 +95,7 @@ class Machine:
         self._setup_counters(xip_miss_penalty)
         self.bus = Bus(default_peripherals(Clocked(self.cycles, clock_hz)), warn=warn)
         self._setup_hooks()
+        self.exceptions = Exceptions(self)
         self.semihost = Semihost(self._read_bytes, self._write_bytes, self.cycles, clock_hz, self._write_out,
                                  self._write_err, stdin, self._heapinfo(), cmdline=self.program.path.name)
         self._brk = 0  # bytes handed out by sbrk so far
@@ -309,8 +311,9 @@ class Machine:
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
         until = stop_at if stop_at is not None else RETURN_ADDR
         try:
+            self.exceptions.begin()
             if self.debugger is None:
-                self.uc.emu_start(pc | 1, until)
+                self.exceptions.run(pc | 1, until)
             else:  # m0sim.gdbstub: GDB decides how the program runs
                 self.debugger.drive(self, pc | 1, until)
         except uc.UcError as exc:
@@ -425,6 +428,8 @@ class Machine:
     # --- hooks (Python; none of these runs per instruction) ----------------------------------------------
     def _on_interrupt(self, _uc, intno, _user):
         pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
+        if self.exceptions.on_interrupt(intno, pc):  # SVC, exception return: m0sim.exceptions
+            return
         if intno == EXCP_BKPT:
             insn = int.from_bytes(self._read_bytes(pc, 2), "little")
             if insn == SEMIHOSTING_BKPT:

@@ -19,6 +19,7 @@ class SysTick:
         self.start = 0  # cycle at which the counter last (re)started from 0
         self.frozen = 0  # value while disabled
         self.wraps_seen = 0
+        self.on_change = None  # m0sim.exceptions: reschedule the SysTick interrupt after a register write
 
     def _elapsed(self) -> int:
         return self.clocked.cycles() - self.start
@@ -62,6 +63,8 @@ class SysTick:
         elif off == CVR:  # any write clears the counter and COUNTFLAG
             self.frozen = 0
             self.start, self.wraps_seen = self.clocked.cycles(), 0
+        if self.on_change is not None:
+            self.on_change()
 
 
 class Scb:

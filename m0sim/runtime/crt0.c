@@ -28,14 +28,63 @@ __attribute__((noreturn)) void Reset_Handler(void)
 }
 
 /* Any exception we do not model as a handler: stop at a breakpoint the emulator reports as a hard fault. */
-__attribute__((noreturn)) void Default_Handler(void)
+void Default_Handler(void)
 {
     for (;;) __asm__ volatile("bkpt #0");
 }
 
 typedef void (*vector_t)(void);
 
+/* Handlers a firmware may define (pico-sdk's names); those it does not define stay Default_Handler, which
+ * m0sim reports as a hard fault (exit 70). m0sim.exceptions takes the others as the Cortex-M0+ would. */
+#define WEAK_HANDLER(name) void name(void) __attribute__((weak, alias("Default_Handler")));
+WEAK_HANDLER(isr_nmi)
+WEAK_HANDLER(isr_hardfault)
+WEAK_HANDLER(isr_svcall)
+WEAK_HANDLER(isr_pendsv)
+WEAK_HANDLER(isr_systick)
+WEAK_HANDLER(isr_irq0)
+WEAK_HANDLER(isr_irq1)
+WEAK_HANDLER(isr_irq2)
+WEAK_HANDLER(isr_irq3)
+WEAK_HANDLER(isr_irq4)
+WEAK_HANDLER(isr_irq5)
+WEAK_HANDLER(isr_irq6)
+WEAK_HANDLER(isr_irq7)
+WEAK_HANDLER(isr_irq8)
+WEAK_HANDLER(isr_irq9)
+WEAK_HANDLER(isr_irq10)
+WEAK_HANDLER(isr_irq11)
+WEAK_HANDLER(isr_irq12)
+WEAK_HANDLER(isr_irq13)
+WEAK_HANDLER(isr_irq14)
+WEAK_HANDLER(isr_irq15)
+WEAK_HANDLER(isr_irq16)
+WEAK_HANDLER(isr_irq17)
+WEAK_HANDLER(isr_irq18)
+WEAK_HANDLER(isr_irq19)
+WEAK_HANDLER(isr_irq20)
+WEAK_HANDLER(isr_irq21)
+WEAK_HANDLER(isr_irq22)
+WEAK_HANDLER(isr_irq23)
+WEAK_HANDLER(isr_irq24)
+WEAK_HANDLER(isr_irq25)
+WEAK_HANDLER(isr_irq26)
+WEAK_HANDLER(isr_irq27)
+WEAK_HANDLER(isr_irq28)
+WEAK_HANDLER(isr_irq29)
+WEAK_HANDLER(isr_irq30)
+WEAK_HANDLER(isr_irq31)
+
 __attribute__((section(".vectors"), used)) const vector_t __vectors[16 + 32] = {
-    (vector_t)__stack_top, Reset_Handler, Default_Handler, Default_Handler,
-    [4 ... 16 + 32 - 1] = Default_Handler,
+    (vector_t)__stack_top, Reset_Handler, isr_nmi, isr_hardfault,
+    [4 ... 10] = Default_Handler, isr_svcall, Default_Handler, Default_Handler, isr_pendsv, isr_systick,
+    isr_irq0, isr_irq1, isr_irq2, isr_irq3,
+    isr_irq4, isr_irq5, isr_irq6, isr_irq7,
+    isr_irq8, isr_irq9, isr_irq10, isr_irq11,
+    isr_irq12, isr_irq13, isr_irq14, isr_irq15,
+    isr_irq16, isr_irq17, isr_irq18, isr_irq19,
+    isr_irq20, isr_irq21, isr_irq22, isr_irq23,
+    isr_irq24, isr_irq25, isr_irq26, isr_irq27,
+    isr_irq28, isr_irq29, isr_irq30, isr_irq31,
 };

@@ -1,0 +1,426 @@
+"""ARMv6-M exceptions on the emulated Cortex-M0+: vector table, NVIC, SCB, SysTick's interrupt, entry and return.
+
+What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
+- entry: the 8-word frame {r0-r3, r12, lr, return address, xPSR} pushed on the main stack, aligned to 8 bytes
+  (xPSR bit 9 of the frame records the extra word), LR = EXC_RETURN (0xFFFFFFF1 from handler mode,
+  0xFFFFFFF9 from thread mode), IPSR = the exception number, PC from the vector table (VTOR). Charged 15
+  cycles: the TRM's interrupt latency for a zero-wait-state system (3.6.1), on top of the instruction that ran.
+- return: a BX or POP that loads an EXC_RETURN value in handler mode unstacks the frame, charged
+  `EXIT_CYCLES` (an 8-word load plus a pipeline refill, by the TRM's LDM and branch rows; the TRM gives no
+  figure for exception return). Pending exceptions are then taken at once (no tail-chaining discount).
+- SVC (SVCall, 11), PendSV (14, ICSR.PENDSVSET), SysTick (15, CSR.TICKINT: pending at the cycle the counter
+  reaches zero, taken at the first instruction boundary at or after it), NVIC IRQ 0-31 (ISER/ICER/ISPR/ICPR,
+  IPR: 2 priority bits), SHPR2/SHPR3 priorities, PRIMASK (CPSID/CPSIE) masking everything but HardFault.
+- HardFault (3) taken through the firmware's handler for an undefined instruction, a BX to ARM state, a
+  vector without its Thumb bit, an SVC at a priority that cannot preempt. When the HardFault vector is
+  m0sim's own Default_Handler (no handler in the firmware), or a fault happens in the HardFault handler
+  (lockup), m0sim stops with its exit-70 report instead.
+- WFI: the core sleeps until the next event (SysTick's next zero): the cycles advance to it. A WFI with
+  nothing that can wake the core ends the run with a clear message.
+Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process stack (CONTROL.SPSEL), TIMER
+alarms as IRQ sources, late arrival and tail-chaining timings, memory faults through HardFault.
+"""
+
+import numpy as np
+import unicorn as uc
+from unicorn import arm_const as arm
+
+from m0sim import native
+from m0sim.errors import FirmwareFault
+from m0sim.pieces import give_back
+
+HARDFAULT, SVCALL, PENDSV, SYSTICK = 3, 11, 14, 15
+IRQ0 = 16
+N_IRQS = 32
+ENTRY_CYCLES = 15  # Cortex-M0+ TRM 3.6.1: worst-case latency, zero wait states
+EXIT_CYCLES = 1 + 8 + 2  # LDM of 8 words (1+N) and a refill (a taken branch); the TRM gives no figure
+EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP = 0xFFFFFFF1, 0xFFFFFFF9, 0xFFFFFFFD
+EXCP_EXCEPTION_EXIT = 8  # Unicorn's interrupt number for a branch to EXC_RETURN in handler mode
+EXCP_SWI = 2
+XPSR_ALIGN = 1 << 9
+NAMES = {2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
+NVIC_BASE, SCB_BASE = 0xE000E100, 0xE000ED00
+ICSR_PENDSVSET, ICSR_PENDSVCLR, ICSR_PENDSTSET, ICSR_PENDSTCLR = 1 << 28, 1 << 27, 1 << 26, 1 << 25
+CORTEX_M0PLUS_CPUID = 0x410CC601
+NO_EVENT = 2**63
+WFI = b"\x30\xbf"
+CPSIE = b"\x62\xb6"
+WFI_CYCLES = 2  # the instruction itself, as decode charges it
+
+
+def name(n: int) -> str:
+    return NAMES.get(n, f"IRQ {n - IRQ0}" if n >= IRQ0 else f"exception {n}")
+
+
+class Exceptions:
+    """The exception state of one core, and what the run loop asks of it between pieces of execution."""
+
+    def __init__(self, machine):
+        self.m = machine
+        self.vtor = machine.program.vector_table
+        self.pending: set[int] = set()
+        self.active: list[int] = []  # nesting stack of exception numbers
+        self.enabled = 0  # NVIC ISER bits
+        self.irq_priority = [0] * N_IRQS
+        self.shpr2 = 0  # SVCall priority in bits 31:30
+        self.shpr3 = 0  # PendSV 23:22, SysTick 31:30
+        self.taken = {}  # exception number -> times entered, for tests and `monitor stats`
+        self.real_cycle_budget = NO_EVENT
+        self.systick = next(p for p in machine.bus.peripherals if p.name == "SysTick")
+        self.systick.on_change = self.reschedule
+        self._next_tick = NO_EVENT
+        bus = machine.bus
+        bus.peripherals = sorted([p for p in bus.peripherals if p.name != "SCB"] + [Nvic(self), Scb(self)],
+                                 key=lambda p: p.base)
+        self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
+        for addr in _instruction_sites(machine, WFI):  # a code hook on each WFI
+            machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
+        for addr in _instruction_sites(machine, CPSIE):  # unmasking may let a pending exception in
+            machine.uc.hook_add(uc.UC_HOOK_CODE, self._after_cpsie, begin=addr + 2, end=addr + 2)
+
+    # --- priorities ---------------------------------------------------------------------------------------
+    def priority(self, n: int) -> int:
+        if n == HARDFAULT:
+            return -1
+        if n == SVCALL:
+            return self.shpr2 >> 30
+        if n == PENDSV:
+            return (self.shpr3 >> 22) & 3
+        if n == SYSTICK:
+            return self.shpr3 >> 30
+        return self.irq_priority[n - IRQ0]
+
+    def execution_priority(self) -> int:
+        prio = min((self.priority(n) for n in self.active), default=4)
+        if self.m.uc.reg_read(arm.UC_ARM_REG_PRIMASK) & 1:
+            prio = min(prio, 0)
+        return prio
+
+    def _ready(self):
+        """The pending exception that would preempt now, if any (lowest priority value, then lowest number)."""
+        candidates = [n for n in self.pending if n < IRQ0 or self.enabled >> (n - IRQ0) & 1]
+        if not candidates:
+            return None
+        best = min(candidates, key=lambda n: (self.priority(n), n))
+        return best if self.priority(best) < self.execution_priority() else None
+
+    # --- scheduling: what makes the run loop stop --------------------------------------------------------
+    def begin(self):
+        """`Machine._execute` set the native budgets; the cycle budget is shared with the next event."""
+        self.real_cycle_budget = self.m._state.cycle_budget
+        self.reschedule()
+
+    def reschedule(self):
+        st = self.systick
+        self._next_tick = NO_EVENT
+        if st.enabled and st.ctrl & 2 and st.reload:
+            period = st.reload + 1
+            now = self.m.cycles()
+            self._next_tick = st.start + ((now - st.start) // period + 1) * period
+        stop_now = self._ready() is not None
+        self.m._state.cycle_budget = min(self.real_cycle_budget, self._next_tick,
+                                         self.m.cycles() if stop_now else NO_EVENT)
+
+    def event_due(self) -> bool:
+        """After a stop of the native cycle budget or a WFI: is it an event of ours (not the real budget)?"""
+        return self._wake is not None or self.m.cycles() >= self._next_tick or self._ready() is not None
+
+    def run(self, pc: int, until: int):
+        """`Machine._execute`'s run loop: one emu_start until the program ends, or more when exceptions stop it."""
+        m = self.m
+        while True:
+            self._wake = None
+            try:
+                m.uc.emu_start(pc, until)
+            except uc.UcError as exc:
+                if exc.errno != uc.UC_ERR_INSN_INVALID or not self.on_invalid_instruction(m.uc.reg_read(arm.UC_ARM_REG_PC)):
+                    raise
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
+                continue
+            if m._exit_code is not None:
+                return
+            reason = native.STOP_REASONS.get(m._state.stop_reason)
+            if not (self._wake is not None or reason == "budget") or not self.event_due():
+                return
+            pc = self.handle_stop(m.uc.reg_read(arm.UC_ARM_REG_PC), until)
+            if pc is None:
+                return
+            pc |= 1
+
+    def handle_stop(self, pc: int, until: int):
+        """The run stopped before instruction pc for an event: give back the rest of the block, run on to the
+        first instruction boundary at or after the event's cycle, then take what is pending. Returns where to
+        go on (None: the program ended or stopped for another reason on the way)."""
+        m, s = self.m, self.m._state
+        s.stop_reason = 0
+        give_back(m, pc)
+        if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
+            now = m.cycles() + WFI_CYCLES
+            m.adjust_cycles(WFI_CYCLES + max(0, self._next_tick - now))
+            s.insns += 1
+            pc += 2
+            m.uc.reg_write(arm.UC_ARM_REG_PC, pc | 1)
+        elif self._ready() is None and m.cycles() < self._next_tick:
+            pc = self._run_to_boundary(pc, until)
+            if pc is None:
+                return None
+        if m.cycles() >= self._next_tick:
+            self.pending.add(SYSTICK)
+        self.take_ready(pc)
+        self.reschedule()
+        return m.uc.reg_read(arm.UC_ARM_REG_PC)
+
+    def _run_to_boundary(self, pc: int, until: int):
+        """Run the block starting at pc up to the instruction where the cycle count reaches the next tick
+        (found from the decode tables), or to the next block start when that is where it is reached."""
+        m, s = self.m, self.m._state
+        win = m._windows[s.cur_window]
+        t = win.table
+        end = t.base + 2 * s.cur_slot + int(win.blocks[s.cur_slot]["size"])
+        j = (pc - t.base) // 2
+        need = self._next_tick - m.cycles()
+        stop_at = None
+        for k in range(j + 1, (end - t.base) // 2):
+            if t.insns_prefix[k + 1] == t.insns_prefix[k]:
+                continue  # not an instruction start
+            if int(t.cycles_prefix[k]) - int(t.cycles_prefix[j]) >= need:
+                stop_at = t.base + 2 * k
+                break
+        hook = None
+        if stop_at is not None:
+            hook = m.uc.hook_add(uc.UC_HOOK_CODE, lambda u, *_: u.emu_stop(), begin=stop_at, end=stop_at)
+            m.uc.ctl_remove_cache(stop_at, stop_at + 2)
+        s.cycle_budget = m.cycles() if stop_at is None else self.real_cycle_budget  # else: the next block start
+        try:
+            m.uc.emu_start(pc | 1, until)
+        finally:
+            if hook is not None:
+                m.uc.hook_del(hook)
+                m.uc.ctl_remove_cache(stop_at, stop_at + 2)
+        if m._exit_code is not None:
+            return None
+        if s.stop_reason and not (stop_at is None and native.STOP_REASONS.get(s.stop_reason) == "budget"
+                                  and self.event_due()):
+            return None
+        s.stop_reason = 0
+        pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+        if pc == until:
+            return None
+        give_back(m, pc)
+        return pc
+
+    # --- entry and return ---------------------------------------------------------------------------------
+    def take_ready(self, return_addr: int):
+        n = self._ready()
+        if n is not None:
+            self.enter(n, return_addr)
+
+    def has_handler(self, n: int) -> bool:
+        vector = self._vector(n)
+        default = self.m.program.symbols.get("Default_Handler")
+        return not (default is not None and vector & ~1 == default.addr)
+
+    def _vector(self, n: int) -> int:
+        return int.from_bytes(self.m._read_bytes(self.vtor + 4 * n, 4), "little")
+
+    def enter(self, n: int, return_addr: int):
+        u = self.m.uc
+        if n == HARDFAULT and HARDFAULT in self.active:
+            raise FirmwareFault(f"lockup: a fault in the HardFault handler at {self.m._where(return_addr)}")
+        if u.reg_read(arm.UC_ARM_REG_CONTROL) & 2:
+            raise FirmwareFault(f"{name(n)} taken in thread mode on the process stack (CONTROL.SPSEL), which "
+                                f"m0sim does not model, at {self.m._where(return_addr)}")
+        vector = self._vector(n)
+        if not vector & 1:
+            if n == HARDFAULT:
+                raise FirmwareFault(f"lockup: the HardFault vector 0x{vector:08x} has no Thumb bit")
+            return self.fault(f"the {name(n)} vector 0x{vector:08x} has no Thumb bit", return_addr)
+        self.pending.discard(n)
+        xpsr = u.reg_read(arm.UC_ARM_REG_XPSR) | (1 << 24)
+        sp = u.reg_read(arm.UC_ARM_REG_SP)
+        if sp & 4:
+            sp -= 4
+            xpsr |= XPSR_ALIGN
+        else:
+            xpsr &= ~XPSR_ALIGN
+        regs = [u.reg_read(r) for r in (arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2,
+                                        arm.UC_ARM_REG_R3, arm.UC_ARM_REG_R12, arm.UC_ARM_REG_LR)]
+        frame = regs + [return_addr & ~1, xpsr]
+        sp -= 32
+        self.m._write_bytes(sp, b"".join((w & 0xFFFFFFFF).to_bytes(4, "little") for w in frame))
+        u.reg_write(arm.UC_ARM_REG_SP, sp)
+        handler_mode = bool(u.reg_read(arm.UC_ARM_REG_IPSR))
+        u.reg_write(arm.UC_ARM_REG_LR, EXC_RETURN_HANDLER if handler_mode else EXC_RETURN_THREAD_MSP)
+        u.reg_write(arm.UC_ARM_REG_IPSR, n)
+        u.reg_write(arm.UC_ARM_REG_PC, vector | 1)
+        self.active.append(n)
+        self.taken[n] = self.taken.get(n, 0) + 1
+        self.m.adjust_cycles(ENTRY_CYCLES)
+
+    def leave(self, exc_return: int):
+        u = self.m.uc
+        if exc_return not in (EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP) or not self.active:
+            raise FirmwareFault(f"exception return with EXC_RETURN 0x{exc_return:08x}, which m0sim does not "
+                                f"model (active: {', '.join(map(name, self.active)) or 'none'})")
+        sp = u.reg_read(arm.UC_ARM_REG_SP)
+        words = [int.from_bytes(self.m._read_bytes(sp + 4 * i, 4), "little") for i in range(8)]
+        for reg, value in zip((arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3,
+                               arm.UC_ARM_REG_R12, arm.UC_ARM_REG_LR), words):
+            u.reg_write(reg, value)
+        xpsr = words[7]
+        sp += 32 + (4 if xpsr & XPSR_ALIGN else 0)
+        self.active.pop()
+        u.reg_write(arm.UC_ARM_REG_SP, sp)
+        u.reg_write(arm.UC_ARM_REG_XPSR, xpsr & ~XPSR_ALIGN)
+        u.reg_write(arm.UC_ARM_REG_IPSR, xpsr & 0x3F)
+        u.reg_write(arm.UC_ARM_REG_PC, words[6] | 1)
+        self.m.adjust_cycles(EXIT_CYCLES)
+        self.take_ready(words[6])
+        self.reschedule()
+
+    def fault(self, why: str, return_addr: int):
+        """A fault escalates to HardFault: through the firmware's handler when it has one."""
+        if not self.has_handler(HARDFAULT) or HARDFAULT in self.active:
+            raise FirmwareFault(f"{why} (hard fault) at {self.m._where(return_addr)}")
+        self.enter(HARDFAULT, return_addr)
+
+    # --- hooks the machine forwards -----------------------------------------------------------------------
+    def on_interrupt(self, intno: int, pc: int) -> bool:
+        """Unicorn's CPU exceptions that are ARMv6-M exceptions; False leaves the rest to the machine."""
+        if intno == EXCP_EXCEPTION_EXIT:
+            self.leave(pc | 1 if pc & ~0xF == 0xFFFFFFF0 else pc)
+            return True
+        if intno == EXCP_SWI:  # PC is already past the SVC
+            give_back(self.m, pc)
+            if self.priority(SVCALL) < self.execution_priority():
+                self.enter(SVCALL, pc)
+            else:
+                self.fault("SVC at a priority that cannot preempt", pc - 2)
+            return True
+        return False
+
+    def on_invalid_instruction(self, pc: int) -> bool:
+        """Unicorn refused an instruction (UDF, an ARM-state target): HardFault, when the firmware has a handler."""
+        if not self.has_handler(HARDFAULT) or HARDFAULT in self.active:
+            return False
+        give_back(self.m, pc)
+        self.enter(HARDFAULT, pc)
+        return True
+
+    def _on_wfi(self, u, addr, _size, _user):
+        """Sleep: stop before the WFI; the run loop advances the cycles to the next event and takes it."""
+        if self._ready() is not None:
+            return  # an exception is already waiting: WFI does not sleep
+        if self._next_tick == NO_EVENT:
+            self.m._stop_with(f"WFI with nothing that can wake the core (no SysTick interrupt enabled, no "
+                              f"pending exception) at {self.m._where(addr)}")
+        self._wake = addr
+        u.emu_stop()
+
+    def _after_cpsie(self, u, _addr, _size, _user):
+        if self.pending and self._ready() is not None:
+            self._wake = True
+            u.emu_stop()
+
+
+def _instruction_sites(machine, halfword: bytes):
+    """Addresses of the decoded instructions whose encoding is `halfword` (e.g. WFI), from the decode tables."""
+    for win in machine._windows:
+        t = win.table
+        n = len(t.base_cycles)
+        if n == 0:
+            continue
+        data = machine._read_bytes(t.base, 2 * n)
+        for i in np.flatnonzero(np.diff(t.insns_prefix.astype(np.int64))):
+            if data[2 * i:2 * i + 2] == halfword:
+                yield t.base + 2 * int(i)
+
+
+class Nvic:
+    """NVIC registers (ARMv6-M B3.4): ISER, ICER, ISPR, ICPR at 0xE000E100/180/200/280, IPR0-7 at 0xE000E400."""
+
+    name = "NVIC"
+    base = NVIC_BASE
+    size = 0x400
+
+    def __init__(self, exc: Exceptions):
+        self.exc = exc
+
+    def _pending_bits(self) -> int:
+        return sum(1 << (n - IRQ0) for n in self.exc.pending if n >= IRQ0)
+
+    def read32(self, off: int) -> int:
+        e = self.exc
+        if off in (0x000, 0x080):
+            return e.enabled
+        if off in (0x100, 0x180):
+            return self._pending_bits()
+        if 0x300 <= off < 0x320:
+            first = (off - 0x300)
+            return sum((e.irq_priority[first + k] << 6) << (8 * k) for k in range(4))
+        return 0
+
+    def write32(self, off: int, value: int) -> None:
+        e = self.exc
+        if off == 0x000:
+            e.enabled |= value
+        elif off == 0x080:
+            e.enabled &= ~value
+        elif off == 0x100:
+            e.pending |= {IRQ0 + k for k in range(N_IRQS) if value >> k & 1}
+        elif off == 0x180:
+            e.pending -= {IRQ0 + k for k in range(N_IRQS) if value >> k & 1}
+        elif 0x300 <= off < 0x320:
+            first = off - 0x300
+            for k in range(4):
+                e.irq_priority[first + k] = (value >> (8 * k + 6)) & 3
+        e.reschedule()
+
+
+class Scb:
+    """System control block (ARMv6-M B3.2): CPUID, ICSR, VTOR, AIRCR, SCR, CCR, SHPR2, SHPR3."""
+
+    name = "SCB"
+    base = SCB_BASE
+    size = 0x40
+
+    def __init__(self, exc: Exceptions):
+        self.exc = exc
+
+    def read32(self, off: int) -> int:
+        e = self.exc
+        if off == 0x00:
+            return CORTEX_M0PLUS_CPUID
+        if off == 0x04:
+            active = e.active[-1] if e.active else 0
+            pend = [n for n in e.pending]
+            return (active | (max(pend, default=0) << 12) | (ICSR_PENDSVSET if PENDSV in e.pending else 0)
+                    | (ICSR_PENDSTSET if SYSTICK in e.pending else 0))
+        if off == 0x08:
+            return e.vtor
+        if off == 0x0C:
+            return 0xFA050000
+        if off == 0x1C:
+            return e.shpr2
+        if off == 0x20:
+            return e.shpr3
+        return 0
+
+    def write32(self, off: int, value: int) -> None:
+        e = self.exc
+        if off == 0x04:
+            if value & ICSR_PENDSVSET:
+                e.pending.add(PENDSV)
+            if value & ICSR_PENDSVCLR:
+                e.pending.discard(PENDSV)
+            if value & ICSR_PENDSTSET:
+                e.pending.add(SYSTICK)
+            if value & ICSR_PENDSTCLR:
+                e.pending.discard(SYSTICK)
+        elif off == 0x08:
+            e.vtor = value & 0xFFFFFF00
+        elif off == 0x1C:
+            e.shpr2 = value & 0xC0000000
+        elif off == 0x20:
+            e.shpr3 = value & 0xC0C00000
+        e.reschedule()
