@@ -8,11 +8,20 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
 from test_bad_input import INPUT, assert_one_line_error
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args):
+    """The real command line in a subprocess (as the `cli` fixture, usable from module-scoped fixtures)."""
+    return subprocess.run([sys.executable, "-m", "m0sim", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO)
+
 
 PROGRAM = r"""
 #include <stdio.h>
