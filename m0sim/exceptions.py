@@ -10,15 +10,17 @@ What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
   figure for exception return). Pending exceptions are then taken at once (no tail-chaining discount).
 - SVC (SVCall, 11), PendSV (14, ICSR.PENDSVSET), SysTick (15, CSR.TICKINT: pending at the cycle the counter
   reaches zero, taken at the first instruction boundary at or after it), NVIC IRQ 0-31 (ISER/ICER/ISPR/ICPR,
-  IPR: 2 priority bits), SHPR2/SHPR3 priorities, PRIMASK (CPSID/CPSIE) masking everything but HardFault.
+  IPR: 2 priority bits) with the TIMER's four alarms as TIMER_IRQ_0..3 (IRQ 0-3, level: pending again after
+  the handler while INTR is still set; exact to the instruction like SysTick), SHPR2/SHPR3 priorities,
+  PRIMASK (CPSID/CPSIE) masking everything but HardFault.
 - HardFault (3) taken through the firmware's handler for an undefined instruction, a BX to ARM state, a
   vector without its Thumb bit, an SVC at a priority that cannot preempt. When the HardFault vector is
   m0sim's own Default_Handler (no handler in the firmware), or a fault happens in the HardFault handler
   (lockup), m0sim stops with its exit-70 report instead.
-- WFI: the core sleeps until the next event (SysTick's next zero): the cycles advance to it. A WFI with
-  nothing that can wake the core ends the run with a clear message.
-Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process stack (CONTROL.SPSEL), TIMER
-alarms as IRQ sources, late arrival and tail-chaining timings, memory faults through HardFault.
+- WFI: the core sleeps until the next event (SysTick's next zero, a TIMER alarm with its interrupt enabled):
+  the cycles advance to it. A WFI with nothing that can wake the core ends the run with a clear message.
+Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process stack (CONTROL.SPSEL), other
+peripherals' IRQs, late arrival and tail-chaining timings, memory faults through HardFault.
 """
 
 import numpy as np
@@ -68,7 +70,9 @@ class Exceptions:
         self.real_cycle_budget = NO_EVENT
         self.systick = next(p for p in machine.bus.peripherals if p.name == "SysTick")
         self.systick.on_change = self.reschedule
-        self._next_tick = NO_EVENT
+        self.timer = next(p for p in machine.bus.peripherals if p.name == "TIMER")
+        self.timer.on_change = self.reschedule
+        self._next_tick = self._next_event = NO_EVENT
         bus = machine.bus
         bus.peripherals = sorted([p for p in bus.peripherals if p.name != "SCB"] + [Nvic(self), Scb(self)],
                                  key=lambda p: p.base)
@@ -117,13 +121,24 @@ class Exceptions:
             period = st.reload + 1
             now = self.m.cycles()
             self._next_tick = st.start + ((now - st.start) // period + 1) * period
+        self._raise_timer_lines()
+        alarm = self.timer.next_alarm_cycle()
+        self._next_event = min(self._next_tick, NO_EVENT if alarm is None else alarm)
         stop_now = self._ready() is not None
-        self.m._state.cycle_budget = min(self.real_cycle_budget, self._next_tick,
+        self.m._state.cycle_budget = min(self.real_cycle_budget, self._next_event,
                                          self.m.cycles() if stop_now else NO_EVENT)
+
+    def _raise_timer_lines(self):
+        """TIMER_IRQ_n is a level: pending whenever it is asserted and its handler is not running."""
+        self.timer.update()
+        lines = self.timer.irq_lines()
+        for n in range(4):
+            if lines >> n & 1 and IRQ0 + n not in self.active:
+                self.pending.add(IRQ0 + n)
 
     def event_due(self) -> bool:
         """After a stop of the native cycle budget or a WFI: is it an event of ours (not the real budget)?"""
-        return self._wake is not None or self.m.cycles() >= self._next_tick or self._ready() is not None
+        return self._wake is not None or self.m.cycles() >= self._next_event or self._ready() is not None
 
     def run(self, pc: int, until: int):
         """`Machine._execute`'s run loop: one emu_start until the program ends, or more when exceptions stop it."""
@@ -156,16 +171,17 @@ class Exceptions:
         give_back(m, pc)
         if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
             now = m.cycles() + WFI_CYCLES
-            m.adjust_cycles(WFI_CYCLES + max(0, self._next_tick - now))
+            m.adjust_cycles(WFI_CYCLES + max(0, self._next_event - now))
             s.insns += 1
             pc += 2
             m.uc.reg_write(arm.UC_ARM_REG_PC, pc | 1)
-        elif self._ready() is None and m.cycles() < self._next_tick:
+        elif self._ready() is None and m.cycles() < self._next_event:
             pc = self._run_to_boundary(pc, until)
             if pc is None:
                 return None
         if m.cycles() >= self._next_tick:
             self.pending.add(SYSTICK)
+        self._raise_timer_lines()
         self.take_ready(pc)
         self.reschedule()
         return m.uc.reg_read(arm.UC_ARM_REG_PC)
@@ -178,7 +194,7 @@ class Exceptions:
         t = win.table
         end = t.base + 2 * s.cur_slot + int(win.blocks[s.cur_slot]["size"])
         j = (pc - t.base) // 2
-        need = self._next_tick - m.cycles()
+        need = self._next_event - m.cycles()
         stop_at = None
         for k in range(j + 1, (end - t.base) // 2):
             if t.insns_prefix[k + 1] == t.insns_prefix[k]:
@@ -190,7 +206,11 @@ class Exceptions:
         if stop_at is not None:
             hook = m.uc.hook_add(uc.UC_HOOK_CODE, lambda u, *_: u.emu_stop(), begin=stop_at, end=stop_at)
             m.uc.ctl_remove_cache(stop_at, stop_at + 2)
-        s.cycle_budget = m.cycles() if stop_at is None else self.real_cycle_budget  # else: the next block start
+        if stop_at is None:  # the event falls at the block's end: run the block, stop at the next one's start
+            rest = int(t.cycles_prefix[(end - t.base) // 2]) - int(t.cycles_prefix[j])
+            s.cycle_budget = min(self.real_cycle_budget, m.cycles() + rest + 1)
+        else:
+            s.cycle_budget = self.real_cycle_budget
         try:
             m.uc.emu_start(pc | 1, until)
         finally:
@@ -275,6 +295,7 @@ class Exceptions:
         u.reg_write(arm.UC_ARM_REG_IPSR, xpsr & 0x3F)
         u.reg_write(arm.UC_ARM_REG_PC, words[6] | 1)
         self.m.adjust_cycles(EXIT_CYCLES)
+        self._raise_timer_lines()
         self.take_ready(words[6])
         self.reschedule()
 
@@ -311,9 +332,9 @@ class Exceptions:
         """Sleep: stop before the WFI; the run loop advances the cycles to the next event and takes it."""
         if self._ready() is not None:
             return  # an exception is already waiting: WFI does not sleep
-        if self._next_tick == NO_EVENT:
-            self.m._stop_with(f"WFI with nothing that can wake the core (no SysTick interrupt enabled, no "
-                              f"pending exception) at {self.m._where(addr)}")
+        if self._next_event == NO_EVENT:
+            self.m._stop_with(f"WFI with nothing that can wake the core (no SysTick interrupt or TIMER alarm "
+                              f"interrupt enabled, no pending exception) at {self.m._where(addr)}")
         self._wake = addr
         u.emu_stop()
 

@@ -341,3 +341,40 @@ def test_uf2_can_be_debugged(programs, tmp_path):
     assert c.cmd("c") == "W19"
     c.sock.close()
     assert server.finish()[0] == 25
+
+
+def test_counting_exact_with_interrupts_under_the_debugger(firmware):
+    elf = firmware(r"""
+#include <stdint.h>
+#include <stdio.h>
+volatile uint32_t ticks;
+void isr_systick(void) { ticks++; }
+int main(void)
+{
+    *(volatile uint32_t *)0xE000E014 = 999;
+    *(volatile uint32_t *)0xE000E010 = 7;
+    volatile uint32_t x = 0;
+    for (int i = 0; i < 3000; i++) x += i;
+    while (ticks < 40) __asm__ volatile("wfi");
+    printf("ticks %lu\n", (unsigned long)ticks);
+    return 0;
+}
+""")
+    code, out, counts = exec_stats(elf)
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    isr = symbol(elf, "isr_systick")
+    assert c.cmd(f"Z0,{isr:x},2") == "OK"
+    for _ in range(3):
+        assert c.cmd("c").startswith("T05") and c.reg(15) == isr
+        assert c.reg(16) & 0x3F == 15  # IPSR: in the SysTick handler
+        assert c.reg(14) == 0xFFFFFFF9  # LR: EXC_RETURN to thread mode
+        for _ in range(3):
+            c.cmd("s")  # through the handler and its exception return
+    assert c.cmd(f"z0,{isr:x},2") == "OK"
+    assert c.cmd("c") == "W00"
+    c.sock.close()
+    rc, sout, err = server.finish()
+    assert (rc, sout) == (code, out)
+    assert STATS.search(err).groups() == counts
