@@ -10,9 +10,12 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from m0sim import memmap
-from m0sim.errors import InputError
+from m0sim.errors import InputError, M0simError
+
+ELF32_HEADER = 52  # bytes of an ELF32 file header
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,11 @@ def _open(path: Path):
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     with open(path, "rb") as fh:
-        head = fh.read(20)
+        head = fh.read(ELF32_HEADER)
     if head[:4] != b"\x7fELF":
         raise InputError(f"{path}: not an ELF file (bad magic {head[:4]!r})")
+    if len(head) < ELF32_HEADER:
+        raise InputError(f"{path}: truncated ELF header ({len(head)} bytes, an ELF32 header has {ELF32_HEADER})")
     if head[4] != 1:
         raise InputError(f"{path}: 64-bit ELF; the RP2040 needs a 32-bit ARM executable")
     if head[5] != 1:
@@ -131,13 +136,17 @@ def load_program(path) -> Program:
             segments = _segments(path, elf)
             sections = [Section(s.name, s["sh_addr"], s["sh_size"], _flag_letters(s["sh_flags"]),
                                 s["sh_type"] == "SHT_NOBITS") for s in elf.iter_sections() if s.name]
-            symbols, mapping = _symbols(elf)
-            code_ranges = _code_ranges(sections, mapping)
+            symbols, mapping = _symbols(path, elf)
+            code_ranges = _code_ranges(sections, mapping) or _segment_code_ranges(segments)
             entry = elf["e_entry"] & ~1
+    except M0simError:
+        raise
     except ELFError as exc:
         raise InputError(f"{path}: corrupt ELF ({exc})") from None
-    except (OSError, ValueError, KeyError) as exc:
+    except OSError as exc:
         raise InputError(f"{path}: unreadable ELF ({exc})") from None
+    except Exception as exc:  # pyelftools raises many types on a corrupt header or table; all mean the same
+        raise InputError(f"{path}: corrupt ELF ({type(exc).__name__}: {exc})") from None
     funcs = sorted((s for s in symbols.values() if s.kind == "func"), key=lambda s: s.addr)
     starts = [f.addr for f in funcs]
     code_end = lambda a: next((hi for lo, hi in code_ranges if lo <= a < hi), a + 2)
@@ -152,6 +161,9 @@ def _segments(path, elf) -> list[Segment]:
         if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
             continue
         vaddr, paddr, filesz, memsz = seg["p_vaddr"], seg["p_paddr"], seg["p_filesz"], seg["p_memsz"]
+        if filesz > memsz:
+            raise InputError(f"{path}: segment at 0x{vaddr:08x} has more bytes in the file ({filesz}) than in "
+                             f"memory ({memsz})")
         for where, addr, size in (("run", vaddr, memsz), ("load", paddr, filesz)):
             if size and not any(r.contains(addr, size) for r in memmap.LOADABLE):
                 raise InputError(
@@ -164,14 +176,35 @@ def _segments(path, elf) -> list[Segment]:
         out.append(Segment(vaddr, paddr, data, memsz, bool(seg["p_flags"] & 1)))
     if not out:
         raise InputError(f"{path}: no loadable segments")
+    _check_overlaps(path, out)
     return out
 
 
-def _symbols(elf):
+def _check_overlaps(path, segments):
+    """Every byte of the image has one owner: two segments (or a segment's run and load copies) never overlap."""
+    spans = []
+    for seg in segments:
+        spans.append((seg.vaddr, seg.vaddr + seg.memsz, f"segment at 0x{seg.vaddr:08x}"))
+        if seg.paddr != seg.vaddr and seg.data:
+            spans.append((seg.paddr, seg.paddr + len(seg.data), f"load image of segment 0x{seg.vaddr:08x}"))
+    spans.sort()
+    for (lo_a, hi_a, a), (lo_b, hi_b, b) in zip(spans, spans[1:]):
+        if lo_b < hi_a:
+            raise InputError(f"{path}: {a} (0x{lo_a:08x}..0x{hi_a:08x}) overlaps {b} (0x{lo_b:08x}..0x{hi_b:08x})")
+
+
+def _segment_code_ranges(segments) -> list[tuple[int, int]]:
+    """Without section headers, the executable segments are the code (no literal pools known)."""
+    return [(s.vaddr, s.vaddr + len(s.data)) for s in segments if s.executable and s.data]
+
+
+def _symbols(path, elf):
     symbols, mapping = {}, []
     symtab = elf.get_section_by_name(".symtab")
     if symtab is None:
         return symbols, mapping
+    if not isinstance(symtab, SymbolTableSection):
+        raise InputError(f"{path}: section .symtab has type {symtab['sh_type']}, not a symbol table")
     for sym in symtab.iter_symbols():
         name, value = sym.name, sym["st_value"]
         if not name or sym["st_shndx"] == "SHN_UNDEF":

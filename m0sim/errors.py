@@ -23,3 +23,9 @@ class BudgetExhausted(FirmwareFault):
     """The instruction or cycle budget ran out before the program finished."""
 
     exit_code = 124  # as timeout(1) reports a command that did not finish
+
+
+class Interrupted(M0simError, KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped the run; still a KeyboardInterrupt for code that catches that."""
+
+    exit_code = 130  # 128 + SIGINT, as shells report it

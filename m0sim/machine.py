@@ -13,10 +13,10 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import memmap, native, timing
+from m0sim import faults, interrupt, memmap, native, timing
 from m0sim.decode import build_table, disassemble
 from m0sim.elf import Program, load_program
-from m0sim.errors import BudgetExhausted, FirmwareFault, InputError
+from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
 from m0sim.exceptions import Exceptions
 from m0sim.peripherals import Bus, Clocked, default_peripherals
 from m0sim.semihost import Semihost
@@ -34,6 +34,8 @@ REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_RE
                                                                    arm.UC_ARM_REG_PC]
 EXCP_UDEF, EXCP_SWI, EXCP_BKPT = 1, 2, 7
 SEMIHOSTING_BKPT = 0xBEAB
+MAX_BUDGET = 2**62  # instructions or cycles: the native counters are 64-bit and add the budget to their count
+NEWLIB_NO_HEAP_LIMIT = 0xCAFEDEAD  # libgloss's __heap_limit until start-up code sets it
 
 
 @dataclass
@@ -81,6 +83,9 @@ class Machine:
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
                  stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
+        if not isinstance(clock_hz, (int, np.integer)) or not 1_000_000 <= clock_hz <= 1_000_000_000:
+            raise InputError(f"clock_hz must be an integer from 1 MHz to 1000 MHz, got {clock_hz!r}")
+        self._layout = self._memory_layout()
         self.clock = timing.Clock(clock_hz)
         self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
@@ -184,17 +189,62 @@ class Machine:
             self._native_hooks.append(h)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory)
-        sbrk = self.program.symbols.get("_sbrk")
-        if sbrk is not None and sbrk.kind == "func":
+        if self._watching_sbrk():
+            sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
 
-    def _heapinfo(self):
-        sym = self.program.symbols
-        get = lambda name, default: sym[name].addr if name in sym else default
-        heap_base = get("end", memmap.SRAM.base)
+    def _watching_sbrk(self) -> bool:
+        """Whether the heap's growth is known (a hook on `_sbrk`); a stripped ELF has no symbol to hook."""
+        sbrk = self.program.symbols.get("_sbrk")
+        return sbrk is not None and sbrk.kind == "func"
+
+    def _memory_layout(self):
+        """(heap base, heap limit, stack top, stack limit) from the linker script's symbols, checked to lie in
+        SRAM in that order; a stripped ELF's heap starts after its last SRAM segment, its stack at SRAM's end."""
+        sym, path = self.program.symbols, self.program.path
+        static_end = max((s.vaddr + s.memsz for s in self.program.segments if memmap.SRAM.contains(s.vaddr)),
+                         default=memmap.SRAM.base)
+
+        def get(name, default):
+            if name not in sym:
+                return default
+            addr = sym[name].addr
+            if not memmap.SRAM.base <= addr <= memmap.SRAM.end:
+                raise InputError(f"{path}: symbol '{name}' = 0x{addr:08x} lies outside SRAM "
+                                 f"(0x{memmap.SRAM.base:08x}..0x{memmap.SRAM.end:08x})")
+            return addr
+        heap_base = get("end", (static_end + 7) & ~7)
         top = get("__stack_top", memmap.SRAM.end)
-        limit = get("__StackLimit", top)
-        return heap_base, get("__HeapLimit", limit), top, limit
+        stack_limit = get("__StackLimit", heap_base)
+        heap_limit = get("__HeapLimit", stack_limit)
+        if not heap_base <= heap_limit <= top or not stack_limit <= top:
+            raise InputError(f"{path}: heap 0x{heap_base:08x}..0x{heap_limit:08x} and stack "
+                             f"0x{stack_limit:08x}..0x{top:08x} are out of order")
+        return heap_base, heap_limit, top, stack_limit
+
+    def _heapinfo(self):
+        return self._layout
+
+    def _reset_vector(self) -> tuple[int, int]:
+        """(SP, PC) a Pico takes from the vector table at the start of flash, checked before anything runs."""
+        path = self.program.path
+        table = self.program.vector_table
+        if not any(s.paddr <= table and table + 8 <= s.paddr + len(s.data) for s in self.program.segments):
+            raise InputError(f"{path}: no vector table at 0x{table:08x}: a Pico takes its initial SP and PC "
+                             f"from there")
+        sp, pc = (int(v) for v in self.read(table, np.uint32, 2))
+        if not memmap.SRAM.base < sp <= memmap.SRAM.end or sp & 3:
+            raise InputError(f"{path}: initial SP 0x{sp:08x} (vector table at 0x{table:08x}) is not a "
+                             f"word-aligned address in SRAM (0x{memmap.SRAM.base:08x}..0x{memmap.SRAM.end:08x})")
+        if not pc & 1 or not any(lo <= pc & ~1 < hi for lo, hi in self.program.code_ranges):
+            raise InputError(f"{path}: reset vector 0x{pc:08x} (at 0x{table + 4:08x}) is not Thumb code "
+                             f"of the program")
+        if table != memmap.XIP.base:  # after a boot2 (pico-sdk): the ELF's entry is the boot2's, not reset's
+            return sp, pc
+        if self.program.entry != pc & ~1:
+            raise InputError(f"{path}: ELF entry point 0x{self.program.entry:08x} differs from the reset vector "
+                             f"0x{pc & ~1:08x}; a Pico starts at the reset vector (link with ENTRY(<reset handler>))")
+        return sp, pc
 
     # --- counters ----------------------------------------------------------------------------------------
     def cycles(self) -> int:
@@ -268,7 +318,7 @@ class Machine:
     # --- running -----------------------------------------------------------------------------------------
     def run(self, max_instructions: int | None = None, max_cycles: int | None = None) -> RunResult:
         """Run from reset (SP and PC from the vector table at the start of flash) until the program exits."""
-        sp, pc = (int(v) for v in self.read(self.program.vector_table, np.uint32, 2))
+        sp, pc = self._reset_vector()
         stats = self._execute(pc, sp, max_instructions, max_cycles, stop_at=None)
         if self._exit_code is None:
             raise FirmwareFault(f"{self.program.path}: program stopped without exiting at {self._where()}")
@@ -300,6 +350,9 @@ class Machine:
 
     def _execute(self, pc, sp, max_instructions, max_cycles, stop_at) -> RunStats:
         s = self._state
+        for name, value in (("max_instructions", max_instructions), ("max_cycles", max_cycles)):
+            if value is not None and (not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_BUDGET):
+                raise InputError(f"{name} must be an integer from 1 to 2**62, got {value!r}")
         for win in self._windows:
             win.clear()
         before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
@@ -311,13 +364,16 @@ class Machine:
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
         until = stop_at if stop_at is not None else RETURN_ADDR
         try:
-            self.exceptions.begin()
-            if self.debugger is None:
-                self.exceptions.run(pc | 1, until)
-            else:  # m0sim.gdbstub: GDB decides how the program runs
-                self.debugger.drive(self, pc | 1, until)
+            with interrupt.stoppable(self.uc):
+                self.exceptions.begin()
+                if self.debugger is None:
+                    self.exceptions.run(pc | 1, until)
+                else:  # m0sim.gdbstub: GDB decides how the program runs
+                    self.debugger.drive(self, pc | 1, until)
         except uc.UcError as exc:
             self._raise_fault(exc)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted at {self._where()} after {s.insns - before[0]:,} instructions") from None
         self._check_stop(stop_at)
         stats = RunStats(
             s.insns - before[0], s.cycles - before[1], self.clock.hz, s.taken - before[2],
@@ -357,9 +413,25 @@ class Machine:
     def registers(self) -> str:
         return " ".join(f"{n}=0x{self.uc.reg_read(r):08x}" for n, r in zip(REG_NAMES, REG_IDS))
 
+    def _fault_record(self, kind: str, addr: int, size: int) -> faults.Fault:
+        """The fault as silicon would see it: the exact instruction that made the access (not the first one of
+        its translation block), found from the decode of the current block and the registers."""
+        if kind.startswith("fetch"):
+            return faults.Fault(kind, addr, size, addr)
+        s = self._state
+        win = self._windows[s.cur_window]
+        start = win.table.base + 2 * s.cur_slot
+        length = int(win.blocks["size"][s.cur_slot]) or 2
+        regs = {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+        try:
+            pc = faults.faulting_pc(self._read_bytes(start, length), start, regs, addr, kind)
+        except (uc.UcError, InputError):
+            pc = None
+        return faults.Fault(kind, addr, size, self.uc.reg_read(arm.UC_ARM_REG_PC) if pc is None else pc)
+
     def _raise_fault(self, exc):
         if self._fault is not None:
-            kind, addr, size, pc = self._fault
+            kind, addr, size, pc = (self._fault.kind, self._fault.addr, self._fault.size, self._fault.pc)
             sp = self.uc.reg_read(arm.UC_ARM_REG_SP)
             if kind == "write" and memmap.SRAM.base - 1024 <= addr < memmap.SRAM.base and sp - addr <= 64:
                 top = self._heapinfo()[2]
@@ -389,6 +461,8 @@ class Machine:
         touched = np.flatnonzero(words != STACK_PAINT)
         if touched.size == 0:
             return 0
+        if not self._watching_sbrk():
+            return sp - (lo + 4 * _above_largest_gap(words != STACK_PAINT))
         low = lo + 4 * int(touched[0])
         if low < lo + STACK_GUARD:
             raise FirmwareFault(f"stack overflow: the stack grew down to 0x{low:08x}, into the heap/static data "
@@ -457,17 +531,25 @@ class Machine:
         kinds = {uc.UC_MEM_READ_UNMAPPED: "read", uc.UC_MEM_WRITE_UNMAPPED: "write",
                  uc.UC_MEM_FETCH_UNMAPPED: "fetch", uc.UC_MEM_WRITE_PROT: "write (read-only)",
                  uc.UC_MEM_READ_PROT: "read (protected)", uc.UC_MEM_FETCH_PROT: "fetch (not executable)"}
-        pc = addr if access == uc.UC_MEM_FETCH_UNMAPPED else self.uc.reg_read(arm.UC_ARM_REG_PC)
-        self._fault = (kinds.get(access, "access"), addr, size, pc)
+        self._fault = self._fault_record(kinds.get(access, "access"), addr, size)
         return False
 
     def _on_sbrk(self, _uc, _addr, _size, _user):
         incr = self.uc.reg_read(arm.UC_ARM_REG_R0)
         incr = incr - (1 << 32) if incr & 0x80000000 else incr
-        base, limit = self._heapinfo()[:2]
+        base = self._heapinfo()[0]
+        limit = min(self._newlib_heap_limit(), self.uc.reg_read(arm.UC_ARM_REG_SP))
         if base + self._brk + incr <= limit:  # mirrors newlib: a refused sbrk does not move the break
             self._brk = max(self._brk + incr, 0)
             self._brk_max = max(self._brk_max, self._brk)
+
+    def _newlib_heap_limit(self) -> int:
+        """libgloss's sbrk refuses to pass SP and, once start-up code has set it, `__heap_limit`."""
+        sym = self.program.symbols.get("__heap_limit")
+        if sym is None or not memmap.SRAM.contains(sym.addr, 4):
+            return 2**32
+        value = int.from_bytes(self._read_bytes(sym.addr, 4), "little")
+        return 2**32 if value == NEWLIB_NO_HEAP_LIMIT else value
 
     def _mmio_read(self, _uc, offset, size, region):
         addr = region.base + offset
@@ -483,6 +565,17 @@ class Machine:
             self.adjust_cycles(-timing.SIO_ACCESS_SAVING)
         elif region is memmap.APB:
             self.adjust_cycles(timing.APB_WAIT_STATES)
+
+
+def _above_largest_gap(touched: np.ndarray) -> int:
+    """Index just above the longest run of untouched words: with no sbrk to watch, heap and stack are told
+    apart by the painted gap between them (the stack is what lies above it)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], touched.astype(np.int8), [1]])))
+    starts, ends = edges[::2], edges[1::2]  # runs of untouched words [start, end)
+    if starts.size == 0:
+        return 0
+    k = int(np.argmax(ends - starts))
+    return int(ends[k])
 
 
 def _region_name(addr: int) -> str:

@@ -1,14 +1,15 @@
 /* Start-up code for the emulated Raspberry Pi Pico (also valid on a real RP2040 loaded by a debugger).
  *
  * The vector table sits at the start of flash (the generated linker script puts .vectors first).  Reset copies
- * .data from its load address in flash to SRAM, zeroes .bss, opens newlib's semihosting handles (rdimon), runs
+ * .data from its load address in flash to SRAM, zeroes .bss, sets the heap limit, opens newlib's semihosting handles (rdimon), runs
  * C++/constructor arrays, then calls main and passes its result to exit (semihosting SYS_EXIT_EXTENDED).
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 extern uint32_t __data_load[], __data_start__[], __data_end__[], __bss_start__[], __bss_end__[];
-extern uint32_t __stack_top[];
+extern uint32_t __stack_top[], __HeapLimit[];
+extern char *__heap_limit; /* newlib's (libgloss) sbrk refuses to pass it; its own crt0 sets it, ours must */
 extern int main(void);
 extern void initialise_monitor_handles(void);
 extern void __libc_init_array(void);
@@ -22,6 +23,7 @@ __attribute__((noreturn)) void Reset_Handler(void)
     uint32_t *src = __data_load, *dst = __data_start__;
     while (dst < __data_end__) *dst++ = *src++;
     for (dst = __bss_start__; dst < __bss_end__;) *dst++ = 0;
+    __heap_limit = (char *)__HeapLimit; /* malloc stops where the stack's reserve begins */
     initialise_monitor_handles();
     __libc_init_array();
     exit(main());

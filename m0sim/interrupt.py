@@ -1,0 +1,64 @@
+"""Ctrl-C during an emulation.
+
+Unicorn runs in C with the GIL released, and Python only runs its SIGINT handler between bytecodes: a firmware
+loop with no Python hook would ignore Ctrl-C until its budget ran out.  Python's C-level handler also writes
+the signal number to the wakeup fd (`signal.set_wakeup_fd`) at once, so a watcher thread reading that fd stops
+every running engine; `emu_start` then returns and the pending KeyboardInterrupt is raised in the main thread.
+"""
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+
+_running = set()  # Unicorn engines inside emu_start on the main thread
+_lock = threading.Lock()
+_pipe = None  # (read fd, write fd) of the wakeup pipe, created with the watcher
+
+
+def _watch(read_fd):
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGINT in data:
+            with _lock:
+                engines = list(_running)
+            for engine in engines:
+                engine.emu_stop()
+
+
+def _ensure_watcher():
+    global _pipe
+    if _pipe is None:
+        r, w = os.pipe()
+        os.set_blocking(w, False)  # set_wakeup_fd requires it
+        _pipe = (r, w)
+        threading.Thread(target=_watch, args=(r,), name="m0sim-sigint", daemon=True).start()
+    return _pipe[1]
+
+
+@contextmanager
+def stoppable(engine):
+    """Run the body (an `emu_start` on `engine`) so that Ctrl-C stops the engine within moments."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
+            signal.SIG_IGN, signal.SIG_DFL, None):
+        yield
+        return
+    fd = _ensure_watcher()
+    with _lock:
+        _running.add(engine)
+    try:
+        previous, installed = signal.set_wakeup_fd(fd, warn_on_full_buffer=False), True
+    except ValueError:  # not the main interpreter's main thread after all
+        previous, installed = -1, False
+    try:
+        yield
+    finally:
+        if installed:
+            signal.set_wakeup_fd(previous)
+        with _lock:
+            _running.discard(engine)
