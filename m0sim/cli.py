@@ -13,6 +13,10 @@ import click
 
 from m0sim import memmap
 from m0sim.errors import InputError, M0simError
+from m0sim.params import FiniteFloatRange
+
+MAX_INSTRUCTIONS = 2**62  # the native counters add the budget to a 64-bit count
+MAX_SECONDS = 1e6  # of emulated time: 1.25e14 cycles at 125 MHz, far inside the 64-bit counters
 
 EXPERIMENT_GROUP = "m0sim.experiments"
 
@@ -38,11 +42,11 @@ def main():
 
 
 def _budget_options(f):
-    f = click.option("--max-instructions", type=click.IntRange(min=1), default=None,
+    f = click.option("--max-instructions", type=click.IntRange(min=1, max=MAX_INSTRUCTIONS), default=None,
                      help="Stop with an error after this many instructions.")(f)
-    f = click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-                     help="Stop with an error after this much emulated time.")(f)
-    f = click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
+    f = click.option("--max-seconds", type=FiniteFloatRange(min=0, min_open=True, max=MAX_SECONDS), default=60.0,
+                     show_default=True, help="Stop with an error after this much emulated time.")(f)
+    f = click.option("--clock-mhz", type=FiniteFloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
                      show_default=True, help="clk_sys frequency.")(f)
     return f
 
@@ -53,7 +57,7 @@ def _machine(program, clock_mhz):
 
 
 def _budget(machine, max_seconds):
-    return int(max_seconds * machine.clock.hz)
+    return max(int(max_seconds * machine.clock.hz), 1)
 
 
 @main.command("exec")
@@ -218,9 +222,7 @@ def cc(ctx):
         return
     from m0sim.toolchain import DEFAULT_STACK_SIZE, compile_program
     files, output, stack_size, flags = _cc_arguments(ctx.args)
-    opt = next((f for f in flags if f.startswith("-O")), "-O2")
-    flags = [f for f in flags if not f.startswith("-O")]
-    compile_program(files, output, flags, stack_size or DEFAULT_STACK_SIZE, opt)
+    compile_program(files, output, flags, stack_size or DEFAULT_STACK_SIZE)
     click.echo(f"wrote {output}")
 
 
@@ -238,7 +240,13 @@ def run(ctx, name):
         known = ", ".join(sorted(found)) or "none are installed"
         raise InputError(f"unknown experiment '{name}'; known experiments: {known}")
     command = found[name].load()
-    command.main(args=ctx.args, prog_name=f"m0sim run {name}", standalone_mode=True)
+    try:
+        command.main(args=ctx.args, prog_name=f"m0sim run {name}", standalone_mode=False)
+    except click.exceptions.Abort:  # click's name for Ctrl-C (it would print "Aborted!" and exit 1)
+        raise KeyboardInterrupt from None
+    except click.ClickException as exc:  # a usage error of the experiment's own options
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 @main.command()

@@ -514,6 +514,8 @@ class Machine:
                     self._exit_code = done.code
                     self.uc.emu_stop()
                     return
+                except FirmwareFault as bad:
+                    self._stop_with(f"{bad}, by {self._where(pc)}")
                 self.uc.reg_write(arm.UC_ARM_REG_R0, r0)
                 self.uc.reg_write(arm.UC_ARM_REG_PC, (pc + 2) | 1)
                 return

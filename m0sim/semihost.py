@@ -1,13 +1,17 @@
 """ARM semihosting (BKPT 0xAB): enough of the protocol for newlib's rdimon to run an unmodified C program.
 
 Only the console (":tt") and the ":semihosting-features" pseudo-file can be opened; a firmware never reaches
-the host's files.  Time comes from the emulated clock, so runs are deterministic.
+the host's files.  Time comes from the emulated clock, so runs are deterministic.  Every buffer a call names is
+checked first: it must lie in the Pico's memory (reads) or SRAM (writes), so the host never allocates more than
+the guest could address, and a call never writes into flash.
 """
 
 import errno
-import time
 from dataclasses import dataclass, field
 from typing import Callable
+
+from m0sim import memmap
+from m0sim.errors import FirmwareFault
 
 SYS = {
     "OPEN": 0x01, "CLOSE": 0x02, "WRITEC": 0x03, "WRITE0": 0x04, "WRITE": 0x05, "READ": 0x06, "READC": 0x07,
@@ -17,6 +21,7 @@ SYS = {
 }
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 FEATURES = b"SHFB" + bytes([0b11])  # SYS_EXIT_EXTENDED, stdout/stderr through ":tt"
+EPOCH = 0  # SYS_TIME counts emulated seconds from 1970-01-01: the same answer on every run
 OPEN_MODES = ["r", "rb", "r+", "r+b", "w", "wb", "w+", "w+b", "a", "ab", "a+", "a+b"]
 
 
@@ -51,10 +56,29 @@ class Semihost:
     last_errno: int = 0
     _next_handle: int = 1
     _stdin_pos: int = 0
-    wall_epoch: int = field(default_factory=lambda: int(time.time()))
+    _op: str = "?"
+
+    def _read(self, addr: int, n: int) -> bytes:
+        """Guest bytes a call reads: refused unless they lie in ROM, flash or SRAM."""
+        if n and not any(r.contains(addr, n) for r in memmap.MEMORY_REGIONS):
+            raise FirmwareFault(f"semihosting SYS_{self._op} reads {n} bytes at 0x{addr:08x}, outside the Pico's "
+                                f"memory")
+        return self.read_mem(addr, n) if n else b""
+
+    def _check_writable(self, addr: int, n: int):
+        """Guest bytes a call writes: only SRAM is writable (a real Pico's flash is read-only to the core)."""
+        if n and not memmap.SRAM.contains(addr, n):
+            region = memmap.region_of(addr)
+            raise FirmwareFault(f"semihosting SYS_{self._op} would write {n} bytes at 0x{addr:08x} "
+                                f"({region.name if region else 'unmapped'}); only SRAM is writable")
+
+    def _write(self, addr: int, data: bytes):
+        self._check_writable(addr, len(data))
+        if data:
+            self.write_mem(addr, data)
 
     def _u32(self, addr: int) -> int:
-        return int.from_bytes(self.read_mem(addr, 4), "little")
+        return int.from_bytes(self._read(addr, 4), "little")
 
     def _args(self, ptr: int, n: int) -> list[int]:
         return [self._u32(ptr + 4 * i) for i in range(n)]
@@ -62,7 +86,7 @@ class Semihost:
     def _cstring(self, addr: int, limit: int = 4096) -> bytes:
         out = bytearray()
         while len(out) < limit:
-            b = self.read_mem(addr + len(out), 1)
+            b = self._read(addr + len(out), 1)
             if b == b"\0":
                 break
             out += b
@@ -74,6 +98,7 @@ class Semihost:
         if name is None:
             self.last_errno = errno.ENOSYS
             return 0xFFFFFFFF
+        self._op = name
         return getattr(self, "_sys_" + name.lower())(r1) & 0xFFFFFFFF
 
     # --- files -------------------------------------------------------------------------------------------
@@ -107,7 +132,7 @@ class Semihost:
         return 0
 
     def _sys_writec(self, r1):
-        self.stdout(self.read_mem(r1, 1))
+        self.stdout(self._read(r1, 1))
         return 0
 
     def _sys_write0(self, r1):
@@ -120,7 +145,7 @@ class Semihost:
         if handle is None or handle.kind not in ("stdout", "stderr"):
             self.last_errno = errno.EBADF
             return n
-        (self.stdout if handle.kind == "stdout" else self.stderr)(self.read_mem(buf, n))
+        (self.stdout if handle.kind == "stdout" else self.stderr)(self._read(buf, n))
         return 0  # bytes NOT written
 
     def _sys_read(self, r1):
@@ -137,7 +162,8 @@ class Semihost:
         else:
             self.last_errno = errno.EBADF
             return n
-        self.write_mem(buf, data)
+        self._check_writable(buf, n)  # the whole buffer, not only the bytes there are to read
+        self._write(buf, data)
         return n - len(data)
 
     def _sys_readc(self, r1):
@@ -177,11 +203,11 @@ class Semihost:
         return self.now_cycles() * 100 // self.clock_hz  # centiseconds of emulated time
 
     def _sys_time(self, r1):
-        return self.wall_epoch + self.now_cycles() // self.clock_hz
+        return EPOCH + self.now_cycles() // self.clock_hz
 
     def _sys_elapsed(self, r1):
         c = self.now_cycles()
-        self.write_mem(r1, c.to_bytes(8, "little"))
+        self._write(r1, c.to_bytes(8, "little"))
         return 0
 
     def _sys_tickfreq(self, r1):
@@ -193,13 +219,13 @@ class Semihost:
     def _sys_get_cmdline(self, r1):
         buf, size = self._args(r1, 2)
         text = self.cmdline.encode()[: max(size - 1, 0)] + b"\0"
-        self.write_mem(buf, text)
-        self.write_mem(r1 + 4, (len(text) - 1).to_bytes(4, "little"))
+        self._write(buf, text)
+        self._write(r1 + 4, (len(text) - 1).to_bytes(4, "little"))
         return 0
 
     def _sys_heapinfo(self, r1):
         block = self._u32(r1)
-        self.write_mem(block, b"".join(v.to_bytes(4, "little") for v in self.heapinfo))
+        self._write(block, b"".join(v.to_bytes(4, "little") for v in self.heapinfo))
         return 0
 
     # --- exit --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from m0sim import memmap
+from m0sim import cachefile, memmap
 from m0sim.errors import InputError
 
 CC = "arm-none-eabi-gcc"
@@ -54,15 +54,29 @@ def find_compiler() -> str:
     return path
 
 
+def _is_library(flag: str) -> bool:
+    """-lNAME: the linker resolves it only against objects named before it."""
+    return flag.startswith("-l")
+
+
 def compile_program(sources, output, extra_flags=(), stack_size: int = DEFAULT_STACK_SIZE, opt: str = "-O2") -> Path:
-    """Build sources into an ELF for the emulated Pico; the output appears only if the build succeeded."""
+    """Build sources into an ELF for the emulated Pico; the output appears only if the build succeeded.
+
+    `opt` comes first and `extra_flags` keep their order, so a later -O wins as with gcc; -l flags go after
+    the sources so that the libraries they name are linked."""
     sources = [Path(s) for s in sources]
     for s in sources:
         if not s.is_file():
             raise InputError(f"source file not found: {s}")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.is_dir():
+        raise InputError(f"-o {output}: is a directory; give the ELF file to write")
+    if any(output.resolve() == s.resolve() for s in sources):
+        raise InputError(f"-o {output}: is also a source file; the ELF would replace it")
+    cachefile.ensure_dir(output.parent, "output directory")
     cc = find_compiler()
+    libraries = [f for f in extra_flags if _is_library(f)]
+    extra_flags = [f for f in extra_flags if not _is_library(f)]
     # the ELF is linked under a unique name beside `output` and renamed: atomic, and never across file systems
     fd, partial = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     os.close(fd)
@@ -70,7 +84,7 @@ def compile_program(sources, output, extra_flags=(), stack_size: int = DEFAULT_S
         ld = Path(tmp) / "pico.ld"
         ld.write_text(linker_script(stack_size))
         cmd = [cc, *CPU_FLAGS, opt, *C_FLAGS, *extra_flags, "-I", str(runtime_dir()),
-               *map(str, sources), str(runtime_dir() / "crt0.c"),
+               *map(str, sources), str(runtime_dir() / "crt0.c"), *libraries,
                "-T", str(ld), *LINK_FLAGS, "-o", str(partial)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import pickle
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,8 @@ def _idx_pair(images_path, labels_path, name):
     """Images (N,28,28) + labels (N,) IDX files as a Dataset."""
     x = read_idx(images_path, 3)
     y = read_idx(labels_path, 1)
+    if x.shape[1:] != (28, 28):
+        raise DataError(f"{images_path}: images of {'x'.join(map(str, x.shape[1:]))} pixels; MNIST layout is 28x28")
     if len(y) != len(x):
         raise DataError(f"{labels_path}: {len(y)} labels for {len(x)} images in {images_path}")
     if y.size and y.max() > 9:
@@ -113,15 +116,23 @@ def load_mnist_npz(path, split="train"):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an .npz archive (an .npz is a zip file of arrays)")
     try:
         with np.load(path) as z:
             x, y = z[f"x_{split}"], z[f"y_{split}"]
     except KeyError:
         raise DataError(f"{path}: expected arrays x_{split} and y_{split}") from None
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a readable .npz ({e})") from None
     if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (x.shape[0],):
         raise DataError(f"{path}: expected x_{split} [N,28,28] and y_{split} [N], got {x.shape} and {y.shape}")
+    if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
+        raise DataError(f"{path}: expected integer arrays, got x_{split} {x.dtype} and y_{split} {y.dtype}")
+    if x.size and (x.min() < 0 or x.max() > 255):
+        raise DataError(f"{path}: x_{split} has pixels outside 0..255")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{path}: y_{split} has labels outside 0..9 (found {int(y.min())}..{int(y.max())})")
     return Dataset(x.astype(np.uint8)[..., None], y.astype(np.uint8), "mnist")
 
 

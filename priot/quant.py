@@ -14,18 +14,19 @@ for the float fine-tuning reference; a backbone knows how to get them (``QuantMo
 """
 
 import functools
-
 import hashlib
+import io
 import json
-import os
+import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from m0sim import cache
+from m0sim import cache, cachefile
 from priot import pretrain, ref
-from priot.errors import ConfigError
+from priot.errors import ConfigError, DataError, PriotError
 from priot.intmath import INT32_MAX, bitlen, sat_w8
 from priot.models import get_model
 
@@ -113,24 +114,34 @@ def _key(cfg):
 
 
 def save(qm, path, cfg):
-    """Write the quantized backbone (integer arrays + config JSON) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, config=np.frombuffer(json.dumps(cfg, sort_keys=True).encode(), np.uint8), **qm.arrays())
-    os.replace(tmp, path)
+    """Write the quantized backbone (integer arrays + config JSON) atomically: a unique temporary file in the
+    cache directory, then a rename (concurrent writers never share a file; TMPDIR plays no part)."""
+    _save_npz(path, cfg, qm.arrays())
+
+
+def _save_npz(path, cfg, arrays):
+    buf = io.BytesIO()
+    np.savez(buf, config=np.frombuffer(json.dumps(cfg, sort_keys=True).encode(), np.uint8), **arrays)
+    cachefile.write_bytes(path, buf.getvalue())
 
 
 def load(path):
-    """Read a backbone written by ``save``; returns (QuantModel, config)."""
-    with np.load(path) as z:
-        cfg = json.loads(bytes(z["config"]).decode())
-        model = get_model(cfg["model"])
-        n = len(model.param_indices())
-        lists = {k: [int(v) for v in z[k]] for k in ("w_exp", "act_exp", "out_shift", "bwd_shift", "grad_shift")}
-        qm = QuantModel(model, [z[f"w{j}"] for j in range(n)], [z[f"b{j}"] for j in range(n)],
-                        lists["w_exp"], lists["act_exp"], lists["out_shift"], lists["bwd_shift"],
-                        lists["grad_shift"], int(z["logit_exp"][0]), z["exp_table"])
+    """Read a backbone written by ``save``; returns (QuantModel, config). A damaged file raises DataError."""
+    try:
+        with np.load(path) as z:
+            cfg = json.loads(bytes(z["config"]).decode())
+            model = get_model(cfg["model"])
+            n = len(model.param_indices())
+            lists = {k: [int(v) for v in z[k]] for k in ("w_exp", "act_exp", "out_shift", "bwd_shift", "grad_shift")}
+            qm = QuantModel(model, [z[f"w{j}"] for j in range(n)], [z[f"b{j}"] for j in range(n)],
+                            lists["w_exp"], lists["act_exp"], lists["out_shift"], lists["bwd_shift"],
+                            lists["grad_shift"], int(z["logit_exp"][0]), z["exp_table"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, zipfile.BadZipFile,
+            UnicodeDecodeError, PriotError) as exc:
+        raise DataError(f"{path}: not a readable backbone ({type(exc).__name__}: {exc})") from None
+    for j, (w, b) in enumerate(zip(qm.weights, qm.biases)):
+        if w.dtype != np.int8 or b.dtype != np.int32 or w.shape[:1] != b.shape:
+            raise DataError(f"{path}: layer {j} holds {w.dtype} {w.shape} weights and {b.dtype} {b.shape} biases")
     return qm, cfg
 
 
@@ -145,11 +156,7 @@ def _pretrain(pre, cfg, rng_seed):
 
 
 def _save_float(params, path, cfg):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    arrays = {f"{k}{j}": a for j, (w, b) in enumerate(params) for k, a in (("w", w), ("b", b))}
-    np.savez(tmp, config=np.frombuffer(json.dumps(cfg, sort_keys=True).encode(), np.uint8), **arrays)
-    os.replace(tmp, path)
+    _save_npz(path, cfg, {f"{k}{j}": a for j, (w, b) in enumerate(params) for k, a in (("w", w), ("b", b))})
 
 
 def float_params(pre, cfg, rng_seed, cache=None):
@@ -163,7 +170,7 @@ def float_params(pre, cfg, rng_seed, cache=None):
             with np.load(path) as z:
                 if json.loads(bytes(z["config"]).decode()) == json.loads(json.dumps(cfg, sort_keys=True)):
                     return [[z[f"w{j}"], z[f"b{j}"]] for j in range(n)]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # unreadable or foreign cache entry: rebuild it below
     params = _pretrain(pre, cfg, rng_seed)
     _save_float(params, path, cfg)
@@ -184,8 +191,8 @@ def backbone(pre, cfg, rng_seed):
             qm = load(path)[0]
             qm.pretrained = source
             return qm
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable cache entry: rebuild it below
+        except DataError as exc:  # damaged cache entry (a crash, a full disk): rebuild it below
+            print(f"priot: {exc}; rebuilding it", file=sys.stderr)
     model = get_model(cfg["model"])
     params = _pretrain(pre, cfg, rng_seed)
     calib = pre.subset(np.arange(min(cfg["n_calib"], len(pre))))

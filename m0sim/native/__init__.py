@@ -1,17 +1,20 @@
 """Build and load the native counting callbacks (counter.c) and share their state with Python through ctypes.
 
 The state layout is defined once, here, as ctypes fields; the C header is generated from it.  The shared
-library is compiled with the host C compiler on first use and cached (m0sim.cache) by a hash of its sources.
+library is compiled with the host C compiler on first use and cached (m0sim.cache) by a hash of its sources;
+the cached file carries its own length and SHA-256, checked before it is loaded.
 """
 
 import ctypes
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from m0sim import cache, memmap, timing
+from m0sim import cache, cachefile, memmap, timing
 from m0sim.errors import M0simError
 
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
@@ -96,9 +99,37 @@ def library() -> ctypes.CDLL:
         return _lib
     source = (Path(__file__).parent / "counter.c").read_text()
     header = state_header()
-    so_path = cache.root() / "native" / f"m0sim_counter_{cache.digest(source, header, ' '.join(CFLAGS))}.so"
-    _lib = ctypes.CDLL(str(cache.build_once(so_path, lambda out: _compile(source, header, out))))
+    so_path = cache.root() / "native" / f"m0sim_counter_{cache.digest(source, header, ' '.join(CFLAGS), TRAILER_MAGIC)}.so"
+    cachefile.ensure_dir(so_path.parent, "m0sim cache directory ($M0SIM_CACHE)")
+    if so_path.exists() and not _intact(so_path):
+        print(f"m0sim: {so_path} is damaged (truncated or changed); rebuilding it", file=sys.stderr)
+        so_path.unlink(missing_ok=True)
+    cache.build_once(so_path, lambda out: _compile(source, header, out))
+    if not _intact(so_path):
+        raise M0simError(f"{so_path}: the native counters just built do not match their checksum")
+    _lib = ctypes.CDLL(str(so_path))
     return _lib
+
+
+# Appended to the built library: its own length and SHA-256.  dlopen of a truncated or rewritten .so can
+# crash the process (SIGBUS), so the file is checked against this trailer before it is ever mapped.
+TRAILER_MAGIC = b"M0SIMSO1"
+TRAILER = len(TRAILER_MAGIC) + 8 + 32
+
+
+def _sealed(data: bytes) -> bytes:
+    return data + TRAILER_MAGIC + len(data).to_bytes(8, "little") + hashlib.sha256(data).digest()
+
+
+def _intact(path: Path) -> bool:
+    """Whether the cached library is exactly what a build wrote (length and hash in its trailer)."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return False
+    body, trailer = blob[:-TRAILER], blob[-TRAILER:]
+    return (len(blob) > TRAILER and trailer[:8] == TRAILER_MAGIC
+            and int.from_bytes(trailer[8:16], "little") == len(body) and trailer[16:] == hashlib.sha256(body).digest())
 
 
 def _compile(source: str, header: str, out: Path):
@@ -112,6 +143,7 @@ def _compile(source: str, header: str, out: Path):
                               capture_output=True, text=True)
     if proc.returncode != 0:
         raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")
+    out.write_bytes(_sealed(out.read_bytes()))
 
 
 def callback_address(name: str) -> int:

@@ -8,13 +8,16 @@ Every method sees the same samples in the same order (same sample budget).
 """
 
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import click
 import numpy as np
 
+from m0sim import cachefile
+from m0sim.errors import InputError
+from m0sim.params import FiniteFloat
 from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
 from priot.models import get_model
@@ -115,9 +118,12 @@ def _names(ctx, param, value):
 
 def _angles(ctx, param, value):
     try:
-        return [float(a) for v in value for a in str(v).split(",") if a] or [45.0]
+        angles = [float(a) for v in value for a in str(v).split(",") if a] or [45.0]
     except ValueError:
         raise click.BadParameter(f"angles must be numbers, got {value!r}") from None
+    if not all(math.isfinite(a) for a in angles):
+        raise click.BadParameter(f"angles must be finite numbers, got {value!r}")
+    return angles
 
 
 def _layers(ctx, param, value):
@@ -132,9 +138,9 @@ def _layers(ctx, param, value):
 @click.command("compare", epilog=data.MNIST5K_NOTE + ".")
 @click.option("--host", is_flag=True, help="Run on the host (numpy integer model); the only mode so far.")
 @click.option("--angle", "angles", multiple=True, callback=_angles, help="Rotation angle(s) in degrees, repeatable or comma list [45].")
-@click.option("--angle-range", nargs=2, type=float, default=None, help="Random angle per image, uniform in LO HI (overrides --angle).")
+@click.option("--angle-range", nargs=2, type=FiniteFloat(), default=None, help="Random angle per image, uniform in LO HI (overrides --angle).")
 @click.option("--methods", "names", multiple=True, callback=_names, help="Methods, comma list [every registered method].")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(1, 100))
 @click.option("--samples", default=1000, show_default=True, type=click.IntRange(10), help="Rotated training digits.")
 @click.option("--test", "n_test", default=1000, show_default=True, type=click.IntRange(10), help="Rotated test digits.")
@@ -166,13 +172,13 @@ def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, 
            "angle_range": tuple(angle_range) if angle_range else None}
     if angle_range:
         angles = [None]  # one run; every image draws its own angle
+    if json_path:
+        cachefile.check_writable(json_path, "--json file")
     try:
         results = compare(cfg, angles, names, jobs)
-    except PriotError as e:
-        raise click.ClickException(str(e)) from None
+    except PriotError as e:  # bad data or parameters: bad input (exit 2), as every other command
+        raise InputError(str(e)) from None
     for r in results:
         click.echo(table(r) + "\n")
     if json_path:
-        tmp = Path(json_path).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"config": cfg, "results": results}, indent=1))
-        os.replace(tmp, json_path)
+        cachefile.write_text(json_path, json.dumps({"config": cfg, "results": results}, indent=1, allow_nan=False))

@@ -10,14 +10,13 @@ largest-gradient search) is shown on its own; it is already inside the phases.
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
 import click
 import numpy as np
 
-from m0sim import memmap
+from m0sim import cachefile, memmap
 from m0sim.errors import InputError
 from priot import data, methods, ref
 from priot.device import macs
@@ -93,6 +92,8 @@ def table(rows) -> str:
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
 def experiment(steps, warmup, keep, frac, json_path):
     """Cycles per training step and inference, by phase, with RAM and flash, for every method."""
+    if json_path:
+        cachefile.check_writable(json_path, "--json file")
     cfg = config(samples=warmup + steps, test=10)  # the device runs' backbone and rotation
     try:
         qm, adapt, _ = prepare(cfg, cfg["angle"])
@@ -108,6 +109,4 @@ def experiment(steps, warmup, keep, frac, json_path):
                f"and the MAC loop (dot_m0.S) per product it ran (rows padded to words)")
     click.echo(macs.table(mac_rows))
     if json_path:
-        tmp = json_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"methods": rows, "mac_loops": mac_rows}, indent=1))
-        os.replace(tmp, json_path)
+        cachefile.write_text(json_path, json.dumps({"methods": rows, "mac_loops": mac_rows}, indent=1, allow_nan=False))

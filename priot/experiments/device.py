@@ -7,7 +7,6 @@ against 2 MB. Device state is compared bit for bit with the host model every N s
 """
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,8 +14,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from m0sim import memmap
+from m0sim import cachefile, memmap
 from m0sim.errors import InputError
+from m0sim.params import FiniteFloatRange
 from priot import data, methods, ref, train
 from priot.models import get_model
 from priot.device.runner import open_device
@@ -160,7 +160,7 @@ def make_command(name: str) -> click.Command:
     @click.option("--samples", default=DEFAULTS["samples"], show_default=True, type=click.IntRange(1), help="Rotated training digits.")
     @click.option("--test", "n_test", default=DEFAULTS["test"], show_default=True, type=click.IntRange(1), help="Rotated test digits.")
     @click.option("--pretrain", default=DEFAULTS["pretrain"], show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
-    @click.option("--angle", default=DEFAULTS["angle"], show_default=True, type=click.FloatRange(-360, 360), help="Rotation in degrees.")
+    @click.option("--angle", default=DEFAULTS["angle"], show_default=True, type=FiniteFloatRange(-360, 360), help="Rotation in degrees.")
     @click.option("--seed", default=DEFAULTS["seed"], show_default=True, type=click.IntRange(0, 2**31 - 1))
     @click.option("--keep", default=None, type=float, callback=_fraction,
                   help="Fraction of the scored edges kept (PRIOT, PRIOT-S) [tuned default: "
@@ -175,13 +175,15 @@ def make_command(name: str) -> click.Command:
                   help="Channel width factor of the tiny CNN (2: tiny_cnn_x2); the firmware layout follows the model.")
     @click.option("--validate-every", default=DEFAULTS["validate_every"], show_default=True, type=click.IntRange(0),
                   help="Compare device and host state every N steps (0: only at epoch ends).")
-    @click.option("--clock-mhz", default=DEFAULTS["clock_hz"] / 1e6, show_default=True, type=click.FloatRange(1, 1000))
+    @click.option("--clock-mhz", default=DEFAULTS["clock_hz"] / 1e6, show_default=True, type=FiniteFloatRange(1, 1000))
     @click.option("--firmware", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Use this firmware ELF instead of the cached build of the current sources (not rebuilt).")
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
     def command(epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers, init_shift, lr_shift,
                 width, validate_every, clock_mhz, firmware, json_path):
+        if json_path:
+            cachefile.check_writable(json_path, "--json file")
         try:
             cfg = config(seed=seed, epochs=epochs, samples=samples, test=n_test, pretrain=pretrain, angle=angle,
                          keep=keep, frac=frac, score_layers=score_layers, init_shift=init_shift, lr_shift=lr_shift,
@@ -191,9 +193,7 @@ def make_command(name: str) -> click.Command:
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None
         if json_path:
-            tmp = json_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(report, indent=1))
-            os.replace(tmp, json_path)
+            cachefile.write_text(json_path, json.dumps(report, indent=1, allow_nan=False))
 
     return command
 
