@@ -99,7 +99,7 @@ int main(void) {
     for (unsigned i = 0; i < 3000000; i++) s += i;     /* ~0.1 s of Pico time */
     printf("got %s", line);
     fprintf(stderr, "clock %ld\n", (long)clock());
-    return time(0) > 1000000000 ? 4 : 5;
+    return time(0) == 0 ? 4 : 5;  /* emulated seconds since reset from 1970: the same on every run */
 }
 """
     out, err = [], []

