@@ -1,4 +1,5 @@
-"""Emulation speed, measured side by side in one run: no hooks, m0sim's native counters, a Python block hook.
+"""Emulation speed, measured side by side in one run: no hooks, m0sim's native counters (alone, and with the
+alignment check's memory hook), a Python block hook.
 
 Usage: python -m m0sim.bench KERNEL.elf  (built by `make kernels` from kernels/bench/dotprod.c).
 The ratios matter, not the absolute numbers: the machine is shared and noisy, so each mode is run in turn,
@@ -42,6 +43,7 @@ def measure(elf: str, function: str, reps: int) -> dict:
     modes = {
         "no hooks": lambda: Machine(elf, counting=False),
         "m0sim counted": lambda: Machine(elf),
+        "alignment check": lambda: Machine(elf, alignment_faults=True),
         "Python block hook": lambda: _with_python_hook(Machine(elf, counting=False)),
     }
     best = {name: float("inf") for name in modes}
@@ -58,7 +60,8 @@ def measure(elf: str, function: str, reps: int) -> dict:
     return {"function": function, "instructions": insns, "cycles": cycles,
             "mips": {name: insns / dt / 1e6 for name, dt in best.items()},
             "pico_multiple": cycles / best["m0sim counted"] / memmap.CLOCK_HZ,
-            "ratio": best["no hooks"] / best["m0sim counted"]}
+            "ratio": best["no hooks"] / best["m0sim counted"],
+            "alignment_cost": best["alignment check"] / best["m0sim counted"]}
 
 
 def main(argv):
@@ -69,14 +72,15 @@ def main(argv):
     print("int8 dot products over SRAM, and with the weights in flash (every weight load a lookup in the XIP "
           "cache model):\nbench_*: gcc's byte loop, 7 instructions per block; words_*: PRIOT's inner loop "
           "(dot_m0.S), 8 products per 45 instructions")
-    print(f"{'kernel':<14}{'no hooks':>12}{'m0sim counted':>15}{'Python block':>14}{'counted/no-hook':>17}"
-          f"{'x real Pico':>13}")
-    print(f"{'':<14}{'M instr/s':>12}{'M instr/s':>15}{'M instr/s':>14}")
+    print(f"{'kernel':<14}{'no hooks':>12}{'m0sim counted':>15}{'+align check':>14}{'Python block':>14}"
+          f"{'counted/no-hook':>17}{'x real Pico':>13}{'align cost':>12}")
+    print(f"{'':<14}{'M instr/s':>12}{'M instr/s':>15}{'M instr/s':>14}{'M instr/s':>14}")
     for function, reps in (("bench_sram", 4000), ("bench_flash", 1000), ("words_sram", 8000), ("words_flash", 2000)):
         r = measure(elf, function, reps)
         mips = r["mips"]
         print(f"{function:<14}{mips['no hooks']:>12.0f}{mips['m0sim counted']:>15.0f}"
-              f"{mips['Python block hook']:>14.1f}{r['ratio']:>17.2f}{r['pico_multiple']:>13.2f}")
+              f"{mips['alignment check']:>14.0f}{mips['Python block hook']:>14.1f}{r['ratio']:>17.2f}"
+              f"{r['pico_multiple']:>13.2f}{r['alignment_cost']:>11.2f}x")
     return 0
 
 

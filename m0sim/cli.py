@@ -46,14 +46,16 @@ def _budget_options(f):
                      help="Stop with an error after this many instructions.")(f)
     f = click.option("--max-seconds", type=FiniteFloatRange(min=0, min_open=True, max=MAX_SECONDS), default=60.0,
                      show_default=True, help="Stop with an error after this much emulated time.")(f)
+    f = click.option("--alignment-check/--no-alignment-check", default=True, show_default=True,
+                     help="Fault on unaligned halfword/word accesses as a Cortex-M0+ does (costs speed).")(f)
     f = click.option("--clock-mhz", type=FiniteFloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
                      show_default=True, help="clk_sys frequency.")(f)
     return f
 
 
-def _machine(program, clock_mhz):
+def _machine(program, clock_mhz, alignment_check):
     from m0sim.machine import Machine
-    return Machine(program, clock_hz=int(clock_mhz * 1e6))
+    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check)
 
 
 def _budget(machine, max_seconds):
@@ -64,9 +66,9 @@ def _budget(machine, max_seconds):
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @_budget_options
 @click.option("--stats", is_flag=True, help="Print instructions, cycles, time and RAM on stderr after the run.")
-def exec_(program, max_instructions, max_seconds, clock_mhz, stats):
+def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, stats):
     """Run PROGRAM.elf (or .uf2) from reset; its semihosting output goes to stdout and its exit code becomes ours."""
-    m = _machine(program, clock_mhz)
+    m = _machine(program, clock_mhz, alignment_check)
     result = m.run(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
     if stats:
         click.echo(f"m0sim: {program.name}: {result.stats.summary()}", err=True)
@@ -256,9 +258,9 @@ def run(ctx, name):
 @_budget_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", type=click.IntRange(min=1), default=25, show_default=True, help="Rows of the table.")
-def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz, as_json, top):
+def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz, alignment_check, as_json, top):
     """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...)."""
-    m = _machine(program, clock_mhz)
+    m = _machine(program, clock_mhz, alignment_check)
     budget = dict(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
     if call_symbol:
         try:

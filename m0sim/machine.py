@@ -81,7 +81,8 @@ class Machine:
     debugger = None  # an m0sim.gdbstub.Debugger runs the program in pieces under GDB's control
 
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
-                 stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True):
+                 stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True,
+                 alignment_faults: bool = False):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
         if not isinstance(clock_hz, (int, np.integer)) or not 1_000_000 <= clock_hz <= 1_000_000_000:
             raise InputError(f"clock_hz must be an integer from 1 MHz to 1000 MHz, got {clock_hz!r}")
@@ -95,6 +96,9 @@ class Machine:
         self._write_err = stderr or _stream_writer(sys.stderr)
         self._state = native.CounterState()
         self._counting = counting
+        # Unaligned halfword/word accesses fault as on silicon only with a memory hook on every load and store,
+        # which costs 2-40x in speed (`make bench`): on for `m0sim exec`/`profile`, opt-in from Python.
+        self._alignment_faults = alignment_faults and counting
         self._map_memory()
         self._load()
         self._setup_counters(xip_miss_penalty)
@@ -172,6 +176,9 @@ class Machine:
         s.taken_extra = timing.TAKEN_EXTRA
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
+        s.reg_read = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_read, ctypes.c_void_p).value
+        for k, reg in enumerate(REG_IDS):
+            s.reg_ids[k] = reg
         s.flash_image = self._flash.ctypes.data
         s.insn_budget = s.cycle_budget = NO_LIMIT
 
@@ -180,7 +187,11 @@ class Machine:
         lib = uc.unicorn_py3.unicorn.uclib
         state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
         self._native_hooks = []
-        for htype, fn, begin, end in () if not self._counting else ((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0),):
+        hooks = [(uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0)] if self._counting else []
+        if self._alignment_faults:
+            hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
+                          memmap.SRAM.end - 1))  # flash, its aliases and SRAM
+        for htype, fn, begin, end in hooks:
             h = ctypes.c_size_t()
             err = lib.uc_hook_add(self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
                                   state_ptr, ctypes.c_uint64(begin), ctypes.c_uint64(end))
@@ -397,6 +408,13 @@ class Machine:
         if reason == "flash write":
             raise FirmwareFault(f"write to flash at 0x{s.stop_addr:08x} (flash is read-only to the CPU) "
                                 f"by {self._where()}; {self.registers()}")
+        if reason == "unaligned":
+            kind = "write" if s.fault_write else "read"
+            regs = {n: int(v) & 0xFFFFFFFF for n, v in zip(REG_NAMES, s.fault_regs)}
+            fault = self._fault_record(f"unaligned {kind}", s.stop_addr, s.fault_size, regs)
+            raise FirmwareFault(f"unaligned {kind} of {fault.size} bytes at 0x{fault.addr:08x} (a Cortex-M0+ "
+                                f"HardFaults) by {self._where(fault.pc)}; "
+                                + " ".join(f"{n}=0x{v:08x}" for n, v in regs.items() if n != "pc"))
         if reason == "undecoded" and s.stop_addr != stop_at:
             raise FirmwareFault(f"execution reached 0x{s.stop_addr:08x}, which is not code of "
                                 f"{self.program.path.name} ({self.program.describe(s.stop_addr)})")
@@ -413,16 +431,18 @@ class Machine:
     def registers(self) -> str:
         return " ".join(f"{n}=0x{self.uc.reg_read(r):08x}" for n, r in zip(REG_NAMES, REG_IDS))
 
-    def _fault_record(self, kind: str, addr: int, size: int) -> faults.Fault:
+    def _fault_record(self, kind: str, addr: int, size: int, regs: dict | None = None) -> faults.Fault:
         """The fault as silicon would see it: the exact instruction that made the access (not the first one of
-        its translation block), found from the decode of the current block and the registers."""
+        its translation block), found from the decode of the current block and the registers at the access
+        (`regs`, or the live ones)."""
         if kind.startswith("fetch"):
             return faults.Fault(kind, addr, size, addr)
         s = self._state
         win = self._windows[s.cur_window]
         start = win.table.base + 2 * s.cur_slot
         length = int(win.blocks["size"][s.cur_slot]) or 2
-        regs = {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+        if regs is None:
+            regs = {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
         try:
             pc = faults.faulting_pc(self._read_bytes(start, length), start, regs, addr, kind)
         except (uc.UcError, InputError):

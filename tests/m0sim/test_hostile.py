@@ -180,6 +180,46 @@ def test_fault_names_the_faulting_store(cli, firmware):
     assert_one_line_error(cli("exec", elf), FAULT, "write of 4 bytes at 0x3000000c", f"by {addr} (f+0x", "str ")
 
 
+UNALIGNED = """
+#include <stdio.h>
+unsigned char buf[16] __attribute__((aligned(4))) = {1, 2, 3, 4, 5, 6, 7, 8};
+static const unsigned char fl[16] __attribute__((aligned(4))) = {1, 2, 3, 4, 5, 6, 7, 8};
+__attribute__((noinline)) unsigned half(volatile unsigned short *p){ return p[0] + 1; }
+__attribute__((noinline)) unsigned store(volatile unsigned *p, unsigned v){ unsigned a = v + 3; p[1] = a; return a; }
+__attribute__((noinline)) unsigned word(const volatile unsigned *p){ return p[0] + 7; }
+__attribute__((noinline)) unsigned multiple(unsigned *p)
+{ unsigned a, b; __asm__ volatile("ldm %2!, {%0, %1}" : "=l"(a), "=l"(b), "+l"(p)); return a + b; }
+volatile int off = 1;
+int main(void){ unsigned x;
+  switch (CASE) {
+  case 0: x = half((unsigned short *)(buf + off)); break;
+  case 1: x = store((unsigned *)(buf + 2 * off), 5); break;
+  case 2: x = word((const unsigned *)(fl + off)); break;
+  case 3: x = multiple((unsigned *)(buf + 2 * off)); break;
+  default: x = word((const unsigned *)(buf + 4 * off)); }
+  printf("%u\\n", x); return 0; }
+"""
+
+
+@pytest.mark.parametrize("case, fragments", [
+    (0, ("unaligned read of 2 bytes", "(half+0x", "ldrh")),
+    (1, ("unaligned write of 4 bytes", "(store+0x", "str r")),
+    (2, ("unaligned read of 4 bytes at 0x1000", "(word+0x", "ldr r")),  # flash data
+    (3, ("unaligned read of 4 bytes", "(multiple+0x", "ldm")),
+])
+def test_unaligned_access_faults(cli, firmware, case, fragments):
+    elf = firmware(UNALIGNED.replace("CASE", str(case)))
+    assert_one_line_error(cli("exec", elf), FAULT, *fragments)
+    assert cli("exec", "--no-alignment-check", elf).returncode == 0  # Unicorn alone completes it
+    with pytest.raises(M0simError, match="unaligned"):
+        Machine(elf, alignment_faults=True, stdout=lambda b: None).run()
+
+
+def test_aligned_accesses_pass_the_check(cli, firmware):
+    proc = cli("exec", firmware(UNALIGNED.replace("CASE", "4")))
+    assert proc.returncode == 0 and proc.stdout == f"{0x08070605 + 7}\n", proc.stderr
+
+
 def test_malloc_to_the_heap_limit_is_not_a_stack_overflow(cli, firmware):
     elf = firmware("#include <stdlib.h>\n#include <stdio.h>\n"
                    "int main(void){ int n = 0; while (malloc(1024)) n++; printf(\"%d\\n\", n); return 0; }\n")
