@@ -8,6 +8,8 @@ down), so 90 degrees equals ``np.rot90(x, 1, axes=(1, 2))``. It is host-side dat
 preparation, so float coordinates are fine; the result is uint8 and bit-reproducible.
 """
 
+import math
+
 import numpy as np
 
 from priot.data import Dataset
@@ -16,11 +18,14 @@ from priot.errors import ConfigError
 
 def _source_index(h, w, angle_deg):
     """Flat source index per output pixel and its validity mask, for one angle."""
-    t = np.deg2rad(angle_deg)
+    # cos/sin from the C library (math), not numpy: numpy picks a SIMD implementation by CPU (AVX-512 has its
+    # own), and a last-bit difference could move a pixel rounded at .5 on another machine.
+    t = math.radians(float(angle_deg))
+    cos_t, sin_t = math.cos(t), math.sin(t)
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     r, c = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
-    sr = np.rint(cy + np.cos(t) * r + np.sin(t) * c).astype(np.int64)
-    sc = np.rint(cx - np.sin(t) * r + np.cos(t) * c).astype(np.int64)
+    sr = np.rint(cy + cos_t * r + sin_t * c).astype(np.int64)
+    sc = np.rint(cx - sin_t * r + cos_t * c).astype(np.int64)
     ok = (sr >= 0) & (sr < h) & (sc >= 0) & (sc < w)
     return np.where(ok, sr * w + sc, 0), ok
 

@@ -41,9 +41,21 @@ def prepare(cfg, angle):
     pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
                                           np.random.default_rng(cfg["seed"]), angle=angle,
                                           angle_range=cfg["angle_range"])
+    return quant.backbone(pre, *prepare_key(cfg)), adapt, test
+
+
+def prepare_key(cfg):
+    """(backbone recipe, pretraining seed) of an experiment config: what keys its backbone."""
     key = {"model": cfg.get("model", "tiny_cnn"), "dataset": cfg["dataset"], "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
            "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
-    return quant.backbone(pre, key, cfg["seed"] + 1), adapt, test
+    return key, cfg["seed"] + 1
+
+
+def pretraining_split(cfg):
+    """The upright pretraining digits of an experiment config (the first split `prepare` makes)."""
+    ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
+    return rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], cfg["test"], np.random.default_rng(cfg["seed"]),
+                              angle=cfg.get("angle", 45.0), angle_range=cfg["angle_range"])[0]
 
 
 def run_one(cfg, angle, name, lr_shift, tuning):

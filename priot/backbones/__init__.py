@@ -1,0 +1,74 @@
+"""The default backbones, shipped as data: the same int8 bits on every machine.
+
+Float pretraining is not bit-reproducible across CPUs (OpenBLAS and numpy choose their kernels by CPU), so the
+quantized backbones of the default experiments are generated once and shipped here, each file listed in
+`manifest.json` with its SHA-256 and the fingerprint of its integer arrays.  `quant.backbone` uses a shipped
+file whenever the requested configuration is exactly one of these; `python -m priot.backbones --regenerate`
+pretrains them again (on this machine's CPU) and rewrites the files and the manifest.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+from m0sim import cachefile
+from priot import quant
+from priot.errors import DataError
+
+HERE = Path(__file__).parent
+MANIFEST = HERE / "manifest.json"
+REGENERATE = "python -m priot.backbones --regenerate"
+
+
+def manifest() -> dict:
+    """file name -> {"sha256": of the file, "fingerprint": of its arrays, "config": the full config}."""
+    if not MANIFEST.is_file():
+        return {}
+    try:
+        return json.loads(MANIFEST.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{MANIFEST}: unreadable ({exc}); reinstall, or run `{REGENERATE}`") from None
+
+
+def find(cfg):
+    """The shipped QuantModel for a full config (`quant.full_config`), or None when it is not a default."""
+    name = quant._key(cfg)
+    entry = manifest().get(name)
+    if entry is None or entry.get("config") != json.loads(json.dumps(cfg)):
+        return None
+    path = HERE / name
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataError(f"{path}: shipped backbone missing ({exc.strerror}); reinstall, or run `{REGENERATE}`") \
+            from None
+    if digest != entry["sha256"]:
+        raise DataError(f"{path}: shipped backbone damaged (SHA-256 {digest[:12]}..., manifest "
+                        f"{entry['sha256'][:12]}...); reinstall, or run `{REGENERATE}`")
+    return quant.load(path)[0]
+
+
+def default_configs() -> list[tuple[dict, object]]:
+    """(full config, upright pretraining split) of every default experiment's backbone."""
+    from priot.experiments.compare import prepare_key, pretraining_split
+    from priot.experiments.device import config
+
+    out = []
+    for cfg in (config(),):  # the device runs' defaults (make run); compare and cost share this backbone
+        key, rng_seed = prepare_key(cfg)
+        out.append((quant.full_config(key, rng_seed), pretraining_split(cfg)))
+    return out
+
+
+def regenerate(echo=print) -> dict:
+    """Pretrain every default backbone on this machine and rewrite the shipped files and the manifest."""
+    entries = {}
+    for cfg, pre in default_configs():
+        name = quant._key(cfg)
+        qm = quant.pretrained(pre, cfg)
+        quant.save(qm, HERE / name, cfg)
+        entries[name] = {"sha256": hashlib.sha256((HERE / name).read_bytes()).hexdigest(),
+                         "fingerprint": quant.fingerprint(qm), "config": cfg}
+        echo(f"{name}: fingerprint {entries[name]['fingerprint']}")
+    cachefile.write_text(MANIFEST, json.dumps(entries, indent=1, sort_keys=True) + "\n")
+    return entries
