@@ -242,10 +242,13 @@ def run(ctx, name):
         known = ", ".join(sorted(found)) or "none are installed"
         raise InputError(f"unknown experiment '{name}'; known experiments: {known}")
     command = found[name].load()
+    # Parsed and invoked here rather than through command.main(), whose own handlers would turn Ctrl-C into
+    # "Aborted!" with exit 1 and swallow m0sim's errors; ours (in _Group) give one line and 130/2/70.
     try:
-        command.main(args=ctx.args, prog_name=f"m0sim run {name}", standalone_mode=False)
-    except click.exceptions.Abort:  # click's name for Ctrl-C (it would print "Aborted!" and exit 1)
-        raise KeyboardInterrupt from None
+        with command.make_context(f"m0sim run {name}", list(ctx.args)) as sub:
+            command.invoke(sub)
+    except click.exceptions.Exit as done:  # --help
+        sys.exit(done.exit_code)
     except click.ClickException as exc:  # a usage error of the experiment's own options
         exc.show()
         sys.exit(exc.exit_code)

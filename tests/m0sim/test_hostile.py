@@ -287,3 +287,19 @@ def test_ctrl_c_from_python_is_an_m0sim_error_and_a_keyboard_interrupt(firmware)
         m.run(max_cycles=2**62)
     timer.join()
     assert isinstance(info.value, KeyboardInterrupt) and info.value.exit_code == 130
+
+
+def test_ctrl_c_in_an_experiment_is_one_line_and_130():
+    """`m0sim run` used to hand Ctrl-C to click, which printed "Aborted!" and exited 1."""
+    proc = subprocess.Popen([sys.executable, "-m", "m0sim", "run", "priot-s"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(6.0)  # inside the run: data, backbone, firmware, then device steps
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("Ctrl-C did not stop the experiment")
+    assert proc.returncode == 130, err
+    lines = [l for l in err.splitlines() if l.strip() and not l.startswith("epoch ")]
+    assert len(lines) == 1 and "interrupted" in lines[0] and "Aborted" not in err, err
