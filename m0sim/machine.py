@@ -226,7 +226,7 @@ class Machine:
             return addr
         heap_base = get("end", (static_end + 7) & ~7)
         top = get("__stack_top", memmap.SRAM.end)
-        stack_limit = get("__StackLimit", heap_base)
+        stack_limit = get("__StackLimit", top)
         heap_limit = get("__HeapLimit", stack_limit)
         if not heap_base <= heap_limit <= top or not stack_limit <= top:
             raise InputError(f"{path}: heap 0x{heap_base:08x}..0x{heap_limit:08x} and stack "
