@@ -30,29 +30,31 @@ def _grid(lo):
     return tuple(range(lo, lo + GRID_POINTS))
 
 
-# Default steps: the tuned optimum at 45 degrees (`m0sim run compare`); grids as in the README.
+# Default steps: the tuned optimum at 45 degrees (`m0sim run compare --host --angle 45`, validation split of the
+# rotated training digits, seed 0; the curves are in the README). floor-all scores 10% at every step (the tie
+# goes to the smallest step).
 register(MethodSpec("none", "reference", lambda qm, step, **_: NoAdapt(qm), summary="the int8 backbone as shipped"))
 register(MethodSpec("sgd-all", "engineered", _weights, _grid(6), 9, update="stochastic", layers="all",
                     summary="integer SGD on every layer, hash-stochastic rounding, static scales"))
 register(MethodSpec("sgd-last", "engineered", _weights, _grid(4), 7, update="stochastic", layers="last",
                     summary="integer SGD on the last layer, hash-stochastic rounding, static scales"))
-register(MethodSpec("niti-all", "published", _weights, _grid(0), 5, step_name="mu",
+register(MethodSpec("niti-all", "published", _weights, _grid(0), 2, step_name="mu",
                     update="niti-static", layers="all",
                     summary="NITI's published update (mu bits from max|g|, PstoShift, mu schedule) on every layer, static scales"))
-register(MethodSpec("niti-last", "published", _weights, _grid(0), 5, step_name="mu",
+register(MethodSpec("niti-last", "published", _weights, _grid(0), 6, step_name="mu",
                     update="niti-static", layers="last",
                     summary="NITI's published update (mu bits from max|g|, PstoShift, mu schedule) on the last layer, static scales"))
-register(MethodSpec("floor-all", "naive", _weights, _grid(6), 9, update="floor", layers="all",
+register(MethodSpec("floor-all", "naive", _weights, _grid(6), 6, update="floor", layers="all",
                     summary="integer SGD on every layer, w -= g >> s (floor), static scales"))
-register(MethodSpec("floor-last", "naive", _weights, _grid(4), 7, update="floor", layers="last",
+register(MethodSpec("floor-last", "naive", _weights, _grid(4), 5, update="floor", layers="last",
                     summary="integer SGD on the last layer, w -= g >> s (floor), static scales"))
 register(MethodSpec("rtn-all", "naive", _weights, _grid(6), 9, update="nearest", layers="all",
                     summary="integer SGD on every layer, round-to-nearest update, static scales"))
-register(MethodSpec("rtn-last", "naive", _weights, _grid(4), 7, update="nearest", layers="last",
+register(MethodSpec("rtn-last", "naive", _weights, _grid(4), 8, update="nearest", layers="last",
                     summary="integer SGD on the last layer, round-to-nearest update, static scales"))
 register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_name="mu", update="dynamic", layers="all",
                     summary="NITI with dynamic per-tensor scales recomputed every step (the costly reference)"))
-register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 7,
+register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 5,
                     device=False, integer=False,
                     summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
 register(MethodSpec("priot", "priot", _priot(lambda frac: 1.0), _grid(3), 7,
