@@ -346,15 +346,16 @@ class Exceptions:
 
 def _instruction_sites(machine, halfword: bytes):
     """Addresses of the decoded instructions whose encoding is `halfword` (e.g. WFI), from the decode tables."""
+    want = int.from_bytes(halfword, "little")
     for win in machine._windows:
         t = win.table
         n = len(t.base_cycles)
         if n == 0:
             continue
-        data = machine._read_bytes(t.base, 2 * n)
-        for i in np.flatnonzero(np.diff(t.insns_prefix.astype(np.int64))):
-            if data[2 * i:2 * i + 2] == halfword:
-                yield t.base + 2 * int(i)
+        code = np.frombuffer(machine._read_bytes(t.base, 2 * n), "<u2")
+        starts = np.diff(t.insns_prefix.astype(np.int64)) != 0
+        for i in np.flatnonzero(starts & (code == want)):
+            yield t.base + 2 * int(i)
 
 
 class Nvic:
