@@ -13,14 +13,15 @@ What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
   IPR: 2 priority bits) with the TIMER's four alarms as TIMER_IRQ_0..3 (IRQ 0-3, level: pending again after
   the handler while INTR is still set; exact to the instruction like SysTick), SHPR2/SHPR3 priorities,
   PRIMASK (CPSID/CPSIE) masking everything but HardFault.
-- HardFault (3) taken through the firmware's handler for an undefined instruction, a BX to ARM state, a
-  vector without its Thumb bit, an SVC at a priority that cannot preempt. When the HardFault vector is
+- HardFault (3) taken through the firmware's handler for an undefined instruction, a BX to ARM state, an
+  unaligned access (with the alignment check on, as in `m0sim exec`), a vector without its Thumb bit, an SVC at
+  a priority that cannot preempt. When the HardFault vector is
   m0sim's own Default_Handler (no handler in the firmware), or a fault happens in the HardFault handler
   (lockup), m0sim stops with its exit-70 report instead.
 - WFI: the core sleeps until the next event (SysTick's next zero, a TIMER alarm with its interrupt enabled):
   the cycles advance to it. A WFI with nothing that can wake the core ends the run with a clear message.
 Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process stack (CONTROL.SPSEL), other
-peripherals' IRQs, late arrival and tail-chaining timings, memory faults through HardFault.
+peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
 """
 
 import numpy as np
@@ -154,6 +155,9 @@ class Exceptions:
                 continue
             if m._exit_code is not None:
                 return
+            if self.route_unaligned():
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
+                continue
             reason = native.STOP_REASONS.get(m._state.stop_reason)
             if not (self._wake is not None or reason == "budget") or not self.event_due():
                 return
@@ -320,6 +324,25 @@ class Exceptions:
             return True
         return False
 
+    def route_unaligned(self) -> bool:
+        """The native alignment check stopped the run (m0sim.faults names the instruction): HardFault, when the
+        firmware has a handler, with the registers as they were at the access."""
+        from m0sim.machine import REG_IDS, REG_NAMES
+        m, s = self.m, self.m._state
+        if native.STOP_REASONS.get(s.stop_reason) != "unaligned" or not self.has_handler(HARDFAULT) \
+                or HARDFAULT in self.active:
+            return False
+        regs = {n: int(v) & 0xFFFFFFFF for n, v in zip(REG_NAMES, s.fault_regs)}
+        kind = "write" if s.fault_write else "read"
+        fault = m._fault_record(f"unaligned {kind}", s.stop_addr, s.fault_size, regs)
+        for n, reg in zip(REG_NAMES, REG_IDS):
+            if n != "pc":
+                m.uc.reg_write(reg, regs[n])
+        s.stop_reason = 0
+        give_back(m, fault.pc)
+        self.enter(HARDFAULT, fault.pc)
+        return True
+
     def on_invalid_instruction(self, pc: int) -> bool:
         """Unicorn refused an instruction (UDF, an ARM-state target): HardFault, when the firmware has a handler."""
         if not self.has_handler(HARDFAULT) or HARDFAULT in self.active:
@@ -333,8 +356,8 @@ class Exceptions:
         if self._ready() is not None:
             return  # an exception is already waiting: WFI does not sleep
         if self._next_event == NO_EVENT:
-            self.m._stop_with(f"WFI with nothing that can wake the core (no SysTick interrupt or TIMER alarm "
-                              f"interrupt enabled, no pending exception) at {self.m._where(addr)}")
+            self.m._stop_with(f"the core waits for an interrupt (WFI) that nothing can raise (no SysTick or TIMER "
+                              f"alarm interrupt enabled, no pending exception) at {self.m._where(addr)}")
         self._wake = addr
         u.emu_stop()
 
@@ -346,15 +369,16 @@ class Exceptions:
 
 def _instruction_sites(machine, halfword: bytes):
     """Addresses of the decoded instructions whose encoding is `halfword` (e.g. WFI), from the decode tables."""
+    want = int.from_bytes(halfword, "little")
     for win in machine._windows:
         t = win.table
         n = len(t.base_cycles)
         if n == 0:
             continue
-        data = machine._read_bytes(t.base, 2 * n)
-        for i in np.flatnonzero(np.diff(t.insns_prefix.astype(np.int64))):
-            if data[2 * i:2 * i + 2] == halfword:
-                yield t.base + 2 * int(i)
+        code = np.frombuffer(machine._read_bytes(t.base, 2 * n), "<u2")
+        starts = np.diff(t.insns_prefix.astype(np.int64)) != 0
+        for i in np.flatnonzero(starts & (code == want)):
+            yield t.base + 2 * int(i)
 
 
 class Nvic:

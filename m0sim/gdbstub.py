@@ -327,6 +327,11 @@ class Debugger:
                 if self.conn.poll_interrupt():
                     return f"T{SIGINT:02x}"
                 continue
+            if reason == "unaligned" and m.exceptions.route_unaligned():
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC)  # HardFault through the firmware's handler
+                if step:
+                    return f"T{SIGTRAP:02x}"
+                continue
             if reason is not None or (pc & ~1) == self.until:
                 fault = _fault_of(lambda: m._check_stop(None)) or FirmwareFault(
                     f"{m.program.path.name}: the program left its code at {m._where()}")
@@ -415,7 +420,7 @@ def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None
     breaks, watches = {}, []
     try:
         while True:
-            machine = Machine(program, clock_hz=clock_hz)
+            machine = Machine(program, clock_hz=clock_hz, alignment_faults=True)  # as `m0sim exec` runs it
             dbg = Debugger(conn, breaks, watches, err=err)
             machine.debugger = dbg
             try:

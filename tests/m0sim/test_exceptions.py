@@ -145,6 +145,9 @@ int main(void)
     __asm__ volatile(".global fault_here\n fault_here: udf #1");
 #elif KIND == 1
     __asm__ volatile("ldr r0, =fault_here\n bx r0\n .ltorg\n .align 2\n .global fault_here\n fault_here: nop");
+#elif KIND == 3
+    __asm__ volatile("ldr r1, =table + 2\n .global fault_here\n fault_here: ldr r0, [r1]\n b 1f\n .ltorg\n 1:"
+                     ::: "r0", "r1");
 #else
     for (int i = 0; i < 48; i++) table[i] = ((uint32_t *)0x10000000)[i];
     table[14] = (uint32_t)pendsv_target & ~1u;  /* a PendSV vector without its Thumb bit */
@@ -159,7 +162,8 @@ int main(void)
 """
 
 
-@pytest.mark.parametrize("kind, what", [(0, "undefined instruction"), (1, "BX to ARM state"), (2, "bad vector")])
+@pytest.mark.parametrize("kind, what", [(0, "undefined instruction"), (1, "BX to ARM state"), (2, "bad vector"),
+                                        (3, "unaligned load")])
 def test_hardfault_through_the_firmware_handler(firmware, cli, kind, what):
     elf = firmware(HARDFAULT, f"-DKIND={kind}")
     proc = cli("exec", elf)
@@ -182,7 +186,7 @@ def test_without_a_handler_m0sim_reports_the_fault(firmware, cli):
 def test_wfi_with_nothing_to_wake_the_core(firmware, cli):
     proc = cli("exec", firmware("int main(void){ __asm__ volatile(\"wfi\"); return 0; }"))
     assert proc.returncode == 70
-    assert "WFI with nothing that can wake the core" in proc.stderr and "main" in proc.stderr
+    assert "waits for an interrupt (WFI) that nothing can raise" in proc.stderr and "main" in proc.stderr
 
 
 NVIC = REGS + r"""
