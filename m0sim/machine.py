@@ -28,6 +28,7 @@ STACK_PAINT = 0xA5A5A5A5
 STACK_GUARD = 64  # bytes above static data/heap: a stack that touches them is reported as an overflow
 MAX_CALL_ARGS = 16
 NO_LIMIT = 2**63
+READ_ONLY_TRAP = 1 << 32  # physical addresses past the CPU's reach: where stores to ROM and code flash land
 ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
 REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"]
 REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR,
@@ -90,6 +91,7 @@ class Machine:
         self.clock = timing.Clock(clock_hz)
         self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        self.uc.ctl_set_tlb_mode(uc.UC_TLB_VIRTUAL)  # filled by m0sim_tlb_fill (see counter.c): fast stores
         self._fault = None
         self._exit_code = None
         self._write_out = stdout or _stream_writer(sys.stdout)
@@ -127,22 +129,31 @@ class Machine:
         if code_end > memmap.XIP.base:
             self.uc.mem_map_ptr(memmap.XIP.base, code_end - memmap.XIP.base, r, self._flash.ctypes.data)
         self._flash_views = []
-        lib = uc.unicorn_py3.unicorn.uclib
         read_cb = ctypes.c_void_p(native.callback_address("m0sim_flash_data_read"))
         write_cb = ctypes.c_void_p(native.callback_address("m0sim_flash_data_write"))
         for base, end in ((code_end, memmap.XIP.end), *((a.base, a.end) for a in memmap.XIP_ALIASES)):
             if end <= base:
                 continue
-            view = native.FlashView(ctypes.addressof(self._state), base)
-            self._flash_views.append(view)
-            err = lib.uc_mmio_map(self.uc._uch, ctypes.c_uint64(base), ctypes.c_size_t(end - base), read_cb,
-                                  ctypes.c_void_p(ctypes.addressof(view)), write_cb,
-                                  ctypes.c_void_p(ctypes.addressof(view)))
-            if err != uc.UC_ERR_OK:
-                raise RuntimeError(f"uc_mmio_map(flash 0x{base:08x}) failed: {err}")
+            self._map_flash_view(base, base, end - base, read_cb, write_cb, native.CONSTANTS["STOP_FLASH_WRITE"])
+        # Read-only memory the TLB sends stores to (see m0sim_tlb_fill): ROM, and the flash pages holding code.
+        s = self._state
+        for k, (lo, hi, stop) in enumerate(((memmap.ROM.base, memmap.ROM.end, "STOP_ROM_WRITE"),
+                                            (memmap.XIP.base, code_end, "STOP_FLASH_WRITE"))):
+            s.ro_lo[k], s.ro_hi[k], s.ro_trap[k] = lo, hi, READ_ONLY_TRAP + (k << 28)
+            if hi > lo:
+                self._map_flash_view(s.ro_trap[k], lo, hi - lo, read_cb, write_cb, native.CONSTANTS[stop])
         self.uc.mem_map(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
+
+    def _map_flash_view(self, at, base, size, read_cb, write_cb, write_stop):
+        view = native.FlashView(ctypes.addressof(self._state), base, write_stop)
+        self._flash_views.append(view)
+        err = uc.unicorn_py3.unicorn.uclib.uc_mmio_map(
+            self.uc._uch, ctypes.c_uint64(at), ctypes.c_size_t(size), read_cb, ctypes.c_void_p(ctypes.addressof(view)),
+            write_cb, ctypes.c_void_p(ctypes.addressof(view)))
+        if err != uc.UC_ERR_OK:
+            raise RuntimeError(f"uc_mmio_map(flash 0x{base:08x} at 0x{at:x}) failed: {err}")
 
     def _load(self):
         for seg in self.program.segments:
@@ -187,7 +198,9 @@ class Machine:
         lib = uc.unicorn_py3.unicorn.uclib
         state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
         self._native_hooks = []
-        hooks = [(uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0)] if self._counting else []
+        hooks = [(uc.UC_HOOK_TLB_FILL, "m0sim_tlb_fill", 1, 0)]
+        if self._counting:
+            hooks.append((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0))
         if self._alignment_faults:
             hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
                           memmap.SRAM.end - 1))  # flash, its aliases and SRAM
@@ -199,7 +212,10 @@ class Machine:
                 raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
             self._native_hooks.append(h)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
-        self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory)
+        # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
+        # covers on its slow store path.
+        for begin, end in ((0, memmap.SRAM.base - 1), (memmap.SRAM.end, 0xFFFF_FFFF)):
+            self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory, begin=begin, end=end)
         if self._watching_sbrk():
             sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
@@ -405,8 +421,9 @@ class Machine:
         if reason == "armv7":
             raise FirmwareFault(f"instruction outside ARMv6-M (a Cortex-M0+ would fault) at {where}: "
                                 f"rebuild for -mcpu=cortex-m0plus")
-        if reason == "flash write":
-            raise FirmwareFault(f"write to flash at 0x{s.stop_addr:08x} (flash is read-only to the CPU) "
+        if reason in ("flash write", "rom write"):
+            what = "flash" if reason == "flash write" else "ROM"
+            raise FirmwareFault(f"write to {what} at 0x{s.stop_addr:08x} ({what} is read-only to the CPU) "
                                 f"by {self._where()}; {self.registers()}")
         if reason == "unaligned":
             kind = "write" if s.fault_write else "read"

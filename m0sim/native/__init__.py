@@ -20,9 +20,10 @@ from m0sim.errors import M0simError
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
 assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
 
-STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned"}
+STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned", 6: "rom write"}
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: saved at an unaligned access for the fault report
 CONSTANTS = {"STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3, "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5,
+             "STOP_ROM_WRITE": 6,
              "FAULT_REGS": FAULT_REGS, "UC_MEM_WRITE_TYPE": 17,  # unicorn.h: UC_MEM_READ = 16, UC_MEM_WRITE
              "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS, "FLASH_SIZE": memmap.FLASH_SIZE}
 
@@ -46,6 +47,7 @@ STATE_FIELDS = [
     # an unaligned access: its size, whether a store, and the registers at that moment (read with reg_read)
     ("reg_read", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
     ("fault_size", u32), ("fault_write", u32),
+    ("ro_lo", u32 * 2), ("ro_hi", u32 * 2), ("ro_trap", u64 * 2),  # read-only ranges, where their stores go
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
 ]
 
@@ -62,9 +64,10 @@ class BlockEntry(ctypes.Structure):
 
 
 class FlashView(ctypes.Structure):
-    """User data of one MMIO-mapped flash range: which state to charge and the range's base address."""
+    """User data of one MMIO-mapped flash range (or read-only trap): the state to charge, the range's base
+    address, and the stop reason a store to it gives."""
 
-    _fields_ = [("state", u64), ("base", u32)]
+    _fields_ = [("state", u64), ("base", u32), ("write_stop", u32)]
 
 
 def _c_type(ctype) -> tuple[str, str]:

@@ -12,6 +12,11 @@
 
 typedef void uc_engine;
 
+/* Unicorn's public constants and its TLB entry (unicorn.h, 2.1): kept to the few this file needs. */
+enum { UC_PROT_READ = 1, UC_PROT_WRITE = 2, UC_PROT_EXEC = 4 };
+enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
+typedef struct { uint64_t paddr; int perms; } uc_tlb_entry_t;
+
 /* block_t (generated): count = executions of the block starting at this slot with this size; size in bytes,
  * 0 until filled; condbr = it ends in a conditional branch; bad = it holds an instruction outside ARMv6-M. */
 
@@ -163,12 +168,38 @@ uint64_t m0sim_flash_data_read(uc_engine *uc, uint64_t offset, unsigned size, vo
     return value;
 }
 
-/* Flash is read-only to the CPU: a store stops the run as a fault. */
+/* Flash (and ROM) are read-only to the CPU: a store stops the run as a fault. */
 void m0sim_flash_data_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
 {
     (void)size; (void)value;
     const flash_view_t *v = (const flash_view_t *)user;
-    stop((counter_state_t *)(uintptr_t)v->state, uc, STOP_FLASH_WRITE, v->base + (uint32_t)offset);
+    stop((counter_state_t *)(uintptr_t)v->state, uc, v->write_stop, v->base + (uint32_t)offset);
+}
+
+/* Unicorn's TLB is filled here (virtual TLB mode) instead of by the CPU model, which would grant every page
+ * read+write+execute: a store to a page the TLB marks executable takes Unicorn's slow path every time (it
+ * watches for self-modifying code), so data pages get read+write only and a page becomes executable on its
+ * first instruction fetch.  Stores to read-only memory (ROM, flash pages holding code) are sent to a trap
+ * region outside the 32-bit space, whose MMIO callback stops the run with the exact address. */
+int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, void *user)
+{
+    (void)uc;
+    const counter_state_t *s = (const counter_state_t *)user;
+    uint32_t a = (uint32_t)vaddr;
+    int perms = UC_PROT_READ | UC_PROT_WRITE;
+    e->paddr = vaddr;
+    for (int k = 0; k < 2; k++) {
+        if (a - s->ro_lo[k] < s->ro_hi[k] - s->ro_lo[k]) {
+            perms = UC_PROT_READ;
+            if (type == UC_MEM_WRITE) {
+                e->paddr = s->ro_trap[k] + (a - s->ro_lo[k]);
+                perms = UC_PROT_WRITE;
+            }
+        }
+    }
+    if (type == UC_MEM_FETCH) perms |= UC_PROT_EXEC;
+    e->perms = perms;
+    return 1;
 }
 
 /* Loads and stores of flash and SRAM (a memory hook, registered when alignment faults are on; it sees an access
