@@ -56,6 +56,7 @@ class _Window:
         self.leave = np.zeros(n, np.uint32)
         self.taken_at = np.zeros(n, np.uint32)
         self.stall_at = np.zeros(n, np.int32)
+        self.function_index = None  # per slot: index into the program's functions (len = none), built once
 
     def clear(self):
         self.blocks["count"] = 0
@@ -142,7 +143,8 @@ class Machine:
             s.ro_lo[k], s.ro_hi[k], s.ro_trap[k] = lo, hi, READ_ONLY_TRAP + (k << 28)
             if hi > lo:
                 self._map_flash_view(s.ro_trap[k], lo, hi - lo, read_cb, write_cb, native.CONSTANTS[stop])
-        self.uc.mem_map(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL)
+        self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32)  # shared with Unicorn: stack paint and scan in place
+        self.uc.mem_map_ptr(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL, self._sram.ctypes.data)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
 
@@ -192,6 +194,7 @@ class Machine:
             s.reg_ids[k] = reg
         s.flash_image = self._flash.ctypes.data
         s.insn_budget = s.cycle_budget = NO_LIMIT
+        s.xip_changes = 1  # block stamps start at 0: none is valid yet
 
     def _setup_hooks(self):
         """Native counters (unless `counting` is off, for speed comparisons) and the rare Python hooks."""
@@ -385,7 +388,7 @@ class Machine:
         before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
         s.insn_budget = NO_LIMIT if max_instructions is None else s.insns + max_instructions
         s.cycle_budget = NO_LIMIT if max_cycles is None else s.cycles + max_cycles
-        s.stop_reason, s.prev_end, s.prev_taken_at, s.last_fetch_block = 0, 0, 0, 0
+        s.stop_reason, s.prev_end, s.prev_taken_at = 0, 0, 0
         self._fault, self._exit_code = None, None
         paint_lo = self._paint_stack(sp)
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
@@ -485,7 +488,7 @@ class Machine:
         heap_base = self._heapinfo()[0]
         lo = (heap_base + self._brk + 3) & ~3
         if sp > lo:
-            self._write_bytes(lo, STACK_PAINT.to_bytes(4, "little") * ((sp - lo) // 4))
+            self._sram[(lo - memmap.SRAM.base) // 4:(sp - memmap.SRAM.base) // 4] = STACK_PAINT
         self._brk_max = self._brk
         return lo
 
@@ -494,13 +497,13 @@ class Machine:
         lo = max(paint_lo, heap_top)
         if sp <= lo:
             return 0
-        words = np.frombuffer(self._read_bytes(lo, sp - lo), np.uint32)
-        touched = np.flatnonzero(words != STACK_PAINT)
-        if touched.size == 0:
+        words = self._sram[(lo - memmap.SRAM.base) // 4:(sp - memmap.SRAM.base) // 4]
+        first = int(np.argmax(words != STACK_PAINT)) if words.size else 0
+        if words.size == 0 or words[first] == STACK_PAINT:
             return 0
         if not self._watching_sbrk():
             return sp - (lo + 4 * _above_largest_gap(words != STACK_PAINT))
-        low = lo + 4 * int(touched[0])
+        low = lo + 4 * first
         if low < lo + STACK_GUARD:
             raise FirmwareFault(f"stack overflow: the stack grew down to 0x{low:08x}, into the heap/static data "
                                 f"(depth at least {sp - low} bytes from SP 0x{sp:08x})")
@@ -521,10 +524,12 @@ class Machine:
             count = win.executions()
             cycles = count * t.base_cycles + win.taken_at[1:].astype(np.int64) * timing.TAKEN_EXTRA + win.stall_at[:n]
             insns = count * np.diff(t.insns_prefix.astype(np.int64))
-            addrs = t.base + 2 * np.arange(n)
-            idx = np.searchsorted(starts, addrs, side="right") - 1
-            inside = (idx >= 0) & (addrs < ends[np.maximum(idx, 0)]) if funcs else np.zeros(n, bool)
-            idx = np.where(inside, idx, len(funcs))
+            if win.function_index is None:
+                addrs = t.base + 2 * np.arange(n)
+                idx = np.searchsorted(starts, addrs, side="right") - 1
+                inside = (idx >= 0) & (addrs < ends[np.maximum(idx, 0)]) if funcs else np.zeros(n, bool)
+                win.function_index = np.where(inside, idx, len(funcs))
+            idx = win.function_index
             cyc_by = np.bincount(idx, weights=cycles, minlength=len(funcs) + 1)
             ins_by = np.bincount(idx, weights=insns, minlength=len(funcs) + 1)
             for i in np.flatnonzero(ins_by):

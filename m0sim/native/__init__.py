@@ -40,7 +40,8 @@ STATE_FIELDS = [
     ("insns", u64), ("cycles", u64), ("taken", u64), ("xip_hits", u64), ("xip_misses", u64),
     ("prev_end", u32), ("cur_window", u32), ("cur_slot", u32),
     ("prev_taken_at", u64),  # taken_at slot of the previous block's conditional branch, 0 if it has none
-    ("xip_data_reads", u64), ("last_fetch_data_reads", u64), ("last_fetch_block", u32),
+    ("xip_data_reads", u64),
+    ("xip_changes", u64),  # bumped whenever the XIP cache's tags or LRU bits change (starts at 1)
     ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),
     # configuration
     ("taken_extra", u32), ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
@@ -60,7 +61,8 @@ class BlockEntry(ctypes.Structure):
     """What a block starting at one halfword slot costs (a cache the C side fills on first execution)."""
 
     _fields_ = [("count", u32), ("size", ctypes.c_uint16), ("condbr", ctypes.c_uint8), ("bad", ctypes.c_uint8),
-                ("insns", u32), ("cycles", u32), ("xip_accesses", ctypes.c_uint16), ("pad", ctypes.c_uint16)]
+                ("insns", u32), ("cycles", u32), ("xip_accesses", ctypes.c_uint16), ("xip_replayable", ctypes.c_uint8),
+                ("pad", ctypes.c_uint8), ("pad2", u32), ("xip_stamp", u64)]
 
 
 class FlashView(ctypes.Structure):

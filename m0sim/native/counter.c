@@ -20,7 +20,9 @@ typedef struct { uint64_t paddr; int perms; } uc_tlb_entry_t;
 /* block_t (generated): count = executions of the block starting at this slot with this size; size in bytes,
  * 0 until filled; condbr = it ends in a conditional branch; bad = it holds an instruction outside ARMv6-M. */
 
-static void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32_t addr)
+#define COLD __attribute__((noinline, cold))
+
+static COLD void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32_t addr)
 {
     if (!s->stop_reason) {
         s->stop_reason = reason;
@@ -50,26 +52,32 @@ static void stall(counter_state_t *s, uint32_t cycles)
     ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)cycles;
 }
 
-/* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement. */
-static void xip_access(counter_state_t *s, uint32_t addr, int allocate)
+/* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement (xip_lru[set] = the way to evict).
+ * Every change of a tag or an LRU bit bumps xip_changes, so a caller can tell that the cache is as it left it. */
+static inline void xip_access(counter_state_t *s, uint32_t addr, int allocate)
 {
     uint32_t line = (addr & 0x00ffffffu) >> 3;
     uint32_t set = line & (XIP_SETS - 1);
     uint32_t tag = (line >> XIP_SET_BITS) + 1; /* 0 marks an empty way */
     uint32_t *ways = &s->xip_tags[2 * set];
-    if (ways[0] == tag) { s->xip_lru[set] = 1; s->xip_hits++; return; }
-    if (ways[1] == tag) { s->xip_lru[set] = 0; s->xip_hits++; return; }
+    uint32_t way = ways[0] == tag ? 0 : ways[1] == tag ? 1 : 2;
+    if (way < 2) {
+        s->xip_hits++;
+        if (s->xip_lru[set] == way) { s->xip_lru[set] = way ^ 1u; s->xip_changes++; }
+        return;
+    }
     s->xip_misses++;
     stall(s, s->xip_miss_penalty);
     if (allocate) {
         uint32_t victim = s->xip_lru[set];
         ways[victim] = tag;
         s->xip_lru[set] = victim ^ 1u;
+        s->xip_changes++;
     }
 }
 
 /* Flash alias by address bits 24-25: 0 cached, 1 no-allocate, 2 no-cache, 3 no-cache no-allocate. */
-static void xip_read(counter_state_t *s, uint32_t addr)
+static inline void xip_read(counter_state_t *s, uint32_t addr)
 {
     uint32_t alias = (addr >> 24) & 3u;
     if (alias >= 2) {
@@ -80,8 +88,15 @@ static void xip_read(counter_state_t *s, uint32_t addr)
     xip_access(s, addr, alias == 0);
 }
 
+static COLD void stop_armv7(counter_state_t *s, uc_engine *uc, int w, uint32_t i)
+{
+    const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
+    while (bad[i + 1] == bad[i]) i++;
+    stop(s, uc, STOP_ARMV7, s->lo[w] + 2 * i);
+}
+
 /* First execution of a block with this size at this slot: sum its costs from the prefix tables. */
-static void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32_t size)
+static COLD void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32_t size)
 {
     uint32_t j = i + (size >> 1);
     const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
@@ -99,8 +114,36 @@ static void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32
     b->bad = bad[j] != bad[i];
     b->condbr = condbr[j];
     const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
     uint32_t a = s->lo[w] + 2 * i;
     b->xip_accesses = (uint16_t)(((a + size - 1) >> 3) - (a >> 3) + 1 + lp[j] - lp[i]);
+    /* Replayable: every line it fetches is in the allocating alias and no two of its lines share a set.  Then
+     * right after its accesses each of its lines is present and the most recent in its set, so running it
+     * again before anything else changes the cache hits every line and changes nothing. */
+    uint32_t lines[64], n = 0, ok = 1;
+    for (uint32_t line = a & ~7u; line < a + size && n < 64; line += 8) lines[n++] = line;
+    for (uint32_t k = lp[i]; k < lp[j] && n < 64; k++) lines[n++] = lits[k] & ~7u;
+    ok = n < 64;
+    for (uint32_t x = 0; x < n && ok; x++) {
+        if ((lines[x] >> 24 & 3u) != 0) ok = 0;
+        for (uint32_t y = 0; y < x && ok; y++)
+            if (lines[x] != lines[y] && ((lines[x] >> 3) & (XIP_SETS - 1)) == ((lines[y] >> 3) & (XIP_SETS - 1)))
+                ok = 0;
+    }
+    b->xip_replayable = (uint8_t)ok;
+    b->xip_stamp = 0;
+}
+
+/* The instruction fetches and PC-relative literal loads of one block, through the XIP cache. */
+static __attribute__((noinline)) void fetch_lines(counter_state_t *s, int w, block_t *b, uint32_t a, uint32_t size,
+                                                  uint32_t i)
+{
+    for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
+    /* PC-relative literal loads of this block: their addresses are known from the decode */
+    const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
+    for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read(s, lits[k]);
+    if (b->xip_replayable) b->xip_stamp = s->xip_changes;
 }
 
 void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
@@ -115,12 +158,7 @@ void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     uint32_t i = (a - s->lo[w]) >> 1;
     block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
     if (b->size != size) fill_block(s, w, b, i, size);
-    if (b->bad) {
-        const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
-        while (bad[i + 1] == bad[i]) i++;
-        stop(s, uc, STOP_ARMV7, s->lo[w] + 2 * i);
-        return;
-    }
+    if (b->bad) { stop_armv7(s, uc, w, i); return; }
     if (s->prev_taken_at && a != s->prev_end) {
         /* the previous block's conditional branch was taken: charge it to that branch */
         s->cycles += s->taken_extra;
@@ -135,19 +173,12 @@ void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     s->insns += b->insns;
     s->cycles += b->cycles;
     if (s->fetch_through_xip[w]) {
-        if (a == s->last_fetch_block && s->xip_data_reads == s->last_fetch_data_reads) {
-            /* The same block again with no XIP access in between: its lines are present and most recently
-             * used, so replaying the accesses would only count hits and leave the cache as it is. */
+        if (b->xip_stamp == s->xip_changes) {
+            /* The cache is as this (replayable) block left it: its accesses would all hit and change nothing. */
             s->xip_hits += b->xip_accesses;
         } else {
-            for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
-            /* PC-relative literal loads of this block: their addresses are known from the decode */
-            const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
-            const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
-            for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read(s, lits[k]);
-            s->last_fetch_block = a;
+            fetch_lines(s, w, b, a, size, i);
         }
-        s->last_fetch_data_reads = s->xip_data_reads;
     }
     if (s->insns >= s->insn_budget || s->cycles >= s->cycle_budget) stop(s, uc, STOP_BUDGET, a);
 }
