@@ -60,6 +60,7 @@ class _Window:
 
     def clear(self):
         self.blocks["count"] = 0
+        self.blocks["taken"] = 0
         for a in (self.enter, self.leave, self.taken_at, self.stall_at):
             a.fill(0)
 
@@ -72,6 +73,13 @@ class _Window:
         np.add.at(enter, started, counts)
         np.add.at(leave, started + self.blocks["size"][started] // 2, counts)
         return np.cumsum(enter - leave)[:-1]
+
+    def taken(self) -> np.ndarray:
+        """Taken conditional branches by slot just past the branch: the spill array plus the block entries."""
+        taken = self.taken_at.astype(np.int64)
+        started = np.flatnonzero(self.blocks["taken"])
+        np.add.at(taken, started + self.blocks["size"][started] // 2, self.blocks["taken"][started])
+        return taken
 
     def entries(self, slot: int) -> int:
         return int(self.enter[slot]) + int(self.blocks["count"][slot])
@@ -186,7 +194,6 @@ class Machine:
             s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
             s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
         s.fetch_through_xip[0] = 1
-        s.taken_extra = timing.TAKEN_EXTRA
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_read = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_read, ctypes.c_void_p).value
@@ -388,7 +395,7 @@ class Machine:
         before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
         s.insn_budget = NO_LIMIT if max_instructions is None else s.insns + max_instructions
         s.cycle_budget = NO_LIMIT if max_cycles is None else s.cycles + max_cycles
-        s.stop_reason, s.prev_end, s.prev_taken_at = 0, 0, 0
+        s.stop_reason, s.prev_end, s.prev_branch = 0, 0, 0
         self._fault, self._exit_code = None, None
         paint_lo = self._paint_stack(sp)
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
@@ -522,7 +529,7 @@ class Machine:
             if n == 0 or not (win.enter.any() or win.blocks["count"].any()):
                 continue
             count = win.executions()
-            cycles = count * t.base_cycles + win.taken_at[1:].astype(np.int64) * timing.TAKEN_EXTRA + win.stall_at[:n]
+            cycles = count * t.base_cycles + win.taken()[1:] * timing.TAKEN_EXTRA + win.stall_at[:n]
             insns = count * np.diff(t.insns_prefix.astype(np.int64))
             if win.function_index is None:
                 addrs = t.base + 2 * np.arange(n)

@@ -103,10 +103,11 @@ static COLD void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, u
     const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
     const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
     const uint8_t *condbr = (const uint8_t *)(uintptr_t)s->condbr_end[w];
-    if (b->count) { /* re-translated with another size: keep the old executions in the spill arrays */
+    if (b->count || b->taken) { /* re-translated with another size: keep the old counts in the spill arrays */
         ((uint32_t *)(uintptr_t)s->enter[w])[i] += b->count;
         ((uint32_t *)(uintptr_t)s->leave[w])[i + (b->size >> 1)] += b->count;
-        b->count = 0;
+        ((uint32_t *)(uintptr_t)s->taken_at[w])[i + (b->size >> 1)] += b->taken;
+        b->count = b->taken = 0;
     }
     b->size = (uint16_t)size;
     b->insns = ins[j] - ins[i];
@@ -135,8 +136,7 @@ static COLD void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, u
 }
 
 /* The instruction fetches and PC-relative literal loads of one block, through the XIP cache. */
-static __attribute__((noinline)) void fetch_lines(counter_state_t *s, int w, block_t *b, uint32_t a, uint32_t size,
-                                                  uint32_t i)
+static void fetch_lines(counter_state_t *s, int w, block_t *b, uint32_t a, uint32_t size, uint32_t i)
 {
     for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
     /* PC-relative literal loads of this block: their addresses are known from the decode */
@@ -146,26 +146,37 @@ static __attribute__((noinline)) void fetch_lines(counter_state_t *s, int w, blo
     if (b->xip_replayable) b->xip_stamp = s->xip_changes;
 }
 
-void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+static inline int over_budget(const counter_state_t *s)
 {
-    counter_state_t *s = (counter_state_t *)user;
-    uint32_t a = (uint32_t)address;
-    int w;
-    if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
-    else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
-    else { stop(s, uc, STOP_UNDECODED, a); return; }
-    if (a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a + size); return; }
-    uint32_t i = (a - s->lo[w]) >> 1;
-    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
-    if (b->size != size) fill_block(s, w, b, i, size);
-    if (b->bad) { stop_armv7(s, uc, w, i); return; }
-    if (s->prev_taken_at && a != s->prev_end) {
-        /* the previous block's conditional branch was taken: charge it to that branch */
-        s->cycles += s->taken_extra;
+    return s->insns >= s->insn_budget || s->cycles >= s->cycle_budget;
+}
+
+static __attribute__((noinline)) void fetch_and_check(counter_state_t *s, uc_engine *uc, int w, block_t *b,
+                                                      uint32_t a, uint32_t size, uint32_t i)
+{
+    fetch_lines(s, w, b, a, size, i);
+    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+}
+
+/* A block starts at a: if the previous block ended in a conditional branch and a is not its fall-through,
+ * the branch was taken, which costs a cycle more; charge it to that branch's block. */
+static inline void settle_branch(counter_state_t *s, uint32_t a)
+{
+    block_t *p = (block_t *)(uintptr_t)s->prev_branch;
+    if (p && a != s->prev_end) {
+        s->cycles += TAKEN_EXTRA;
         s->taken++;
-        (*(uint32_t *)(uintptr_t)s->prev_taken_at)++;
+        p->taken++;
     }
-    s->prev_taken_at = b->condbr ? (uintptr_t)&((uint32_t *)(uintptr_t)s->taken_at[w])[i + (size >> 1)] : 0;
+}
+
+/* Charge one execution of block b (slot i of window w).  Every call in here is a tail call, so the common
+ * path needs no stack frame. */
+static inline __attribute__((always_inline)) void account(counter_state_t *s, uc_engine *uc, int w, block_t *b,
+                                                          uint32_t a, uint32_t size, uint32_t i)
+{
+    settle_branch(s, a);
+    s->prev_branch = b->condbr ? (uintptr_t)b : 0;
     s->prev_end = a + size;
     s->cur_window = (uint32_t)w;
     s->cur_slot = i;
@@ -173,14 +184,45 @@ void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     s->insns += b->insns;
     s->cycles += b->cycles;
     if (s->fetch_through_xip[w]) {
-        if (b->xip_stamp == s->xip_changes) {
-            /* The cache is as this (replayable) block left it: its accesses would all hit and change nothing. */
-            s->xip_hits += b->xip_accesses;
-        } else {
-            fetch_lines(s, w, b, a, size, i);
-        }
+        if (b->xip_stamp != s->xip_changes) { fetch_and_check(s, uc, w, b, a, size, i); return; }
+        /* The cache is as this (replayable) block left it: its accesses would all hit and change nothing. */
+        s->xip_hits += b->xip_accesses;
     }
-    if (s->insns >= s->insn_budget || s->cycles >= s->cycle_budget) stop(s, uc, STOP_BUDGET, a);
+    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+}
+
+/* A block not seen with this size at this slot: check it lies in decoded code and holds only ARMv6-M, fill
+ * its cache entry, then charge it. */
+static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
+{
+    int w;
+    if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
+    else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
+    else { stop(s, uc, STOP_UNDECODED, a); return; }
+    if (a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a + size); return; }
+    uint32_t i = (a - s->lo[w]) >> 1;
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
+    settle_branch(s, a); /* before a refill can move the previous block's counts */
+    s->prev_branch = 0;
+    if (b->size != size) fill_block(s, w, b, i, size);
+    if (b->bad) {
+        b->size = 0; /* never cached: every execution comes back here and stops */
+        stop_armv7(s, uc, w, i);
+        return;
+    }
+    account(s, uc, w, b, a, size, i);
+}
+
+void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    counter_state_t *s = (counter_state_t *)user;
+    uint32_t a = (uint32_t)address;
+    int w = a - s->lo[0] < s->hi[0] - s->lo[0] ? 0 : 1;
+    uint32_t off = a - s->lo[w];
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[off >> 1];
+    /* a cached entry exists only for a block inside its window, checked when it was filled */
+    if (off >= s->hi[w] - s->lo[w] || b->size != size) { new_block(s, uc, a, size); return; }
+    account(s, uc, w, b, a, size, off >> 1);
 }
 
 /* Data reads of flash pages that hold no code arrive here (those pages are mapped as MMIO, so every other
