@@ -5,6 +5,7 @@ reads; Python runs only for semihosting, peripheral registers, sbrk and faults.
 """
 
 import ctypes
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,25 +65,46 @@ class _Window:
         for a in (self.enter, self.leave, self.taken_at, self.stall_at):
             a.fill(0)
 
+    def snapshot(self) -> "_Counts":
+        return _Counts(self, self.blocks["count"].copy(), self.blocks["size"].copy(), self.blocks["taken"].copy(),
+                       self.enter.copy(), self.leave.copy(), self.taken_at.copy(), self.stall_at.copy())
+
+
+@dataclass
+class _Counts:
+    """One run's counters of one window, copied out so the profile can be computed later, only if asked for."""
+
+    window: _Window
+    count: np.ndarray  # per slot: executions of the cached block starting there (of size `size`)
+    size: np.ndarray
+    taken_by_block: np.ndarray
+    enter: np.ndarray  # spill arrays (blocks re-translated with another size) and run-time stalls
+    leave: np.ndarray
+    taken_at: np.ndarray
+    stall_at: np.ndarray
+
+    def any(self) -> bool:
+        return bool(self.enter.any() or self.count.any())
+
     def executions(self) -> np.ndarray:
         """How many times each halfword slot's instruction ran: block entries minus exits, accumulated."""
         enter = self.enter.astype(np.int64)
         leave = self.leave.astype(np.int64)
-        started = np.flatnonzero(self.blocks["count"])
-        counts = self.blocks["count"][started].astype(np.int64)
+        started = np.flatnonzero(self.count)
+        counts = self.count[started].astype(np.int64)
         np.add.at(enter, started, counts)
-        np.add.at(leave, started + self.blocks["size"][started] // 2, counts)
+        np.add.at(leave, started + self.size[started] // 2, counts)
         return np.cumsum(enter - leave)[:-1]
 
     def taken(self) -> np.ndarray:
         """Taken conditional branches by slot just past the branch: the spill array plus the block entries."""
         taken = self.taken_at.astype(np.int64)
-        started = np.flatnonzero(self.blocks["taken"])
-        np.add.at(taken, started + self.blocks["size"][started] // 2, self.blocks["taken"][started])
+        started = np.flatnonzero(self.taken_by_block)
+        np.add.at(taken, started + self.size[started] // 2, self.taken_by_block[started])
         return taken
 
     def entries(self, slot: int) -> int:
-        return int(self.enter[slot]) + int(self.blocks["count"][slot])
+        return int(self.enter[slot]) + int(self.count[slot])
 
 
 class Machine:
@@ -412,10 +434,11 @@ class Machine:
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted at {self._where()} after {s.insns - before[0]:,} instructions") from None
         self._check_stop(stop_at)
+        counts = [win.snapshot() for win in self._windows]
         stats = RunStats(
             s.insns - before[0], s.cycles - before[1], self.clock.hz, s.taken - before[2],
             s.xip_hits - before[3], s.xip_misses - before[4], self.program.footprint()["static_ram"],
-            self._stack_used(paint_lo, sp), self._brk_max, self._profile())
+            self._stack_used(paint_lo, sp), self._brk_max, functools.partial(self._profile, counts))
         self.last_stats = stats
         return stats
 
@@ -517,19 +540,20 @@ class Machine:
         return sp - low
 
     # --- profile -----------------------------------------------------------------------------------------
-    def _profile(self) -> list[FunctionStats]:
+    def _profile(self, runs: list[_Counts]) -> list[FunctionStats]:
         extents = self.program.functions()
         funcs = [f for f, _end in extents]
         starts = np.array([f.addr for f in funcs], np.int64)
         ends = np.array([end for _f, end in extents], np.int64)
         out = {}
-        for win in self._windows:
+        for run in runs:
+            win = run.window
             t = win.table
             n = len(t.base_cycles)
-            if n == 0 or not (win.enter.any() or win.blocks["count"].any()):
+            if n == 0 or not run.any():
                 continue
-            count = win.executions()
-            cycles = count * t.base_cycles + win.taken()[1:] * timing.TAKEN_EXTRA + win.stall_at[:n]
+            count = run.executions()
+            cycles = count * t.base_cycles + run.taken()[1:] * timing.TAKEN_EXTRA + run.stall_at[:n]
             insns = count * np.diff(t.insns_prefix.astype(np.int64))
             if win.function_index is None:
                 addrs = t.base + 2 * np.arange(n)
@@ -541,7 +565,7 @@ class Machine:
             ins_by = np.bincount(idx, weights=insns, minlength=len(funcs) + 1)
             for i in np.flatnonzero(ins_by):
                 name = funcs[i].name if i < len(funcs) else "(no symbol)"
-                calls = win.entries((funcs[i].addr - t.base) // 2) if i < len(funcs) else 0
+                calls = run.entries((funcs[i].addr - t.base) // 2) if i < len(funcs) else 0
                 f = out.setdefault(name, FunctionStats(name, 0, 0, 0))
                 f.cycles += int(cyc_by[i])
                 f.instructions += int(ins_by[i])

@@ -1,5 +1,6 @@
 """What a run or a call cost: counters, memory high-water marks and a per-function profile."""
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from m0sim import memmap
@@ -24,7 +25,15 @@ class RunStats:
     static_ram: int = 0  # .data + .bss
     stack_bytes: int = 0  # stack high-water below the initial SP
     heap_bytes: int = 0  # sbrk high-water
-    functions: list[FunctionStats] = field(default_factory=list)
+    # the per-function profile, or what computes it on first use of `functions` (most callers never look)
+    functions_source: Callable[[], list[FunctionStats]] | list[FunctionStats] = field(default_factory=list,
+                                                                                      repr=False)
+
+    @property
+    def functions(self) -> list[FunctionStats]:
+        if callable(self.functions_source):
+            self.functions_source = self.functions_source()
+        return self.functions_source
 
     @property
     def seconds(self) -> float:
@@ -39,7 +48,9 @@ class RunStats:
         return self.static_ram + self.stack_bytes + self.heap_bytes
 
     def to_dict(self) -> dict:
+        self.functions  # resolve the profile before copying
         d = asdict(self)
+        d["functions"] = d.pop("functions_source")
         d.update(seconds=self.seconds, cpi=self.cpi, peak_ram=self.peak_ram, sram_bytes=memmap.SRAM.size)
         return d
 
