@@ -106,7 +106,7 @@ def experiment(steps, warmup, keep, frac, json_path):
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
-               f"and the MAC loop (dot_m0.S) per product it ran (rows padded to words)")
+               f"and the MAC loop (dot_m0.S, conv3x3_c1_m0.S) per product it ran (general rows padded to words)")
     click.echo(macs.table(mac_rows))
     if json_path:
         cachefile.write_text(json_path, json.dumps({"methods": rows, "mac_loops": mac_rows}, indent=1, allow_nan=False))
