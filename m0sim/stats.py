@@ -69,6 +69,12 @@ class RunStats:
             max(self.stack_bytes, other.stack_bytes), max(self.heap_bytes, other.heap_bytes),
             sorted(by_name.values(), key=lambda f: -f.cycles))
 
+    def realtime(self, host_seconds: float) -> str:
+        """How fast the emulated Pico ran: emulated cycles per host second against its clock."""
+        rate = self.cycles / host_seconds if host_seconds > 0 else float("inf")
+        return (f"{host_seconds:.3f} s of host time for {self.seconds * 1e3:.3f} ms at {self.clock_hz / 1e6:g} MHz: "
+                f"{rate / 1e6:.1f} M emulated cycles per host second, {rate / self.clock_hz:.2f}x real time")
+
     def summary(self) -> str:
         kb = 1024
         return (f"{self.instructions:,} instructions, {self.cycles:,} cycles "
