@@ -6,7 +6,8 @@ Every workload runs the same image in five ways: plain Unicorn (the same CPU mod
 hooks, nothing of m0sim's set-up), m0sim with counting off, m0sim counted, m0sim counted with the alignment
 check's memory hook (`alignment_faults=True`, what `m0sim exec` uses), and a Python block hook adding the same
 per-block costs. All return values must agree. The machine is shared and noisy, so the modes run in turn,
-several rounds, and the best round of each is kept; the ratios matter, not the absolute numbers.
+several rounds, each timed in CPU seconds of this process (time spent descheduled does not count), and the best
+round of each is kept; the ratios matter, not the absolute numbers.
 """
 
 import sys
@@ -95,9 +96,9 @@ def measure(elf: str, function: str, reps: int, rounds: int = ROUNDS) -> dict:
         for name, emu in emulators.items():
             emu.call(function, 1)  # translate first: the timed call measures execution
             n = reps if name != "Python block hook" else max(reps // PYTHON_HOOK_SHARE, 1)
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             got = emu.call(function, n)
-            dt = (time.perf_counter() - t0) * reps / n
+            dt = (time.process_time() - t0) * reps / n
             if n == reps and got != expected:
                 raise M0simError(f"{name} returned {got:#x} from {function}({reps}), m0sim counted {expected:#x}")
             best[name] = min(best[name], dt)
@@ -113,7 +114,7 @@ def main(argv):
         return 2
     elfs = argv[1:]
     print("Guest instructions per host second, and each mode's speed as a fraction of plain Unicorn (same image, "
-          f"same CPU model, no hooks); best of {ROUNDS} interleaved rounds.\n"
+          f"same CPU model, no hooks); best of {ROUNDS} interleaved rounds of CPU time.\n"
           "bench_*: gcc's int8 byte loop; words_*: PRIOT's inner loop (dot_m0.S); *_flash: weights in flash, every "
           "load a lookup in the XIP cache model;\ncrc_sram: bitwise CRC-32; calls_mix: recursion, calls through "
           "function pointers, a table-driven state machine.")

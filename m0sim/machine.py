@@ -417,7 +417,7 @@ class Machine:
         before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
         s.insn_budget = NO_LIMIT if max_instructions is None else s.insns + max_instructions
         s.cycle_budget = NO_LIMIT if max_cycles is None else s.cycles + max_cycles
-        s.stop_reason, s.prev_end, s.prev_branch = 0, 0, 0
+        s.stop_reason, s.prev_end, s.prev_block = 0, 0, 0
         self._fault, self._exit_code = None, None
         paint_lo = self._paint_stack(sp)
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)

@@ -39,7 +39,7 @@ STATE_FIELDS = [
     # running counters
     ("insns", u64), ("cycles", u64), ("taken", u64), ("xip_hits", u64), ("xip_misses", u64),
     ("prev_end", u32), ("cur_window", u32), ("cur_slot", u32),
-    ("prev_branch", u64),  # the previous block's entry if it ends in a conditional branch, else 0
+    ("prev_block", u64),  # the previous block's entry (its condbr says whether it can have been taken), or 0
     ("xip_data_reads", u64),
     ("xip_changes", u64),  # bumped whenever the XIP cache's tags or LRU bits change (starts at 1)
     ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),

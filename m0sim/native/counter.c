@@ -160,14 +160,16 @@ static __attribute__((noinline)) void fetch_and_check(counter_state_t *s, uc_eng
 
 /* A block starts at a: if the previous block ended in a conditional branch and a is not its fall-through,
  * the branch was taken, which costs a cycle more; charge it to that branch's block. */
+static block_t no_block; /* stands for "no previous block": never ends in a conditional branch */
+
 static inline void settle_branch(counter_state_t *s, uint32_t a)
 {
-    block_t *p = (block_t *)(uintptr_t)s->prev_branch;
-    if (p && a != s->prev_end) {
-        s->cycles += TAKEN_EXTRA;
-        s->taken++;
-        p->taken++;
-    }
+    block_t *p = s->prev_block ? (block_t *)(uintptr_t)s->prev_block : &no_block;
+    /* without a branch of our own: a guest branch taken at random would make it mispredict half the time */
+    uint32_t taken = p->condbr & (uint32_t)(a != s->prev_end);
+    s->cycles += taken * TAKEN_EXTRA;
+    s->taken += taken;
+    p->taken += taken;
 }
 
 /* Charge one execution of block b (slot i of window w).  Every call in here is a tail call, so the common
@@ -176,7 +178,7 @@ static inline __attribute__((always_inline)) void account(counter_state_t *s, uc
                                                           uint32_t a, uint32_t size, uint32_t i)
 {
     settle_branch(s, a);
-    s->prev_branch = b->condbr ? (uintptr_t)b : 0;
+    s->prev_block = (uintptr_t)b;
     s->prev_end = a + size;
     s->cur_window = (uint32_t)w;
     s->cur_slot = i;
@@ -203,7 +205,7 @@ static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *u
     uint32_t i = (a - s->lo[w]) >> 1;
     block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
     settle_branch(s, a); /* before a refill can move the previous block's counts */
-    s->prev_branch = 0;
+    s->prev_block = 0;
     if (b->size != size) fill_block(s, w, b, i, size);
     if (b->bad) {
         b->size = 0; /* never cached: every execution comes back here and stops */
