@@ -147,7 +147,9 @@ class Machine:
     def _map_memory(self):
         """ROM and SRAM as RAM; flash as one buffer: pages holding code are RAM-backed (executable, literal
         loads charged from the decode), pages holding only data are MMIO served by a native callback that
-        charges the XIP cache, so loads from SRAM never leave Unicorn's fast path."""
+        charges the XIP cache, so loads from SRAM never leave Unicorn's fast path. SRAM is a numpy array Unicorn
+        shares (the stack paint and scan work on it in place); which pages may be written or executed is decided
+        by the native TLB fill (counter.c), which keeps stores on Unicorn's fast path too."""
         r = uc.UC_PROT_READ | uc.UC_PROT_EXEC
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
         self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8)
