@@ -99,8 +99,8 @@ void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, con
                      int8_t *col, int8_t *row)
 {
     const int32_t P = d->h * d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
-    if (conv3x3_c1_applies(d, !out32)) { /* one input channel: its own loop (conv3x3_c1.c) */
-        conv3x3_c1_forward(x, d, w, mask, mask_pos, bias, shift, out8, (int32_t *)(void *)col, row);
+    if (conv3x3_c1_applies(d)) { /* one input channel: its own loop (conv3x3_c1.c) */
+        conv3x3_c1_forward(x, d, w, mask, mask_pos, bias, shift, out8, out32, (int32_t *)(void *)col, row);
         return;
     }
     conv3x3_im2col(x, d, col);

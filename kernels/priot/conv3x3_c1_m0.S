@@ -1,7 +1,9 @@
 /* void conv3x3_c1_pixels(const int32_t *pad, const conv3x3_c1_t *c)
+ * void conv3x3_c1_pixels32(const int32_t *pad, const conv3x3_c1_t *c)
  *
- * The 3x3 'same' convolution of ONE input channel (a first layer), requantized to int8, every output channel
- * of a pixel in turn: out[p*co + k] = sat8((table[k][0] + sum_t table[k][1+t] * window_t(p)) >> shift).
+ * The 3x3 'same' convolution of ONE input channel (a first layer), every output channel of a pixel in turn:
+ * out[p*co + k] = sat8((table[k][0] + sum_t table[k][1+t] * window_t(p)) >> shift), or, for the 32-bit
+ * variant (dynamic scaling keeps the accumulators), out32[p*co + k] = table[k][0] + sum_t ... .
  * `pad` is the input sign-extended to int32 with a one-pixel zero border ((h+2) x (w+2) words), `table` holds
  * per output channel its bias (rounding term included) and its 9 weights as int32 (10 words). A window row
  * is one LDM of three words, the weights come by LDM too and MULS is single-cycle: 62 cycles per output
@@ -29,10 +31,11 @@
     adds r2, r2, r5
     .endm
 
-    .global conv3x3_c1_pixels
-    .type conv3x3_c1_pixels, %function
+    .macro PIXELS name, wide
+    .global \name
+    .type \name, %function
     .thumb_func
-conv3x3_c1_pixels:
+\name:
     push {r4, r5, r6, r7, lr}
     mov r4, r8
     mov r5, r9
@@ -62,49 +65,57 @@ conv3x3_c1_pixels:
     muls r5, r6, r5
     adds r4, r4, r5
     mov r11, r4                 /* end of table */
-.Lrow:
+.Lrow\@:
     str r2, [sp, #0]
-.Lpixel:
+.Lpixel\@:
     mov r1, lr
-.Lchannel:
+.Lchannel\@:
     ROW 1
     add r0, r8
     ROW 0
     add r0, r8
     ROW 0
     add r0, r9
+    .if \wide
+    mov r3, ip
+    stmia r3!, {r2}
+    mov ip, r3
+    .else
     mov r3, r10
     asrs r2, r3
     sxtb r3, r2
     cmp r3, r2
-    bne .Lsaturate
-.Lstore:
+    bne .Lsaturate\@
+.Lstore\@:
     mov r3, ip
     strb r2, [r3]
     adds r3, r3, #1
     mov ip, r3
+    .endif
     cmp r1, r11
-    bne .Lchannel
+    bne .Lchannel\@
     adds r0, r0, #4             /* next window */
     ldr r3, [sp, #0]
     subs r3, r3, #1
     str r3, [sp, #0]
-    bne .Lpixel
+    bne .Lpixel\@
     adds r0, r0, #8             /* past the border columns */
     ldr r2, [sp, #4]
     subs r2, r2, #1
     str r2, [sp, #4]
-    beq .Ldone
+    beq .Ldone\@
     mov r2, r8                  /* w again: (w - 1) * 4 / 4 + 1 */
     lsrs r2, r2, #2
     adds r2, r2, #1
-    b .Lrow
-.Lsaturate:                     /* 127 if positive, -128 if negative */
+    b .Lrow\@
+    .if \wide == 0
+.Lsaturate\@:                   /* 127 if positive, -128 if negative */
     asrs r3, r2, #31
     movs r2, #127
     eors r2, r3
-    b .Lstore
-.Ldone:
+    b .Lstore\@
+    .endif
+.Ldone\@:
     add sp, #8
     pop {r4, r5, r6, r7}
     mov r8, r4
@@ -112,4 +123,8 @@ conv3x3_c1_pixels:
     mov r10, r6
     mov r11, r7
     pop {r4, r5, r6, r7, pc}
-    .size conv3x3_c1_pixels, . - conv3x3_c1_pixels
+    .size \name, . - \name
+    .endm
+
+    PIXELS conv3x3_c1_pixels, 0
+    PIXELS conv3x3_c1_pixels32, 1
