@@ -6,6 +6,7 @@ Every error ends in one line on stderr and a non-zero exit code: 2 for bad input
 
 import json
 import sys
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -69,9 +70,12 @@ def _budget(machine, max_seconds):
 def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, stats):
     """Run PROGRAM.elf (or .uf2) from reset; its semihosting output goes to stdout and its exit code becomes ours."""
     m = _machine(program, clock_mhz, alignment_check)
+    start = time.perf_counter()
     result = m.run(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
+    host = time.perf_counter() - start
     if stats:
         click.echo(f"m0sim: {program.name}: {result.stats.summary()}", err=True)
+        click.echo(f"m0sim: {program.name}: {result.stats.realtime(host)}", err=True)
     sys.exit(result.exit_code & 0xFF)
 
 

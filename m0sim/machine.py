@@ -5,6 +5,7 @@ reads; Python runs only for semihosting, peripheral registers, sbrk and faults.
 """
 
 import ctypes
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ STACK_PAINT = 0xA5A5A5A5
 STACK_GUARD = 64  # bytes above static data/heap: a stack that touches them is reported as an overflow
 MAX_CALL_ARGS = 16
 NO_LIMIT = 2**63
+READ_ONLY_TRAP = 1 << 32  # physical addresses past the CPU's reach: where stores to ROM and code flash land
 ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
 REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"]
 REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR,
@@ -55,24 +57,54 @@ class _Window:
         self.leave = np.zeros(n, np.uint32)
         self.taken_at = np.zeros(n, np.uint32)
         self.stall_at = np.zeros(n, np.int32)
+        self.function_index = None  # per slot: index into the program's functions (len = none), built once
 
     def clear(self):
         self.blocks["count"] = 0
+        self.blocks["taken"] = 0
         for a in (self.enter, self.leave, self.taken_at, self.stall_at):
             a.fill(0)
+
+    def snapshot(self) -> "_Counts":
+        return _Counts(self, self.blocks["count"].copy(), self.blocks["size"].copy(), self.blocks["taken"].copy(),
+                       self.enter.copy(), self.leave.copy(), self.taken_at.copy(), self.stall_at.copy())
+
+
+@dataclass
+class _Counts:
+    """One run's counters of one window, copied out so the profile can be computed later, only if asked for."""
+
+    window: _Window
+    count: np.ndarray  # per slot: executions of the cached block starting there (of size `size`)
+    size: np.ndarray
+    taken_by_block: np.ndarray
+    enter: np.ndarray  # spill arrays (blocks re-translated with another size) and run-time stalls
+    leave: np.ndarray
+    taken_at: np.ndarray
+    stall_at: np.ndarray
+
+    def any(self) -> bool:
+        return bool(self.enter.any() or self.count.any())
 
     def executions(self) -> np.ndarray:
         """How many times each halfword slot's instruction ran: block entries minus exits, accumulated."""
         enter = self.enter.astype(np.int64)
         leave = self.leave.astype(np.int64)
-        started = np.flatnonzero(self.blocks["count"])
-        counts = self.blocks["count"][started].astype(np.int64)
+        started = np.flatnonzero(self.count)
+        counts = self.count[started].astype(np.int64)
         np.add.at(enter, started, counts)
-        np.add.at(leave, started + self.blocks["size"][started] // 2, counts)
+        np.add.at(leave, started + self.size[started] // 2, counts)
         return np.cumsum(enter - leave)[:-1]
 
+    def taken(self) -> np.ndarray:
+        """Taken conditional branches by slot just past the branch: the spill array plus the block entries."""
+        taken = self.taken_at.astype(np.int64)
+        started = np.flatnonzero(self.taken_by_block)
+        np.add.at(taken, started + self.size[started] // 2, self.taken_by_block[started])
+        return taken
+
     def entries(self, slot: int) -> int:
-        return int(self.enter[slot]) + int(self.blocks["count"][slot])
+        return int(self.enter[slot]) + int(self.count[slot])
 
 
 class Machine:
@@ -90,6 +122,7 @@ class Machine:
         self.clock = timing.Clock(clock_hz)
         self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        self.uc.ctl_set_tlb_mode(uc.UC_TLB_VIRTUAL)  # filled by m0sim_tlb_fill (see counter.c): fast stores
         self._fault = None
         self._exit_code = None
         self._write_out = stdout or _stream_writer(sys.stdout)
@@ -114,7 +147,9 @@ class Machine:
     def _map_memory(self):
         """ROM and SRAM as RAM; flash as one buffer: pages holding code are RAM-backed (executable, literal
         loads charged from the decode), pages holding only data are MMIO served by a native callback that
-        charges the XIP cache, so loads from SRAM never leave Unicorn's fast path."""
+        charges the XIP cache, so loads from SRAM never leave Unicorn's fast path. SRAM is a numpy array Unicorn
+        shares (the stack paint and scan work on it in place); which pages may be written or executed is decided
+        by the native TLB fill (counter.c), which keeps stores on Unicorn's fast path too."""
         r = uc.UC_PROT_READ | uc.UC_PROT_EXEC
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
         self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8)
@@ -127,22 +162,32 @@ class Machine:
         if code_end > memmap.XIP.base:
             self.uc.mem_map_ptr(memmap.XIP.base, code_end - memmap.XIP.base, r, self._flash.ctypes.data)
         self._flash_views = []
-        lib = uc.unicorn_py3.unicorn.uclib
         read_cb = ctypes.c_void_p(native.callback_address("m0sim_flash_data_read"))
         write_cb = ctypes.c_void_p(native.callback_address("m0sim_flash_data_write"))
         for base, end in ((code_end, memmap.XIP.end), *((a.base, a.end) for a in memmap.XIP_ALIASES)):
             if end <= base:
                 continue
-            view = native.FlashView(ctypes.addressof(self._state), base)
-            self._flash_views.append(view)
-            err = lib.uc_mmio_map(self.uc._uch, ctypes.c_uint64(base), ctypes.c_size_t(end - base), read_cb,
-                                  ctypes.c_void_p(ctypes.addressof(view)), write_cb,
-                                  ctypes.c_void_p(ctypes.addressof(view)))
-            if err != uc.UC_ERR_OK:
-                raise RuntimeError(f"uc_mmio_map(flash 0x{base:08x}) failed: {err}")
-        self.uc.mem_map(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL)
+            self._map_flash_view(base, base, end - base, read_cb, write_cb, native.CONSTANTS["STOP_FLASH_WRITE"])
+        # Read-only memory the TLB sends stores to (see m0sim_tlb_fill): ROM, and the flash pages holding code.
+        s = self._state
+        for k, (lo, hi, stop) in enumerate(((memmap.ROM.base, memmap.ROM.end, "STOP_ROM_WRITE"),
+                                            (memmap.XIP.base, code_end, "STOP_FLASH_WRITE"))):
+            s.ro_lo[k], s.ro_hi[k], s.ro_trap[k] = lo, hi, READ_ONLY_TRAP + (k << 28)
+            if hi > lo:
+                self._map_flash_view(s.ro_trap[k], lo, hi - lo, read_cb, write_cb, native.CONSTANTS[stop])
+        self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32)  # shared with Unicorn: stack paint and scan in place
+        self.uc.mem_map_ptr(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL, self._sram.ctypes.data)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
+
+    def _map_flash_view(self, at, base, size, read_cb, write_cb, write_stop):
+        view = native.FlashView(ctypes.addressof(self._state), base, write_stop)
+        self._flash_views.append(view)
+        err = uc.unicorn_py3.unicorn.uclib.uc_mmio_map(
+            self.uc._uch, ctypes.c_uint64(at), ctypes.c_size_t(size), read_cb, ctypes.c_void_p(ctypes.addressof(view)),
+            write_cb, ctypes.c_void_p(ctypes.addressof(view)))
+        if err != uc.UC_ERR_OK:
+            raise RuntimeError(f"uc_mmio_map(flash 0x{base:08x} at 0x{at:x}) failed: {err}")
 
     def _load(self):
         for seg in self.program.segments:
@@ -173,7 +218,6 @@ class Machine:
             s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
             s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
         s.fetch_through_xip[0] = 1
-        s.taken_extra = timing.TAKEN_EXTRA
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_read = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_read, ctypes.c_void_p).value
@@ -181,13 +225,16 @@ class Machine:
             s.reg_ids[k] = reg
         s.flash_image = self._flash.ctypes.data
         s.insn_budget = s.cycle_budget = NO_LIMIT
+        s.xip_changes = 1  # block stamps start at 0: none is valid yet
 
     def _setup_hooks(self):
         """Native counters (unless `counting` is off, for speed comparisons) and the rare Python hooks."""
         lib = uc.unicorn_py3.unicorn.uclib
         state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
         self._native_hooks = []
-        hooks = [(uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0)] if self._counting else []
+        hooks = [(uc.UC_HOOK_TLB_FILL, "m0sim_tlb_fill", 1, 0)]
+        if self._counting:
+            hooks.append((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0))
         if self._alignment_faults:
             hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
                           memmap.SRAM.end - 1))  # flash, its aliases and SRAM
@@ -199,7 +246,10 @@ class Machine:
                 raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
             self._native_hooks.append(h)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
-        self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory)
+        # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
+        # covers on its slow store path.
+        for begin, end in ((0, memmap.SRAM.base - 1), (memmap.SRAM.end, 0xFFFF_FFFF)):
+            self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory, begin=begin, end=end)
         if self._watching_sbrk():
             sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
@@ -369,7 +419,7 @@ class Machine:
         before = (s.insns, s.cycles, s.taken, s.xip_hits, s.xip_misses)
         s.insn_budget = NO_LIMIT if max_instructions is None else s.insns + max_instructions
         s.cycle_budget = NO_LIMIT if max_cycles is None else s.cycles + max_cycles
-        s.stop_reason, s.prev_end, s.prev_taken_at, s.last_fetch_block = 0, 0, 0, 0
+        s.stop_reason, s.prev_end, s.prev_block = 0, 0, 0
         self._fault, self._exit_code = None, None
         paint_lo = self._paint_stack(sp)
         self.uc.reg_write(arm.UC_ARM_REG_SP, sp)
@@ -386,10 +436,11 @@ class Machine:
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted at {self._where()} after {s.insns - before[0]:,} instructions") from None
         self._check_stop(stop_at)
+        counts = [win.snapshot() for win in self._windows]
         stats = RunStats(
             s.insns - before[0], s.cycles - before[1], self.clock.hz, s.taken - before[2],
             s.xip_hits - before[3], s.xip_misses - before[4], self.program.footprint()["static_ram"],
-            self._stack_used(paint_lo, sp), self._brk_max, self._profile())
+            self._stack_used(paint_lo, sp), self._brk_max, functools.partial(self._profile, counts))
         self.last_stats = stats
         return stats
 
@@ -405,8 +456,9 @@ class Machine:
         if reason == "armv7":
             raise FirmwareFault(f"instruction outside ARMv6-M (a Cortex-M0+ would fault) at {where}: "
                                 f"rebuild for -mcpu=cortex-m0plus")
-        if reason == "flash write":
-            raise FirmwareFault(f"write to flash at 0x{s.stop_addr:08x} (flash is read-only to the CPU) "
+        if reason in ("flash write", "rom write"):
+            what = "flash" if reason == "flash write" else "ROM"
+            raise FirmwareFault(f"write to {what} at 0x{s.stop_addr:08x} ({what} is read-only to the CPU) "
                                 f"by {self._where()}; {self.registers()}")
         if reason == "unaligned":
             kind = "write" if s.fault_write else "read"
@@ -468,7 +520,7 @@ class Machine:
         heap_base = self._heapinfo()[0]
         lo = (heap_base + self._brk + 3) & ~3
         if sp > lo:
-            self._write_bytes(lo, STACK_PAINT.to_bytes(4, "little") * ((sp - lo) // 4))
+            self._sram[(lo - memmap.SRAM.base) // 4:(sp - memmap.SRAM.base) // 4] = STACK_PAINT
         self._brk_max = self._brk
         return lo
 
@@ -477,42 +529,45 @@ class Machine:
         lo = max(paint_lo, heap_top)
         if sp <= lo:
             return 0
-        words = np.frombuffer(self._read_bytes(lo, sp - lo), np.uint32)
-        touched = np.flatnonzero(words != STACK_PAINT)
-        if touched.size == 0:
+        words = self._sram[(lo - memmap.SRAM.base) // 4:(sp - memmap.SRAM.base) // 4]
+        first = int(np.argmax(words != STACK_PAINT)) if words.size else 0
+        if words.size == 0 or words[first] == STACK_PAINT:
             return 0
         if not self._watching_sbrk():
             return sp - (lo + 4 * _above_largest_gap(words != STACK_PAINT))
-        low = lo + 4 * int(touched[0])
+        low = lo + 4 * first
         if low < lo + STACK_GUARD:
             raise FirmwareFault(f"stack overflow: the stack grew down to 0x{low:08x}, into the heap/static data "
                                 f"(depth at least {sp - low} bytes from SP 0x{sp:08x})")
         return sp - low
 
     # --- profile -----------------------------------------------------------------------------------------
-    def _profile(self) -> list[FunctionStats]:
+    def _profile(self, runs: list[_Counts]) -> list[FunctionStats]:
         extents = self.program.functions()
         funcs = [f for f, _end in extents]
         starts = np.array([f.addr for f in funcs], np.int64)
         ends = np.array([end for _f, end in extents], np.int64)
         out = {}
-        for win in self._windows:
+        for run in runs:
+            win = run.window
             t = win.table
             n = len(t.base_cycles)
-            if n == 0 or not (win.enter.any() or win.blocks["count"].any()):
+            if n == 0 or not run.any():
                 continue
-            count = win.executions()
-            cycles = count * t.base_cycles + win.taken_at[1:].astype(np.int64) * timing.TAKEN_EXTRA + win.stall_at[:n]
+            count = run.executions()
+            cycles = count * t.base_cycles + run.taken()[1:] * timing.TAKEN_EXTRA + run.stall_at[:n]
             insns = count * np.diff(t.insns_prefix.astype(np.int64))
-            addrs = t.base + 2 * np.arange(n)
-            idx = np.searchsorted(starts, addrs, side="right") - 1
-            inside = (idx >= 0) & (addrs < ends[np.maximum(idx, 0)]) if funcs else np.zeros(n, bool)
-            idx = np.where(inside, idx, len(funcs))
+            if win.function_index is None:
+                addrs = t.base + 2 * np.arange(n)
+                idx = np.searchsorted(starts, addrs, side="right") - 1
+                inside = (idx >= 0) & (addrs < ends[np.maximum(idx, 0)]) if funcs else np.zeros(n, bool)
+                win.function_index = np.where(inside, idx, len(funcs))
+            idx = win.function_index
             cyc_by = np.bincount(idx, weights=cycles, minlength=len(funcs) + 1)
             ins_by = np.bincount(idx, weights=insns, minlength=len(funcs) + 1)
             for i in np.flatnonzero(ins_by):
                 name = funcs[i].name if i < len(funcs) else "(no symbol)"
-                calls = win.entries((funcs[i].addr - t.base) // 2) if i < len(funcs) else 0
+                calls = run.entries((funcs[i].addr - t.base) // 2) if i < len(funcs) else 0
                 f = out.setdefault(name, FunctionStats(name, 0, 0, 0))
                 f.cycles += int(cyc_by[i])
                 f.instructions += int(ins_by[i])

@@ -5,8 +5,8 @@ debugger's breakpoint or step, an exception taken between two instructions, a fa
 instruction P of the block charged last: a code hook fires before its instruction, the native budget check
 fires before the block's first one, a fault leaves PC on the faulting instruction. `give_back` returns what
 [P, end of block) was charged: its cycles and instructions, the profile's block count, the pending
-taken-branch check, and the block's XIP fetches (the block resumed at P finds its lines already fetched and
-replays none, counting them as the hits it would have been).
+taken-branch check, and the block's XIP fetches (the block resumed at P fetches its lines again: they are
+present and most recent, so they count as hits, which are taken back here).
 """
 
 
@@ -26,12 +26,10 @@ def give_back(machine, pc: int):
     block["count"] -= 1
     win.enter[i] += 1
     win.leave[j] += 1
-    s.prev_taken_at = 0  # the block's closing branch has not run
+    s.prev_block = 0  # the block's closing branch has not run
     s.prev_end = pc
     if s.fetch_through_xip[s.cur_window]:
         lines = ((end - 1) >> 3) - (pc >> 3) + 1
         literals = int(t.literal_prefix[k]) - int(t.literal_prefix[j])
         s.xip_hits -= lines + literals  # what the resumed block will count again as hits
-        s.last_fetch_block = pc
-        s.last_fetch_data_reads = s.xip_data_reads
 

@@ -1,5 +1,6 @@
 """What a run or a call cost: counters, memory high-water marks and a per-function profile."""
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from m0sim import memmap
@@ -24,7 +25,15 @@ class RunStats:
     static_ram: int = 0  # .data + .bss
     stack_bytes: int = 0  # stack high-water below the initial SP
     heap_bytes: int = 0  # sbrk high-water
-    functions: list[FunctionStats] = field(default_factory=list)
+    # the per-function profile, or what computes it on first use of `functions` (most callers never look)
+    functions_source: Callable[[], list[FunctionStats]] | list[FunctionStats] = field(default_factory=list,
+                                                                                      repr=False)
+
+    @property
+    def functions(self) -> list[FunctionStats]:
+        if callable(self.functions_source):
+            self.functions_source = self.functions_source()
+        return self.functions_source
 
     @property
     def seconds(self) -> float:
@@ -39,7 +48,9 @@ class RunStats:
         return self.static_ram + self.stack_bytes + self.heap_bytes
 
     def to_dict(self) -> dict:
+        self.functions  # resolve the profile before copying
         d = asdict(self)
+        d["functions"] = d.pop("functions_source")
         d.update(seconds=self.seconds, cpi=self.cpi, peak_ram=self.peak_ram, sram_bytes=memmap.SRAM.size)
         return d
 
@@ -57,6 +68,12 @@ class RunStats:
             self.xip_misses + other.xip_misses, max(self.static_ram, other.static_ram),
             max(self.stack_bytes, other.stack_bytes), max(self.heap_bytes, other.heap_bytes),
             sorted(by_name.values(), key=lambda f: -f.cycles))
+
+    def realtime(self, host_seconds: float) -> str:
+        """How fast the emulated Pico ran: emulated cycles per host second against its clock."""
+        rate = self.cycles / host_seconds if host_seconds > 0 else float("inf")
+        return (f"{host_seconds:.3f} s of host time for {self.seconds * 1e3:.3f} ms at {self.clock_hz / 1e6:g} MHz: "
+                f"{rate / 1e6:.1f} M emulated cycles per host second, {rate / self.clock_hz:.2f}x real time")
 
     def summary(self) -> str:
         kb = 1024

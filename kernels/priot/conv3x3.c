@@ -3,6 +3,7 @@
  * The input is unrolled once per layer (im2col), each output channel's weight row is masked once, and every
  * output is then one call of the word-at-a-time inner product: the MAC loop never sees a border or a mask.
  */
+#include "conv3x3_c1.h"
 #include "dot.h"
 #include "layers.h"
 #include "requant.h"
@@ -98,6 +99,10 @@ void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, con
                      int8_t *col, int8_t *row)
 {
     const int32_t P = d->h * d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
+    if (conv3x3_c1_applies(d)) { /* one input channel: its own loop (conv3x3_c1.c) */
+        conv3x3_c1_forward(x, d, w, mask, mask_pos, bias, shift, out8, out32, (int32_t *)(void *)col, row);
+        return;
+    }
     conv3x3_im2col(x, d, col);
     for (int32_t k = K; k < R; k++) row[k] = 0;
     for (int32_t co = 0; co < CO; co++) {

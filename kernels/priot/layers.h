@@ -17,7 +17,8 @@ static inline int32_t conv3x3_row_bytes(int32_t cin) { return (9 * cin + 3) & ~3
 /* col[p][k] = x at window offset k = (ky*3 + kx)*cin + ci of output pixel p, 0 outside the image. */
 void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col);
 
-/* out[(y*w + x)*cout + co] from bias[co] + sum w*x over the 3x3 'same' window (zero padding). */
+/* out[(y*w + x)*cout + co] from bias[co] + sum w*x over the 3x3 'same' window (zero padding). Afterwards `col`
+ * holds conv3x3_im2col(x), except where conv3x3_c1_applies (one input channel). */
 void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                      uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
                      int8_t *col, int8_t *row);

@@ -9,6 +9,7 @@
  */
 #include <stdint.h>
 
+#include "conv3x3_c1.h"
 #include "layers.h"
 #include "priot_layout.h"
 #include "requant.h"
@@ -106,7 +107,7 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     const int8_t *w = weights_of(p);
     conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
     int32_t n_out = L->out_h * L->out_w * L->out_c;
-    if (L->kind == KIND_CONV3X3) im2col_of = p; /* conv3x3_forward unrolls this layer's input */
+    if (L->kind == KIND_CONV3X3) im2col_of = conv3x3_c1_applies(&d) ? -1 : p; /* unrolled input */
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
     if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, row_buf);

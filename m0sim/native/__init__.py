@@ -20,9 +20,10 @@ from m0sim.errors import M0simError
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
 assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
 
-STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned"}
+STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned", 6: "rom write"}
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: saved at an unaligned access for the fault report
-CONSTANTS = {"STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3, "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5,
+CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
+             "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
              "FAULT_REGS": FAULT_REGS, "UC_MEM_WRITE_TYPE": 17,  # unicorn.h: UC_MEM_READ = 16, UC_MEM_WRITE
              "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS, "FLASH_SIZE": memmap.FLASH_SIZE}
 
@@ -38,14 +39,16 @@ STATE_FIELDS = [
     # running counters
     ("insns", u64), ("cycles", u64), ("taken", u64), ("xip_hits", u64), ("xip_misses", u64),
     ("prev_end", u32), ("cur_window", u32), ("cur_slot", u32),
-    ("prev_taken_at", u64),  # taken_at slot of the previous block's conditional branch, 0 if it has none
-    ("xip_data_reads", u64), ("last_fetch_data_reads", u64), ("last_fetch_block", u32),
+    ("prev_block", u64),  # the previous block's entry (its condbr says whether it can have been taken), or 0
+    ("xip_data_reads", u64),
+    ("xip_changes", u64),  # bumped whenever the XIP cache's tags or LRU bits change (starts at 1)
     ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),
     # configuration
-    ("taken_extra", u32), ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
+    ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
     # an unaligned access: its size, whether a store, and the registers at that moment (read with reg_read)
     ("reg_read", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
     ("fault_size", u32), ("fault_write", u32),
+    ("ro_lo", u32 * 2), ("ro_hi", u32 * 2), ("ro_trap", u64 * 2),  # read-only ranges, where their stores go
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
 ]
 
@@ -58,13 +61,17 @@ class BlockEntry(ctypes.Structure):
     """What a block starting at one halfword slot costs (a cache the C side fills on first execution)."""
 
     _fields_ = [("count", u32), ("size", ctypes.c_uint16), ("condbr", ctypes.c_uint8), ("bad", ctypes.c_uint8),
-                ("insns", u32), ("cycles", u32), ("xip_accesses", ctypes.c_uint16), ("pad", ctypes.c_uint16)]
+                ("insns", u32), ("cycles", u32), ("xip_accesses", ctypes.c_uint16), ("xip_replayable", ctypes.c_uint8),
+                ("pad", ctypes.c_uint8),
+                ("taken", u32),  # times its final conditional branch was taken
+                ("xip_stamp", u64)]
 
 
 class FlashView(ctypes.Structure):
-    """User data of one MMIO-mapped flash range: which state to charge and the range's base address."""
+    """User data of one MMIO-mapped flash range (or read-only trap): the state to charge, the range's base
+    address, and the stop reason a store to it gives."""
 
-    _fields_ = [("state", u64), ("base", u32)]
+    _fields_ = [("state", u64), ("base", u32), ("write_stop", u32)]
 
 
 def _c_type(ctype) -> tuple[str, str]:

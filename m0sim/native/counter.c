@@ -12,10 +12,17 @@
 
 typedef void uc_engine;
 
+/* Unicorn's public constants and its TLB entry (unicorn.h, 2.1): kept to the few this file needs. */
+enum { UC_PROT_READ = 1, UC_PROT_WRITE = 2, UC_PROT_EXEC = 4 };
+enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
+typedef struct { uint64_t paddr; int perms; } uc_tlb_entry_t;
+
 /* block_t (generated): count = executions of the block starting at this slot with this size; size in bytes,
  * 0 until filled; condbr = it ends in a conditional branch; bad = it holds an instruction outside ARMv6-M. */
 
-static void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32_t addr)
+#define COLD __attribute__((noinline, cold))
+
+static COLD void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32_t addr)
 {
     if (!s->stop_reason) {
         s->stop_reason = reason;
@@ -45,26 +52,32 @@ static void stall(counter_state_t *s, uint32_t cycles)
     ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)cycles;
 }
 
-/* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement. */
-static void xip_access(counter_state_t *s, uint32_t addr, int allocate)
+/* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement (xip_lru[set] = the way to evict).
+ * Every change of a tag or an LRU bit bumps xip_changes, so a caller can tell that the cache is as it left it. */
+static inline void xip_access(counter_state_t *s, uint32_t addr, int allocate)
 {
     uint32_t line = (addr & 0x00ffffffu) >> 3;
     uint32_t set = line & (XIP_SETS - 1);
     uint32_t tag = (line >> XIP_SET_BITS) + 1; /* 0 marks an empty way */
     uint32_t *ways = &s->xip_tags[2 * set];
-    if (ways[0] == tag) { s->xip_lru[set] = 1; s->xip_hits++; return; }
-    if (ways[1] == tag) { s->xip_lru[set] = 0; s->xip_hits++; return; }
+    uint32_t way = ways[0] == tag ? 0 : ways[1] == tag ? 1 : 2;
+    if (way < 2) {
+        s->xip_hits++;
+        if (s->xip_lru[set] == way) { s->xip_lru[set] = way ^ 1u; s->xip_changes++; }
+        return;
+    }
     s->xip_misses++;
     stall(s, s->xip_miss_penalty);
     if (allocate) {
         uint32_t victim = s->xip_lru[set];
         ways[victim] = tag;
         s->xip_lru[set] = victim ^ 1u;
+        s->xip_changes++;
     }
 }
 
 /* Flash alias by address bits 24-25: 0 cached, 1 no-allocate, 2 no-cache, 3 no-cache no-allocate. */
-static void xip_read(counter_state_t *s, uint32_t addr)
+static inline void xip_read(counter_state_t *s, uint32_t addr)
 {
     uint32_t alias = (addr >> 24) & 3u;
     if (alias >= 2) {
@@ -75,18 +88,26 @@ static void xip_read(counter_state_t *s, uint32_t addr)
     xip_access(s, addr, alias == 0);
 }
 
+static COLD void stop_armv7(counter_state_t *s, uc_engine *uc, int w, uint32_t i)
+{
+    const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
+    while (bad[i + 1] == bad[i]) i++;
+    stop(s, uc, STOP_ARMV7, s->lo[w] + 2 * i);
+}
+
 /* First execution of a block with this size at this slot: sum its costs from the prefix tables. */
-static void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32_t size)
+static COLD void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32_t size)
 {
     uint32_t j = i + (size >> 1);
     const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
     const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
     const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
     const uint8_t *condbr = (const uint8_t *)(uintptr_t)s->condbr_end[w];
-    if (b->count) { /* re-translated with another size: keep the old executions in the spill arrays */
+    if (b->count || b->taken) { /* re-translated with another size: keep the old counts in the spill arrays */
         ((uint32_t *)(uintptr_t)s->enter[w])[i] += b->count;
         ((uint32_t *)(uintptr_t)s->leave[w])[i + (b->size >> 1)] += b->count;
-        b->count = 0;
+        ((uint32_t *)(uintptr_t)s->taken_at[w])[i + (b->size >> 1)] += b->taken;
+        b->count = b->taken = 0;
     }
     b->size = (uint16_t)size;
     b->insns = ins[j] - ins[i];
@@ -94,35 +115,70 @@ static void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, uint32
     b->bad = bad[j] != bad[i];
     b->condbr = condbr[j];
     const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
     uint32_t a = s->lo[w] + 2 * i;
     b->xip_accesses = (uint16_t)(((a + size - 1) >> 3) - (a >> 3) + 1 + lp[j] - lp[i]);
+    /* Replayable: every line it fetches is in the allocating alias and no two of its lines share a set.  Then
+     * right after its accesses each of its lines is present and the most recent in its set, so running it
+     * again before anything else changes the cache hits every line and changes nothing. */
+    uint32_t lines[64], n = 0, ok = 1;
+    for (uint32_t line = a & ~7u; line < a + size && n < 64; line += 8) lines[n++] = line;
+    for (uint32_t k = lp[i]; k < lp[j] && n < 64; k++) lines[n++] = lits[k] & ~7u;
+    ok = n < 64;
+    for (uint32_t x = 0; x < n && ok; x++) {
+        if ((lines[x] >> 24 & 3u) != 0) ok = 0;
+        for (uint32_t y = 0; y < x && ok; y++)
+            if (lines[x] != lines[y] && ((lines[x] >> 3) & (XIP_SETS - 1)) == ((lines[y] >> 3) & (XIP_SETS - 1)))
+                ok = 0;
+    }
+    b->xip_replayable = (uint8_t)ok;
+    b->xip_stamp = 0;
 }
 
-void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+/* The instruction fetches and PC-relative literal loads of one block, through the XIP cache. */
+static void fetch_lines(counter_state_t *s, int w, block_t *b, uint32_t a, uint32_t size, uint32_t i)
 {
-    counter_state_t *s = (counter_state_t *)user;
-    uint32_t a = (uint32_t)address;
-    int w;
-    if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
-    else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
-    else { stop(s, uc, STOP_UNDECODED, a); return; }
-    if (a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a + size); return; }
-    uint32_t i = (a - s->lo[w]) >> 1;
-    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
-    if (b->size != size) fill_block(s, w, b, i, size);
-    if (b->bad) {
-        const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
-        while (bad[i + 1] == bad[i]) i++;
-        stop(s, uc, STOP_ARMV7, s->lo[w] + 2 * i);
-        return;
-    }
-    if (s->prev_taken_at && a != s->prev_end) {
-        /* the previous block's conditional branch was taken: charge it to that branch */
-        s->cycles += s->taken_extra;
-        s->taken++;
-        (*(uint32_t *)(uintptr_t)s->prev_taken_at)++;
-    }
-    s->prev_taken_at = b->condbr ? (uintptr_t)&((uint32_t *)(uintptr_t)s->taken_at[w])[i + (size >> 1)] : 0;
+    for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
+    /* PC-relative literal loads of this block: their addresses are known from the decode */
+    const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
+    for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read(s, lits[k]);
+    if (b->xip_replayable) b->xip_stamp = s->xip_changes;
+}
+
+static inline int over_budget(const counter_state_t *s)
+{
+    return s->insns >= s->insn_budget || s->cycles >= s->cycle_budget;
+}
+
+static __attribute__((noinline)) void fetch_and_check(counter_state_t *s, uc_engine *uc, int w, block_t *b,
+                                                      uint32_t a, uint32_t size, uint32_t i)
+{
+    fetch_lines(s, w, b, a, size, i);
+    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+}
+
+/* A block starts at a: if the previous block ended in a conditional branch and a is not its fall-through,
+ * the branch was taken, which costs a cycle more; charge it to that branch's block. */
+static block_t no_block; /* stands for "no previous block": never ends in a conditional branch */
+
+static inline void settle_branch(counter_state_t *s, uint32_t a)
+{
+    block_t *p = s->prev_block ? (block_t *)(uintptr_t)s->prev_block : &no_block;
+    /* without a branch of our own: a guest branch taken at random would make it mispredict half the time */
+    uint32_t taken = p->condbr & (uint32_t)(a != s->prev_end);
+    s->cycles += taken * TAKEN_EXTRA;
+    s->taken += taken;
+    p->taken += taken;
+}
+
+/* Charge one execution of block b (slot i of window w).  Every call in here is a tail call, so the common
+ * path needs no stack frame. */
+static inline __attribute__((always_inline)) void account(counter_state_t *s, uc_engine *uc, int w, block_t *b,
+                                                          uint32_t a, uint32_t size, uint32_t i)
+{
+    settle_branch(s, a);
+    s->prev_block = (uintptr_t)b;
     s->prev_end = a + size;
     s->cur_window = (uint32_t)w;
     s->cur_slot = i;
@@ -130,21 +186,45 @@ void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
     s->insns += b->insns;
     s->cycles += b->cycles;
     if (s->fetch_through_xip[w]) {
-        if (a == s->last_fetch_block && s->xip_data_reads == s->last_fetch_data_reads) {
-            /* The same block again with no XIP access in between: its lines are present and most recently
-             * used, so replaying the accesses would only count hits and leave the cache as it is. */
-            s->xip_hits += b->xip_accesses;
-        } else {
-            for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
-            /* PC-relative literal loads of this block: their addresses are known from the decode */
-            const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
-            const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
-            for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read(s, lits[k]);
-            s->last_fetch_block = a;
-        }
-        s->last_fetch_data_reads = s->xip_data_reads;
+        if (b->xip_stamp != s->xip_changes) { fetch_and_check(s, uc, w, b, a, size, i); return; }
+        /* The cache is as this (replayable) block left it: its accesses would all hit and change nothing. */
+        s->xip_hits += b->xip_accesses;
     }
-    if (s->insns >= s->insn_budget || s->cycles >= s->cycle_budget) stop(s, uc, STOP_BUDGET, a);
+    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+}
+
+/* A block not seen with this size at this slot: check it lies in decoded code and holds only ARMv6-M, fill
+ * its cache entry, then charge it. */
+static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
+{
+    int w;
+    if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
+    else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
+    else { stop(s, uc, STOP_UNDECODED, a); return; }
+    if (a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a + size); return; }
+    uint32_t i = (a - s->lo[w]) >> 1;
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
+    settle_branch(s, a); /* before a refill can move the previous block's counts */
+    s->prev_block = 0;
+    if (b->size != size) fill_block(s, w, b, i, size);
+    if (b->bad) {
+        b->size = 0; /* never cached: every execution comes back here and stops */
+        stop_armv7(s, uc, w, i);
+        return;
+    }
+    account(s, uc, w, b, a, size, i);
+}
+
+void m0sim_block(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    counter_state_t *s = (counter_state_t *)user;
+    uint32_t a = (uint32_t)address;
+    int w = a - s->lo[0] < s->hi[0] - s->lo[0] ? 0 : 1;
+    uint32_t off = a - s->lo[w];
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[off >> 1];
+    /* a cached entry exists only for a block inside its window, checked when it was filled */
+    if (off >= s->hi[w] - s->lo[w] || b->size != size) { new_block(s, uc, a, size); return; }
+    account(s, uc, w, b, a, size, off >> 1);
 }
 
 /* Data reads of flash pages that hold no code arrive here (those pages are mapped as MMIO, so every other
@@ -163,12 +243,38 @@ uint64_t m0sim_flash_data_read(uc_engine *uc, uint64_t offset, unsigned size, vo
     return value;
 }
 
-/* Flash is read-only to the CPU: a store stops the run as a fault. */
+/* Flash (and ROM) are read-only to the CPU: a store stops the run as a fault. */
 void m0sim_flash_data_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
 {
     (void)size; (void)value;
     const flash_view_t *v = (const flash_view_t *)user;
-    stop((counter_state_t *)(uintptr_t)v->state, uc, STOP_FLASH_WRITE, v->base + (uint32_t)offset);
+    stop((counter_state_t *)(uintptr_t)v->state, uc, v->write_stop, v->base + (uint32_t)offset);
+}
+
+/* Unicorn's TLB is filled here (virtual TLB mode) instead of by the CPU model, which would grant every page
+ * read+write+execute: a store to a page the TLB marks executable takes Unicorn's slow path every time (it
+ * watches for self-modifying code), so data pages get read+write only and a page becomes executable on its
+ * first instruction fetch.  Stores to read-only memory (ROM, flash pages holding code) are sent to a trap
+ * region outside the 32-bit space, whose MMIO callback stops the run with the exact address. */
+int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, void *user)
+{
+    (void)uc;
+    const counter_state_t *s = (const counter_state_t *)user;
+    uint32_t a = (uint32_t)vaddr;
+    int perms = UC_PROT_READ | UC_PROT_WRITE;
+    e->paddr = vaddr;
+    for (int k = 0; k < 2; k++) {
+        if (a - s->ro_lo[k] < s->ro_hi[k] - s->ro_lo[k]) {
+            perms = UC_PROT_READ;
+            if (type == UC_MEM_WRITE) {
+                e->paddr = s->ro_trap[k] + (a - s->ro_lo[k]);
+                perms = UC_PROT_WRITE;
+            }
+        }
+    }
+    if (type == UC_MEM_FETCH) perms |= UC_PROT_EXEC;
+    e->perms = perms;
+    return 1;
 }
 
 /* Loads and stores of flash and SRAM (a memory hook, registered when alignment faults are on; it sees an access

@@ -4,7 +4,8 @@ The PRIOT firmware runs every layer through shared assembly MAC loops (``dot_m0.
 cannot say which layer spent what. The harness ``kernels/bench/layer_macs.c`` links the same layer kernels
 and runs one layer per call on random int8 data, so each call's RunStats is one layer: the whole layer
 (im2col, mask rows, requantization) per useful MAC, and the MAC loop alone per product it executed
-(``dot_s8_channel`` for conv, which also requantizes and stores each output; ``dot_s8_words`` for dense).
+(``dot_s8_channel`` for conv, ``conv3x3_c1_pixels`` for a one-channel conv, both of which also requantize
+and store each output; ``dot_s8_words`` for dense).
 """
 
 from pathlib import Path
@@ -18,8 +19,14 @@ from priot.device.layout import conv_row_bytes as row_bytes
 from priot.models import Conv3x3, Dense
 
 HARNESS_SOURCES = [KERNELS / "bench" / "layer_macs.c",
-                   *(KERNEL_DIR / f for f in ("conv3x3.c", "dense.c", "dot.c", "dot_m0.S"))]
-INNER = ("dot_s8_channel", "dot_s8_words")
+                   *(KERNEL_DIR / f for f in ("conv3x3.c", "conv3x3_c1.c", "conv3x3_c1_m0.S", "dense.c", "dot.c",
+                                              "dot_m0.S"))]
+INNER = ("dot_s8_channel", "dot_s8_words", "conv3x3_c1_pixels")
+
+
+def _products_per_output(cin: int) -> int:
+    """One input channel runs its own loop (conv3x3_c1_m0.S) over the 9 taps; the general one pads rows to words."""
+    return 9 if cin == 1 else row_bytes(cin)
 
 
 def harness() -> Path:
@@ -34,7 +41,7 @@ def layer_jobs(model):
     for i, layer in enumerate(model.layers):
         if isinstance(layer, Conv3x3):
             jobs.append((f"conv3x3 {h}x{w}x{layer.cin}->{layer.cout}", "mac_conv", (h, w, layer.cin, layer.cout),
-                         h * w * layer.cout * 9 * layer.cin, h * w * layer.cout * row_bytes(layer.cin)))
+                         h * w * layer.cout * 9 * layer.cin, h * w * layer.cout * _products_per_output(layer.cin)))
         elif isinstance(layer, Dense):
             jobs.append((f"dense {layer.cin}->{layer.cout}", "mac_dense", (layer.cin, layer.cout),
                          layer.cin * layer.cout, layer.cout * (layer.cin & ~3)))
