@@ -229,7 +229,7 @@ def test_malloc_to_the_heap_limit_is_not_a_stack_overflow(cli, firmware):
 
 def test_wfi_loop_says_so(cli, firmware):
     elf = firmware('int main(void){ for (;;) __asm__ volatile("wfi"); }\n')
-    assert_one_line_error(cli("exec", elf), FAULT, "WFI with nothing that can wake the core", "(main+0x0)", "wfi")
+    assert_one_line_error(cli("exec", elf), FAULT, "waits for an interrupt (WFI)", "(main+0x0)", "wfi")
 
 
 SEMIHOST = """
