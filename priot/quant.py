@@ -161,8 +161,8 @@ def _save_float(params, path, cfg):
 
 def float_params(pre, cfg, rng_seed, cache=None):
     """The float parameters the backbone for ``cfg`` is quantized from: cached beside it (in ``cache``,
-    default ``cache_dir()``), else pretrained again (the same bits: pretraining is deterministic) and cached."""
-    cfg = dict(cfg, version=FORMAT_VERSION, rng_seed=int(rng_seed))
+    default ``cache_dir()``), else pretrained again (deterministic on one machine) and cached."""
+    cfg = full_config(cfg, rng_seed)
     path = _float_path(Path(cache or cache_dir()) / _key(cfg))
     n = len(get_model(cfg["model"]).param_indices())
     if path.is_file():
