@@ -58,14 +58,19 @@ def pretraining_split(cfg):
                               angle=cfg.get("angle", 45.0), angle_range=cfg["angle_range"])[0]
 
 
+def adapt_split(adapt, test, val_frac, tuning):
+    """(train, evaluate) sets: for tuning, the adaptation data minus its last ``val_frac`` and that validation
+    split; otherwise all adaptation data and the test split (never seen while tuning)."""
+    if not tuning:
+        return adapt, test
+    n_fit = len(adapt) - int(round(val_frac * len(adapt)))
+    return adapt.subset(np.arange(n_fit)), adapt.subset(np.arange(n_fit, len(adapt)))
+
+
 def run_one(cfg, angle, name, lr_shift, tuning):
     """Train one method with one shift; accuracy on validation (tuning) or test (final)."""
     qm, adapt, test = prepare(cfg, angle)
-    n_val = int(round(cfg["val_frac"] * len(adapt)))
-    if tuning:
-        fit, ev = adapt.subset(np.arange(len(adapt) - n_val)), adapt.subset(np.arange(len(adapt) - n_val, len(adapt)))
-    else:
-        fit, ev = adapt, test
+    fit, ev = adapt_split(adapt, test, cfg["val_frac"], tuning)
     m = methods.make(name, qm, lr_shift=lr_shift, seed=cfg["seed"], keep=cfg["keep_s"] if name == "priot-s"
                      else cfg["keep"], frac=cfg["frac"], init_shift=cfg["init_shift"], layers=cfg["score_layers"])
     before = train.accuracy(m, ev.images, ev.labels)

@@ -1,0 +1,134 @@
+"""One cell of the study: train one method with one step, score it, write the result file.
+
+``run_cell(cell, cells_dir)`` is a pure function of its small config (a dict of plain values): it draws the
+splits, the backbone (cached) and the sample order from the config's seed, so any worker on any machine
+computes the same bits. It writes ``cells_dir/<hash of the config>.json`` atomically (temporary file, then
+rename) whatever happens: a result, or the error that stopped it. Nothing is half-written, so an
+interrupted study loses only the cells that were running.
+"""
+
+import json
+import os
+import socket
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from priot import methods, ref, train
+from priot.experiments.compare import adapt_split, prepare
+from priot.experiments.study.grid import cell_key
+
+
+def result_path(cells_dir, cell) -> Path:
+    return Path(cells_dir) / f"{cell_key(cell)}.json"
+
+
+def write_atomic(path: Path, record: dict):
+    """Write JSON so a reader sees the old file or the whole new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
+def read_record(path: Path) -> dict | None:
+    """A finished cell's record, or None when the file is missing or unreadable (then the cell reruns)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+_PREPARED: dict = {}  # per worker process: the last few (backbone, splits), shared by that setting's cells
+_PREPARE_KEYS = ("model", "seed", "pretrain", "pretrain_epochs", "calib", "dataset", "data_path", "samples", "test",
+                 "angle", "angle_range")
+
+
+def prepared(cell: dict):
+    """``compare.prepare`` for the cell, memoised per process: cells of one setting and seed share their
+    backbone and splits (read-only to every method), so a worker loads them once, not once per cell."""
+    key = tuple(str(cell[k]) for k in _PREPARE_KEYS)
+    if key not in _PREPARED:
+        while len(_PREPARED) >= 4:
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[key] = prepare(cell, cell["angle"])
+    return _PREPARED[key]
+
+
+def build_backbone(cell: dict) -> str:
+    """Pretrain and quantize the backbone a cell needs (cached), so cells of one model and seed share it."""
+    prepared(cell)
+    return cell["model"]
+
+
+def _lockstep(method, cell, fit, test):
+    """Train on the emulated Pico and the host model together; compare state every ``device_every`` steps
+    and at each epoch end, then score on the device (every logit of the last sample checked)."""
+    from priot.device.runner import open_device
+    from priot.experiments.device import evaluate
+
+    dev = open_device(method)
+    dev.compare("after priot_init")
+    x, labels = ref.to_input(fit.images), fit.labels
+    orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
+    steps = compared = 0
+    cycles = []
+    for e, order in enumerate(orders, 1):
+        for i in order:
+            r = dev.step(x[i], int(labels[i]))
+            method.step(x[i], int(labels[i]))
+            cycles.append(r.stats.cycles)
+            steps += 1
+            if steps % cell["device_every"] == 0:
+                dev.compare(f"{cell['method']}, epoch {e}, step {steps}")
+                compared += 1
+        dev.compare(f"{cell['method']}, end of epoch {e}")
+        compared += 1
+        method.end_epoch()
+        if getattr(method, "lr_shift", None) is not None:
+            dev.set_lr_shift(method.lr_shift)
+    acc, host_acc = evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
+    if acc != host_acc:
+        raise RuntimeError(f"{cell['method']}: device accuracy {acc} differs from the host model's {host_acc}")
+    return {"accuracy": acc, "bit_exact": True, "steps": steps, "states_compared": compared,
+            "cycles_per_step": float(np.mean(cycles))}
+
+
+def evaluate_cell(cell: dict) -> dict:
+    """Train the cell's method and score it: validation accuracy (tune) or test accuracy (final)."""
+    qm, adapt, test = prepared(cell)
+    tuning = cell["kind"] == "tune"
+    fit, ev = adapt_split(adapt, test, cell["val_frac"], tuning)
+    method = methods.make(cell["method"], qm, lr_shift=cell["step"], seed=cell["seed"], keep=cell.get("keep"),
+                          frac=cell["frac"], init_shift=cell["init_shift"], layers=cell["score_layers"])
+    out = {"state_bytes": int(method.state_bytes())}
+    if not tuning:
+        out["before"] = train.accuracy(method, ev.images, ev.labels)
+    if cell.get("device"):
+        out["device"] = _lockstep(method, cell, fit, ev)
+    else:
+        orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
+        train.train(method, fit.images, fit.labels, orders)
+    out["accuracy"] = train.accuracy(method, ev.images, ev.labels)
+    return out
+
+
+def run_cell(cell: dict, cells_dir: str, *after) -> dict:
+    """Run one cell and write its record; ``after`` only orders the task after its backbone is built."""
+    t0 = time.perf_counter()
+    record = {"key": cell_key(cell), "config": cell}
+    try:
+        record.update(status="ok", result=evaluate_cell(cell))
+    except Exception as exc:  # every failure is kept in the cell's file and reported; the study goes on
+        record.update(status="error", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc(limit=-6))
+    record.update(seconds=round(time.perf_counter() - t0, 3), worker=f"{socket.gethostname()}:{os.getpid()}")
+    write_atomic(result_path(cells_dir, cell), record)
+    return record
+
+
+def error_record(cell: dict, message: str) -> dict:
+    """The record of a cell that could not run at all (its task died, or it had nothing to tune from)."""
+    return {"key": cell_key(cell), "config": cell, "status": "error", "error": message, "seconds": 0.0,
+            "worker": None}

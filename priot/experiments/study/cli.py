@@ -1,0 +1,134 @@
+"""``m0sim run paper-table``: the study as one command (grid, Dask engine, report, figures)."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from m0sim.errors import InputError
+from priot.errors import PriotError
+from priot.experiments.study import engine as E
+from priot.experiments.study import grid, report
+
+
+def _list(value):
+    return [v.strip() for v in (value or "").split(",") if v.strip()] or None
+
+
+def _angles(value):
+    if value is None:
+        return None
+    out = []
+    for a in value.split(","):
+        a = a.strip()
+        if not a:
+            continue
+        if a == "random":
+            out.append("random")
+            continue
+        try:
+            out.append(float(a))
+        except ValueError:
+            raise InputError(f"--angles: {a!r} is neither a number of degrees nor 'random'") from None
+    return out
+
+
+def _widths(value):
+    if value is None:
+        return None
+    try:
+        ws = [float(w.strip().lstrip("x")) for w in value.split(",") if w.strip()]
+    except ValueError:
+        raise InputError(f"--widths: expected numbers like 1,2,4 (or x1,x2), got {value!r}") from None
+    bad = [w for w in ws if w <= 0]
+    if bad:
+        raise InputError(f"--widths: a width factor must be positive, got {bad[0]:g}")
+    return ws
+
+
+def check_writable(out: Path) -> Path:
+    """Create ``out/cells`` and prove we can write there, before any work starts."""
+    cells = out / "cells"
+    try:
+        cells.mkdir(parents=True, exist_ok=True)
+        probe = cells / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"results directory {out} is not writable ({exc.strerror or exc})") from None
+    return cells
+
+
+def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device):
+    study = grid.preset(preset, seeds)
+    over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain))
+            if v is not None}
+    return grid.restrict(study, names=_list(names), families=_list(families), widths=_widths(widths),
+                         angles=_angles(angles), device=device, **over)
+
+
+def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo) -> dict:
+    """Run ``study`` and write its report into ``out``; returns the summary (results.json)."""
+    cells_dir = check_writable(Path(out))
+    t0 = time.monotonic()
+    eng = E.connect(scheduler, workers)
+    try:
+        echo(f"paper-table: {len(study.settings)} settings x {len(study.seeds)} seeds x {len(study.methods)} methods "
+             f"on {eng.info['kind']} ({eng.info['workers']} workers); results in {cells_dir}")
+        outcome = E.run_study(study, eng, cells_dir, resume=resume, echo=echo)
+    finally:
+        eng.close()
+    summary = report.summarize(study, outcome, eng.info, time.monotonic() - t0)
+    report.write(summary, Path(out))
+    if figures:
+        from priot.experiments.study import figures as F
+        summary["figures"] = F.write_all(summary, Path(out))
+        report.write(summary, Path(out))
+    return summary
+
+
+@click.command("paper-table")
+@click.option("--quick", "preset", flag_value="quick", help="One width, two angles, 3 seeds, few samples (minutes).")
+@click.option("--full", "preset", flag_value="full", help="Every width at every angle, each seed tuned: for a cluster.")
+@click.option("--seeds", default=3, show_default=True, type=int, help="Seeds (each draws splits, pretraining, order).")
+@click.option("--methods", "names", default=None, help="Comma list of registered methods [all].")
+@click.option("--families", default=None, help="Comma list of method families [all].")
+@click.option("--widths", default=None, help="Comma list of width factors, e.g. 1,2 (replaces the preset's grid).")
+@click.option("--angles", default=None, help="Comma list of angles and/or 'random' (replaces the preset's grid).")
+@click.option("--samples", default=None, type=click.IntRange(10), help="Rotated training digits [preset].")
+@click.option("--test", "n_test", default=None, type=click.IntRange(10), help="Rotated test digits [preset].")
+@click.option("--epochs", default=None, type=click.IntRange(1, 100), help="Epochs [preset].")
+@click.option("--pretrain", default=None, type=click.IntRange(10), help="Upright pretraining digits [preset].")
+@click.option("--device", is_flag=True, help="Final runs also on the emulated Pico in lockstep (bit-exact or fail).")
+@click.option("--scheduler", default=None, help="Address of a running `dask scheduler` (host:port).")
+@click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=click.IntRange(1, 256),
+              help="LocalCluster worker processes (without --scheduler).")
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Skip cells whose result file exists.")
+@click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False),
+              help="Report folder: table.md, results.json, figures, cells/.")
+@click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
+@click.pass_context
+def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device,
+               scheduler, workers, resume, out, no_figures):
+    """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths."""
+    try:
+        study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
+                            pretrain, device)
+        summary = main(study, out, scheduler, workers, resume, figures=not no_figures)
+    except (PriotError, InputError) as exc:
+        click.echo(f"m0sim run paper-table: error: {exc}", err=True)
+        ctx.exit(2)
+    except KeyboardInterrupt:
+        click.echo(f"m0sim run paper-table: interrupted; finished cells are kept in {Path(out) / 'cells'}, "
+                   f"rerun to resume", err=True)
+        ctx.exit(130)
+    click.echo(Path(out, "table.md").read_text())
+    c = summary["cells"]
+    click.echo(f"{c['total']} cells ({c['ran']} run, {c['skipped']} reused), {summary['engine']['wall_seconds']:.0f} s; "
+               f"report in {out}/")
+    if summary["failed"]:
+        click.echo(f"m0sim run paper-table: {len(summary['failed'])} cell(s) failed (listed in {out}/table.md; "
+                   f"their errors are in their result files); rerun to retry them", err=True)
+        sys.exit(1)
