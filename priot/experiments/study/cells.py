@@ -68,10 +68,14 @@ def _lockstep(method, cell, fit, test):
     from priot.device.runner import open_device
     from priot.experiments.device import evaluate
 
+    lr = getattr(method, "lr_shift", None)
     dev = open_device(method)
     dev.compare("after priot_init")
     x, labels = ref.to_input(fit.images), fit.labels
     orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
+    method.begin(len(orders))  # as train.train: schedules that depend on the run's length (NITI's mu)
+    if getattr(method, "lr_shift", None) is not None and method.lr_shift != lr:
+        dev.set_lr_shift(method.lr_shift)
     steps = compared = 0
     cycles = []
     for e, order in enumerate(orders, 1):
@@ -102,9 +106,7 @@ def evaluate_cell(cell: dict) -> dict:
     fit, ev = adapt_split(adapt, test, cell["val_frac"], tuning)
     method = methods.make(cell["method"], qm, lr_shift=cell["step"], seed=cell["seed"], keep=cell.get("keep"),
                           frac=cell["frac"], init_shift=cell["init_shift"], layers=cell["score_layers"])
-    out = {"state_bytes": int(method.state_bytes())}
-    if not tuning:
-        out["before"] = train.accuracy(method, ev.images, ev.labels)
+    out = {"state_bytes": int(method.state_bytes())}  # the untrained backbone's accuracy is method "none"
     if cell.get("device"):
         out["device"] = _lockstep(method, cell, fit, ev)
     else:

@@ -56,9 +56,8 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
             if r is None or r["status"] != "ok":
                 continue
             row = rows.setdefault(name, {"family": methods.spec(name).family, "seeds": {}, "steps": {},
-                                         "before": {}, "state_bytes": r["result"]["state_bytes"], "device": {}})
+                                         "state_bytes": r["result"]["state_bytes"], "device": {}})
             row["seeds"][str(seed)] = r["result"]["accuracy"]
-            row["before"][str(seed)] = r["result"].get("before")
             row["steps"][str(seed)] = step
             if "device" in r["result"]:
                 row["device"][str(seed)] = r["result"]["device"]
