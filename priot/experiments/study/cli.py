@@ -69,18 +69,24 @@ def build_study(preset, seeds, names, families, widths, angles, samples, n_test,
                          angles=_angles(angles), device=device, **over)
 
 
-def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo) -> dict:
-    """Run ``study`` and write its report into ``out``; returns the summary (results.json)."""
+def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, report_only=False) -> dict:
+    """Run ``study`` and write its report into ``out``; returns the summary (results.json). ``report_only``:
+    run nothing, report the cells already finished (a partial run's table)."""
     cells_dir = check_writable(Path(out))
     t0 = time.monotonic()
-    eng = E.connect(scheduler, workers)
-    try:
-        echo(f"paper-table: {len(study.settings)} settings x {len(study.seeds)} seeds x {len(study.methods)} methods "
-             f"on {eng.info['kind']} ({eng.info['workers']} workers); results in {cells_dir}")
-        outcome = E.run_study(study, eng, cells_dir, resume=resume, echo=echo)
-    finally:
-        eng.close()
-    summary = report.summarize(study, outcome, eng.info, time.monotonic() - t0)
+    if report_only:
+        outcome = E.run_study(study, None, cells_dir, execute=False)
+        info = {"engine": "none", "kind": "report only", "workers": 0}
+    else:
+        eng = E.connect(scheduler, workers)
+        try:
+            echo(f"paper-table: {len(study.settings)} settings x {len(study.seeds)} seeds x {len(study.methods)} "
+                 f"methods on {eng.info['kind']} ({eng.info['workers']} workers); results in {cells_dir}")
+            outcome = E.run_study(study, eng, cells_dir, resume=resume, echo=echo)
+        finally:
+            eng.close()
+        info = eng.info
+    summary = report.summarize(study, outcome, info, time.monotonic() - t0)
     report.write(summary, Path(out))
     if figures:
         from priot.experiments.study import figures as F
@@ -109,14 +115,15 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo) 
 @click.option("--out", default="report", show_default=True, type=click.Path(file_okay=False),
               help="Report folder: table.md, results.json, figures, cells/.")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
+@click.option("--report-only", is_flag=True, help="Run nothing: report the cells already finished in --out.")
 @click.pass_context
 def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device,
-               scheduler, workers, resume, out, no_figures):
+               scheduler, workers, resume, out, no_figures, report_only):
     """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths."""
     try:
         study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
                             pretrain, device)
-        summary = main(study, out, scheduler, workers, resume, figures=not no_figures)
+        summary = main(study, out, scheduler, workers, resume, figures=not no_figures, report_only=report_only)
     except (PriotError, InputError) as exc:
         click.echo(f"m0sim run paper-table: error: {exc}", err=True)
         ctx.exit(2)
@@ -126,8 +133,9 @@ def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_t
         ctx.exit(130)
     click.echo(Path(out, "table.md").read_text())
     c = summary["cells"]
-    click.echo(f"{c['total']} cells ({c['ran']} run, {c['skipped']} reused), {summary['engine']['wall_seconds']:.0f} s; "
-               f"report in {out}/")
+    click.echo(f"{c['total']} cells ({c['ran']} run, {c['skipped']} reused"
+               + (f", {c['missing']} not run yet" if c["missing"] else "")
+               + f"), {summary['engine']['wall_seconds']:.0f} s; report in {out}/")
     if summary["failed"]:
         click.echo(f"m0sim run paper-table: {len(summary['failed'])} cell(s) failed (listed in {out}/table.md; "
                    f"their errors are in their result files); rerun to retry them", err=True)

@@ -2,8 +2,9 @@
 
 Order of work: one backbone task per (model, seed) that some pending cell needs; every tuning cell, each
 after its backbone; as soon as all tuning cells of a (setting, seed) group are in, that group's best steps
-(highest validation accuracy, the smallest step on a tie) are chosen and its final cells submitted. Wider
-models get higher priority so the long tasks start first. The driver never trains anything itself.
+(highest validation accuracy, the smallest step on a tie) are chosen and its final cells submitted. Settings
+run in the study's order (a setting's cells outrank the next setting's), so complete settings appear early
+and a partial run still gives whole rows. The driver never trains anything itself.
 """
 
 import logging
@@ -49,7 +50,7 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Engine:
                              f"({type(exc).__name__}); start one with `dask scheduler`") from None
         cluster, kind = None, "scheduler"
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
         client, kind, address = Client(cluster), "LocalCluster", None
     ws = client.scheduler_info()["workers"].values()
@@ -67,14 +68,11 @@ class Outcome:
     ran: int = 0
     skipped: int = 0
     backbones: int = 0
+    missing: int = 0  # cells neither finished before nor run now (report-only)
 
     @property
     def failed(self) -> list:
         return [r for r in self.records.values() if r["status"] != "ok"]
-
-
-def _priority(cell) -> int:
-    return int(10 * float(cell["model"].rpartition("_x")[2])) if "_x" in cell["model"] else 10
 
 
 def best_steps(records) -> dict:
@@ -89,18 +87,21 @@ def best_steps(records) -> dict:
     return {m: s for m, (s, _) in best.items()}
 
 
-def run_study(study: Study, engine: Engine, cells_dir: Path, resume: bool = True, echo=print) -> Outcome:
+def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool = True, echo=print,
+              execute: bool = True) -> Outcome:
+    """Run every missing cell of ``study``; ``execute=False`` only collects the finished ones (a report of a
+    partial run: missing cells are counted, nothing is submitted)."""
     from distributed import as_completed
 
-    client, out = engine.client, Outcome()
+    client, out = (engine.client if engine else None), Outcome()
     cells_dir = Path(cells_dir)
-    groups, waiting = {}, {}  # (setting key, tuning seed) -> tune cells / [(setting, seed)] awaiting them
+    groups, waiting, source = {}, {}, {}  # (setting key, tuning seed) -> tune cells / [(setting, seed)] / setting
     for setting in study.settings:
         src = tuning_source(setting, study)
         for seed in study.seeds:
             g = (src.key, study.tuning_seeds(seed))
             if g not in groups:
-                groups[g] = tune_cells(study, src, g[1])
+                groups[g], source[g] = tune_cells(study, src, g[1]), src
             waiting.setdefault(g, []).append((setting, seed))
     backbones, futures = {}, {}
 
@@ -108,17 +109,23 @@ def run_study(study: Study, engine: Engine, cells_dir: Path, resume: bool = True
         rec = C.read_record(C.result_path(cells_dir, cell)) if resume else None
         return rec if rec is not None and rec.get("status") == "ok" else None
 
-    def submit(cell):
+    rank = {st.key: len(study.settings) - i for i, st in enumerate(study.settings)}
+
+    def submit(cell, setting):
+        """Submit a cell unless its result exists; settings run in the study's order (complete ones first)."""
         rec = done_before(cell)
         if rec is not None:
             out.records[rec["key"]] = rec
             out.skipped += 1
             return None
+        if not execute:
+            out.missing += 1
+            return None
         bk = backbone_key(cell)
         if bk not in backbones:
-            backbones[bk] = client.submit(C.build_backbone, cell, pure=False, priority=_priority(cell) + 1)
+            backbones[bk] = client.submit(C.build_backbone, cell, pure=False, priority=rank[setting.key])
             out.backbones += 1
-        f = client.submit(C.run_cell, cell, str(cells_dir), backbones[bk], pure=False, priority=_priority(cell),
+        f = client.submit(C.run_cell, cell, str(cells_dir), backbones[bk], pure=False, priority=rank[setting.key],
                           key=f"{cell['kind']}-{cell['method']}-{cell_key(cell)}")
         futures[f] = cell
         out.ran += 1
@@ -136,19 +143,19 @@ def run_study(study: Study, engine: Engine, cells_dir: Path, resume: bool = True
                     rec = C.error_record(cell, f"no tuning run of {name} finished (see its tuning cells)")
                     out.records[rec["key"]] = rec
                     continue
-                f = submit(final_cell(study, setting, seed, name, tuned.get(name) if spec.grid else None))
+                f = submit(final_cell(study, setting, seed, name, tuned.get(name) if spec.grid else None), setting)
                 if f is not None:
                     ac.add(f)
 
-    ac = as_completed()
+    ac = as_completed() if execute else set()
     left = {}
     for g, tcells in groups.items():
         left[g] = {cell_key(c) for c in tcells}
         for c in tcells:
-            f = submit(c)
+            f = submit(c, source[g])
             if f is not None:
                 ac.add(f)
-            else:
+            elif cell_key(c) in out.records:
                 left[g].discard(cell_key(c))
     for g in [g for g in groups if not left[g]]:
         release(g, ac)

@@ -131,7 +131,7 @@ def summarize(study: Study, outcome, engine_info: dict, wall_seconds: float) -> 
                       "device": study.device, "families": {m: methods.spec(m).family for m in study.methods}},
             "engine": dict(engine_info, wall_seconds=round(wall_seconds, 1)),
             "cells": {"total": len(outcome.records), "ran": outcome.ran, "skipped": outcome.skipped,
-                      "failed": len(failed), "backbones_built": outcome.backbones,
+                      "missing": outcome.missing, "failed": len(failed), "backbones_built": outcome.backbones,
                       "cell_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1)},
             "settings": settings, "verdicts": verdicts(settings), "failed": failed}
 
@@ -149,12 +149,13 @@ def table_md(summary: dict) -> str:
     """The paper-style tables: per width, method × angle (mean ± std, tuned step), state bytes; differences;
     accuracy against width; verdicts."""
     st, eng = summary["study"], summary["engine"]
+    partial = f"; PARTIAL: {summary['cells']['missing']} cells not run yet" if summary["cells"]["missing"] else ""
     out = [f"# PRIOT against the baselines: rotated MNIST, tiny CNN ({st['preset']} grid)", "",
            f"{len(st['seeds'])} seeds; {st['samples']} rotated training digits ({int(round(100 * st['val_frac']))}% "
            f"held out for tuning), {st['test']} test digits, {st['epochs']} epochs, backbone pretrained on "
            f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {summary['cells']['total']} "
            f"({summary['cells']['ran']} run now, {summary['cells']['skipped']} reused, {summary['cells']['failed']} "
-           f"failed); {summary['cells']['cell_seconds']:.0f} s of cell time; {eng['kind']} with {eng['workers']} "
+           f"failed{partial}); {summary['cells']['cell_seconds']:.0f} s of cell time; {eng['kind']} with {eng['workers']} "
            f"workers, {eng['wall_seconds']:.0f} s wall time this invocation.", ""]
     by_width = {}
     for s in summary["settings"]:

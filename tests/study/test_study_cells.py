@@ -1,0 +1,29 @@
+"""One cell: a pure function of its config that always leaves a whole result file (result or error)."""
+
+import json
+
+from priot.experiments.study import cells, grid
+
+
+def _tiny(**over):
+    st = grid.restrict(grid.preset("quick", 1), samples=40, test=40, pretrain=200, epochs=1)
+    return grid.final_cell(st, st.settings[0], 0, "sgd-last", 7) | over
+
+
+def test_cell_writes_its_result_under_its_config_hash_and_is_deterministic(study_cache, tmp_path):
+    cell = _tiny()
+    rec = cells.run_cell(cell, str(tmp_path))
+    path = tmp_path / f"{grid.cell_key(cell)}.json"
+    assert rec["status"] == "ok" and json.loads(path.read_text()) == rec
+    assert 0 <= rec["result"]["accuracy"] <= 1 and rec["result"]["state_bytes"] > 0
+    again = cells.run_cell(cell, str(tmp_path / ".."))
+    assert again["result"] == rec["result"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_failing_cell_keeps_its_error_in_its_file(study_cache, tmp_path):
+    cell = _tiny(step=99)  # lr_shift outside the method's range
+    rec = cells.run_cell(cell, str(tmp_path))
+    saved = json.loads((tmp_path / f"{grid.cell_key(cell)}.json").read_text())
+    assert rec["status"] == saved["status"] == "error"
+    assert "lr_shift 99" in saved["error"] and saved["config"]["step"] == 99

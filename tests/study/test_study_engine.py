@@ -1,0 +1,110 @@
+"""The study on Dask: a tiny grid end to end on a LocalCluster of 2 processes, resume, failing cells."""
+
+import json
+import logging
+import time
+
+import pytest
+from click.testing import CliRunner
+from distributed import Client, LocalCluster
+
+from priot import methods
+from priot.errors import ConfigError
+from priot.experiments.study import engine, grid, report
+from priot.experiments.study.cli import experiment
+
+
+@pytest.fixture(scope="module")
+def tiny_run(study_cache, tiny_args, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    res = CliRunner().invoke(experiment, tiny_args + ["--workers", "2", "--out", str(out)])
+    return out, res
+
+
+def test_tiny_study_on_two_worker_processes_writes_the_report(tiny_run):
+    out, res = tiny_run
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["engine"]["kind"] == "LocalCluster" and summary["engine"]["workers"] == 2
+    assert summary["engine"]["wall_seconds"] > 0
+    # 2 tuned methods x 8 steps on the first seed, then 3 methods x 2 seeds
+    assert summary["cells"] == {**summary["cells"], "total": 22, "ran": 22, "skipped": 0, "failed": 0}
+    workers = {json.loads(p.read_text())["worker"] for p in (out / "cells").glob("*.json")}
+    assert len(workers) == 2  # both processes did work
+    s = summary["settings"][0]
+    assert set(s["methods"]) == {"none", "sgd-last", "priot-s"}
+    assert set(s["methods"]["priot-s"]["seeds"]) == {"0", "1"}
+    assert len(s["tuning_curves"]["0"]["sgd-last"]) == methods.GRID_POINTS
+    tuned = max(s["tuning_curves"]["0"]["priot-s"].items(), key=lambda kv: (kv[1], -int(kv[0])))[0]
+    assert s["methods"]["priot-s"]["steps"] == {"0": int(tuned), "1": int(tuned)}  # first seed's step reused
+    d = s["differences"]["priot-s"]["engineered"]
+    diffs = [100 * (s["methods"]["priot-s"]["seeds"][k] - s["methods"]["sgd-last"]["seeds"][k]) for k in ("0", "1")]
+    assert [v["diff"] for v in d["per_seed"].values()] == pytest.approx(diffs)
+    assert d["mean_pp"] == pytest.approx(sum(diffs) / 2)
+    assert summary["verdicts"][0]["line"].startswith("PRIOT-S − best engineered baseline = ")
+    table = (out / "table.md").read_text()
+    assert "| engineered | sgd-last |" in table and "(paper: ≥ +8)" in table
+    for png in ("accuracy_vs_angle", "priot_minus_baselines", "accuracy_vs_state_bytes", "tuning_curves"):
+        assert (out / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_args):
+    out, first = tiny_run
+    assert first.exit_code == 0, first.output
+    files = sorted((out / "cells").glob("*.json"))
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    res = CliRunner().invoke(experiment, tiny_args + ["--workers", "2", "--out", str(out), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert (cells["ran"], cells["skipped"]) == (0, 22)
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in files)
+    lost = next(p for p in files if json.loads(p.read_text())["config"]["kind"] == "tune")
+    lost.unlink()
+    res = CliRunner().invoke(experiment, tiny_args + ["--workers", "2", "--out", str(out), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert (cells["ran"], cells["skipped"]) == (1, 21)
+    assert lost.exists()
+
+
+def _flaky(qm, step, seed, **kw):
+    if step == 2:
+        raise ConfigError("step 2 breaks on purpose")
+    return methods.make("sgd-last", qm, lr_shift=step + 4, seed=seed)
+
+
+def _broken(qm, step, **kw):
+    raise RuntimeError("this method never trains")
+
+
+@pytest.fixture
+def broken_methods():
+    grid8 = tuple(range(methods.GRID_POINTS))
+    for name, build in (("flaky", _flaky), ("broken", _broken)):
+        methods.register(methods.MethodSpec(name, "engineered", build, grid8, 3, device=False))
+    yield
+    for name in ("flaky", "broken"):
+        methods.REGISTRY.pop(name)
+
+
+def test_failing_cells_are_kept_and_reported_while_the_others_finish(study_cache, tmp_path, broken_methods):
+    study = grid.restrict(grid.preset("quick", 1), names=["none", "flaky", "broken"], angles=[45.0], samples=40,
+                          test=40, pretrain=200, epochs=1)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0",
+                           silence_logs=logging.ERROR)  # threads: the workers see the methods registered here
+    eng = engine.Engine(Client(cluster), cluster, {"kind": "test", "workers": 1})
+    try:
+        outcome = engine.run_study(study, eng, tmp_path, echo=lambda s: None)
+    finally:
+        eng.close()
+    failed = {(r["config"]["kind"], r["config"]["method"], r["config"]["step"]): r["error"] for r in outcome.failed}
+    assert failed[("tune", "flaky", 2)] == "ConfigError: step 2 breaks on purpose"
+    assert all(("tune", "broken", s) in failed for s in range(8))
+    assert "no tuning run of broken finished" in failed[("final", "broken", None)]
+    ok = [r for r in outcome.records.values() if r["status"] == "ok"]
+    assert {r["config"]["method"] for r in ok} == {"none", "flaky"} and len(ok) == 7 + 2
+    for r in outcome.failed:
+        if r["config"]["kind"] == "tune":  # the file of every failed task holds its error
+            assert json.loads((tmp_path / f"{r['key']}.json").read_text())["error"] == r["error"]
+    summary = report.summarize(study, outcome, eng.info, 1.0)
+    assert len(summary["failed"]) == 10 and "## Failed cells (10)" in report.table_md(summary)
