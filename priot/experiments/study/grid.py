@@ -25,6 +25,7 @@ CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes,
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
 RANDOM_RANGE = (0.0, 360.0)  # the random-angle setting: every image its own angle, uniform over a full turn
 WIDTHS = (1.0, 2.0, 4.0)
+RUN_FIRST = (45.0, 90.0)  # the default grid runs these settings first (the probes' angles; widths compare at 90)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Setting:
     @property
     def label(self) -> str:
         return f"{self.model} @ {angle_label(self.angle)}"
+
+
+def display_order(settings):
+    """Settings sorted for tables and plots: by width, then angle, the random setting last."""
+    return sorted(settings, key=lambda s: (s["width"], s["angle"] == "random", 0 if s["angle"] == "random"
+                                           else s["angle"]))
 
 
 def angle_label(angle) -> str:
@@ -89,7 +96,7 @@ def preset(name: str, seeds: int = 3) -> Study:
         return Study(tuple(Setting(1.0, a) for a in (45.0, 90.0)), s, every, samples=200, test=300, epochs=2,
                      preset=name)
     if name == "default":
-        x1 = tuple(Setting(1.0, a) for a in ANGLES)
+        x1 = tuple(Setting(1.0, a) for a in RUN_FIRST + tuple(a for a in ANGLES if a not in RUN_FIRST))
         wide = tuple(Setting(w, 90.0, tune_from=(1.0, 90.0)) for w in WIDTHS[1:])
         return Study(x1 + wide, s, every, samples=300, test=500, epochs=3, preset=name)
     if name == "full":

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from priot import methods
-from priot.experiments.study.grid import Study, angle_label, cell_key, final_cell, tune_cells, tuning_source
+from priot.experiments.study.grid import Study, angle_label, display_order, cell_key, final_cell, tune_cells, tuning_source
 
 PAPER_CLAIM = "paper: ≥ +8"
 PRIOTS = ("priot", "priot-s")
@@ -119,7 +119,7 @@ def verdicts(settings: list) -> list:
 
 
 def summarize(study: Study, outcome, engine_info: dict, wall_seconds: float) -> dict:
-    settings = [summarize_setting(study, s, outcome.records, outcome.tuned) for s in study.settings]
+    settings = display_order([summarize_setting(study, s, outcome.records, outcome.tuned) for s in study.settings])
     failed = [{"key": r["key"], "kind": r["config"]["kind"], "method": r["config"]["method"],
                "model": r["config"]["model"], "angle": r["config"]["angle"], "seed": r["config"]["seed"],
                "step": r["config"]["step"], "error": r["error"]} for r in outcome.failed]
