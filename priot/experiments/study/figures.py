@@ -24,7 +24,7 @@ def _save(fig, path):
 def _widest_angle_group(summary):
     """The settings of the model with the most angles (the paper-style table)."""
     by_model = {}
-    for s in summary["settings"]:
+    for s in [s for s in summary["settings"] if s["methods"]] or summary["settings"]:
         by_model.setdefault(s["model"], []).append(s)
     return max(by_model.values(), key=len)
 
@@ -111,7 +111,7 @@ def tuning_curves(summary, path):
 
 def accuracy_vs_width(summary, path):
     by_angle = {}
-    for s in summary["settings"]:
+    for s in [s for s in summary["settings"] if s["methods"]]:
         by_angle.setdefault(str(s["angle"]), []).append(s)
     groups = [g for g in by_angle.values() if len(g) > 1]
     if not groups:

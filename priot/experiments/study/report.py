@@ -132,7 +132,9 @@ def summarize(study: Study, outcome, engine_info: dict, wall_seconds: float) -> 
             "engine": dict(engine_info, wall_seconds=round(wall_seconds, 1)),
             "cells": {"total": len(outcome.records), "ran": outcome.ran, "skipped": outcome.skipped,
                       "missing": outcome.missing, "failed": len(failed), "backbones_built": outcome.backbones,
-                      "cell_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1)},
+                      "cell_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1),
+                      "cell_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in outcome.records.values()), 1),
+                      "cells_with_cpu_time": sum("cpu_seconds" in r for r in outcome.records.values())},
             "settings": settings, "verdicts": verdicts(settings), "failed": failed}
 
 
@@ -157,8 +159,12 @@ def table_md(summary: dict) -> str:
            f"({summary['cells']['ran']} run now, {summary['cells']['skipped']} reused, {summary['cells']['failed']} "
            f"failed{partial}); {summary['cells']['cell_seconds']:.0f} s of cell time; {eng['kind']} with {eng['workers']} "
            f"workers, {eng['wall_seconds']:.0f} s wall time this invocation.", ""]
+    waiting = [s["label"] for s in summary["settings"] if not s["methods"]]
+    if waiting:
+        out += [f"Not finished yet (no final runs): {', '.join(waiting)}.", ""]
+    done = [s for s in summary["settings"] if s["methods"]]
     by_width = {}
-    for s in summary["settings"]:
+    for s in done:
         by_width.setdefault(s["model"], []).append(s)
     for model, ss in by_width.items():
         names = _family_order({n for s in ss for n in s["methods"]})
@@ -189,7 +195,7 @@ def table_md(summary: dict) -> str:
                 out.append(f"| {LABEL[p]} − best {fam} | " + " | ".join(cells) + " |")
         out.append("")
     by_angle = {}
-    for s in summary["settings"]:
+    for s in done:
         by_angle.setdefault(str(s["angle"]), []).append(s)
     for angle, ss in by_angle.items():
         if len(ss) < 2:
