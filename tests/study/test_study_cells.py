@@ -27,3 +27,23 @@ def test_failing_cell_keeps_its_error_in_its_file(study_cache, tmp_path):
     saved = json.loads((tmp_path / f"{grid.cell_key(cell)}.json").read_text())
     assert rec["status"] == saved["status"] == "error"
     assert "lr_shift 99" in saved["error"] and saved["config"]["step"] == 99
+
+
+def test_device_cell_trains_in_lockstep_on_the_emulated_pico(study_cache, tmp_path):
+    """--device: the final run on the emulated Pico beside the host model, state compared, same accuracy."""
+    st = grid.restrict(grid.preset("quick", 1), samples=30, test=20, pretrain=200, epochs=2, device=True)
+    cell = grid.final_cell(st, st.settings[0], 0, "priot-s", 5) | {"device_every": 10}
+    assert cell["device"] is True
+    rec = cells.run_cell(cell, str(tmp_path))
+    assert rec["status"] == "ok", rec.get("error")
+    dev = rec["result"]["device"]
+    assert dev["bit_exact"] and dev["accuracy"] == rec["result"]["accuracy"]
+    assert dev["steps"] == 2 * 30 and dev["states_compared"] == 6 + 2 and dev["cycles_per_step"] > 0
+    host = cells.run_cell(grid.final_cell(grid.restrict(st, device=False), st.settings[0], 0, "priot-s", 5),
+                          str(tmp_path))
+    assert host["result"]["accuracy"] == rec["result"]["accuracy"]
+
+
+def test_methods_without_firmware_run_on_the_host_only_under_device():
+    st = grid.restrict(grid.preset("quick", 1), device=True)
+    assert "device" not in grid.final_cell(st, st.settings[0], 0, "float-all", 3)

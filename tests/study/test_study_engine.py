@@ -15,17 +15,32 @@ from priot.experiments.study.cli import experiment
 
 
 @pytest.fixture(scope="module")
-def tiny_run(study_cache, tiny_args, tmp_path_factory):
+def local_cluster(study_cache):
+    """The default engine: a LocalCluster of 2 single-threaded worker processes (started once for the module;
+    the runs below reach it through --scheduler)."""
+    eng = engine.connect(None, 2)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(local_cluster, tiny_args, tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
-    res = CliRunner().invoke(experiment, tiny_args + ["--workers", "2", "--out", str(out)])
+    res = CliRunner().invoke(experiment, tiny_args + ["--scheduler", local_cluster.info["address"], "--out", str(out)])
     return out, res
+
+
+def test_default_engine_is_a_local_cluster_of_single_threaded_processes(local_cluster):
+    info = local_cluster.info
+    assert (info["kind"], info["workers"], info["threads"]) == ("LocalCluster", 2, 2)
+    assert all(w.get("nanny") for w in local_cluster.client.scheduler_info()["workers"].values())  # processes
 
 
 def test_tiny_study_on_two_worker_processes_writes_the_report(tiny_run):
     out, res = tiny_run
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "results.json").read_text())
-    assert summary["engine"]["kind"] == "LocalCluster" and summary["engine"]["workers"] == 2
+    assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
     assert summary["engine"]["wall_seconds"] > 0
     # 2 tuned methods x 8 steps on the first seed, then 3 methods x 2 seeds
     assert summary["cells"] == {**summary["cells"], "total": 22, "ran": 22, "skipped": 0, "failed": 0}
@@ -48,19 +63,21 @@ def test_tiny_study_on_two_worker_processes_writes_the_report(tiny_run):
         assert (out / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_args):
+def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_args, local_cluster):
     out, first = tiny_run
     assert first.exit_code == 0, first.output
     files = sorted((out / "cells").glob("*.json"))
     stamps = {p: p.stat().st_mtime_ns for p in files}
-    res = CliRunner().invoke(experiment, tiny_args + ["--workers", "2", "--out", str(out), "--no-figures"])
+    res = CliRunner().invoke(experiment, tiny_args + ["--scheduler", local_cluster.info["address"], "--out", str(out),
+                                                      "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
     assert (cells["ran"], cells["skipped"]) == (0, 22)
     assert all(p.stat().st_mtime_ns == stamps[p] for p in files)
     lost = next(p for p in files if json.loads(p.read_text())["config"]["kind"] == "tune")
     lost.unlink()
-    res = CliRunner().invoke(experiment, tiny_args + ["--workers", "2", "--out", str(out), "--no-figures"])
+    res = CliRunner().invoke(experiment, tiny_args + ["--scheduler", local_cluster.info["address"], "--out", str(out),
+                                                      "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
     assert (cells["ran"], cells["skipped"]) == (1, 21)
