@@ -94,3 +94,13 @@ def test_real_dask_scheduler_and_worker_processes(study_cache, tiny_args, tmp_pa
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
+
+
+def test_scheduler_without_workers_is_refused(tmp_path, monkeypatch):
+    from distributed import LocalCluster
+    monkeypatch.setattr(engine, "WORKER_WAIT_S", 1)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
+        res = CliRunner().invoke(experiment, ["--quick", "--scheduler", cluster.scheduler_address,
+                                              "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2, res.output
+    assert "has no workers after 1 s" in res.output

@@ -43,8 +43,8 @@ def test_random_setting_draws_angles_over_a_full_turn():
 
 def test_default_reuses_first_seed_tuning_and_full_tunes_every_seed():
     d, f = grid.preset("default"), grid.preset("full")
-    assert [d.tuning_seeds(s) for s in d.seeds] == [0, 0, 0]
-    assert [f.tuning_seeds(s) for s in f.seeds] == [0, 1, 2]
+    assert [d.tuning_seed(s) for s in d.seeds] == [0, 0, 0]
+    assert [f.tuning_seed(s) for s in f.seeds] == [0, 1, 2]
     x4 = next(s for s in d.settings if s.width == 4)
     assert grid.tuning_source(x4, d).key == (1.0, 90.0)
 

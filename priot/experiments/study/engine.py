@@ -18,6 +18,7 @@ from priot.experiments.study import cells as C
 from priot.experiments.study.grid import Study, backbone_key, cell_key, final_cell, tune_cells, tuning_source
 
 CONNECT_TIMEOUT_S = 5
+WORKER_WAIT_S = 30  # a scheduler without workers would leave the study waiting forever
 
 
 @dataclass
@@ -48,6 +49,12 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Engine:
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"Dask scheduler {scheduler} does not answer within {CONNECT_TIMEOUT_S} s "
                              f"({type(exc).__name__}); start one with `dask scheduler`") from None
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except (OSError, TimeoutError):
+            client.close()
+            raise InputError(f"Dask scheduler {scheduler} has no workers after {WORKER_WAIT_S} s; start some with "
+                             f"`dask worker {address}`") from None
         cluster, kind = None, "scheduler"
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
@@ -99,7 +106,7 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
     for setting in study.settings:
         src = tuning_source(setting, study)
         for seed in study.seeds:
-            g = (src.key, study.tuning_seeds(seed))
+            g = (src.key, study.tuning_seed(seed))
             if g not in groups:
                 groups[g], source[g] = tune_cells(study, src, g[1]), src
             waiting.setdefault(g, []).append((setting, seed))

@@ -14,7 +14,7 @@ seed tuned on its own validation split; meant for a cluster).
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from priot import methods
 from priot.errors import ConfigError
@@ -79,9 +79,8 @@ class Study:
     dataset: str = "mnist5k"
     data_path: str | None = None
     preset: str = "custom"
-    extra: dict = field(default_factory=dict)
 
-    def tuning_seeds(self, seed: int) -> int:
+    def tuning_seed(self, seed: int) -> int:
         """The seed whose validation split tunes the steps used by ``seed``."""
         return seed if self.tune_every_seed else self.seeds[0]
 

@@ -37,7 +37,7 @@ def _curves(study, setting, seed, records):
     """{method: {step: validation accuracy}} of the tuning group that sets ``setting``'s steps for ``seed``."""
     src = tuning_source(setting, study)
     curves = {}
-    for c in tune_cells(study, src, study.tuning_seeds(seed)):
+    for c in tune_cells(study, src, study.tuning_seed(seed)):
         r = records.get(cell_key(c))
         if r and r["status"] == "ok":
             curves.setdefault(c["method"], {})[c["step"]] = r["result"]["accuracy"]
@@ -48,7 +48,7 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
     src = tuning_source(setting, study)
     rows, curves, steps = {}, {}, {}
     for seed in study.seeds:
-        g = (src.key, study.tuning_seeds(seed))
+        g = (src.key, study.tuning_seed(seed))
         curves[str(g[1])] = _curves(study, setting, seed, records)
         for name in study.methods:
             step = tuned.get(g, {}).get(name) if methods.spec(name).grid else None
@@ -71,7 +71,7 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
         for fam in competitor_families():
             per_seed = {}
             for seed in study.seeds:
-                best = best_member(fam, curves[str(study.tuning_seeds(seed))], rows, seed)
+                best = best_member(fam, curves[str(study.tuning_seed(seed))], rows, seed)
                 if best is not None and str(seed) in rows[p]["seeds"]:
                     per_seed[str(seed)] = {"baseline": best,
                                            "diff": 100 * (rows[p]["seeds"][str(seed)] - rows[best]["seeds"][str(seed)])}
