@@ -166,6 +166,9 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
                 left[g].discard(cell_key(c))
     for g in [g for g in groups if not left[g]]:
         release(g, ac)
+    if not execute:  # every cell of the grid not finished yet, finals of untuned settings included
+        planned = sum(len(c) for c in groups.values()) + len(study.settings) * len(study.seeds) * len(study.methods)
+        out.missing = planned - len(out.records)
     t0 = time.monotonic()
     done = 0
     for f in ac:
