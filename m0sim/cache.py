@@ -1,18 +1,19 @@
 """The per-user build cache ($M0SIM_CACHE, else ~/.cache/m0sim): things built on first use, once per machine.
 
 Several processes may ask for the same file at the same moment (Dask workers on one machine): the first takes
-an exclusive lock beside the file and builds it into a unique temporary name in the cache's own directory, then
-renames it into place (atomic on one file system); the others wait on the lock and find the file done.
+an exclusive lock beside the file and builds it through `m0sim.cachefile.atomic_path` (a unique temporary name in
+the cache's own directory, then a rename); the others wait on the lock and find the file done.
 """
 
 import fcntl
 import hashlib
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from m0sim import cachefile
 
 
 def root() -> Path:
@@ -38,20 +39,14 @@ def build_once(path: Path, build: Callable[[Path], object], what: str | None = N
     path = Path(path)
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    cachefile.ensure_dir(path.parent, "m0sim cache directory ($M0SIM_CACHE)")
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, also if this process dies
         if path.exists():  # another process built it while this one waited
             return path
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        os.close(fd)
-        try:
-            start = time.perf_counter()
-            build(Path(tmp))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        start = time.perf_counter()
+        with cachefile.atomic_path(path, what="m0sim cache directory ($M0SIM_CACHE)") as tmp:
+            build(tmp)
     if what:
         print(f"m0sim: built {what} in {time.perf_counter() - start:.1f} s (first use; cached as {path})",
               file=sys.stderr)
