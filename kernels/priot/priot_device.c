@@ -35,7 +35,8 @@ int8_t priot_input[PRIOT_IN_SIZE] ALIGNED;
 int8_t priot_logits[PRIOT_N_OUT];
 int8_t priot_act[PRIOT_ACT_TOTAL] ALIGNED;
 int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tables */
-static int8_t err_a[PRIOT_MAX_ACT] ALIGNED, err_b[PRIOT_MAX_ACT] ALIGNED;
+/* Errors exist only from the lowest trained layer's output up (the backward pass ends there). */
+static int8_t err_a[PRIOT_MAX_ERR] ALIGNED, err_b[PRIOT_MAX_ERR] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
 #if PRIOT_TRAINS != PRIOT_TRAINS_NONE
@@ -329,7 +330,7 @@ __attribute__((unused)) static void backward(int32_t label)
             int8_t *t = e; e = spare; spare = t;
         } else {
             int32_t p = L->param;
-            if (p > 0) { /* the input gradient uses the weights and mask of before this step */
+            if (p > PRIOT_LOWEST_TRAINED) { /* the input gradient uses the weights and mask of before this step */
                 conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
                 uint32_t pos = IS_PRIOT ? (uint32_t)priot_weight_off[p] : 0;
                 if (L->kind == KIND_CONV3X3)
@@ -337,7 +338,8 @@ __attribute__((unused)) static void backward(int32_t label)
                 else dense_backward_input(e, n_in, L->out_c, weights_of(p), MASK, pos, dx_acc);
             }
             update_layer(L, p, e, in);
-            if (p > 0) {
+            if (p <= PRIOT_LOWEST_TRAINED) break; /* nothing below learns: no error to pass down */
+            {
                 int32_t s = IS_DYNAMIC ? dynamic_shift_of(max_abs(dx_acc, n_in), 7) : P.bwd_shift[p];
                 for (int32_t k = 0; k < n_in; k++) spare[k] = requant8(dx_acc[k], s);
                 int8_t *t = e; e = spare; spare = t;

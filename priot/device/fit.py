@@ -14,7 +14,7 @@ import numpy as np
 
 from m0sim import memmap
 from m0sim.elf import load_program
-from m0sim.toolchain import DEFAULT_STACK_SIZE
+from priot.device.firmware import STACK_RESERVE
 from priot.device.layout import make_layout, params_dtype, sizes
 from priot.errors import ConfigError
 from priot.models import get_model, split_name
@@ -70,7 +70,7 @@ def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
         state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + 4
     buffers = _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"])
     if method != "none":  # the backward pass: two error tensors, the input-gradient accumulator, a gradient row
-        buffers += 2 * _w(d["PRIOT_MAX_ACT"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
+        buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
     if method == "niti-dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
         buffers += 4 * d["PRIOT_MAX_COUT"] + 4 * d["PRIOT_MAX_ACT"] + 4 * d["PRIOT_MAX_LAYER_WEIGHTS"]
     elif method != "none":  # one output channel's weight gradient
@@ -78,7 +78,7 @@ def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
     n_layers, n_param = len(layout.layers), layout.n_param
     tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
     sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
-            "buffers": buffers, "stack reserve": DEFAULT_STACK_SIZE}
+            "buffers": buffers, "stack reserve": STACK_RESERVE}
     flash = {"code": 0, "tables": tables, "weights": _w(d["PRIOT_N_WEIGHTS"]), "biases": 4 * d["PRIOT_N_BIAS"],
              "exp tables": 1024 * d["PRIOT_N_EXP_TABLES"]}
     return Budget(sram, flash)

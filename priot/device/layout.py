@@ -127,6 +127,15 @@ def trained_layers(layout: Layout, method: str) -> list[int]:
     return list(range(layout.n_param)) if layers == "all" else [layout.n_param - 1] if layers == "last" else []
 
 
+def lowest_trained(layout: Layout, method: str, layers=None) -> int:
+    """The lowest parameter layer a method changes (n_param when none): where its backward pass ends."""
+    if method in ("priot", "priot-s"):
+        changed = scored_layers(layout, layers)
+    else:
+        changed = trained_layers(layout, method)
+    return min(changed, default=layout.n_param)
+
+
 def conv_row_bytes(cin: int) -> int:
     """One unrolled 3x3 window, 9*cin bytes rounded up to a word (as conv3x3_row_bytes in layers.h)."""
     return (9 * cin + 3) & ~3
@@ -140,7 +149,11 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
     trained = trained_layers(layout, method)
     counts = layout.param_counts
     acts = layout.act_sizes()
-    max_param_in = max(l[1] * l[2] * l[3] for l in layout.layers if l[7] >= 0)
+    lowest = lowest_trained(layout, method, layers)
+    first = [i for i, l in enumerate(layout.layers) if l[7] == lowest][:1]  # its position in the layer list
+    # the backward pass stops at the lowest trained layer: no error below its output, no input gradient for it
+    max_err = max([a for i, a in enumerate(acts) if first and i >= first[0]] + [layout.n_out])
+    max_param_in = max([l[1] * l[2] * l[3] for l in layout.layers if l[7] > lowest] + [1])
     defs = {
         "PRIOT_METHOD": METHODS[method],
         "PRIOT_TRAINS": TRAINS[trains(method)],
@@ -158,6 +171,8 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
         "PRIOT_TRAIN_WEIGHTS": max(sum(counts[j] for j in trained), 1),
         "PRIOT_ACT_TOTAL": layout.act_offsets()[1],
         "PRIOT_MAX_ACT": max(acts + [layout.input_size]),
+        "PRIOT_MAX_ERR": max_err,
+        "PRIOT_LOWEST_TRAINED": lowest,
         "PRIOT_MAX_PARAM_IN": max_param_in,
         "PRIOT_MAX_COUT": max(l[6] for l in layout.layers if l[7] >= 0),
         "PRIOT_MAX_LAYER_WEIGHTS": max(counts),
