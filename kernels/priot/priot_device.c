@@ -42,8 +42,7 @@ static int32_t bias_buf[PRIOT_MAX_COUT];
 #if PRIOT_TRAINS != PRIOT_TRAINS_NONE
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
 #endif
-static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* a conv layer's input, unrolled into windows */
-static int32_t im2col_of = -1; /* the parameter layer whose input im2col_buf holds (-1: none) */
+static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* output rows of a conv layer's input, unrolled */
 static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row */
 static int32_t out_exp;
 
@@ -101,6 +100,7 @@ static int32_t argmax8(const int8_t *v, int32_t n)
 }
 
 /* ------------------------------------------------------------------------------------------------ forward */
+
 static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out, int32_t *f)
 {
     int32_t p = L->param;
@@ -108,10 +108,10 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     const int8_t *w = weights_of(p);
     conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
     int32_t n_out = L->out_h * L->out_w * L->out_c;
-    if (L->kind == KIND_CONV3X3) im2col_of = conv3x3_c1_applies(&d) ? -1 : p; /* unrolled input */
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
-    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, row_buf);
+    if (L->kind == KIND_CONV3X3)
+        conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
     else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, 0, bias_buf, 0, 0, fwd_acc, row_buf);
     int32_t s = dynamic_shift_of(max_abs(fwd_acc, n_out), 7);
     for (int32_t i = 0; i < n_out; i++) out[i] = requant8(fwd_acc[i], s);
@@ -120,7 +120,8 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     uint32_t pos = (uint32_t)priot_weight_off[p];
     int32_t s = P.out_shift[p];
     (void)bias_buf; (void)n_out; (void)f;
-    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0, im2col_buf, row_buf);
+    if (L->kind == KIND_CONV3X3)
+        conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
     else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, pos, bias, s, out, 0, row_buf);
 #endif
 }
@@ -262,13 +263,9 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #else
     if (!P.trained[p]) return;
 #endif
-    if (conv && im2col_of != p) { /* the last conv layer's input is still unrolled from the forward pass */
-        conv3x3_im2col(in, &d, im2col_buf);
-        im2col_of = p;
-    }
 #if IS_PRIOT
     for (int32_t r = 0; r < rows; r++) {
-        if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); score_row(p, r, len, g, 0, in); }
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
         else if (err[r]) score_row(p, r, len, 0, err[r], in);
     }
 #elif IS_SGD
@@ -280,7 +277,7 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #if IS_DYNAMIC
     for (int32_t r = 0; r < rows; r++) {
         int32_t *gr = grad_acc + r * len;
-        if (conv) conv3x3_channel_grad(err, im2col_buf, &d, r, gr);
+        if (conv) conv3x3_channel_grad(err, in, &d, r, gr);
         else for (int32_t i = 0; i < len; i++) gr[i] = err[r] * in[i];
     }
     int32_t shift = dynamic_shift_of(max_abs(grad_acc, rows * len), P.lr_shift);
@@ -295,7 +292,7 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
     int32_t shift = P.grad_shift[p] + P.lr_shift;
 #endif
     for (int32_t r = 0; r < rows; r++) {
-        if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
         else if (err[r]) sgd_row(p, r, len, 0, err[r], in, shift, base);
     }
 #endif
@@ -355,7 +352,7 @@ int32_t priot_init(void)
     priot_status = 0;
     for (int32_t i = 0; i < PRIOT_N_LAYERS; i++) { /* the generated scratch sizes fit these kernels */
         const priot_layer_t *L = &priot_layers[i];
-        if (L->kind == KIND_CONV3X3 && (L->in_h * L->in_w * conv3x3_row_bytes(L->in_c) > PRIOT_IM2COL_BYTES
+        if (L->kind == KIND_CONV3X3 && (L->in_w * conv3x3_row_bytes(L->in_c) > PRIOT_IM2COL_BYTES
                                         || conv3x3_row_bytes(L->in_c) > PRIOT_MAX_ROW_BYTES))
             return -100 - i;
     }

@@ -136,6 +136,15 @@ def lowest_trained(layout: Layout, method: str, layers=None) -> int:
     return min(changed, default=layout.n_param)
 
 
+C1_TABLE_WORDS = 10  # conv3x3_c1.c: TABLE_WORDS, per output channel the bias and the 9 weights
+
+
+def c1_scratch_bytes(h: int, w: int, cout: int) -> int:
+    """What the one-input-channel conv loop needs in the im2col buffer (conv3x3_c1_scratch_bytes): the input
+    widened to int32 with a zero border, and its weight table."""
+    return 4 * ((h + 2) * (w + 2) + C1_TABLE_WORDS * cout)
+
+
 def conv_row_bytes(cin: int) -> int:
     """One unrolled 3x3 window, 9*cin bytes rounded up to a word (as conv3x3_row_bytes in layers.h)."""
     return (9 * cin + 3) & ~3
@@ -177,9 +186,11 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
         "PRIOT_MAX_COUT": max(l[6] for l in layout.layers if l[7] >= 0),
         "PRIOT_MAX_LAYER_WEIGHTS": max(counts),
         "PRIOT_MAX_CONV_ROW": max([9 * l[3] for l in layout.layers if l[0] == KIND[Conv3x3]] + [1]),
-        # scratch of the conv kernels (layers.h: conv3x3_row_bytes; checked by priot_init)
-        "PRIOT_IM2COL_BYTES": max([l[1] * l[2] * conv_row_bytes(l[3]) for l in layout.layers
-                                   if l[0] == KIND[Conv3x3]] + [4]),
+        # scratch of the conv kernels: one output row of unrolled windows, or the one-input-channel loop's
+        # input and table (layers.h, conv3x3_c1.h; the row is checked by priot_init)
+        "PRIOT_IM2COL_BYTES": max([l[2] * conv_row_bytes(l[3]) for l in layout.layers if l[0] == KIND[Conv3x3]]
+                                  + [c1_scratch_bytes(l[1], l[2], l[6]) for l in layout.layers
+                                     if l[0] == KIND[Conv3x3] and l[3] == 1] + [4]),
         "PRIOT_MAX_ROW_BYTES": max([conv_row_bytes(l[3]) if l[0] == KIND[Conv3x3] else l[1] * l[2] * l[3]
                                     for l in layout.layers if l[7] >= 0]),
         "PRIOT_N_EXP_TABLES": N_EXP_TABLES if methods.spec(method).update == "dynamic" else 1,
