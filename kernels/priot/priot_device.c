@@ -48,11 +48,18 @@ static int32_t out_exp;
 
 #if IS_PRIOT
 int16_t priot_scores[PRIOT_SCORE_CAP];
+/* The keep mask of one layer at a time (bit i = edge i of that layer), expanded from the scores right before
+ * the layer runs: a mask over every weight would not fit the SRAM beside a Pico-sized VGG11. */
 uint8_t priot_mask[PRIOT_MASK_BYTES];
-static uint16_t row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each weight row */
-#define MASK priot_mask
+static PRIOT_ROW_START_T row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each weight row */
+/* What select_layer decided per layer: scored edge i is kept iff key_i > keep_t, or key_i == keep_t and
+ * i <= tie_last (the lowest indices of the ties first). */
+static uint32_t keep_t[PRIOT_N_PARAM];
+static int32_t tie_last[PRIOT_N_PARAM];
+static const uint8_t *layer_mask(int32_t p);
+#define MASK(p) layer_mask(p)
 #else
-#define MASK ((const uint8_t *)0)
+#define MASK(p) ((const uint8_t *)0)
 #endif
 
 #if IS_SGD
@@ -111,18 +118,18 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
     if (L->kind == KIND_CONV3X3)
-        conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
-    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, 0, bias_buf, 0, 0, fwd_acc, row_buf);
+        conv3x3_forward(in, &d, w, MASK(p), 0, bias_buf, 0, 0, fwd_acc, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK(p), 0, bias_buf, 0, 0, fwd_acc, row_buf);
     int32_t s = dynamic_shift_of(max_abs(fwd_acc, n_out), 7);
     for (int32_t i = 0; i < n_out; i++) out[i] = requant8(fwd_acc[i], s);
     *f += P.w_exp[p] - s;
 #else
-    uint32_t pos = (uint32_t)priot_weight_off[p];
     int32_t s = P.out_shift[p];
+    const uint8_t *mask = MASK(p);
     (void)bias_buf; (void)n_out; (void)f;
     if (L->kind == KIND_CONV3X3)
-        conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
-    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, pos, bias, s, out, 0, row_buf);
+        conv3x3_forward(in, &d, w, mask, 0, bias, s, out, 0, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, mask, 0, bias, s, out, 0, row_buf);
 #endif
 }
 
@@ -161,27 +168,45 @@ PHASE static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *
     }
 }
 
-/* The keep mask of layer p from its scores: top keep_k of the scored edges; unscored edges always kept. */
+/* Which scored edges of layer p stay: the top keep_k of its scores (keep_t, tie_last); the mask bits are
+ * written only when the layer runs (layer_mask). */
 PHASE static void select_layer(int32_t p)
 {
+    const int16_t *s = priot_scores + P.score_off[p];
+    int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0;
+    uint32_t t = 0;
+    if (k >= n) { keep_t[p] = 0; tie_last[p] = n; return; }          /* every key >= 0: all kept */
+    if (k <= 0) { keep_t[p] = 0x10000u; tie_last[p] = -1; return; }  /* above every key: none kept */
+    topk_threshold(s, n, k, &t, &n_eq);
+    int32_t last = -1;
+    for (int32_t i = 0; i < n && n_eq > 0; i++)
+        if ((uint32_t)(s[i] + 32768) == t && --n_eq == 0) last = i;
+    keep_t[p] = t;
+    tie_last[p] = last;
+}
+
+/* Layer p's keep mask into priot_mask (NULL for a layer used whole: nothing scored). */
+PHASE static const uint8_t *layer_mask(int32_t p)
+{
+    if (!P.n_scored[p]) return 0;
     const int8_t *w = weights_of(p);
     const int16_t *s = priot_scores + P.score_off[p];
-    int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0, eq = 0;
-    uint32_t t = 0;
-    if (k > 0 && k < n) topk_threshold(s, n, k, &t, &n_eq);
-    uint32_t pos = (uint32_t)priot_weight_off[p], bits = 0, nbits = pos & 7;
-    uint8_t *out = priot_mask + (pos >> 3);
-    if (nbits) bits = *out & ((1u << nbits) - 1u); /* the previous layer's edges in the first byte */
-    for (int32_t i = 0; i < priot_weight_count[p]; i++) {
+    const uint32_t t = keep_t[p];
+    const int32_t last = tie_last[p];
+    uint32_t bits = 0, nbits = 0;
+    uint8_t *out = priot_mask;
+    for (int32_t i = 0, j = 0; i < priot_weight_count[p]; i++) {
         uint32_t keep = 1;
         if (is_scored(p, w[i])) {
-            uint32_t key = (uint32_t)(*s++ + 32768);
-            keep = k >= n || (k > 0 && (key > t || (key == t && eq++ < n_eq)));
+            uint32_t key = (uint32_t)(s[j] + 32768);
+            keep = key > t || (key == t && j <= last);
+            j++;
         }
         bits |= keep << nbits;
         if (++nbits == 8) { *out++ = (uint8_t)bits; bits = 0; nbits = 0; }
     }
-    if (nbits) *out = (uint8_t)((*out & ~((1u << nbits) - 1u)) | bits); /* keep the next layer's bits */
+    if (nbits) *out = (uint8_t)bits;
+    return priot_mask;
 }
 #endif
 
@@ -329,10 +354,10 @@ __attribute__((unused)) static void backward(int32_t label)
             int32_t p = L->param;
             if (p > PRIOT_LOWEST_TRAINED) { /* the input gradient uses the weights and mask of before this step */
                 conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
-                uint32_t pos = IS_PRIOT ? (uint32_t)priot_weight_off[p] : 0;
+                const uint8_t *mask = MASK(p);
                 if (L->kind == KIND_CONV3X3)
-                    conv3x3_backward_input(e, &d, weights_of(p), MASK, pos, dx_acc, row_buf);
-                else dense_backward_input(e, n_in, L->out_c, weights_of(p), MASK, pos, dx_acc);
+                    conv3x3_backward_input(e, &d, weights_of(p), mask, 0, dx_acc, row_buf);
+                else dense_backward_input(e, n_in, L->out_c, weights_of(p), mask, 0, dx_acc);
             }
             update_layer(L, p, e, in);
             if (p <= PRIOT_LOWEST_TRAINED) break; /* nothing below learns: no error to pass down */
@@ -364,7 +389,7 @@ int32_t priot_init(void)
             if (priot_layers[i].param == p) rows = priot_layers[i].out_c;
         int32_t len = priot_weight_count[p] / rows;
         for (int32_t r = 0; r < rows; r++) {
-            row_scored_start[p * PRIOT_MAX_COUT + r] = (uint16_t)n;
+            row_scored_start[p * PRIOT_MAX_COUT + r] = (PRIOT_ROW_START_T)n;
             for (int32_t i = 0; i < len; i++) n += is_scored(p, w[r * len + i]);
         }
         if (n != P.n_scored[p]) return -1 - p; /* host and device disagree on the scored edges */
@@ -379,6 +404,14 @@ int32_t priot_init(void)
 #endif
     return 0;
 }
+
+#if IS_PRIOT
+/* Layer p's current keep mask into priot_mask, for the host's comparison; returns its bytes (0: used whole). */
+int32_t priot_layer_mask(int32_t p)
+{
+    return layer_mask(p) ? (priot_weight_count[p] + 7) / 8 : 0;
+}
+#endif
 
 /* Inference on priot_input: logits in priot_logits, returns the predicted class. */
 int32_t priot_infer(void) { return forward(); }

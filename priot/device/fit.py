@@ -65,10 +65,13 @@ def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
     static = params_dtype(layout.n_param).itemsize + _w(d["PRIOT_IN_SIZE"]) + _w(d["PRIOT_N_OUT"]) + 3 * 4
     state = 0
     if priot:
-        state += _w(2 * d["PRIOT_SCORE_CAP"]) + _w(d["PRIOT_MASK_BYTES"]) + _w(2 * d["PRIOT_MAX_ROWS"])
+        row_start = 2 if d["PRIOT_ROW_START_T"] == "uint16_t" else 4
+        state += _w(2 * d["PRIOT_SCORE_CAP"]) + _w(row_start * d["PRIOT_MAX_ROWS"]) + 8 * layout.n_param
     if sgd:
         state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + 4
     buffers = _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"])
+    if priot:  # one layer's keep mask, expanded from the scores when the layer runs
+        buffers += _w(d["PRIOT_MASK_BYTES"])
     if method != "none":  # the backward pass: two error tensors, the input-gradient accumulator, a gradient row
         buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
     if method == "niti-dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients

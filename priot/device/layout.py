@@ -175,7 +175,9 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
         "PRIOT_N_OUT": layout.n_out,
         "PRIOT_N_WEIGHTS": layout.n_weights,
         "PRIOT_N_BIAS": layout.n_bias,
-        "PRIOT_MASK_BYTES": (layout.n_weights + 7) // 8 if method in ("priot", "priot-s") else 1,
+        # one layer's keep mask at a time (priot_device.c: layer_mask)
+        "PRIOT_MASK_BYTES": max((counts[j] + 7) // 8 for j in scored_layers(layout, layers))
+        if method in ("priot", "priot-s") and scored_layers(layout, layers) else 1,
         "PRIOT_SCORE_CAP": max(score_capacity(layout, method, frac, scored_layers(layout, layers)), 1),
         "PRIOT_TRAIN_WEIGHTS": max(sum(counts[j] for j in trained), 1),
         "PRIOT_ACT_TOTAL": layout.act_offsets()[1],
@@ -195,6 +197,8 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
                                     for l in layout.layers if l[7] >= 0]),
         "PRIOT_N_EXP_TABLES": N_EXP_TABLES if methods.spec(method).update == "dynamic" else 1,
         "PRIOT_MAX_ROWS": max(l[6] for l in layout.layers if l[7] >= 0) * layout.n_param,
+        # a row's first scored edge within its layer: 16 bits unless a layer scores more edges than that
+        "PRIOT_ROW_START_T": "uint16_t" if max(counts) < 1 << 16 else "uint32_t",
         "KIND_CONV3X3": KIND[Conv3x3], "KIND_RELU": KIND[ReLU], "KIND_MAXPOOL2": KIND[MaxPool2],
         "KIND_DENSE": KIND[Dense],
     }

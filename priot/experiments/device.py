@@ -52,8 +52,8 @@ def config(**overrides) -> dict:
 
 
 def state_bytes(program) -> int:
-    """Training state the firmware holds in SRAM, from its symbol table."""
-    names = ("priot_scores", "priot_mask", "priot_train_w", "priot_rng_counter")
+    """Training state the firmware holds in SRAM, from its symbol table (PRIOT's one-layer mask is scratch)."""
+    names = ("priot_scores", "priot_train_w", "priot_rng_counter")
     return sum(program.symbols[n].size for n in names if n in program.symbols)
 
 
