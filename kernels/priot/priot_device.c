@@ -56,6 +56,7 @@ static PRIOT_ROW_START_T row_scored_start[PRIOT_MAX_ROWS]; /* scored edges befor
  * i <= tie_last (the lowest indices of the ties first). */
 static uint32_t keep_t[PRIOT_N_PARAM];
 static int32_t tie_last[PRIOT_N_PARAM];
+static int32_t mask_of = -1; /* the layer whose mask priot_mask holds (-1: none, or selected since) */
 static const uint8_t *layer_mask(int32_t p);
 #define MASK(p) layer_mask(p)
 #else
@@ -175,6 +176,7 @@ PHASE static void select_layer(int32_t p)
     const int16_t *s = priot_scores + P.score_off[p];
     int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0;
     uint32_t t = 0;
+    mask_of = -1;
     if (k >= n) { keep_t[p] = 0; tie_last[p] = n; return; }          /* every key >= 0: all kept */
     if (k <= 0) { keep_t[p] = 0x10000u; tie_last[p] = -1; return; }  /* above every key: none kept */
     topk_threshold(s, n, k, &t, &n_eq);
@@ -189,6 +191,8 @@ PHASE static void select_layer(int32_t p)
 PHASE static const uint8_t *layer_mask(int32_t p)
 {
     if (!P.n_scored[p]) return 0;
+    if (mask_of == p) return priot_mask; /* the top layer's mask, from the forward pass into the backward */
+    mask_of = p;
     const int8_t *w = weights_of(p);
     const int16_t *s = priot_scores + P.score_off[p];
     const uint32_t t = keep_t[p];
