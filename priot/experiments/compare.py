@@ -35,9 +35,10 @@ SCORE_LAYERS = list(methods.DEFAULTS.score_layers)
 # emulated Pico costs about 100 tiny-CNN steps).
 MODEL_DEFAULTS = {
     "tiny_cnn": {"dataset": "mnist5k", "pretrain": PRETRAIN, "pretrain_epochs": PRETRAIN_EPOCHS, "pretrain_lr": None,
-                 "score_layers": SCORE_LAYERS, "samples": 500, "test": 300},
+                 "score_layers": SCORE_LAYERS, "samples": 500, "test": 300, "frac": methods.DEFAULT_FRAC},
+    # frac None: on the device, the largest PRIOT-S scored fraction that fits the Pico (priot.device.fit)
     "vgg11": {"dataset": "fashion", "pretrain": 3000, "pretrain_epochs": 2, "pretrain_lr": 0.02,
-              "score_layers": None, "samples": 100, "test": 100},
+              "score_layers": None, "samples": 100, "test": 20, "frac": None},
 }
 
 

@@ -101,8 +101,8 @@ def table(rows) -> str:
               help="Steps before measuring, so the XIP cache is in its steady state.")
 @click.option("--keep", default=None, type=click.FloatRange(0.001, 1.0),
               help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
-@click.option("--scored-fraction", "frac", default=DEFAULTS["frac"], show_default=True,
-              type=click.FloatRange(0.001, 1.0))
+@click.option("--scored-fraction", "frac", default=None, type=click.FloatRange(0.001, 1.0),
+              help="PRIOT-S scored fraction [tiny CNN 0.25; VGG11 the largest that fits].")
 @click.option("--model", default=DEFAULTS["model"], show_default=True,
               help="Model name, width optional (a bare vgg11 is its Pico-sized width).")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
@@ -112,7 +112,7 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     if json_path:
         cachefile.check_writable(json_path, "--json file")
     try:
-        cfg = config(model=model, samples=warmup + steps, test=10)  # the device runs' backbone and rotation
+        cfg = config(model=model, frac=frac, samples=warmup + steps, test=10)  # the device runs' backbone, rotation
     except PriotError as exc:
         raise InputError(str(exc)) from None
     try:
@@ -120,6 +120,7 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     except PriotError as exc:  # bad data: m0sim reports it as bad input (exit 2)
         raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
+    frac = cfg["frac"]
     rows = [refused(n, qm.model, frac, cfg["score_layers"])
             or measure(n, qm, xs, labels, warmup, steps, frac, keep, cfg["score_layers"]) for n in ORDER]
     try:

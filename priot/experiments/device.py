@@ -28,7 +28,7 @@ from priot.experiments.compare import calib_digits, model_defaults, prepare
 # (sweeps, notebooks) both start here. keep/lr_shift None: the method's tuned values (priot.methods).
 # None: the model's value (compare.MODEL_DEFAULTS: data set, pretraining, scored layers, sample counts).
 DEFAULTS = {"model": "tiny_cnn", "epochs": 3, "samples": None, "test": None, "pretrain": None, "angle": 45.0,
-            "seed": 0, "keep": None, "frac": methods.DEFAULT_FRAC, "score_layers": None,
+            "seed": 0, "keep": None, "frac": None, "score_layers": None,
             "init_shift": methods.DEFAULT_INIT_SHIFT, "lr_shift": None, "validate_every": 50,
             "clock_hz": memmap.CLOCK_HZ, "firmware": None, "dataset": None, "data_path": None,
             # not options of the command: the backbone's pretraining
@@ -47,6 +47,8 @@ def config(**overrides) -> dict:
     for k, v in own.items():
         if cfg.get(k) is None:
             cfg[k] = v
+    if cfg["frac"] is None:  # the largest PRIOT-S scored fraction that fits (the default's refusal if none does)
+        cfg["frac"] = fit.largest_fraction(get_model(cfg["model"]), cfg["score_layers"]) or methods.DEFAULT_FRAC
     cfg["calib"] = calib_digits(cfg["pretrain"])  # calibration digits come from the pretraining split
     return cfg
 
@@ -91,7 +93,8 @@ def run_device(name, cfg=None, echo=click.echo):
     x, labels = ref.to_input(adapt.images), adapt.labels.astype(np.int64)
     xt, lt = ref.to_input(test.images), test.labels.astype(np.int64)
     acc0, _ = evaluate(dev, xt, lt)
-    echo(f"{name} ({qm.model.name}) on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated digits x {cfg['epochs']} "
+    echo(f"{name} ({qm.model.name}) on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated "
+         f"{cfg['dataset']} images x {cfg['epochs']} "
          f"epochs, angle {cfg['angle']:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
     echo(f"accuracy before training: {100 * acc0:.1f}%")
     orders = train.epoch_orders(len(x), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
@@ -185,8 +188,9 @@ def make_command(name: str) -> click.Command:
     @click.option("--keep", default=None, type=float, callback=_fraction,
                   help="Fraction of the scored edges kept (PRIOT, PRIOT-S) [tuned default: "
                        + ", ".join(f"{k} {v}" for k, v in methods.DEFAULT_KEEP.items()) + "].")
-    @click.option("--scored-fraction", "frac", default=DEFAULTS["frac"], show_default=True, type=float, callback=_fraction,
-                  help="PRIOT-S: fraction of each layer's edges that get a score.")
+    @click.option("--scored-fraction", "frac", default=None, type=float, callback=_fraction,
+                  help="PRIOT-S: fraction of each layer's edges that get a score [tiny CNN 0.25; VGG11 the largest "
+                       "that fits the Pico].")
     @click.option("--score-layers", default=None, callback=_layers,
                   help="Parameter layers PRIOT/PRIOT-S score [tiny CNN 1,2; VGG11 every layer but the first].")
     @click.option("--init-shift", default=DEFAULTS["init_shift"], show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
