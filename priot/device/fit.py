@@ -137,6 +137,7 @@ def pico_width(base: str = "vgg11", steps: int = 64) -> float:
 def resolve(name: str):
     """A device run's model: a bare registry name other than the tiny CNN means its Pico-sized width."""
     base, width = split_name(name)
+    get_model(base)  # an unknown name is refused with the list of models
     if width is None and base != "tiny_cnn":
         return get_model(base, pico_width(base))
     return get_model(name)
