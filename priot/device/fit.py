@@ -15,9 +15,10 @@ import numpy as np
 from m0sim import memmap
 from m0sim.elf import load_program
 from priot.device.firmware import STACK_RESERVE
-from priot.device.layout import make_layout, params_dtype, sizes
+from priot import methods
+from priot.device.layout import KIND, make_layout, params_dtype, sizes, trains
 from priot.errors import ConfigError
-from priot.models import get_model, split_name
+from priot.models import Conv3x3, get_model, split_name
 
 
 class DoesNotFit(ConfigError):
@@ -60,24 +61,24 @@ def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
     """The model- and method-dependent bytes of one firmware variant (as priot_device.c declares them)."""
     layout = make_layout(model)
     d = sizes(layout, method, frac, layers)
-    priot = method in ("priot", "priot-s")
-    sgd = method in ("sgd-all", "sgd-last", "niti-dynamic")
+    what, update = trains(method), methods.spec(method).update  # as priot_device.c's IS_PRIOT, IS_SGD, ...
+    priot, sgd = what == "scores", what == "weights"
     static = params_dtype(layout.n_param).itemsize + _w(d["PRIOT_IN_SIZE"]) + _w(d["PRIOT_N_OUT"]) + 3 * 4
     state = 0
     if priot:
         row_start = 2 if d["PRIOT_ROW_START_T"] == "uint16_t" else 4
         state += _w(2 * d["PRIOT_SCORE_CAP"]) + _w(row_start * d["PRIOT_MAX_ROWS"]) + 8 * layout.n_param
     if sgd:
-        state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + 4
+        state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + (4 if update in ("stochastic", "dynamic") else 0)  # rng counter
     buffers = _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"])
     if priot:  # one layer's keep mask, expanded from the scores when the layer runs
         buffers += _w(d["PRIOT_MASK_BYTES"])
-    if method != "none":  # the backward pass: two error tensors, the input-gradient accumulator, a gradient row
+    if what != "none":  # the backward pass: two error tensors, the input-gradient accumulator, a gradient row
         buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
-    if method == "niti-dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
+    if update == "dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
         buffers += 4 * d["PRIOT_MAX_COUT"] + 4 * d["PRIOT_MAX_ACT"] + 4 * d["PRIOT_MAX_LAYER_WEIGHTS"]
-    elif method != "none":  # one output channel's weight gradient
-        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]
+    elif any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"] for l in layout.layers):
+        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]  # one conv output channel's weight gradient (no trained conv: none)
     n_layers, n_param = len(layout.layers), layout.n_param
     tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
     sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
