@@ -263,7 +263,7 @@ PHASE static uint32_t grad_max(const priot_layer_t *L, int32_t p, const int8_t *
     if (L->kind == KIND_CONV3X3) {
         conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
         for (int32_t r = 0; r < rows; r++) {
-            conv3x3_channel_grad(err, im2col_buf, &d, r, g);
+            conv3x3_channel_grad(err, in, &d, r, g);
             uint32_t a = max_abs(g, len);
             if (a > m) m = a;
         }
