@@ -14,8 +14,8 @@ import numpy as np
 
 from m0sim import memmap
 from m0sim.elf import load_program
-from priot.device.firmware import STACK_RESERVE
 from priot import methods
+from priot.device.firmware import STACK_RESERVE
 from priot.device.layout import KIND, make_layout, params_dtype, sizes, trains
 from priot.errors import ConfigError
 from priot.models import Conv3x3, get_model, split_name
