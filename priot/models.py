@@ -3,7 +3,7 @@
 Layout is HWC everywhere (activations [H, W, C], batch first when batched). Parameter shapes:
 conv3x3 weights [Cout, 3, 3, Cin] (OHWI, as CMSIS-NN), stride 1, zero padding 1 ('same');
 dense weights [Cout, Cin] where the input is the HWC tensor flattened row-major (h, w, c).
-maxpool is 2x2 stride 2. Adding a network (e.g. VGG11 for 32x32x3) is adding a factory to ``MODELS``.
+maxpool is 2x2 stride 2. Adding a network is adding a factory to ``MODELS`` (the tiny CNN, VGG11).
 
 Every factory takes a width factor that multiplies its channel counts; a model's name carries the width
 (``tiny_cnn``, ``tiny_cnn_x2``, ``vgg11_x0.25``), so a name alone rebuilds the model (caches, firmware names).
@@ -104,18 +104,45 @@ def tiny_cnn(width: float = 1):
     ))
 
 
-MODELS = {"tiny_cnn": tiny_cnn}
+VGG11_PLAN = (64, "pool", 128, "pool", 256, 256, "pool", 512, 512, "pool", 512, 512, "pool")
+
+
+def vgg11(width: float = 1):
+    """32x32x3 -> 10, VGG11 in its CIFAR form: 8 conv3x3+ReLU, 5 max-pools down to 1x1, dense 512->10.
+
+    Channels 64-128-256-256-512-512-512-512 times ``width`` (9.23 M weights at width 1; the Pico-sized
+    width is computed from the flash budget in ``priot.device.fit``). Grayscale data is fed as three
+    equal channels (``priot.data.fit_to``), so one definition serves CIFAR-10 and Fashion-MNIST.
+    """
+    layers, c = [], 3
+    for item in VGG11_PLAN:
+        if item == "pool":
+            layers.append(MaxPool2())
+            continue
+        co = channels(item, width)
+        layers += [Conv3x3(c, co), ReLU()]
+        c = co
+    return ModelDef(model_name("vgg11", width), (32, 32, 3), tuple(layers) + (Dense(c, 10),))
+
+
+MODELS = {"tiny_cnn": tiny_cnn, "vgg11": vgg11}
+
+
+def split_name(name):
+    """(registry name, width or None) of a model name: ``vgg11_x0.25`` -> ("vgg11", 0.25), ``vgg11`` -> ("vgg11", None)."""
+    if name not in MODELS and "_x" in name:
+        base, _, tail = name.rpartition("_x")
+        try:
+            return base, float(tail)
+        except ValueError:
+            pass
+    return name, None
 
 
 def get_model(name, width=None):
     """Model definition by registry name and width, or by a full name such as ``tiny_cnn_x2``."""
-    base, w = name, 1.0
-    if name not in MODELS and "_x" in name:
-        base, _, tail = name.rpartition("_x")
-        try:
-            w = float(tail)
-        except ValueError:
-            base = name
+    base, w = split_name(name)
+    w = 1.0 if w is None else w
     if base not in MODELS:
         raise ConfigError(f"unknown model {name!r} (have {', '.join(MODELS)})")
     w = w if width is None else float(width)

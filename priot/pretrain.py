@@ -74,7 +74,7 @@ def backward(model, params, cache, dy):
             cols = cache.pop()
             w = params[p][0]
             wflat = w.reshape(w.shape[0], -1)
-            grads[p] = (ops.conv_bwd_weight(dy, cols).sum(0).reshape(w.shape), dy.sum((0, 1, 2)))
+            grads[p] = (ops.conv_bwd_weight_sum(dy, cols).reshape(w.shape), dy.sum((0, 1, 2)))
             if p > 0:
                 dy = ops.conv_bwd_input(dy, wflat, layer.cin)
         elif isinstance(layer, ReLU):

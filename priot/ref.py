@@ -20,8 +20,10 @@ Backward, per parameter layer j from the top (err int8 at the layer's output):
   dx_acc = sum err * w  (transposed conv / W^T)   int32, only when j > 0
   err_in = sat8(rshift_round(dx_acc, bwd_shift[j]))
 then MaxPool backward routes the error to the window's winner and ReLU backward keeps it where
-the pre-ReLU int8 output y > 0. Value ranges (tiny CNN): |w*x| <= 2^14, fan-in <= 784 for the
-forward, <= 784 positions for gW_acc, so |acc| < 2^24; every accumulator is checked to fit int32.
+the pre-ReLU int8 output y > 0. Value ranges: |w*x| <= 2^14; fan-in <= 784 (tiny CNN), <= 9*512 = 4608
+(VGG11 at full width) for the forward and the input gradient; <= 1024 positions for gW_acc; so |acc| < 2^27
+and every accumulator is checked to fit int32. Products are summed through float64 (``ops.matmul``), exact
+far beyond these sums (< 2^53, checked per call).
 """
 
 import functools
@@ -61,13 +63,13 @@ def forward(qm, x, weights=None, dynamic=False):
             w = weights[p].astype(np.int64).reshape(len(weights[p]), -1)
             bias = align(qm.biases[p], f - qm.act_exp[p]) if dynamic else qm.biases[p].astype(np.int64)
             if isinstance(layer, Conv3x3):
-                y, cols = ops.conv_fwd(x.astype(np.int64), w)
+                y, cols = ops.conv_fwd(x, w)  # cols stay int8 (the products go through ops.matmul)
                 tr.saved.append(cols)
             else:
                 tr.saved.append(x.shape)
-                cols = x.reshape(len(x), -1).astype(np.int64)
+                cols = x.reshape(len(x), -1)
                 tr.saved.append(cols)
-                y = cols @ w.T
+                y = ops.matmul(cols, w.T)
             acc = _acc(y + bias)
             s = dynamic_shift(acc) if dynamic else qm.out_shift[p]
             tr.shifts.append(s)
@@ -132,7 +134,7 @@ def backward(qm, tr, err, weights=None, dynamic=False):
                 cols = saved.pop()
                 shape = saved.pop()
                 g = e64[:, :, None] * cols[:, None, :]
-                dx = (e64 @ w).reshape(shape) if p > 0 else None
+                dx = ops.matmul(e64, w).reshape(shape) if p > 0 else None
             grads[p] = _acc(g).reshape((len(e),) + weights[p].shape)
             exps[p] = ge
             if dx is not None:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from priot.data import Dataset
+from priot.data import Dataset, fit_to
 from priot.errors import ConfigError
 
 
@@ -64,18 +64,22 @@ def stratified_order(labels, rng):
     return perm[np.lexsort((labels[perm], key[perm]))]
 
 
-def make_splits(ds, n_pretrain, n_adapt, n_test, rng, angle=45.0, angle_range=None):
-    """Disjoint splits: upright ``pretrain``, rotated ``adapt`` (on-device training) and rotated ``test``."""
+def make_splits(ds, n_pretrain, n_adapt, n_test, rng, angle=45.0, angle_range=None, shape=None):
+    """Disjoint splits: upright ``pretrain``, rotated ``adapt`` (on-device training) and rotated ``test``.
+
+    ``shape``: the model's input (H, W, C); each split is fitted to it (``data.fit_to``: padded, channels
+    repeated) before rotating, so content turned past the original border is kept."""
     need = n_pretrain + n_adapt + n_test
     if min(n_pretrain, n_adapt, n_test) < 1 or need > len(ds):
         raise ConfigError(f"the splits need {n_pretrain} pretraining + {n_adapt} training + {n_test} test = {need} "
                           f"disjoint samples, at least 1 each, and the dataset has {len(ds)} (lower --samples, "
                           f"--test or --pretrain)")
     order = stratified_order(ds.labels, rng)
-    pre = ds.subset(order[:n_pretrain])
+    fit = (lambda d: fit_to(d, shape)) if shape is not None else (lambda d: d)
+    pre = fit(ds.subset(order[:n_pretrain]))
     parts = []
     for idx in (order[n_pretrain:n_pretrain + n_adapt], order[n_pretrain + n_adapt:need]):
-        sub = ds.subset(idx)
+        sub = fit(ds.subset(idx))
         ang = draw_angles(len(sub), angle, angle_range, rng)
         parts.append(Dataset(rotate_images(sub.images, ang), sub.labels, f"{ds.name}-rot"))
     return pre, parts[0], parts[1]

@@ -16,7 +16,9 @@ int8_t mac_row[1024] ALIGNED;
 int32_t mac_conv(int32_t h, int32_t w, int32_t cin, int32_t cout, int32_t masked)
 {
     conv_dims_t d = {h, w, cin, cout};
-    conv3x3_forward(mac_x, &d, mac_w, masked ? mac_mask : 0, 0, mac_bias, 7, mac_out, 0, mac_col, mac_row);
+    /* as the firmware: one output row of unrolled windows, or the one-channel loop's scratch */
+    int32_t col_bytes = cin == 1 ? (int32_t)sizeof mac_col : w * conv3x3_row_bytes(cin);
+    conv3x3_forward(mac_x, &d, mac_w, masked ? mac_mask : 0, 0, mac_bias, 7, mac_out, 0, mac_col, col_bytes, mac_row);
     return mac_out[0];
 }
 

@@ -1,7 +1,9 @@
 /* 3x3 'same' convolution, stride 1, HWC int8, OHWI weights: forward, input gradient, weight gradient.
  *
- * The input is unrolled once per layer (im2col), each output channel's weight row is masked once, and every
- * output is then one call of the word-at-a-time inner product: the MAC loop never sees a border or a mask.
+ * The forward pass unrolls the input (im2col) a band of output rows at a time, as many as the caller's
+ * buffer holds (the firmware gives it one row: a VGG11 layer unrolled whole would not fit the SRAM), masks
+ * each output channel's weight row once per band, and computes every output as one call of the word-at-a-time
+ * inner product: the MAC loop never sees a border or a mask. The weight gradient reads the input directly.
  */
 #include "conv3x3_c1.h"
 #include "dot.h"
@@ -33,9 +35,9 @@ static inline int8_t pixel_or_zero(const int8_t *x, int32_t H, int32_t W, int32_
 /* One input channel (a first layer): a window is 9 bytes and a 3-byte zero tail. Interior pixels are 9 plain
  * byte copies; only the border tests each tap. The general path below would spend its time in 3-byte
  * copies and their calls. */
-static void im2col_one_channel(const int8_t *x, int32_t H, int32_t W, int8_t *col)
+static void im2col_one_channel(const int8_t *x, int32_t H, int32_t W, int32_t y0, int32_t y1, int8_t *col)
 {
-    for (int32_t oy = 0; oy < H; oy++) {
+    for (int32_t oy = y0; oy < y1; oy++) {
         const int8_t *up = x + (oy - 1) * W, *mid = x + oy * W, *down = x + (oy + 1) * W;
         const int inner_row = oy > 0 && oy < H - 1;
         for (int32_t ox = 0; ox < W; ox++, col += 12) {
@@ -54,12 +56,17 @@ static void im2col_one_channel(const int8_t *x, int32_t H, int32_t W, int8_t *co
 
 void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col)
 {
+    conv3x3_im2col_rows(x, d, 0, d->h, col);
+}
+
+void conv3x3_im2col_rows(const int8_t *x, const conv_dims_t *d, int32_t y0, int32_t rows, int8_t *col)
+{
     const int32_t H = d->h, W = d->w, CI = d->cin, R = conv3x3_row_bytes(CI);
     if (CI == 1) {
-        im2col_one_channel(x, H, W, col);
+        im2col_one_channel(x, H, W, y0, y0 + rows, col);
         return;
     }
-    for (int32_t oy = 0; oy < H; oy++)
+    for (int32_t oy = y0; oy < y0 + rows; oy++)
         for (int32_t ox = 0; ox < W; ox++, col += R) {
             int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
             for (int32_t ky = 0; ky < 3; ky++) {
@@ -96,19 +103,30 @@ static void channel_acc32(const int8_t *row, const int8_t *col, int32_t P, int32
 
 void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                      uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
-                     int8_t *col, int8_t *row)
+                     int8_t *col, int32_t col_bytes, int8_t *row)
 {
-    const int32_t P = d->h * d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
-    if (conv3x3_c1_applies(d)) { /* one input channel: its own loop (conv3x3_c1.c) */
+    const int32_t H = d->h, W = d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
+    if (conv3x3_c1_applies(d, col_bytes)) { /* one input channel: its own loop (conv3x3_c1.c) */
         conv3x3_c1_forward(x, d, w, mask, mask_pos, bias, shift, out8, out32, (int32_t *)(void *)col, row);
         return;
     }
-    conv3x3_im2col(x, d, col);
+    /* unmasked rows that are already word multiples are read in place (flash or the SGD copy): no copy */
+    const int in_place = !mask && K == R && (((uintptr_t)w & 3u) == 0);
+    int32_t col_rows = col_bytes / (W * R);
+    if (col_rows > H) col_rows = H;
     for (int32_t k = K; k < R; k++) row[k] = 0;
-    for (int32_t co = 0; co < CO; co++) {
-        mask_row(row, w + co * K, K, mask, mask_pos + (uint32_t)(co * K));
-        if (out32) channel_acc32(row, col, P, R, CO, bias[co], out32 + co);
-        else channel_requant8(row, col, P, R, CO, bias[co], shift, out8 + co);
+    for (int32_t y0 = 0; y0 < H; y0 += col_rows) {
+        const int32_t rows = H - y0 < col_rows ? H - y0 : col_rows, P = rows * W, first = y0 * W * CO;
+        conv3x3_im2col_rows(x, d, y0, rows, col);
+        for (int32_t co = 0; co < CO; co++) {
+            const int8_t *wr = w + co * K;
+            if (!in_place) {
+                mask_row(row, wr, K, mask, mask_pos + (uint32_t)(co * K));
+                wr = row;
+            }
+            if (out32) channel_acc32(wr, col, P, R, CO, bias[co], out32 + first + co);
+            else channel_requant8(wr, col, P, R, CO, bias[co], shift, out8 + first + co);
+        }
     }
 }
 
@@ -133,14 +151,20 @@ void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_
     }
 }
 
-void conv3x3_channel_grad(const int8_t *err, const int8_t *col, const conv_dims_t *d, int32_t co, int32_t *g)
+void conv3x3_channel_grad(const int8_t *err, const int8_t *x, const conv_dims_t *d, int32_t co, int32_t *g)
 {
-    const int32_t P = d->h * d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
+    const int32_t H = d->h, W = d->w, CI = d->cin, CO = d->cout, K = 9 * CI;
     for (int32_t k = 0; k < K; k++) g[k] = 0;
-    for (int32_t p = 0; p < P; p++) {
-        int32_t e = err[p * CO + co];
-        if (!e) continue;
-        const int8_t *c = col + p * R;
-        for (int32_t k = 0; k < K; k++) g[k] += e * c[k];
+    for (int32_t oy = 0; oy < H; oy++) {
+        int32_t ky0 = oy == 0 ? 1 : 0, ky1 = oy == H - 1 ? 2 : 3;
+        for (int32_t ox = 0; ox < W; ox++) {
+            int32_t e = err[(oy * W + ox) * CO + co];
+            if (!e) continue; /* errors are sparse after ReLU and pooling */
+            int32_t kx0 = ox == 0 ? 1 : 0, kx1 = ox == W - 1 ? 2 : 3;
+            /* window row ky: taps (ky, kx0..kx1) are contiguous in g and in the HWC input row */
+            for (int32_t ky = ky0; ky < ky1; ky++)
+                axpy_s8(g + (ky * 3 + kx0) * CI, e, x + ((oy + ky - 1) * W + (ox + kx0 - 1)) * CI,
+                        (kx1 - kx0) * CI, 0, 0);
+        }
     }
 }

@@ -5,11 +5,10 @@
 
 /* Scratch bytes conv3x3_c1_forward needs (word-aligned): the widened, bordered input and the weight table. */
 int32_t conv3x3_c1_scratch_bytes(int32_t h, int32_t w, int32_t cout);
-/* Whether conv3x3_forward takes this path (one input channel, the scratch is large enough); then its `col`
- * does not hold the im2col of the input afterwards. */
-static inline int conv3x3_c1_applies(const conv_dims_t *d)
+/* Whether conv3x3_forward takes this path (one input channel, its `col_bytes` hold the scratch). */
+static inline int conv3x3_c1_applies(const conv_dims_t *d, int32_t col_bytes)
 {
-    return d->cin == 1 && conv3x3_c1_scratch_bytes(d->h, d->w, d->cout) <= d->h * d->w * conv3x3_row_bytes(1);
+    return d->cin == 1 && conv3x3_c1_scratch_bytes(d->h, d->w, d->cout) <= col_bytes;
 }
 /* conv3x3_forward for d->cin == 1 (same arguments: int8 output, or int32 when out32 is given); `scratch` is
  * overwritten. */

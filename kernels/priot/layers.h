@@ -4,8 +4,8 @@
  * `out8`, or, when `out32` is given (dynamic scaling), keep the int32 accumulators for the caller's max.
  * Weights: conv [cout][3][3][cin] (OHWI), dense [cout][cin]; `mask`/`mask_pos` select kept edges
  * (NULL = all kept), bit index = the layer's weight offset + flat weight index.
- * Scratch: `col` holds the layer input unrolled into 3x3 windows (h*w*conv3x3_row_bytes(cin) bytes,
- * word-aligned), `row` one weight row (conv3x3_row_bytes(cin), or cin for dense).
+ * Scratch: `col` holds output rows of the layer input unrolled into 3x3 windows (w*conv3x3_row_bytes(cin)
+ * bytes per row, word-aligned), `row` one weight row (conv3x3_row_bytes(cin), or cin for dense).
  */
 #pragma once
 #include <stdint.h>
@@ -16,18 +16,21 @@ typedef struct { int32_t h, w, cin, cout; } conv_dims_t;
 static inline int32_t conv3x3_row_bytes(int32_t cin) { return (9 * cin + 3) & ~3; }
 /* col[p][k] = x at window offset k = (ky*3 + kx)*cin + ci of output pixel p, 0 outside the image. */
 void conv3x3_im2col(const int8_t *x, const conv_dims_t *d, int8_t *col);
+/* The same for output rows y0..y0+rows-1 only (col holds rows*w windows). */
+void conv3x3_im2col_rows(const int8_t *x, const conv_dims_t *d, int32_t y0, int32_t rows, int8_t *col);
 
-/* out[(y*w + x)*cout + co] from bias[co] + sum w*x over the 3x3 'same' window (zero padding). Afterwards `col`
- * holds conv3x3_im2col(x), except where conv3x3_c1_applies (one input channel). */
+/* out[(y*w + x)*cout + co] from bias[co] + sum w*x over the 3x3 'same' window (zero padding); `col` (col_bytes,
+ * word-aligned, at least one output row of unrolled windows: w*conv3x3_row_bytes(cin)) holds bands of output rows
+ * of unrolled windows, or the scratch of the one-input-channel loop where conv3x3_c1_applies. */
 void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                      uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
-                     int8_t *col, int8_t *row);
+                     int8_t *col, int32_t col_bytes, int8_t *row);
 /* dx[(y*w + x)*cin + ci] = sum over outputs of err * w (the transposed conv), kept edges only. */
 void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                             uint32_t mask_pos, int32_t *dx, int8_t *row);
-/* g[(ky*3 + kx)*cin + ci] = sum over output pixels of err[.., co] * x[window], from the unrolled input
- * `col` (conv3x3_im2col of this layer's input). */
-void conv3x3_channel_grad(const int8_t *err, const int8_t *col, const conv_dims_t *d, int32_t co, int32_t *g);
+/* g[(ky*3 + kx)*cin + ci] = sum over output pixels of err[.., co] * x[window], read from the HWC input `x`
+ * (no unrolled copy: the update needs no im2col buffer). */
+void conv3x3_channel_grad(const int8_t *err, const int8_t *x, const conv_dims_t *d, int32_t co, int32_t *g);
 
 void dense_forward(const int8_t *x, int32_t cin, int32_t cout, const int8_t *w, const uint8_t *mask,
                    uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,

@@ -35,24 +35,32 @@ int8_t priot_input[PRIOT_IN_SIZE] ALIGNED;
 int8_t priot_logits[PRIOT_N_OUT];
 int8_t priot_act[PRIOT_ACT_TOTAL] ALIGNED;
 int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tables */
-static int8_t err_a[PRIOT_MAX_ACT] ALIGNED, err_b[PRIOT_MAX_ACT] ALIGNED;
+/* Errors exist only from the lowest trained layer's output up (the backward pass ends there). */
+static int8_t err_a[PRIOT_MAX_ERR] ALIGNED, err_b[PRIOT_MAX_ERR] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
 #if PRIOT_TRAINS != PRIOT_TRAINS_NONE
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
 #endif
-static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* a conv layer's input, unrolled into windows */
-static int32_t im2col_of = -1; /* the parameter layer whose input im2col_buf holds (-1: none) */
+static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* output rows of a conv layer's input, unrolled */
 static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row */
 static int32_t out_exp;
 
 #if IS_PRIOT
 int16_t priot_scores[PRIOT_SCORE_CAP];
+/* The keep mask of one layer at a time (bit i = edge i of that layer), expanded from the scores right before
+ * the layer runs: a mask over every weight would not fit the SRAM beside a Pico-sized VGG11. */
 uint8_t priot_mask[PRIOT_MASK_BYTES];
-static uint16_t row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each weight row */
-#define MASK priot_mask
+static PRIOT_ROW_START_T row_scored_start[PRIOT_MAX_ROWS]; /* scored edges before each weight row */
+/* What select_layer decided per layer: scored edge i is kept iff key_i > keep_t, or key_i == keep_t and
+ * i <= tie_last (the lowest indices of the ties first). */
+static uint32_t keep_t[PRIOT_N_PARAM];
+static int32_t tie_last[PRIOT_N_PARAM];
+static int32_t mask_of = -1; /* the layer whose mask priot_mask holds (-1: none, or selected since) */
+static const uint8_t *layer_mask(int32_t p);
+#define MASK(p) layer_mask(p)
 #else
-#define MASK ((const uint8_t *)0)
+#define MASK(p) ((const uint8_t *)0)
 #endif
 
 #if IS_SGD
@@ -100,6 +108,7 @@ static int32_t argmax8(const int8_t *v, int32_t n)
 }
 
 /* ------------------------------------------------------------------------------------------------ forward */
+
 static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out, int32_t *f)
 {
     int32_t p = L->param;
@@ -107,20 +116,21 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     const int8_t *w = weights_of(p);
     conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
     int32_t n_out = L->out_h * L->out_w * L->out_c;
-    if (L->kind == KIND_CONV3X3) im2col_of = conv3x3_c1_applies(&d) ? -1 : p; /* unrolled input */
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
-    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, 0, bias_buf, 0, 0, fwd_acc, im2col_buf, row_buf);
-    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, 0, bias_buf, 0, 0, fwd_acc, row_buf);
+    if (L->kind == KIND_CONV3X3)
+        conv3x3_forward(in, &d, w, MASK(p), 0, bias_buf, 0, 0, fwd_acc, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK(p), 0, bias_buf, 0, 0, fwd_acc, row_buf);
     int32_t s = dynamic_shift_of(max_abs(fwd_acc, n_out), 7);
     for (int32_t i = 0; i < n_out; i++) out[i] = requant8(fwd_acc[i], s);
     *f += P.w_exp[p] - s;
 #else
-    uint32_t pos = (uint32_t)priot_weight_off[p];
     int32_t s = P.out_shift[p];
+    const uint8_t *mask = MASK(p);
     (void)bias_buf; (void)n_out; (void)f;
-    if (L->kind == KIND_CONV3X3) conv3x3_forward(in, &d, w, MASK, pos, bias, s, out, 0, im2col_buf, row_buf);
-    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK, pos, bias, s, out, 0, row_buf);
+    if (L->kind == KIND_CONV3X3)
+        conv3x3_forward(in, &d, w, mask, 0, bias, s, out, 0, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
+    else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, mask, 0, bias, s, out, 0, row_buf);
 #endif
 }
 
@@ -159,27 +169,48 @@ PHASE static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *
     }
 }
 
-/* The keep mask of layer p from its scores: top keep_k of the scored edges; unscored edges always kept. */
+/* Which scored edges of layer p stay: the top keep_k of its scores (keep_t, tie_last); the mask bits are
+ * written only when the layer runs (layer_mask). */
 PHASE static void select_layer(int32_t p)
 {
+    const int16_t *s = priot_scores + P.score_off[p];
+    int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0;
+    uint32_t t = 0;
+    mask_of = -1;
+    if (k >= n) { keep_t[p] = 0; tie_last[p] = n; return; }          /* every key >= 0: all kept */
+    if (k <= 0) { keep_t[p] = 0x10000u; tie_last[p] = -1; return; }  /* above every key: none kept */
+    topk_threshold(s, n, k, &t, &n_eq);
+    int32_t last = -1;
+    for (int32_t i = 0; i < n && n_eq > 0; i++)
+        if ((uint32_t)(s[i] + 32768) == t && --n_eq == 0) last = i;
+    keep_t[p] = t;
+    tie_last[p] = last;
+}
+
+/* Layer p's keep mask into priot_mask (NULL for a layer used whole: nothing scored). */
+PHASE static const uint8_t *layer_mask(int32_t p)
+{
+    if (!P.n_scored[p]) return 0;
+    if (mask_of == p) return priot_mask; /* the top layer's mask, from the forward pass into the backward */
+    mask_of = p;
     const int8_t *w = weights_of(p);
     const int16_t *s = priot_scores + P.score_off[p];
-    int32_t n = P.n_scored[p], k = P.keep_k[p], n_eq = 0, eq = 0;
-    uint32_t t = 0;
-    if (k > 0 && k < n) topk_threshold(s, n, k, &t, &n_eq);
-    uint32_t pos = (uint32_t)priot_weight_off[p], bits = 0, nbits = pos & 7;
-    uint8_t *out = priot_mask + (pos >> 3);
-    if (nbits) bits = *out & ((1u << nbits) - 1u); /* the previous layer's edges in the first byte */
-    for (int32_t i = 0; i < priot_weight_count[p]; i++) {
+    const uint32_t t = keep_t[p];
+    const int32_t last = tie_last[p];
+    uint32_t bits = 0, nbits = 0;
+    uint8_t *out = priot_mask;
+    for (int32_t i = 0, j = 0; i < priot_weight_count[p]; i++) {
         uint32_t keep = 1;
         if (is_scored(p, w[i])) {
-            uint32_t key = (uint32_t)(*s++ + 32768);
-            keep = k >= n || (k > 0 && (key > t || (key == t && eq++ < n_eq)));
+            uint32_t key = (uint32_t)(s[j] + 32768);
+            keep = key > t || (key == t && j <= last);
+            j++;
         }
         bits |= keep << nbits;
         if (++nbits == 8) { *out++ = (uint8_t)bits; bits = 0; nbits = 0; }
     }
-    if (nbits) *out = (uint8_t)((*out & ~((1u << nbits) - 1u)) | bits); /* keep the next layer's bits */
+    if (nbits) *out = (uint8_t)bits;
+    return priot_mask;
 }
 #endif
 
@@ -232,7 +263,7 @@ PHASE static uint32_t grad_max(const priot_layer_t *L, int32_t p, const int8_t *
     if (L->kind == KIND_CONV3X3) {
         conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
         for (int32_t r = 0; r < rows; r++) {
-            conv3x3_channel_grad(err, im2col_buf, &d, r, g);
+            conv3x3_channel_grad(err, in, &d, r, g);
             uint32_t a = max_abs(g, len);
             if (a > m) m = a;
         }
@@ -261,13 +292,9 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #else
     if (!P.trained[p]) return;
 #endif
-    if (conv && im2col_of != p) { /* the last conv layer's input is still unrolled from the forward pass */
-        conv3x3_im2col(in, &d, im2col_buf);
-        im2col_of = p;
-    }
 #if IS_PRIOT
     for (int32_t r = 0; r < rows; r++) {
-        if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); score_row(p, r, len, g, 0, in); }
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
         else if (err[r]) score_row(p, r, len, 0, err[r], in);
     }
 #elif IS_SGD
@@ -279,7 +306,7 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #if IS_DYNAMIC
     for (int32_t r = 0; r < rows; r++) {
         int32_t *gr = grad_acc + r * len;
-        if (conv) conv3x3_channel_grad(err, im2col_buf, &d, r, gr);
+        if (conv) conv3x3_channel_grad(err, in, &d, r, gr);
         else for (int32_t i = 0; i < len; i++) gr[i] = err[r] * in[i];
     }
     int32_t shift = dynamic_shift_of(max_abs(grad_acc, rows * len), P.lr_shift);
@@ -294,7 +321,7 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
     int32_t shift = P.grad_shift[p] + P.lr_shift;
 #endif
     for (int32_t r = 0; r < rows; r++) {
-        if (conv) { conv3x3_channel_grad(err, im2col_buf, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
         else if (err[r]) sgd_row(p, r, len, 0, err[r], in, shift, base);
     }
 #endif
@@ -329,15 +356,16 @@ __attribute__((unused)) static void backward(int32_t label)
             int8_t *t = e; e = spare; spare = t;
         } else {
             int32_t p = L->param;
-            if (p > 0) { /* the input gradient uses the weights and mask of before this step */
+            if (p > PRIOT_LOWEST_TRAINED) { /* the input gradient uses the weights and mask of before this step */
                 conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
-                uint32_t pos = IS_PRIOT ? (uint32_t)priot_weight_off[p] : 0;
+                const uint8_t *mask = MASK(p);
                 if (L->kind == KIND_CONV3X3)
-                    conv3x3_backward_input(e, &d, weights_of(p), MASK, pos, dx_acc, row_buf);
-                else dense_backward_input(e, n_in, L->out_c, weights_of(p), MASK, pos, dx_acc);
+                    conv3x3_backward_input(e, &d, weights_of(p), mask, 0, dx_acc, row_buf);
+                else dense_backward_input(e, n_in, L->out_c, weights_of(p), mask, 0, dx_acc);
             }
             update_layer(L, p, e, in);
-            if (p > 0) {
+            if (p <= PRIOT_LOWEST_TRAINED) break; /* nothing below learns: no error to pass down */
+            {
                 int32_t s = IS_DYNAMIC ? dynamic_shift_of(max_abs(dx_acc, n_in), 7) : P.bwd_shift[p];
                 for (int32_t k = 0; k < n_in; k++) spare[k] = requant8(dx_acc[k], s);
                 int8_t *t = e; e = spare; spare = t;
@@ -353,7 +381,7 @@ int32_t priot_init(void)
     priot_status = 0;
     for (int32_t i = 0; i < PRIOT_N_LAYERS; i++) { /* the generated scratch sizes fit these kernels */
         const priot_layer_t *L = &priot_layers[i];
-        if (L->kind == KIND_CONV3X3 && (L->in_h * L->in_w * conv3x3_row_bytes(L->in_c) > PRIOT_IM2COL_BYTES
+        if (L->kind == KIND_CONV3X3 && (L->in_w * conv3x3_row_bytes(L->in_c) > PRIOT_IM2COL_BYTES
                                         || conv3x3_row_bytes(L->in_c) > PRIOT_MAX_ROW_BYTES))
             return -100 - i;
     }
@@ -365,7 +393,7 @@ int32_t priot_init(void)
             if (priot_layers[i].param == p) rows = priot_layers[i].out_c;
         int32_t len = priot_weight_count[p] / rows;
         for (int32_t r = 0; r < rows; r++) {
-            row_scored_start[p * PRIOT_MAX_COUT + r] = (uint16_t)n;
+            row_scored_start[p * PRIOT_MAX_COUT + r] = (PRIOT_ROW_START_T)n;
             for (int32_t i = 0; i < len; i++) n += is_scored(p, w[r * len + i]);
         }
         if (n != P.n_scored[p]) return -1 - p; /* host and device disagree on the scored edges */
@@ -380,6 +408,14 @@ int32_t priot_init(void)
 #endif
     return 0;
 }
+
+#if IS_PRIOT
+/* Layer p's current keep mask into priot_mask, for the host's comparison; returns its bytes (0: used whole). */
+int32_t priot_layer_mask(int32_t p)
+{
+    return layer_mask(p) ? (priot_weight_count[p] + 7) / 8 : 0;
+}
+#endif
 
 /* Inference on priot_input: logits in priot_logits, returns the predicted class. */
 int32_t priot_infer(void) { return forward(); }

@@ -19,6 +19,9 @@ from priot.device.layout import header, layout_hash, make_layout, scored_layers
 KERNELS = Path(__file__).resolve().parent / "kernels"
 KERNEL_DIR = KERNELS / "priot"
 CFLAGS = ["-Wextra"]
+# The stack the linker sets aside: a training step peaks near 1 KB (`m0sim run` reports it; no recursion, no
+# variable-length arrays; the top-k histogram is 512 B), and the emulator faults on any overflow of it.
+STACK_RESERVE = 4 * 1024
 
 
 def sources(directory: Path = KERNEL_DIR) -> list[Path]:
@@ -34,7 +37,7 @@ def cache_dir() -> Path:
 
 
 def cached_build(name: str, srcs, includes=(KERNEL_DIR,), generated: dict[str, str] | None = None,
-                 flags=CFLAGS) -> Path:
+                 flags=CFLAGS, stack_size: int = toolchain.DEFAULT_STACK_SIZE) -> Path:
     """`srcs` compiled with `flags` and the headers of `includes` (plus `generated` headers, name -> text) into
     the cache, on first use.
 
@@ -46,13 +49,14 @@ def cached_build(name: str, srcs, includes=(KERNEL_DIR,), generated: dict[str, s
     headers = sorted({h for d in {*includes, *(s.parent for s in srcs)} for h in d.glob("*.h")})
     parts = [p for f in [*srcs, *headers] for p in (f.name, f.read_bytes())]
     parts += [p for k in sorted(generated) for p in (k, generated[k])]
-    path = cache_dir() / f"{name}-{cache.digest(*parts, *flags, *toolchain.fingerprint(flags))}.elf"
+    key = cache.digest(*parts, *flags, f"stack {stack_size}", *toolchain.fingerprint(flags))
+    path = cache_dir() / f"{name}-{key}.elf"
 
     def build(out: Path):
         with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
             for hname, text in generated.items():
                 (Path(tmp) / hname).write_text(text)
-            compile_program(srcs, out, [f"-I{d}" for d in (tmp, *includes)] + list(flags))
+            compile_program(srcs, out, [f"-I{d}" for d in (tmp, *includes)] + list(flags), stack_size=stack_size)
 
     return cache.build_once(path, build, what=f"firmware {name}")
 
@@ -71,11 +75,11 @@ def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path | No
     text = header(make_layout(model), method, frac, layers)
     try:
         if out_dir is None:
-            return cached_build(name, sources(), generated={"priot_layout.h": text})
+            return cached_build(name, sources(), generated={"priot_layout.h": text}, stack_size=STACK_RESERVE)
         with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
             (Path(tmp) / "priot_layout.h").write_text(text)
             return compile_program(sources(), Path(out_dir) / f"{name}.elf", ["-I", tmp, "-I", str(KERNEL_DIR),
-                                                                               *CFLAGS])
+                                                                               *CFLAGS], stack_size=STACK_RESERVE)
     except InputError as exc:
         raise _does_not_fit(str(exc), model, method) or exc from None
 

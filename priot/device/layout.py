@@ -127,20 +127,42 @@ def trained_layers(layout: Layout, method: str) -> list[int]:
     return list(range(layout.n_param)) if layers == "all" else [layout.n_param - 1] if layers == "last" else []
 
 
+def lowest_trained(layout: Layout, method: str, layers=None) -> int:
+    """The lowest parameter layer a method changes (n_param when none): where its backward pass ends."""
+    if method in ("priot", "priot-s"):
+        changed = scored_layers(layout, layers)
+    else:
+        changed = trained_layers(layout, method)
+    return min(changed, default=layout.n_param)
+
+
+C1_TABLE_WORDS = 10  # conv3x3_c1.c: TABLE_WORDS, per output channel the bias and the 9 weights
+
+
+def c1_scratch_bytes(h: int, w: int, cout: int) -> int:
+    """What the one-input-channel conv loop needs in the im2col buffer (conv3x3_c1_scratch_bytes): the input
+    widened to int32 with a zero border, and its weight table."""
+    return 4 * ((h + 2) * (w + 2) + C1_TABLE_WORDS * cout)
+
+
 def conv_row_bytes(cin: int) -> int:
     """One unrolled 3x3 window, 9*cin bytes rounded up to a word (as conv3x3_row_bytes in layers.h)."""
     return (9 * cin + 3) & ~3
 
 
-def header(layout: Layout, method: str, frac: float = 1.0, layers=None) -> str:
-    """The generated C header for one firmware variant (`layers`: the parameter layers PRIOT scores)."""
+def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
+    """Every compile-time constant of one firmware variant: the header's #defines (buffer sizes in elements),
+    also what ``priot.device.fit`` adds up before anything is linked."""
     if method not in METHODS:
         raise ConfigError(f"no firmware variant for method {method!r} (have {', '.join(METHODS)})")
-    dt = params_dtype(layout.n_param)
     trained = trained_layers(layout, method)
     counts = layout.param_counts
     acts = layout.act_sizes()
-    max_param_in = max(l[1] * l[2] * l[3] for l in layout.layers if l[7] >= 0)
+    lowest = lowest_trained(layout, method, layers)
+    first = [i for i, l in enumerate(layout.layers) if l[7] == lowest][:1]  # its position in the layer list
+    # the backward pass stops at the lowest trained layer: no error below its output, no input gradient for it
+    max_err = max([a for i, a in enumerate(acts) if first and i >= first[0]] + [layout.n_out])
+    max_param_in = max([l[1] * l[2] * l[3] for l in layout.layers if l[7] > lowest] + [1])
     defs = {
         "PRIOT_METHOD": METHODS[method],
         "PRIOT_TRAINS": TRAINS[trains(method)],
@@ -153,25 +175,40 @@ def header(layout: Layout, method: str, frac: float = 1.0, layers=None) -> str:
         "PRIOT_N_OUT": layout.n_out,
         "PRIOT_N_WEIGHTS": layout.n_weights,
         "PRIOT_N_BIAS": layout.n_bias,
-        "PRIOT_MASK_BYTES": (layout.n_weights + 7) // 8 if method in ("priot", "priot-s") else 1,
+        # one layer's keep mask at a time (priot_device.c: layer_mask)
+        "PRIOT_MASK_BYTES": max((counts[j] + 7) // 8 for j in scored_layers(layout, layers))
+        if method in ("priot", "priot-s") and scored_layers(layout, layers) else 1,
         "PRIOT_SCORE_CAP": max(score_capacity(layout, method, frac, scored_layers(layout, layers)), 1),
         "PRIOT_TRAIN_WEIGHTS": max(sum(counts[j] for j in trained), 1),
         "PRIOT_ACT_TOTAL": layout.act_offsets()[1],
         "PRIOT_MAX_ACT": max(acts + [layout.input_size]),
+        "PRIOT_MAX_ERR": max_err,
+        "PRIOT_LOWEST_TRAINED": lowest,
         "PRIOT_MAX_PARAM_IN": max_param_in,
         "PRIOT_MAX_COUT": max(l[6] for l in layout.layers if l[7] >= 0),
         "PRIOT_MAX_LAYER_WEIGHTS": max(counts),
         "PRIOT_MAX_CONV_ROW": max([9 * l[3] for l in layout.layers if l[0] == KIND[Conv3x3]] + [1]),
-        # scratch of the conv kernels (layers.h: conv3x3_row_bytes; checked by priot_init)
-        "PRIOT_IM2COL_BYTES": max([l[1] * l[2] * conv_row_bytes(l[3]) for l in layout.layers
-                                   if l[0] == KIND[Conv3x3]] + [4]),
+        # scratch of the conv kernels: one output row of unrolled windows, or the one-input-channel loop's
+        # input and table (layers.h, conv3x3_c1.h; the row is checked by priot_init)
+        "PRIOT_IM2COL_BYTES": max([l[2] * conv_row_bytes(l[3]) for l in layout.layers if l[0] == KIND[Conv3x3]]
+                                  + [c1_scratch_bytes(l[1], l[2], l[6]) for l in layout.layers
+                                     if l[0] == KIND[Conv3x3] and l[3] == 1] + [4]),
         "PRIOT_MAX_ROW_BYTES": max([conv_row_bytes(l[3]) if l[0] == KIND[Conv3x3] else l[1] * l[2] * l[3]
                                     for l in layout.layers if l[7] >= 0]),
         "PRIOT_N_EXP_TABLES": N_EXP_TABLES if methods.spec(method).update == "dynamic" else 1,
         "PRIOT_MAX_ROWS": max(l[6] for l in layout.layers if l[7] >= 0) * layout.n_param,
+        # a row's first scored edge within its layer: 16 bits unless a layer scores more edges than that
+        "PRIOT_ROW_START_T": "uint16_t" if max(counts) < 1 << 16 else "uint32_t",
         "KIND_CONV3X3": KIND[Conv3x3], "KIND_RELU": KIND[ReLU], "KIND_MAXPOOL2": KIND[MaxPool2],
         "KIND_DENSE": KIND[Dense],
     }
+    return defs
+
+
+def header(layout: Layout, method: str, frac: float = 1.0, layers=None) -> str:
+    """The generated C header for one firmware variant (`layers`: the parameter layers PRIOT scores)."""
+    defs = sizes(layout, method, frac, layers)
+    dt = params_dtype(layout.n_param)
     lines = [f"/* Generated by priot/device/layout.py for {layout.model.name}, method {method} "
              f"({methods.spec(method).update or trains(method)} update)"
              f"{f', scored fraction {frac}' if method == 'priot-s' else ''}"
@@ -183,7 +220,7 @@ def header(layout: Layout, method: str, frac: float = 1.0, layers=None) -> str:
     lines.append(f"static const priot_layer_t priot_layers[PRIOT_N_LAYERS] = {{\n    {rows}\n}};")
     lines.append(f"static const int32_t priot_weight_off[PRIOT_N_PARAM] = {{{', '.join(map(str, layout.weight_offsets))}}};")
     lines.append(f"static const int32_t priot_bias_off[PRIOT_N_PARAM] = {{{', '.join(map(str, layout.bias_offsets))}}};")
-    lines.append(f"static const int32_t priot_weight_count[PRIOT_N_PARAM] = {{{', '.join(map(str, counts))}}};")
+    lines.append(f"static const int32_t priot_weight_count[PRIOT_N_PARAM] = {{{', '.join(map(str, layout.param_counts))}}};")
     lines.append(f"static const int32_t priot_act_off[PRIOT_N_LAYERS] = {{{', '.join(map(str, layout.act_offsets()[0]))}}};")
     fields = []
     for name in dt.names:

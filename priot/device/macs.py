@@ -54,7 +54,7 @@ def _check_fits(machine, fn, args):
     if fn == "mac_conv":
         h, w, cin, cout = args
         need = {"mac_x": h * w * cin, "mac_w": cout * 9 * cin, "mac_out": h * w * cout,
-                "mac_col": h * w * row_bytes(cin), "mac_row": row_bytes(cin)}
+                "mac_col": w * row_bytes(cin), "mac_row": row_bytes(cin)}  # one output row unrolled
     else:
         cin, cout = args
         need = {"mac_x": cin, "mac_w": cin * cout, "mac_out": cout, "mac_row": cin}

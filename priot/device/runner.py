@@ -164,10 +164,10 @@ class DeviceMethod:
             scores = m.read("priot_scores", np.int16)[:sum(counts)]
             for j, part in enumerate(np.split(scores, np.cumsum(counts)[:-1])):
                 out[f"scores{j}"] = part
-            bits = np.unpackbits(m.read("priot_mask", np.uint8), bitorder="little")
-            offs = np.cumsum([0] + [w.size for w in self.qm.weights])
-            for j in range(len(self.qm.weights)):
-                out[f"mask{j}"] = bits[offs[j]:offs[j + 1]]
+            for j, w in enumerate(self.qm.weights):  # the device expands one layer's mask at a time
+                n = m.call("priot_layer_mask", j)
+                bits = np.unpackbits(m.read("priot_mask", np.uint8)[:n], bitorder="little")[:w.size]
+                out[f"mask{j}"] = bits if n else np.ones(w.size, np.uint8)
         if isinstance(self.method, Niti):
             w = m.read("priot_train_w", np.int8)
             off = 0

@@ -20,7 +20,7 @@ from m0sim.errors import InputError
 from m0sim.params import FiniteFloat
 from priot import data, methods, quant, rotate, train
 from priot.errors import PriotError
-from priot.models import get_model
+from priot.models import get_model, split_name
 
 
 # The backbone every experiment adapts (it keys the cache, so host and device runs share it): pretrained on
@@ -29,6 +29,24 @@ PRETRAIN = 3000
 PRETRAIN_EPOCHS = 4
 SCORE_LAYERS = list(methods.DEFAULTS.score_layers)
 
+# What depends on the model (keyed by the registry name without width): the data it adapts on offline, its
+# backbone's pretraining (upright images, epochs, float learning rate; None = pretrain's default), the layers
+# PRIOT scores (None: every layer but the first) and the device runs' sample counts (a VGG11 step on the
+# emulated Pico costs about 100 tiny-CNN steps).
+MODEL_DEFAULTS = {
+    "tiny_cnn": {"dataset": "mnist5k", "pretrain": PRETRAIN, "pretrain_epochs": PRETRAIN_EPOCHS, "pretrain_lr": None,
+                 "score_layers": SCORE_LAYERS, "samples": 500, "test": 300, "frac": methods.DEFAULT_FRAC},
+    # frac None: on the device, the largest PRIOT-S scored fraction that fits the Pico (priot.device.fit)
+    "vgg11": {"dataset": "fashion", "pretrain": 3000, "pretrain_epochs": 2, "pretrain_lr": 0.02,
+              "score_layers": None, "samples": 100, "test": 20, "frac": None},
+}
+
+
+def model_defaults(name: str) -> dict:
+    """MODEL_DEFAULTS of a model name with or without its width (``vgg11_x0.25`` -> vgg11's)."""
+    get_model(name)  # an unknown model is refused with the list of known ones
+    return MODEL_DEFAULTS[split_name(name)[0]]
+
 
 def calib_digits(n_pretrain: int) -> int:
     return min(300, n_pretrain)
@@ -36,26 +54,31 @@ def calib_digits(n_pretrain: int) -> int:
 
 def prepare(cfg, angle):
     """(backbone, rotated adapt split, rotated test split) for one angle."""
+    model = get_model(cfg.get("model", "tiny_cnn"))
     ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
     n_test = cfg["test"]
     pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
                                           np.random.default_rng(cfg["seed"]), angle=angle,
-                                          angle_range=cfg["angle_range"])
+                                          angle_range=cfg["angle_range"], shape=model.input_shape)
     return quant.backbone(pre, *prepare_key(cfg)), adapt, test
 
 
 def prepare_key(cfg):
     """(backbone recipe, pretraining seed) of an experiment config: what keys its backbone."""
-    key = {"model": cfg.get("model", "tiny_cnn"), "dataset": cfg["dataset"], "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
+    key = {"model": get_model(cfg.get("model", "tiny_cnn")).name, "dataset": cfg["dataset"],
+           "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
            "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
+    if cfg.get("pretrain_lr") is not None:  # only set for models that need it: the tiny CNN's cache key stays
+        key["lr"] = cfg["pretrain_lr"]
     return key, cfg["seed"] + 1
 
 
 def pretraining_split(cfg):
-    """The upright pretraining digits of an experiment config (the first split `prepare` makes)."""
+    """The upright pretraining images of an experiment config (the first split `prepare` makes)."""
     ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
     return rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], cfg["test"], np.random.default_rng(cfg["seed"]),
-                              angle=cfg.get("angle", 45.0), angle_range=cfg["angle_range"])[0]
+                              angle=cfg.get("angle", 45.0), angle_range=cfg["angle_range"],
+                              shape=get_model(cfg.get("model", "tiny_cnn")).input_shape)[0]
 
 
 def adapt_split(adapt, test, val_frac, tuning):

@@ -19,7 +19,7 @@ import numpy as np
 from m0sim import cachefile, memmap
 from m0sim.errors import InputError
 from priot import data, methods, ref
-from priot.device import macs
+from priot.device import fit, macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.compare import prepare
@@ -69,12 +69,25 @@ def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
             "realtime_factor": mean["step"] / memmap.CLOCK_HZ / max(t_host / steps, 1e-9)}
 
 
+def refused(name, model, frac, layers) -> dict | None:
+    """The row of a method whose firmware does not fit the Pico (its budget), else None."""
+    f = frac if name == "priot-s" else 1.0
+    b = fit.budget(model, name, f, layers if name.startswith("priot") else None)
+    if b.fits:
+        return None
+    return {"method": name, "fits": False, "sram_needed": b.sram_total, "flash_needed": b.flash_total,
+            "sram": b.sram, "flash": b.flash, "breakdown": b.describe()}
+
+
 def table(rows) -> str:
     head = (f"{'method':<14}{'cycles/step':>13}{'ms/step':>9}{'forward':>11}{'backward':>11}{'selection':>11}"
             f"{'update':>11}{'scale calc':>11}{'inference':>11}{'state B':>9}{'peak RAM B':>11}{'flash B':>9}"
             f"{'host s/step':>12}{'x real time':>12}")
     lines = [head]
     for r in rows:
+        if r.get("fits") is False:
+            lines.append(f"{r['method']:<14}  does not fit: {r['breakdown']}")
+            continue
         lines.append(f"{r['method']:<14}{r['step']:>13,.0f}{r['ms_per_step']:>9.1f}{r['forward']:>11,.0f}"
                      f"{r['backward']:>11,.0f}{r['selection']:>11,.0f}{r['update']:>11,.0f}{r['scale']:>11,.0f}"
                      f"{r['inference']:>11,.0f}{r['state_bytes']:>9,}{r['peak_ram']:>11,}{r['flash_bytes']:>9,}"
@@ -88,26 +101,37 @@ def table(rows) -> str:
               help="Steps before measuring, so the XIP cache is in its steady state.")
 @click.option("--keep", default=None, type=click.FloatRange(0.001, 1.0),
               help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
-@click.option("--scored-fraction", "frac", default=DEFAULTS["frac"], show_default=True,
-              type=click.FloatRange(0.001, 1.0))
+@click.option("--scored-fraction", "frac", default=None, type=click.FloatRange(0.001, 1.0),
+              help="PRIOT-S scored fraction [tiny CNN 0.25; VGG11 the largest that fits].")
+@click.option("--model", default=DEFAULTS["model"], show_default=True,
+              help="Model name, width optional (a bare vgg11 is its Pico-sized width).")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
-def experiment(steps, warmup, keep, frac, json_path):
-    """Cycles per training step and inference, by phase, with RAM and flash, for every method."""
+def experiment(steps, warmup, keep, frac, model, json_path):
+    """Cycles per training step and inference, by phase, with RAM and flash, for every method; a method whose
+    firmware does not fit the Pico is listed with its flash/SRAM breakdown instead."""
     if json_path:
         cachefile.check_writable(json_path, "--json file")
-    cfg = config(samples=warmup + steps, test=10)  # the device runs' backbone and rotation
+    try:
+        cfg = config(model=model, frac=frac, samples=warmup + steps, test=10)  # the device runs' backbone, rotation
+    except PriotError as exc:
+        raise InputError(str(exc)) from None
     try:
         qm, adapt, _ = prepare(cfg, cfg["angle"])
     except PriotError as exc:  # bad data: m0sim reports it as bad input (exit 2)
         raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
-    rows = [measure(n, qm, xs, labels, warmup, steps, frac, keep, cfg["score_layers"]) for n in ORDER]
-    mac_rows = macs.measure(qm.model)
-    click.echo(f"tiny CNN on rotated digits, {steps} steps per method after {warmup} warm-up, cycles at "
+    frac = cfg["frac"]
+    rows = [refused(n, qm.model, frac, cfg["score_layers"])
+            or measure(n, qm, xs, labels, warmup, steps, frac, keep, cfg["score_layers"]) for n in ORDER]
+    try:
+        mac_rows, mac_note = macs.measure(qm.model), None
+    except InputError as exc:  # the harness is sized for the tiny CNN's layers
+        mac_rows, mac_note = [], str(exc)
+    click.echo(f"{qm.model.name} on rotated {cfg['dataset']}, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
                f"and the MAC loop (dot_m0.S, conv3x3_c1_m0.S) per product it ran (general rows padded to words)")
-    click.echo(macs.table(mac_rows))
+    click.echo(macs.table(mac_rows) if mac_rows else f"skipped: {mac_note}")
     if json_path:
         cachefile.write_text(json_path, json.dumps({"methods": rows, "mac_loops": mac_rows}, indent=1, allow_nan=False))

@@ -18,35 +18,44 @@ from m0sim import cachefile, memmap
 from m0sim.errors import InputError
 from m0sim.params import FiniteFloatRange
 from priot import data, methods, ref, train
-from priot.models import get_model
+from priot.device import fit
 from priot.device.runner import open_device
 from priot.errors import ConfigError, PriotError
-from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, calib_digits, prepare
+from priot.models import get_model
+from priot.experiments.compare import calib_digits, model_defaults, prepare
 
 # A device run's configuration with its defaults: the `m0sim run NAME` options and `run_device` from Python
 # (sweeps, notebooks) both start here. keep/lr_shift None: the method's tuned values (priot.methods).
-DEFAULTS = {"epochs": 3, "samples": 500, "test": 300, "pretrain": PRETRAIN, "angle": 45.0, "seed": 0, "keep": None,
-            "frac": methods.DEFAULT_FRAC, "score_layers": SCORE_LAYERS, "init_shift": methods.DEFAULT_INIT_SHIFT,
-            "lr_shift": None, "validate_every": 50, "clock_hz": memmap.CLOCK_HZ, "firmware": None,
-            "model": "tiny_cnn",  # `--width W`: tiny_cnn_xW (its own backbone and firmware)
-            # not options of the command: the embedded data and the backbone's pretraining
-            "dataset": "mnist5k", "data_path": None, "angle_range": None, "pretrain_epochs": PRETRAIN_EPOCHS,
-            "val_frac": 0.2}
+# None: the model's value (compare.MODEL_DEFAULTS: data set, pretraining, scored layers, sample counts).
+DEFAULTS = {"model": "tiny_cnn", "epochs": 3, "samples": None, "test": None, "pretrain": None, "angle": 45.0,
+            "seed": 0, "keep": None, "frac": None, "score_layers": None,
+            "init_shift": methods.DEFAULT_INIT_SHIFT, "lr_shift": None, "validate_every": 50,
+            "clock_hz": memmap.CLOCK_HZ, "firmware": None, "dataset": None, "data_path": None,
+            # not options of the command: the backbone's pretraining
+            "angle_range": None, "pretrain_epochs": None, "pretrain_lr": None, "val_frac": 0.2}
 
 
 def config(**overrides) -> dict:
-    """DEFAULTS with `overrides`; an unknown key is an error rather than silently ignored."""
+    """DEFAULTS with `overrides`, the model's own defaults filling what is left None; an unknown key is an
+    error rather than silently ignored. A bare ``vgg11`` is its Pico-sized width (``fit.resolve``)."""
     unknown = sorted(set(overrides) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"unknown device-run setting(s) {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
     cfg = {**DEFAULTS, **overrides}
+    cfg["model"] = fit.resolve(cfg["model"]).name
+    own = model_defaults(cfg["model"])
+    for k, v in own.items():
+        if cfg.get(k) is None:
+            cfg[k] = v
+    if cfg["frac"] is None:  # the largest PRIOT-S scored fraction that fits (the default's refusal if none does)
+        cfg["frac"] = fit.largest_fraction(get_model(cfg["model"]), cfg["score_layers"]) or methods.DEFAULT_FRAC
     cfg["calib"] = calib_digits(cfg["pretrain"])  # calibration digits come from the pretraining split
     return cfg
 
 
 def state_bytes(program) -> int:
-    """Training state the firmware holds in SRAM, from its symbol table."""
-    names = ("priot_scores", "priot_mask", "priot_train_w", "priot_rng_counter")
+    """Training state the firmware holds in SRAM, from its symbol table (PRIOT's one-layer mask is scratch)."""
+    names = ("priot_scores", "priot_train_w", "priot_rng_counter")
     return sum(program.symbols[n].size for n in names if n in program.symbols)
 
 
@@ -71,6 +80,10 @@ def memory_report(dev, stack_bytes: int) -> dict:
 def run_device(name, cfg=None, echo=click.echo):
     """Train `name` on the device with `cfg` (from `config()`; default: DEFAULTS); returns the report as a dict."""
     cfg = config() if cfg is None else cfg
+    model = get_model(cfg["model"])
+    frac = cfg["frac"] if name == "priot-s" else 1.0
+    budget = fit.check(model, name, frac, cfg["score_layers"] if name.startswith("priot") else None)
+    echo(f"{model.name} with {name} fits the Pico: {budget.describe()}")
     qm, adapt, test = prepare(cfg, cfg["angle"])
     method = methods.make(name, qm, lr_shift=cfg["lr_shift"], seed=cfg["seed"], keep=cfg["keep"], frac=cfg["frac"],
                           init_shift=cfg["init_shift"], layers=cfg["score_layers"])
@@ -80,7 +93,8 @@ def run_device(name, cfg=None, echo=click.echo):
     x, labels = ref.to_input(adapt.images), adapt.labels.astype(np.int64)
     xt, lt = ref.to_input(test.images), test.labels.astype(np.int64)
     acc0, _ = evaluate(dev, xt, lt)
-    echo(f"{name} ({qm.model.name}) on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated digits x {cfg['epochs']} "
+    echo(f"{name} ({qm.model.name}) on the emulated Pico ({cfg['clock_hz'] / 1e6:g} MHz): {len(x)} rotated "
+         f"{cfg['dataset']} images x {cfg['epochs']} "
          f"epochs, angle {cfg['angle']:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
     echo(f"accuracy before training: {100 * acc0:.1f}%")
     orders = train.epoch_orders(len(x), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
@@ -144,6 +158,8 @@ def _fraction(ctx, param, value):
 
 
 def _layers(ctx, param, value):
+    if value is None:
+        return None
     try:
         return [int(v) for v in value.split(",") if v]
     except ValueError:
@@ -156,23 +172,32 @@ def make_command(name: str) -> click.Command:
     @click.command(name, help=f"Train {name} on the emulated Pico in lockstep with the numpy integer model.",
                    epilog=f"{data.MNIST5K_NOTE}. The firmware is built on first use (arm-none-eabi-gcc) into "
                           f"$M0SIM_CACHE or ~/.cache/m0sim.")
+    @click.option("--model", default=DEFAULTS["model"], show_default=True,
+                  help="Model name, width optional (tiny_cnn, tiny_cnn_x2, vgg11_x0.25; a bare vgg11 is its "
+                       "Pico-sized width: the widest whose weights fit the flash).")
+    @click.option("--dataset", default=None, type=click.Choice(["mnist5k", "mnist", "fashion", "cifar10"]),
+                  help="Data set [model default: mnist5k for the tiny CNN, fashion for VGG11].")
+    @click.option("--data-path", default=None, type=click.Path(path_type=Path),
+                  help="Its file or directory (cifar10: the cifar-10-batches-py directory).")
     @click.option("--epochs", default=DEFAULTS["epochs"], show_default=True, type=click.IntRange(1, 100))
-    @click.option("--samples", default=DEFAULTS["samples"], show_default=True, type=click.IntRange(1), help="Rotated training digits.")
-    @click.option("--test", "n_test", default=DEFAULTS["test"], show_default=True, type=click.IntRange(1), help="Rotated test digits.")
-    @click.option("--pretrain", default=DEFAULTS["pretrain"], show_default=True, type=click.IntRange(10), help="Upright pretraining digits.")
+    @click.option("--samples", default=None, type=click.IntRange(1), help="Rotated training samples [model default].")
+    @click.option("--test", "n_test", default=None, type=click.IntRange(1), help="Rotated test samples [model default].")
+    @click.option("--pretrain", default=None, type=click.IntRange(10), help="Upright pretraining samples [model default].")
     @click.option("--angle", default=DEFAULTS["angle"], show_default=True, type=FiniteFloatRange(-360, 360), help="Rotation in degrees.")
     @click.option("--seed", default=DEFAULTS["seed"], show_default=True, type=click.IntRange(0, 2**31 - 1))
     @click.option("--keep", default=None, type=float, callback=_fraction,
                   help="Fraction of the scored edges kept (PRIOT, PRIOT-S) [tuned default: "
                        + ", ".join(f"{k} {v}" for k, v in methods.DEFAULT_KEEP.items()) + "].")
-    @click.option("--scored-fraction", "frac", default=DEFAULTS["frac"], show_default=True, type=float, callback=_fraction,
-                  help="PRIOT-S: fraction of each layer's edges that get a score.")
-    @click.option("--score-layers", default=",".join(map(str, DEFAULTS["score_layers"])), show_default=True, callback=_layers,
-                  help="Parameter layers PRIOT/PRIOT-S score.")
+    @click.option("--scored-fraction", "frac", default=None, type=float, callback=_fraction,
+                  help="PRIOT-S: fraction of each layer's edges that get a score [tiny CNN 0.25; VGG11 the largest "
+                       "that fits the Pico].")
+    @click.option("--score-layers", default=None, callback=_layers,
+                  help="Parameter layers PRIOT/PRIOT-S score [tiny CNN 1,2; VGG11 every layer but the first].")
     @click.option("--init-shift", default=DEFAULTS["init_shift"], show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
     @click.option("--lr-shift", default=None, type=click.IntRange(0, 20), help="Learning-rate shift [tuned default].")
-    @click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0, 64, min_open=True),
-                  help="Channel width factor of the tiny CNN (2: tiny_cnn_x2); the firmware layout follows the model.")
+    @click.option("--width", default=None, type=click.FloatRange(0, 64, min_open=True),
+                  help="Channel width factor of the model (tiny CNN 2: tiny_cnn_x2; VGG11 0.25: vgg11_x0.25); the "
+                       "firmware layout follows the model.")
     @click.option("--validate-every", default=DEFAULTS["validate_every"], show_default=True, type=click.IntRange(0),
                   help="Compare device and host state every N steps (0: only at epoch ends).")
     @click.option("--clock-mhz", default=DEFAULTS["clock_hz"] / 1e6, show_default=True, type=FiniteFloatRange(1, 1000))
@@ -180,15 +205,17 @@ def make_command(name: str) -> click.Command:
                   help="Use this firmware ELF instead of the cached build of the current sources (not rebuilt).")
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
-    def command(epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers, init_shift, lr_shift,
-                width, validate_every, clock_mhz, firmware, json_path):
+    def command(model, dataset, data_path, epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers,
+                init_shift, lr_shift, width, validate_every, clock_mhz, firmware, json_path):
         if json_path:
             cachefile.check_writable(json_path, "--json file")
         try:
-            cfg = config(seed=seed, epochs=epochs, samples=samples, test=n_test, pretrain=pretrain, angle=angle,
+            if width is not None:  # --model vgg11 --width 0.25 is vgg11_x0.25
+                model = get_model(model, width).name
+            cfg = config(model=model, dataset=dataset, data_path=data_path, seed=seed, epochs=epochs, samples=samples,
+                         test=n_test, pretrain=pretrain, angle=angle,
                          keep=keep, frac=frac, score_layers=score_layers, init_shift=init_shift, lr_shift=lr_shift,
-                         validate_every=validate_every, clock_hz=int(clock_mhz * 1e6), firmware=firmware,
-                         model=get_model("tiny_cnn", width).name)
+                         validate_every=validate_every, clock_hz=int(clock_mhz * 1e6), firmware=firmware)
             report = run_device(name, cfg)
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from m0sim.errors import InputError
+from priot import methods
 from priot.device import macs
 from priot.models import Dense, ModelDef
 
@@ -22,8 +23,9 @@ def test_cost_table_and_mac_loops(cli, tmp_path):
     assert abs(none["step"] - none["inference"]) <= 2 * 50 and none["selection"] == 0
     for name, r in rows.items():
         assert 0 < r["peak_ram"] <= 264 * 1024 and 0 < r["flash_bytes"] <= 2 * 1024 * 1024
-        if name != "none":
-            assert r["step"] > r["inference"] + 500_000 and r["update"] > 100_000
+        if name != "none":  # last-layer methods back-propagate through the dense layer only: the cheapest steps
+            last = methods.spec(name).layers == "last"
+            assert r["step"] > r["inference"] + (100_000 if last else 300_000) and r["update"] > 50_000
     # only PRIOT selects; PRIOT-S selects over a quarter of the edges and keeps a quarter of the state
     assert rows["priot"]["selection"] > rows["priot-s"]["selection"] > 0
     assert all(rows[n]["selection"] == 0 for n in ("sgd-all", "sgd-last", "niti-all", "niti-dynamic"))

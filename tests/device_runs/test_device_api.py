@@ -3,6 +3,7 @@
 import pytest
 
 from priot.errors import ConfigError
+from priot.experiments.compare import MODEL_DEFAULTS
 from priot.experiments.device import DEFAULTS, config, run_device
 
 
@@ -17,6 +18,9 @@ def test_run_device_from_python():
 
 
 def test_config_defaults_and_unknown_keys():
-    assert config()["samples"] == DEFAULTS["samples"] and config(pretrain=100)["calib"] == 100
+    assert DEFAULTS["samples"] is None  # the model's own default fills it
+    assert config()["samples"] == MODEL_DEFAULTS["tiny_cnn"]["samples"] and config(pretrain=100)["calib"] == 100
+    vgg = config(model="vgg11_x0.25")
+    assert vgg["dataset"] == "fashion" and vgg["score_layers"] is None and 0 < vgg["frac"] < 0.25
     with pytest.raises(ConfigError, match="unknown device-run setting.*sampels"):
         config(sampels=10)

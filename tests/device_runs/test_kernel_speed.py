@@ -57,7 +57,7 @@ int8_t row[12] __attribute__((aligned(4)));
 int32_t conv(int32_t h, int32_t wd, int32_t shift)
 {
     conv_dims_t d = {h, wd, 1, 8};
-    conv3x3_forward(x, &d, w, 0, 0, bias, shift, out, 0, col, row);
+    conv3x3_forward(x, &d, w, 0, 0, bias, shift, out, 0, col, (int32_t)sizeof col, row);
     return out[0];
 }
 int main(void) { return 0; }

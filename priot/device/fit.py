@@ -1,0 +1,158 @@
+"""Does a firmware variant fit the Pico? Flash and SRAM needed against available, before anything is linked.
+
+The model-dependent part of every figure is added up from the same constants the generated header gives the C
+code (``layout.sizes``), buffer by buffer as ``kernels/priot/priot_device.c`` declares them; the rest (code,
+newlib and start-up data) is measured once from the tiny CNN's firmware of the same method, built by the
+same rules. The stack is the linker script's reserve. A variant that does not fit is refused with the
+breakdown (``DoesNotFit``, exit 2) before the linker would have said only "region overflowed".
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from m0sim import memmap
+from m0sim.elf import load_program
+from priot import methods
+from priot.device.firmware import STACK_RESERVE
+from priot.device.layout import KIND, make_layout, params_dtype, sizes, trains
+from priot.errors import ConfigError
+from priot.models import Conv3x3, get_model, split_name
+
+
+class DoesNotFit(ConfigError):
+    """A model/method that needs more flash or SRAM than the Pico has; the message is the breakdown."""
+
+
+def _w(n: int) -> int:
+    """Bytes rounded up to a word (every buffer is word-aligned or followed by one)."""
+    return (int(n) + 3) // 4 * 4
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Bytes per part. SRAM: static (parameters, input, runtime data), training state, activations kept for
+    the backward pass, scratch buffers, stack reserve. Flash: code, model tables, weights, biases, exp tables."""
+
+    sram: dict
+    flash: dict
+
+    @property
+    def sram_total(self):
+        return sum(self.sram.values())
+
+    @property
+    def flash_total(self):
+        return sum(self.flash.values())
+
+    @property
+    def fits(self):
+        return self.sram_total <= memmap.SRAM.size and self.flash_total <= memmap.XIP.size
+
+    def describe(self) -> str:
+        def part(d):
+            return ", ".join(f"{k} {v:,}" for k, v in d.items())
+        return (f"SRAM {self.sram_total:,} of {memmap.SRAM.size:,} bytes ({part(self.sram)}); "
+                f"flash {self.flash_total:,} of {memmap.XIP.size:,} bytes ({part(self.flash)})")
+
+
+def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
+    """The model- and method-dependent bytes of one firmware variant (as priot_device.c declares them)."""
+    layout = make_layout(model)
+    d = sizes(layout, method, frac, layers)
+    what, update = trains(method), methods.spec(method).update  # as priot_device.c's IS_PRIOT, IS_SGD, ...
+    priot, sgd = what == "scores", what == "weights"
+    static = params_dtype(layout.n_param).itemsize + _w(d["PRIOT_IN_SIZE"]) + _w(d["PRIOT_N_OUT"]) + 3 * 4
+    state = 0
+    if priot:
+        row_start = 2 if d["PRIOT_ROW_START_T"] == "uint16_t" else 4
+        state += _w(2 * d["PRIOT_SCORE_CAP"]) + _w(row_start * d["PRIOT_MAX_ROWS"]) + 8 * layout.n_param
+    if sgd:
+        state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + (4 if update in ("stochastic", "dynamic") else 0)  # rng counter
+    buffers = _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"])
+    if priot:  # one layer's keep mask, expanded from the scores when the layer runs
+        buffers += _w(d["PRIOT_MASK_BYTES"])
+    if what != "none":  # the backward pass: two error tensors, the input-gradient accumulator, a gradient row
+        buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
+    if update == "dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
+        buffers += 4 * d["PRIOT_MAX_COUT"] + 4 * d["PRIOT_MAX_ACT"] + 4 * d["PRIOT_MAX_LAYER_WEIGHTS"]
+    elif any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"] for l in layout.layers):
+        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]  # one conv output channel's weight gradient (no trained conv: none)
+    n_layers, n_param = len(layout.layers), layout.n_param
+    tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
+    sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
+            "buffers": buffers, "stack reserve": STACK_RESERVE}
+    flash = {"code": 0, "tables": tables, "weights": _w(d["PRIOT_N_WEIGHTS"]), "biases": 4 * d["PRIOT_N_BIAS"],
+             "exp tables": 1024 * d["PRIOT_N_EXP_TABLES"]}
+    return Budget(sram, flash)
+
+
+@lru_cache(maxsize=None)
+def _runtime(method: str) -> tuple[int, int]:
+    """(static RAM, flash) of the firmware beyond its model-dependent parts: measured on the tiny CNN's ELF."""
+    from priot.device import firmware
+    from priot.experiments.compare import model_defaults
+
+    tiny = get_model("tiny_cnn")
+    frac = 0.25 if method == "priot-s" else 1.0
+    layers = model_defaults("tiny_cnn")["score_layers"] if method.startswith("priot") else None
+    elf = load_program(firmware.locate(tiny, method, frac, layers))
+    fp = elf.footprint()
+    parts = model_parts(tiny, method, frac, layers)
+    sram_model = parts.sram_total - parts.sram["stack reserve"]
+    return fp["static_ram"] - sram_model, fp["flash"] - parts.flash_total
+
+
+def budget(model, method: str, frac: float = 1.0, layers=None) -> Budget:
+    """Flash and SRAM the variant needs, by part (the runtime's own data counted as static, its code as code)."""
+    parts = model_parts(model, method, frac, layers)
+    ram, code = _runtime(method)
+    sram = dict(parts.sram, static=parts.sram["static"] + ram)
+    return Budget(sram, dict(parts.flash, code=code))
+
+
+def check(model, method: str, frac: float = 1.0, layers=None) -> Budget:
+    """The budget of a variant that fits; ``DoesNotFit`` with the breakdown otherwise."""
+    b = budget(model, method, frac, layers)
+    if not b.fits:
+        what = f"{method} at scored fraction {frac:g}" if method == "priot-s" else method
+        raise DoesNotFit(f"{model.name} with {what} does not fit the Pico: {b.describe()}")
+    return b
+
+
+def pico_width(base: str = "vgg11", steps: int = 64) -> float:
+    """The widest width k/steps (k = steps..1) at which ``base``'s firmware without training fits the flash:
+    int8 weights, biases and tables beside the code. Widths whose layout the kernels refuse are skipped."""
+    for k in range(steps, 0, -1):
+        try:
+            model = get_model(base, k / steps)
+            make_layout(model)
+        except ConfigError:
+            continue
+        if budget(model, "none").flash_total <= memmap.XIP.size:
+            return k / steps
+    raise ConfigError(f"no width of {base} fits the Pico's flash")
+
+
+def resolve(name: str):
+    """A device run's model: a bare registry name other than the tiny CNN means its Pico-sized width."""
+    base, width = split_name(name)
+    get_model(base)  # an unknown name is refused with the list of models
+    if width is None and base != "tiny_cnn":
+        return get_model(base, pico_width(base))
+    return get_model(name)
+
+
+def largest_fraction(model, layers=None, grid=tuple(np.round(np.arange(0.005, 1.0001, 0.005), 3))) -> float | None:
+    """The largest PRIOT-S scored fraction on ``grid`` that fits SRAM (None when even the smallest does not)."""
+    best = None
+    for f in grid:
+        if budget(model, "priot-s", float(f), layers).fits:
+            best = float(f)
+        else:
+            break
+    return best
+
+
+__all__ = ["Budget", "DoesNotFit", "budget", "check", "pico_width", "resolve", "largest_fraction"]
