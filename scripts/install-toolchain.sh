@@ -10,18 +10,7 @@ fi
 if ! command -v gdb-multiarch >/dev/null 2>&1; then
   pkgs="$pkgs gdb-multiarch"
 fi
-pkgs="${pkgs# }"
-if [ -z "$pkgs" ]; then
+if [ -z "${pkgs# }" ]; then
   exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "m0sim: missing $pkgs and this is not a Debian/Ubuntu system: install a GNU Arm Embedded toolchain with newlib (arm-none-eabi-gcc on PATH) and a GDB that debugs ARM (gdb-multiarch)" >&2
-  exit 1
-fi
-if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-  echo "m0sim: missing tools; as root run: apt-get install -y $pkgs" >&2
-  exit 1
-fi
-echo "m0sim: installing $pkgs (Debian packages)"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $pkgs >/dev/null
+exec "$(dirname "$0")/apt-install.sh" "a GNU Arm Embedded toolchain with newlib, or gdb-multiarch" $pkgs

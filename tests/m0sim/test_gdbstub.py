@@ -23,32 +23,8 @@ def run_cli(*args):
                           cwd=REPO)
 
 
-PROGRAM = r"""
-#include <stdio.h>
-
-int total;
-
-__attribute__((noinline)) int scale(int x)
-{
-    int doubled = x * 2;
-    return doubled + 1;
-}
-
-__attribute__((noinline)) int work(int n)
-{
-    int acc = 0;
-    for (int i = 0; i < n; i++)
-        acc += scale(i);
-    return acc;
-}
-
-int main(void)
-{
-    total = work(5);
-    printf("total = %d\n", total);
-    return total;
-}
-"""
+# The README tour's demo program: the session below is the one the README shows.
+PROGRAM = (REPO / "kernels" / "demo" / "sum_scaled.c").read_text()
 
 LONG_LOOP = r"""
 #include <stdio.h>
