@@ -44,11 +44,17 @@ def to_int32(x):
     return x.astype(np.int32)
 
 
+def _shift(s, hi=31):
+    """A right-shift amount checked to lie in 0..hi (the rule every rounding helper here shares)."""
+    s = int(s)
+    if s < 0 or s > hi:
+        raise ConfigError(f"shift {s} outside 0..{hi}")
+    return s
+
+
 def rshift_round(x, s):
     """Arithmetic right shift by ``s >= 0`` with round-half-up; result int64 (caller saturates)."""
-    s = int(s)
-    if s < 0 or s > 31:
-        raise ConfigError(f"shift {s} outside 0..31")
+    s = _shift(s)
     x = np.asarray(x).astype(np.int64)
     if s == 0:
         return x
@@ -131,9 +137,7 @@ def sround(x, s, seed, counter):
 
 def floor_shift(x, s):
     """``x >> s`` with an arithmetic shift: floor(x / 2^s), so -1 >> 3 = -1 (int64)."""
-    s = int(s)
-    if s < 0 or s > 31:
-        raise ConfigError(f"shift {s} outside 0..31")
+    s = _shift(s)
     return np.asarray(x).astype(np.int64) >> s
 
 
@@ -156,9 +160,7 @@ def psto_shift(x, s):
     Symmetric in the sign (NITI's ``input // 2**shift`` on integer tensors truncated toward zero in the
     PyTorch of its time, 1.7): -5 >> 2 gives -1 (r = 1: hi 0, lo 1, not up), 5 >> 2 gives 1.
     """
-    s = int(s)
-    if s < 0 or s > 31:
-        raise ConfigError(f"shift {s} outside 0..31")
+    s = _shift(s)
     x = np.asarray(x).astype(np.int64)
     if s == 0:
         return x
