@@ -16,10 +16,11 @@ from unicorn import arm_const as arm
 
 from m0sim import faults, interrupt, memmap, native, timing
 from m0sim.decode import build_table, disassemble
-from m0sim.elf import Program, load_program
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
 from m0sim.exceptions import Exceptions
+from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
+from m0sim.program import Program
 from m0sim.semihost import Semihost
 from m0sim.stats import FunctionStats, RunStats
 
