@@ -1,4 +1,5 @@
-"""ARMv6-M exceptions on the emulated Cortex-M0+: vector table, NVIC, SCB, SysTick's interrupt, entry and return.
+"""ARMv6-M exceptions on the emulated Cortex-M0+: vector table, NVIC and SCB state (their registers are
+m0sim.peripherals.ppb), SysTick's interrupt, entry and return.
 
 What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
 - entry: the 8-word frame {r0-r3, r12, lr, return address, xPSR} pushed on the main stack, aligned to 8 bytes
@@ -37,7 +38,7 @@ ENTRY_CYCLES = 15  # Cortex-M0+ TRM 3.6.1: worst-case latency, zero wait states
 EXIT_CYCLES = 1 + 8 + 2  # LDM of 8 words (1+N) and a refill (a taken branch); the TRM gives no figure
 EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP = 0xFFFFFFF1, 0xFFFFFFF9, 0xFFFFFFFD
 XPSR_ALIGN = 1 << 9
-NAMES = {2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
+NAMES = {2: "NMI", HARDFAULT: "HardFault", SVCALL: "SVCall", PENDSV: "PendSV", SYSTICK: "SysTick"}
 NO_EVENT = 2**63
 WFI = b"\x30\xbf"
 CPSIE = b"\x62\xb6"
