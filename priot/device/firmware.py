@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from m0sim import cache, toolchain
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from m0sim.errors import InputError
 from m0sim.toolchain import compile_program
 from priot.device.layout import header, layout_hash, make_layout, scored_layers

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from m0sim import memmap
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from priot import methods
 from priot.device.firmware import STACK_RESERVE
 from priot.device.layout import KIND, make_layout, params_dtype, sizes, trains

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from m0sim.toolchain import compile_program
 from priot.device import firmware
 from priot.device.layout import METHODS

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from m0sim import memmap
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from priot import methods, pretrain, quant, ref
 from priot.device import firmware, fit
 from priot.device.runner import open_device
