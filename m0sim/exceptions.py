@@ -28,20 +28,23 @@ peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped 
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import native
+from m0sim import faults, native
+from m0sim.decode import disassembler
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
-from m0sim.registers import EXCP_EXCEPTION_EXIT, EXCP_SWI, REG_IDS, REG_NAMES
+from m0sim.registers import EXCP_DATA_ABORT, EXCP_EXCEPTION_EXIT, EXCP_SWI, REG_IDS, REG_NAMES
 
 ENTRY_CYCLES = 15  # Cortex-M0+ TRM 3.6.1: worst-case latency, zero wait states
 EXIT_CYCLES = 1 + 8 + 2  # LDM of 8 words (1+N) and a refill (a taken branch); the TRM gives no figure
 EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP = 0xFFFFFFF1, 0xFFFFFFF9, 0xFFFFFFFD
 XPSR_ALIGN = 1 << 9
+XPSR_T = 1 << 24  # EPSR.T: the core executes Thumb; 0 after a branch to an even address (invalid state)
 NAMES = {2: "NMI", HARDFAULT: "HardFault", SVCALL: "SVCall", PENDSV: "PendSV", SYSTICK: "SysTick"}
 NO_EVENT = 2**63
 WFI = b"\x30\xbf"
 CPSIE = b"\x62\xb6"
+MSR_FIRST, MSR_PRIMASK_SECOND = 0xF380, 0x8810  # MSR PRIMASK, Rn: 0xF380 | Rn, then 0x8800 | SYSm (16)
 WFI_CYCLES = 2  # the instruction itself, as decode charges it
 
 
@@ -71,8 +74,19 @@ class Exceptions:
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
         for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
-        for addr in machine.instruction_sites(CPSIE):  # unmasking may let a pending exception in
-            machine.uc.hook_add(uc.UC_HOOK_CODE, self._after_cpsie, begin=addr + 2, end=addr + 2)
+        for after in self._unmasking_sites():  # a pending exception may come in at the next boundary
+            machine.uc.hook_add(uc.UC_HOOK_CODE, self._after_cpsie, begin=after, end=after)
+
+    def _unmasking_sites(self):
+        """The instruction boundaries right after each CPSIE and each MSR to PRIMASK (ARMv6-M B4.2.3: a write
+        to PRIMASK takes effect for the next instruction)."""
+        m = self.m
+        for addr in m.instruction_sites(CPSIE):
+            yield addr + 2
+        for rn in range(15):
+            for addr in m.instruction_sites((MSR_FIRST | rn).to_bytes(2, "little")):
+                if m.read_word(addr) >> 16 == MSR_PRIMASK_SECOND:
+                    yield addr + 4
 
     # --- priorities ---------------------------------------------------------------------------------------
     def priority(self, n: int) -> int:
@@ -92,13 +106,16 @@ class Exceptions:
             prio = min(prio, 0)
         return prio
 
+    def highest_pending(self):
+        """ICSR.VECTPENDING: the pending exception (an IRQ only when enabled) of the highest priority, then the
+        lowest number; PRIMASK and the current execution priority do not count (ARMv6-M B3.2.4)."""
+        candidates = [n for n in self.pending if n < IRQ0 or self.enabled >> (n - IRQ0) & 1]
+        return min(candidates, key=lambda n: (self.priority(n), n), default=None)
+
     def _ready(self):
         """The pending exception that would preempt now, if any (lowest priority value, then lowest number)."""
-        candidates = [n for n in self.pending if n < IRQ0 or self.enabled >> (n - IRQ0) & 1]
-        if not candidates:
-            return None
-        best = min(candidates, key=lambda n: (self.priority(n), n))
-        return best if self.priority(best) < self.execution_priority() else None
+        best = self.highest_pending()
+        return best if best is not None and self.priority(best) < self.execution_priority() else None
 
     # --- scheduling: what makes the run loop stop --------------------------------------------------------
     def begin(self):
@@ -140,7 +157,11 @@ class Exceptions:
             try:
                 m.uc.emu_start(pc, until)
             except uc.UcError as exc:
-                if exc.errno != uc.UC_ERR_INSN_INVALID or not self.on_invalid_instruction(m.uc.reg_read(arm.UC_ARM_REG_PC)):
+                if exc.errno != uc.UC_ERR_INSN_INVALID:
+                    raise
+                if not self.on_invalid_instruction(m.uc.reg_read(arm.UC_ARM_REG_PC)):
+                    if self.invalid_state():
+                        raise FirmwareFault(self.invalid_state_report()) from None
                     raise
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
                 continue
@@ -237,7 +258,9 @@ class Exceptions:
     def _vector(self, n: int) -> int:
         return self.m.read_word(self.vtor + 4 * n)
 
-    def enter(self, n: int, return_addr: int):
+    def enter(self, n: int, return_addr: int, thumb: bool = True):
+        """Take exception n: stack the frame (return address, and xPSR with EPSR.T = `thumb`: 0 only for a fault
+        of the invalid state), switch to handler mode, jump to the vector."""
         u = self.m.uc
         if n == HARDFAULT and HARDFAULT in self.active:
             raise FirmwareFault(f"lockup: a fault in the HardFault handler at {self.m._where(return_addr)}")
@@ -250,7 +273,7 @@ class Exceptions:
                 raise FirmwareFault(f"lockup: the HardFault vector 0x{vector:08x} has no Thumb bit")
             return self.fault(f"the {name(n)} vector 0x{vector:08x} has no Thumb bit", return_addr)
         self.pending.discard(n)
-        xpsr = u.reg_read(arm.UC_ARM_REG_XPSR) | (1 << 24)
+        xpsr = u.reg_read(arm.UC_ARM_REG_XPSR) & ~XPSR_T | (XPSR_T if thumb else 0)
         sp = u.reg_read(arm.UC_ARM_REG_SP)
         if sp & 4:
             sp -= 4
@@ -265,7 +288,7 @@ class Exceptions:
         u.reg_write(arm.UC_ARM_REG_SP, sp)
         handler_mode = bool(u.reg_read(arm.UC_ARM_REG_IPSR))
         u.reg_write(arm.UC_ARM_REG_LR, EXC_RETURN_HANDLER if handler_mode else EXC_RETURN_THREAD_MSP)
-        u.reg_write(arm.UC_ARM_REG_IPSR, n)
+        self._write_ipsr(n)
         u.reg_write(arm.UC_ARM_REG_PC, vector | 1)
         self.active.append(n)
         self.taken[n] = self.taken.get(n, 0) + 1
@@ -286,12 +309,20 @@ class Exceptions:
         self.active.pop()
         u.reg_write(arm.UC_ARM_REG_SP, sp)
         u.reg_write(arm.UC_ARM_REG_XPSR, xpsr & ~XPSR_ALIGN)
-        u.reg_write(arm.UC_ARM_REG_IPSR, xpsr & 0x3F)
+        self._write_ipsr(xpsr & 0x3F)
         u.reg_write(arm.UC_ARM_REG_PC, words[6] | 1)
         self.m.adjust_cycles(EXIT_CYCLES)
         self._raise_timer_lines()
         self.take_ready(words[6])
         self.reschedule()
+
+    def _write_ipsr(self, n: int):
+        """IPSR, and Unicorn's cached view of it: on the Cortex-M0 core, whether a BX to EXC_RETURN is an exception
+        return is decided when a block is translated, from flags that a register write rebuilds only for the
+        APSR flags: rewriting those (unchanged) makes the core see the new mode."""
+        u = self.m.uc
+        u.reg_write(arm.UC_ARM_REG_IPSR, n)
+        u.reg_write(arm.UC_ARM_REG_APSR_NZCV, u.reg_read(arm.UC_ARM_REG_APSR_NZCV))
 
     def fault(self, why: str, return_addr: int):
         """A fault escalates to HardFault: through the firmware's handler when it has one."""
@@ -305,6 +336,8 @@ class Exceptions:
         if intno == EXCP_EXCEPTION_EXIT:
             self.leave(pc | 1 if pc & ~0xF == 0xFFFFFFF0 else pc)
             return True
+        if intno == EXCP_DATA_ABORT:
+            return self._on_unaligned(pc)
         if intno == EXCP_SWI:  # PC is already past the SVC
             give_back(self.m, pc)
             if self.priority(SVCALL) < self.execution_priority():
@@ -314,9 +347,29 @@ class Exceptions:
             return True
         return False
 
+    def _on_unaligned(self, pc: int) -> bool:
+        """The Cortex-M0 core refused an unaligned access before making it (nothing written, PC on the load or
+        store, the registers as the instruction found them): stop the run with the access recorded, as
+        `route_unaligned` and the machine's report expect it."""
+        m, s = self.m, self.m._state
+        regs = {n: m.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+        insn = next(disassembler().disasm(m._read_bytes(pc, 4), pc, 1), None)
+        span = faults.access_range(insn, regs) if insn is not None else None
+        if span is None:
+            return False
+        lo, hi = span
+        s.stop_addr = lo
+        s.fault_size = min(hi - lo, 4)  # LDM/STM: the first word is the one out of line
+        s.fault_write = int(insn.mnemonic.startswith(faults.STORES))
+        for k, n in enumerate(REG_NAMES):
+            s.fault_regs[k] = regs[n]
+        s.stop_reason = native.CONSTANTS["STOP_UNALIGNED"]
+        m.uc.emu_stop()
+        return True
+
     def route_unaligned(self) -> bool:
-        """The native alignment check stopped the run (m0sim.faults names the instruction): HardFault, when the
-        firmware has a handler, with the registers as they were at the access."""
+        """An unaligned access stopped the run (`_on_unaligned`; m0sim.faults names the instruction): HardFault,
+        when the firmware has a handler, with the registers as they were at the access."""
         m, s = self.m, self.m._state
         if native.STOP_REASONS.get(s.stop_reason) != "unaligned" or not self.has_handler(HARDFAULT) \
                 or HARDFAULT in self.active:
@@ -333,12 +386,23 @@ class Exceptions:
         return True
 
     def on_invalid_instruction(self, pc: int) -> bool:
-        """Unicorn refused an instruction (UDF, an ARM-state target): HardFault, when the firmware has a handler."""
+        """Unicorn refused an instruction (UDF, or any at all after a branch that cleared EPSR.T): HardFault, when
+        the firmware has a handler. The invalid state is stacked as it is (ARMv6-M B1.5.6): the return address
+        is the branch's target, the stacked xPSR has T = 0."""
         if not self.has_handler(HARDFAULT) or HARDFAULT in self.active:
             return False
         give_back(self.m, pc)
-        self.enter(HARDFAULT, pc)
+        self.enter(HARDFAULT, pc, thumb=not self.invalid_state())
         return True
+
+    def invalid_state(self) -> bool:
+        """Whether the core stopped because EPSR.T is 0 (a BX/BLX/POP to an even address), not at an UDF."""
+        return not self.m.uc.reg_read(arm.UC_ARM_REG_XPSR) & XPSR_T
+
+    def invalid_state_report(self) -> str:
+        pc = self.m.uc.reg_read(arm.UC_ARM_REG_PC)
+        return (f"invalid state: a branch to 0x{pc:08x}, an address without the Thumb bit, cleared EPSR.T and the "
+                f"next instruction HardFaults (hard fault) at {self.m._where(pc)}; {self.m.registers()}")
 
     def _on_wfi(self, u, addr, _size, _user):
         """Sleep: stop before the WFI; the run loop advances the cycles to the next event and takes it."""

@@ -113,14 +113,13 @@ class Machine:
 
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
                  stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True,
-                 alignment_faults: bool = False):
+                 alignment_faults: bool = True):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
         if not isinstance(clock_hz, (int, np.integer)) or not 1_000_000 <= clock_hz <= 1_000_000_000:
             raise InputError(f"clock_hz must be an integer from 1 MHz to 1000 MHz, got {clock_hz!r}")
         self._layout = self._memory_layout()
         self.clock = timing.Clock(clock_hz)
-        self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        self.uc = _engine(alignment_faults)
         self.uc.ctl_set_tlb_mode(uc.UC_TLB_VIRTUAL)  # filled by m0sim_tlb_fill (see counter.c): fast stores
         self._fault = None
         self._exit_code = None
@@ -128,9 +127,6 @@ class Machine:
         self._write_err = stderr or _stream_writer(sys.stderr)
         self._state = native.CounterState()
         self._counting = counting
-        # Unaligned halfword/word accesses fault as on silicon only with a memory hook on every load and store,
-        # which costs 2-40x in speed (`make bench`): on for `m0sim exec`/`profile`, opt-in from Python.
-        self._alignment_faults = alignment_faults and counting
         self._map_memory()
         self._load()
         self._setup_counters(xip_miss_penalty)
@@ -220,9 +216,6 @@ class Machine:
         s.fetch_through_xip[0] = 1
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
-        s.reg_read = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_read, ctypes.c_void_p).value
-        for k, reg in enumerate(REG_IDS):
-            s.reg_ids[k] = reg
         s.flash_image = self._flash.ctypes.data
         s.insn_budget = s.cycle_budget = NO_LIMIT
         s.xip_changes = 1  # block stamps start at 0: none is valid yet
@@ -235,9 +228,6 @@ class Machine:
         hooks = [(uc.UC_HOOK_TLB_FILL, "m0sim_tlb_fill", 1, 0)]
         if self._counting:
             hooks.append((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0))
-        if self._alignment_faults:
-            hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
-                          memmap.SRAM.end - 1))  # flash, its aliases and SRAM
         for htype, fn, begin, end in hooks:
             h = ctypes.c_size_t()
             err = lib.uc_hook_add(self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
@@ -663,6 +653,18 @@ class Machine:
             self.adjust_cycles(-timing.SIO_ACCESS_SAVING)
         elif region is memmap.APB:
             self.adjust_cycles(timing.APB_WAIT_STATES)
+
+
+def _engine(alignment_faults: bool) -> uc.Uc:
+    """The Unicorn engine: a Cortex-M0 core, which faults on an unaligned halfword/word access before it changes
+    anything (QEMU checks alignment in its TLB compare: free for aligned accesses), or, with `alignment_faults`
+    off, the Cortex-M33 Unicorn 2.1 makes of any UC_MODE_MCLASS engine (it ignores the model asked for), which
+    lets unaligned accesses through. Both execute only what m0sim's decode lets run (ARMv6-M)."""
+    if alignment_faults:
+        engine = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB)
+        engine.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        return engine
+    return uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
 
 
 def _above_largest_gap(touched: np.ndarray) -> int:

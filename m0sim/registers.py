@@ -11,5 +11,5 @@ GDB_REGS = REG_NAMES + ["xpsr"]
 GDB_REG_IDS = REG_IDS + [arm.UC_ARM_REG_XPSR]
 
 # Unicorn's interrupt numbers (QEMU's EXCP_*) for UC_HOOK_INTR.
-EXCP_UDEF, EXCP_SWI, EXCP_BKPT = 1, 2, 7
+EXCP_UDEF, EXCP_SWI, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 4, 7  # DATA_ABORT: an unaligned access (Cortex-M0)
 EXCP_EXCEPTION_EXIT = 8  # a branch to EXC_RETURN in handler mode

@@ -21,11 +21,11 @@ XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
 assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
 
 STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned", 6: "rom write"}
-FAULT_REGS = 16  # r0-r12, sp, lr, pc: saved at an unaligned access for the fault report
+FAULT_REGS = 16  # r0-r12, sp, lr, pc: at an unaligned access, for the fault report
 CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
              "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
-             "FAULT_REGS": FAULT_REGS, "UC_MEM_WRITE_TYPE": 17,  # unicorn.h: UC_MEM_READ = 16, UC_MEM_WRITE
-             "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS, "FLASH_SIZE": memmap.FLASH_SIZE}
+             "FAULT_REGS": FAULT_REGS, "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS,
+             "FLASH_SIZE": memmap.FLASH_SIZE}
 
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
 STATE_FIELDS = [
@@ -45,8 +45,8 @@ STATE_FIELDS = [
     ("insn_budget", u64), ("cycle_budget", u64), ("stop_reason", u32), ("stop_addr", u32),
     # configuration
     ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
-    # an unaligned access: its size, whether a store, and the registers at that moment (read with reg_read)
-    ("reg_read", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
+    # an unaligned access (m0sim.exceptions fills them when the core faults): size, whether a store, registers
+    ("fault_regs", u64 * FAULT_REGS),
     ("fault_size", u32), ("fault_write", u32),
     ("ro_lo", u32 * 2), ("ro_hi", u32 * 2), ("ro_trap", u64 * 2),  # read-only ranges, where their stores go
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),

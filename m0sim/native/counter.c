@@ -31,21 +31,6 @@ static COLD void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32
     ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
 }
 
-/* A Cortex-M0+ HardFaults on a halfword or word access that is not naturally aligned.  The registers are saved
- * now, at the access, because Unicorn finishes the translation block before it stops: the report finds the
- * exact instruction from them. */
-static void unaligned(counter_state_t *s, uc_engine *uc, uint32_t addr, unsigned size, int write)
-{
-    if (s->stop_reason) return;
-    s->fault_size = size;
-    s->fault_write = (uint32_t)write;
-    for (int k = 0; k < FAULT_REGS; k++) {
-        s->fault_regs[k] = 0;
-        ((int (*)(uc_engine *, int, void *))(uintptr_t)s->reg_read)(uc, (int)s->reg_ids[k], &s->fault_regs[k]);
-    }
-    stop(s, uc, STOP_UNALIGNED, addr);
-}
-
 static void stall(counter_state_t *s, uint32_t cycles)
 {
     s->cycles += cycles;
@@ -275,13 +260,4 @@ int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, v
     if (type == UC_MEM_FETCH) perms |= UC_PROT_EXEC;
     e->perms = perms;
     return 1;
-}
-
-/* Loads and stores of flash and SRAM (a memory hook, registered when alignment faults are on; it sees an access
- * whole, before an MMIO access is split into aligned pieces). */
-void m0sim_data_access(uc_engine *uc, int type, uint64_t address, int size, int64_t value, void *user)
-{
-    (void)value;
-    if (address & (uint64_t)(size - 1))
-        unaligned((counter_state_t *)user, uc, (uint32_t)address, (unsigned)size, type == UC_MEM_WRITE_TYPE);
 }

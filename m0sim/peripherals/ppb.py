@@ -70,8 +70,8 @@ class Scb:
             return memmap.CORTEX_M0PLUS_CPUID
         if off == 0x04:
             active = e.active[-1] if e.active else 0
-            pend = [n for n in e.pending]
-            return (active | (max(pend, default=0) << 12) | (ICSR_PENDSVSET if PENDSV in e.pending else 0)
+            vectpending = e.highest_pending() or 0
+            return (active | (vectpending << 12) | (ICSR_PENDSVSET if PENDSV in e.pending else 0)
                     | (ICSR_PENDSTSET if SYSTICK in e.pending else 0))
         if off == 0x08:
             return e.vtor
