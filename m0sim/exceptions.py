@@ -13,10 +13,12 @@ What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
   reaches zero, taken at the first instruction boundary at or after it), NVIC IRQ 0-31 (ISER/ICER/ISPR/ICPR,
   IPR: 2 priority bits) with the TIMER's four alarms as TIMER_IRQ_0..3 (IRQ 0-3, level: pending again after
   the handler while INTR is still set; exact to the instruction like SysTick), SHPR2/SHPR3 priorities,
-  PRIMASK (CPSID/CPSIE) masking everything but HardFault.
-- HardFault (3) taken through the firmware's handler for an undefined instruction, a BX to ARM state, an
-  unaligned access (with the alignment check on, as in `m0sim exec`), a vector without its Thumb bit, an SVC at
-  a priority that cannot preempt. When the HardFault vector is
+  PRIMASK (CPSID/CPSIE, MSR) masking everything but HardFault: unmasked, a pending exception is taken at the
+  next instruction boundary; ICSR.VECTPENDING the pending exception of the highest priority, then lowest number.
+- HardFault (3) taken through the firmware's handler for an undefined instruction, a branch to an even address
+  (EPSR.T = 0: the target is the stacked return address, the stacked xPSR has T = 0), an unaligned access
+  (refused by the Cortex-M0 core before it changes memory: on by default, `alignment_faults=False` lets them
+  through), a vector without its Thumb bit, an SVC at a priority that cannot preempt. When the HardFault vector is
   m0sim's own Default_Handler (no handler in the firmware), or a fault happens in the HardFault handler
   (lockup), m0sim stops with its exit-70 report instead.
 - WFI: the core sleeps until the next event (SysTick's next zero, a TIMER alarm with its interrupt enabled):
@@ -172,6 +174,8 @@ class Exceptions:
                 continue
             reason = native.STOP_REASONS.get(m._state.stop_reason)
             if not (self._wake is not None or reason == "budget") or not self.event_due():
+                if reason == "budget":  # stopped before a block it charged: count only what ran
+                    give_back(m, m.uc.reg_read(arm.UC_ARM_REG_PC))
                 return
             pc = self.handle_stop(m.uc.reg_read(arm.UC_ARM_REG_PC), until)
             if pc is None:
@@ -184,7 +188,7 @@ class Exceptions:
         go on (None: the program ended or stopped for another reason on the way)."""
         m, s = self.m, self.m._state
         s.stop_reason = 0
-        give_back(m, pc)
+        stall = give_back(m, pc)
         if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
             now = m.cycles() + WFI_CYCLES
             m.adjust_cycles(WFI_CYCLES + max(0, self._next_event - now))
@@ -192,7 +196,7 @@ class Exceptions:
             pc += 2
             m.uc.reg_write(arm.UC_ARM_REG_PC, pc | 1)
         elif self._ready() is None and m.cycles() < self._next_event:
-            pc = self._run_to_boundary(pc, until)
+            pc = self._run_to_boundary(pc, until, stall)
             if pc is None:
                 return None
         if m.cycles() >= self._next_tick:
@@ -202,14 +206,16 @@ class Exceptions:
         self.reschedule()
         return m.uc.reg_read(arm.UC_ARM_REG_PC)
 
-    def _run_to_boundary(self, pc: int, until: int):
+    def _run_to_boundary(self, pc: int, until: int, stall: int = 0):
         """Run the block starting at pc up to the instruction where the cycle count reaches the next tick
-        (found from the decode tables), or to the next block start when that is where it is reached."""
+        (found from the decode tables, counting the block's XIP stall `stall`, which give_back took back, as
+        paid up front), or to the next block start when that is where it is reached. A stop that falls short
+        of the tick (the stall was spread over the block's lines) comes back here from the next block."""
         m, s = self.m, self.m._state
         t, start, size = m.current_block()
         end = start + size
         j = (pc - t.base) // 2
-        need = self._next_event - m.cycles()
+        need = self._next_event - m.cycles() - stall
         stop_at = None
         for k in range(j + 1, (end - t.base) // 2):
             if t.insns_prefix[k + 1] == t.insns_prefix[k]:
@@ -223,7 +229,7 @@ class Exceptions:
             m.uc.ctl_remove_cache(stop_at, stop_at + 2)
         if stop_at is None:  # the event falls at the block's end: run the block, stop at the next one's start
             rest = int(t.cycles_prefix[(end - t.base) // 2]) - int(t.cycles_prefix[j])
-            s.cycle_budget = min(self.real_cycle_budget, m.cycles() + rest + 1)
+            s.cycle_budget = min(self.real_cycle_budget, m.cycles() + rest + stall + 1)
         else:
             s.cycle_budget = self.real_cycle_budget
         try:

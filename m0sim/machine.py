@@ -52,10 +52,10 @@ class _Window:
         self.table = table
         n = len(table.cycles_prefix)
         self.blocks = np.zeros(n, np.dtype(native.BlockEntry))
-        self.enter = np.zeros(n, np.uint32)
-        self.leave = np.zeros(n, np.uint32)
-        self.taken_at = np.zeros(n, np.uint32)
-        self.stall_at = np.zeros(n, np.int32)
+        self.enter = np.zeros(n, np.uint64)  # 64-bit, as the native counters: a long run wraps none of them
+        self.leave = np.zeros(n, np.uint64)
+        self.taken_at = np.zeros(n, np.uint64)
+        self.stall_at = np.zeros(n, np.int64)  # WFI sleeps are charged here: longer than 2**31 cycles
         self.function_index = None  # per slot: index into the program's functions (len = none), built once
 
     def clear(self):
@@ -119,7 +119,7 @@ class Machine:
             raise InputError(f"clock_hz must be an integer from 1 MHz to 1000 MHz, got {clock_hz!r}")
         self._layout = self._memory_layout()
         self.clock = timing.Clock(clock_hz)
-        self.uc = _engine(alignment_faults)
+        self.uc = unicorn_engine(alignment_faults)
         self.uc.ctl_set_tlb_mode(uc.UC_TLB_VIRTUAL)  # filled by m0sim_tlb_fill (see counter.c): fast stores
         self._fault = None
         self._exit_code = None
@@ -450,6 +450,7 @@ class Machine:
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted at {self._where()} after {s.insns - before[0]:,} instructions") from None
         self._check_stop(stop_at)
+        native.library().m0sim_pay_hit_debt(ctypes.byref(s))  # hits a stop inside a block counted twice
         counts = [win.snapshot() for win in self._windows]
         stats = RunStats(
             s.insns - before[0], s.cycles - before[1], self.clock.hz, s.taken - before[2],
@@ -655,7 +656,7 @@ class Machine:
             self.adjust_cycles(timing.APB_WAIT_STATES)
 
 
-def _engine(alignment_faults: bool) -> uc.Uc:
+def unicorn_engine(alignment_faults: bool = True) -> uc.Uc:
     """The Unicorn engine: a Cortex-M0 core, which faults on an unaligned halfword/word access before it changes
     anything (QEMU checks alignment in its TLB compare: free for aligned accesses), or, with `alignment_faults`
     off, the Cortex-M33 Unicorn 2.1 makes of any UC_MODE_MCLASS engine (it ignores the model asked for), which

@@ -6,12 +6,19 @@ instruction P of the block charged last: a code hook fires before its instructio
 fires before the block's first one, a fault leaves PC on the faulting instruction. `give_back` returns what
 [P, end of block) was charged: its cycles and instructions, the profile's block count, the pending
 taken-branch check, and the block's XIP fetches (the block resumed at P fetches its lines again: they are
-present and most recent, so they count as hits, which are taken back here).
+present and most recent, so they count as hits, which are taken back here) -- or, when the block's fetches
+changed the cache, those of [P, end) undone and the cache as the part that ran left it (counter.c's
+m0sim_settle), so no miss is charged before it happens.
 """
 
+import ctypes
 
-def give_back(machine, pc: int):
-    """Undo the part of the block charged last that did not run: [pc, end of block)."""
+from m0sim import native
+
+
+def give_back(machine, pc: int) -> int:
+    """Undo the part of the block charged last that did not run: [pc, end of block). Returns the XIP stall
+    cycles of the block's fetches that were taken back with it."""
     s = machine._state
     win = machine._windows[s.cur_window]
     t = win.table
@@ -19,7 +26,10 @@ def give_back(machine, pc: int):
     block = win.blocks[s.cur_slot]
     end = start + int(block["size"])
     if not start <= pc < end:
-        return  # the block ran to its end (a stop between blocks)
+        return 0  # the block ran to its end (a stop between blocks)
+    charged = s.cycles
+    native.library().m0sim_settle(ctypes.byref(s), ctypes.c_uint32(pc))  # first: it checks the block's charge
+    stall = charged - s.cycles
     i, j, k = s.cur_slot, (pc - t.base) // 2, s.cur_slot + int(block["size"]) // 2
     s.cycles -= int(t.cycles_prefix[k]) - int(t.cycles_prefix[j])
     s.insns -= int(t.insns_prefix[k]) - int(t.insns_prefix[j])
@@ -28,8 +38,5 @@ def give_back(machine, pc: int):
     win.leave[j] += 1
     s.prev_block = 0  # the block's closing branch has not run
     s.prev_end = pc
-    if s.fetch_through_xip[s.cur_window]:
-        lines = ((end - 1) >> 3) - (pc >> 3) + 1
-        literals = int(t.literal_prefix[k]) - int(t.literal_prefix[j])
-        s.xip_hits -= lines + literals  # what the resumed block will count again as hits
+    return stall
 

@@ -21,11 +21,12 @@ XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
 assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
 
 STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned", 6: "rom write"}
+XLOG = 512  # XIP accesses one block's settle can undo (more: the block's own are all kept, see counter.c)
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: at an unaligned access, for the fault report
 CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
              "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
              "FAULT_REGS": FAULT_REGS, "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS,
-             "FLASH_SIZE": memmap.FLASH_SIZE}
+             "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG}
 
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
 STATE_FIELDS = [
@@ -50,6 +51,11 @@ STATE_FIELDS = [
     ("fault_size", u32), ("fault_write", u32),
     ("ro_lo", u32 * 2), ("ro_hi", u32 * 2), ("ro_trap", u64 * 2),  # read-only ranges, where their stores go
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
+    ("xip_hit_debt", u64),  # hits counted twice by a stop inside a block, taken back once counted
+    # the XIP accesses of the block charged last (its fetches, then its flash data reads), each with the state of
+    # its set before it: a stop inside the block undoes those of the part that has not run (m0sim_settle)
+    ("xlog_n", u32), ("xlog_insns", u64), ("xlog_addr", u32 * XLOG), ("xlog_tags", u32 * (2 * XLOG)),
+    ("xlog_lru", u32 * XLOG), ("xlog_miss", ctypes.c_uint8 * XLOG),
 ]
 
 
@@ -60,10 +66,11 @@ class CounterState(ctypes.Structure):
 class BlockEntry(ctypes.Structure):
     """What a block starting at one halfword slot costs (a cache the C side fills on first execution)."""
 
-    _fields_ = [("count", u32), ("size", ctypes.c_uint16), ("condbr", ctypes.c_uint8), ("bad", ctypes.c_uint8),
+    _fields_ = [("count", u64),  # 64-bit like every counter here: none wraps in a long run
+                ("size", ctypes.c_uint16), ("condbr", ctypes.c_uint8), ("bad", ctypes.c_uint8),
                 ("insns", u32), ("cycles", u32), ("xip_accesses", ctypes.c_uint16), ("xip_replayable", ctypes.c_uint8),
                 ("pad", ctypes.c_uint8),
-                ("taken", u32),  # times its final conditional branch was taken
+                ("taken", u64),  # times its final conditional branch was taken
                 ("xip_stamp", u64)]
 
 

@@ -31,14 +31,16 @@ static COLD void stop(counter_state_t *s, uc_engine *uc, uint32_t reason, uint32
     ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
 }
 
-static void stall(counter_state_t *s, uint32_t cycles)
+static void stall(counter_state_t *s, int64_t cycles)
 {
-    s->cycles += cycles;
-    ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)cycles;
+    s->cycles += (uint64_t)cycles;
+    ((int64_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += cycles;
 }
 
 /* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement (xip_lru[set] = the way to evict).
  * Every change of a tag or an LRU bit bumps xip_changes, so a caller can tell that the cache is as it left it. */
+static inline uint32_t xip_set(uint32_t addr) { return ((addr & 0x00ffffffu) >> 3) & (XIP_SETS - 1); }
+
 static inline void xip_access(counter_state_t *s, uint32_t addr, int allocate)
 {
     uint32_t line = (addr & 0x00ffffffu) >> 3;
@@ -73,6 +75,21 @@ static inline void xip_read(counter_state_t *s, uint32_t addr)
     xip_access(s, addr, alias == 0);
 }
 
+/* An access of the block charged last, logged with its set's state before it, so m0sim_settle can undo it. */
+static void xip_read_logged(counter_state_t *s, uint32_t addr)
+{
+    uint32_t n = s->xlog_n, set = xip_set(addr);
+    s->xlog_n = n + 1; /* past XLOG: the log is incomplete and will not be used */
+    if (n >= XLOG) { xip_read(s, addr); return; }
+    s->xlog_addr[n] = addr;
+    s->xlog_tags[2 * n] = s->xip_tags[2 * set];
+    s->xlog_tags[2 * n + 1] = s->xip_tags[2 * set + 1];
+    s->xlog_lru[n] = s->xip_lru[set];
+    uint64_t misses = s->xip_misses;
+    xip_read(s, addr);
+    s->xlog_miss[n] = (uint8_t)(s->xip_misses != misses);
+}
+
 static COLD void stop_armv7(counter_state_t *s, uc_engine *uc, int w, uint32_t i)
 {
     const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
@@ -89,9 +106,9 @@ static COLD void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, u
     const uint32_t *bad = (const uint32_t *)(uintptr_t)s->bad_prefix[w];
     const uint8_t *condbr = (const uint8_t *)(uintptr_t)s->condbr_end[w];
     if (b->count || b->taken) { /* re-translated with another size: keep the old counts in the spill arrays */
-        ((uint32_t *)(uintptr_t)s->enter[w])[i] += b->count;
-        ((uint32_t *)(uintptr_t)s->leave[w])[i + (b->size >> 1)] += b->count;
-        ((uint32_t *)(uintptr_t)s->taken_at[w])[i + (b->size >> 1)] += b->taken;
+        ((uint64_t *)(uintptr_t)s->enter[w])[i] += b->count;
+        ((uint64_t *)(uintptr_t)s->leave[w])[i + (b->size >> 1)] += b->count;
+        ((uint64_t *)(uintptr_t)s->taken_at[w])[i + (b->size >> 1)] += b->taken;
         b->count = b->taken = 0;
     }
     b->size = (uint16_t)size;
@@ -120,15 +137,65 @@ static COLD void fill_block(counter_state_t *s, int w, block_t *b, uint32_t i, u
     b->xip_stamp = 0;
 }
 
-/* The instruction fetches and PC-relative literal loads of one block, through the XIP cache. */
+/* The instruction fetches and PC-relative literal loads of one block, through the XIP cache, charged when the
+ * block starts (logged: a stop inside the block undoes those of the part that did not run, see m0sim_settle). */
 static void fetch_lines(counter_state_t *s, int w, block_t *b, uint32_t a, uint32_t size, uint32_t i)
 {
-    for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read(s, line);
+    s->xlog_n = 0;
+    s->xlog_insns = s->insns; /* the log belongs to this charge while no other block is charged */
+    for (uint32_t line = a & ~7u; line < a + size; line += 8) xip_read_logged(s, line);
     /* PC-relative literal loads of this block: their addresses are known from the decode */
     const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
     const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
-    for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read(s, lits[k]);
+    for (uint32_t k = lp[i], e = lp[i + (size >> 1)]; k < e; k++) xip_read_logged(s, lits[k]);
     if (b->xip_replayable) b->xip_stamp = s->xip_changes;
+}
+
+/* Hits owed by m0sim_settle (below), taken back once counted: the XIP counters never wrap. */
+void m0sim_pay_hit_debt(counter_state_t *s)
+{
+    uint64_t pay = s->xip_hit_debt < s->xip_hits ? s->xip_hit_debt : s->xip_hits;
+    s->xip_hits -= pay;
+    s->xip_hit_debt -= pay;
+}
+
+/* A run stopped before instruction pc of the block charged last (a breakpoint, a step, an interrupt, a budget):
+ * its fetches were charged when it started, those of [pc, end) before they happened.  Undo every logged access
+ * of the block (newest first: tags, LRU bits, counters, stall cycles), then make again those of the part that
+ * ran: its lines, its literal loads, its flash data reads.  The resumed block fetches pc's line again, a hit an
+ * uninterrupted run does not count, so one hit is owed (m0sim_pay_hit_debt).  A block that replayed (every
+ * access a hit, nothing changed) or whose log is incomplete gives back the hits of [pc, end) only. */
+void m0sim_settle(counter_state_t *s, uint32_t pc)
+{
+    int w = (int)s->cur_window;
+    if (!s->fetch_through_xip[w]) return;
+    const block_t *b = &((const block_t *)(uintptr_t)s->blocks[w])[s->cur_slot];
+    uint32_t a = s->lo[w] + 2 * s->cur_slot, end = a + b->size;
+    if (pc < a || pc >= end) return;
+    m0sim_pay_hit_debt(s);
+    const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    const uint32_t *lits = (const uint32_t *)(uintptr_t)s->literals[w];
+    uint32_t i = s->cur_slot, j = (pc - s->lo[w]) >> 1, k = i + (b->size >> 1);
+    uint32_t fetches = ((end - 1) >> 3) - (a >> 3) + 1 + lp[k] - lp[i], n = s->xlog_n;
+    if (s->xlog_insns == s->insns && n <= XLOG && n >= fetches) {
+        for (uint32_t x = n; x-- > 0;) {
+            uint32_t set = xip_set(s->xlog_addr[x]);
+            s->xip_tags[2 * set] = s->xlog_tags[2 * x];
+            s->xip_tags[2 * set + 1] = s->xlog_tags[2 * x + 1];
+            s->xip_lru[set] = s->xlog_lru[x];
+            if (s->xlog_miss[x]) { s->xip_misses--; stall(s, -(int64_t)s->xip_miss_penalty); }
+            else s->xip_hits--;
+        }
+        s->xip_changes++;
+        for (uint32_t line = a & ~7u; pc > a && line < pc; line += 8) xip_read(s, line);
+        for (uint32_t x = lp[i]; x < lp[j]; x++) xip_read(s, lits[x]);
+        for (uint32_t x = fetches; x < n; x++) xip_read(s, s->xlog_addr[x]);
+        if (pc > a && (pc & 7u)) s->xip_hit_debt++;
+    } else {
+        uint64_t rest = ((end - 1) >> 3) - (pc >> 3) + 1 + lp[k] - lp[j];
+        s->xip_hits -= rest < s->xip_hits ? rest : s->xip_hits;
+    }
+    s->xlog_insns = ~(uint64_t)0;
 }
 
 static inline int over_budget(const counter_state_t *s)
@@ -224,7 +291,8 @@ uint64_t m0sim_flash_data_read(uc_engine *uc, uint64_t offset, unsigned size, vo
     uint64_t value = 0;
     for (unsigned k = 0; k < size; k++) value |= (uint64_t)p[k] << (8 * k);
     s->xip_data_reads++;
-    xip_read(s, addr);
+    if (s->xlog_insns == s->insns) xip_read_logged(s, addr); /* a load of the block whose fetches are logged */
+    else xip_read(s, addr);
     return value;
 }
 
