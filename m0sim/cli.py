@@ -48,7 +48,7 @@ def _budget_options(f):
     f = click.option("--max-seconds", type=FiniteFloatRange(min=0, min_open=True, max=MAX_SECONDS), default=60.0,
                      show_default=True, help="Stop with an error after this much emulated time.")(f)
     f = click.option("--alignment-check/--no-alignment-check", default=True, show_default=True,
-                     help="Fault on unaligned halfword/word accesses as a Cortex-M0+ does (costs speed).")(f)
+                     help="Fault on unaligned halfword/word accesses as a Cortex-M0+ does (free: the core checks).")(f)
     f = click.option("--clock-mhz", type=FiniteFloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
                      show_default=True, help="clk_sys frequency.")(f)
     return f
