@@ -235,9 +235,8 @@ class Exceptions:
         try:
             m.uc.emu_start(pc | 1, until)
         finally:
-            if hook is not None:
+            if hook is not None:  # the block keeps its call into the hook list, which no longer stops here
                 m.uc.hook_del(hook)
-                m.uc.ctl_remove_cache(stop_at, stop_at + 2)
         if m._exit_code is not None:
             return None
         if s.stop_reason and not (stop_at is None and native.STOP_REASONS.get(s.stop_reason) == "budget"
