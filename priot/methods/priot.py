@@ -50,7 +50,7 @@ class Priot(Method):
         if not 0 <= init_shift <= 8 or not 0 <= lr_shift <= 31:
             raise ConfigError(f"init_shift {init_shift} must be 0..8 and lr_shift {lr_shift} 0..31")
         self.name = "priot" if frac >= 1.0 else "priot-s"
-        self.keep, self.lr_shift, self.frac = keep, lr_shift, frac
+        self.keep, self.lr_shift, self.frac, self.score_layers = keep, lr_shift, frac, layers
         # T = 128 scores nothing (|w| <= 127): layers outside ``layers`` stay whole and frozen
         self.thresholds = [score_threshold(w, frac) if j in layers else 128 for j, w in enumerate(qm.weights)]
         self.scored = [(np.abs(w.astype(np.int32)) >= t).ravel() for w, t in zip(qm.weights, self.thresholds)]

@@ -6,13 +6,16 @@ baseline is adding an entry here (its class in ``priot.methods``; a C variant in
 NITI's mu): consecutive integers, the same number of points for every method, so no method gets a finer
 search than another. ``default_step`` is the value tuned at 45 degrees that device runs start from.
 A weight-training method names its ``update`` rule (``priot.methods.baselines.UPDATES``) and its trained
-``layers`` ("all" or "last"); the firmware variant and its C update rule follow from those two fields.
+``layers`` ("all" or "last"); a score-training method names its ``selection`` rule (which edges get a score).
+``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
+and runner read: a new method is an entry here, its class and its C variant, and no other file tests its name.
 """
 
 from dataclasses import dataclass
 from typing import Callable
 
 from priot.errors import ConfigError
+from priot.methods.defaults import DEFAULTS
 
 # Weight-update rules of the weight-training methods (described in priot.methods.baselines.UPDATES).
 UPDATE_RULES = ("stochastic", "nearest", "floor", "niti-static", "dynamic")
@@ -24,6 +27,12 @@ FAMILIES = {
     "published": "NITI's published update rule (max-normalised to mu bits, PstoShift rounding), static scales",
     "naive": "the update a first C port would write (floor shift or round-to-nearest), static scales",
     "reference": "not a static-scale integer competitor: no adaptation, NITI dynamic scaling, float fine-tuning",
+}
+
+# Selection rules of the score-training methods: which edges of a scored layer get a score.
+SELECTIONS = {
+    "every": "every edge of the scored layers (scored fraction 1)",
+    "largest-|w|": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
 }
 
 GRID_POINTS = 8  # every tuned method searches this many consecutive step values
@@ -44,6 +53,7 @@ class MethodSpec:
     summary: str = ""
     update: str | None = None   # weight-training methods: their update rule (UPDATE_RULES)
     layers: str | None = None   # weight-training methods: "all" or "last"
+    selection: str | None = None  # score-training methods: which edges are scored (SELECTIONS)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -55,6 +65,9 @@ class MethodSpec:
         if (self.update is None) != (self.layers is None) or self.layers not in (None, "all", "last"):
             raise ConfigError(f"method {self.name}: a weight-training method needs an update rule and layers "
                               f"'all' or 'last' (got {self.update!r}, {self.layers!r})")
+        if self.selection is not None and (self.selection not in SELECTIONS or self.update is not None):
+            raise ConfigError(f"method {self.name}: selection rule {self.selection!r} must be one of "
+                              f"{', '.join(SELECTIONS)}, on a method without a weight update")
         if self.device and not self.integer:
             raise ConfigError(f"method {self.name}: the firmware is integer-only, a float method cannot have a device variant")
 
@@ -82,3 +95,43 @@ def names(family: str | None = None, device: bool | None = None) -> list[str]:
         raise ConfigError(f"unknown method family {family!r} (have {', '.join(FAMILIES)})")
     return [n for n, s in REGISTRY.items()
             if (family is None or s.family == family) and (device is None or s.device == device)]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One method with the knobs that shape its training state and so its firmware, normalised once by
+    ``variant()``: the scored fraction (1 unless the selection rule takes one), the scored layers (None: every
+    layer but the first; none for a method that scores nothing), the weight update rule and trained layers."""
+
+    method: str
+    fraction: float = 1.0
+    score_layers: tuple[int, ...] | None = None
+    update: str | None = None
+    weight_layers: str | None = None  # "all" or "last" (weight-training methods)
+    selection: str | None = None
+
+    @property
+    def trains(self) -> str:
+        """What the variant trains: "scores", "weights" or "none"."""
+        return "scores" if self.selection else "weights" if self.update else "none"
+
+    @property
+    def sized(self) -> bool:
+        """Its scored fraction is its own (a selection rule that takes one): part of its firmware's name."""
+        return self.selection is not None and self.selection != "every"
+
+    @property
+    def random_update(self) -> bool:
+        """Its update draws from a rounding counter (the device keeps one)."""
+        return self.update in ("stochastic", "dynamic")
+
+
+def variant(name: str, fraction: float | None = None, score_layers=None) -> Variant:
+    """The ``Variant`` of method ``name`` with a run's scored fraction (None: ``DEFAULTS.frac``) and scored
+    layers; knobs the method does not have are dropped, so equal variants build the same firmware."""
+    s = spec(name)
+    if s.selection is None:
+        return Variant(name, 1.0, None, s.update, s.layers, None)
+    frac = 1.0 if s.selection == "every" else DEFAULTS.frac if fraction is None else float(fraction)
+    layers = None if score_layers is None else tuple(sorted({int(j) for j in score_layers}))
+    return Variant(name, frac, layers, None, None, s.selection)
