@@ -88,12 +88,18 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
               show_default=True, help="clk_sys frequency.")
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
-def gdbserver(program, port, max_seconds, clock_mhz, trace):
-    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`."""
+@click.option("--once", is_flag=True,
+              help="Exit with the program (its exit code; 0 when GDB kills it or goes away) instead of staying up "
+                   "for the next GDB.")
+def gdbserver(program, port, max_seconds, clock_mhz, trace, once):
+    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`.
+
+    The server stays up across detaches and reconnections (the program runs on after `detach` as `exec` runs
+    it) until interrupted, or with --once until the program ends."""
     from m0sim.elf import load_program
     from m0sim.gdbstub import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
-    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
+    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log, once=once))
 
 
 @main.command()

@@ -8,6 +8,7 @@ CORTEX_M0PLUS_CPUID = 0x410CC601  # ARM, r0p1, Cortex-M0+
 
 class SysTick:
     name = "SysTick"
+    read_side_effects = {CSR: "reading clears COUNTFLAG"}  # what a debugger must not read (m0sim.gdbtarget)
     base = memmap.SYSTICK_BASE
     size = 0x10
 

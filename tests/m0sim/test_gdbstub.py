@@ -65,7 +65,7 @@ class Server:
     """`m0sim gdbserver --port 0` in a subprocess; the port is read from its first line."""
 
     def __init__(self, elf, *extra):
-        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", *extra],
+        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", "--once", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
         self.first_line = self.proc.stderr.readline()
         match = re.search(r"127\.0\.0\.1:(\d+)", self.first_line)
@@ -206,7 +206,7 @@ def test_ctrl_c_interrupts_and_counts_stay_exact(programs):
     assert c.reply() == "T02"
     assert 0 < int(c.monitor("cycles").split()[0])
     regs = c.cmd("g")
-    assert len(regs) == 17 * 8
+    assert len(regs) == 21 * 8
     assert c.cmd("c") == "W03"
     c.sock.close()
     rc, sout, err = server.finish()
@@ -263,7 +263,7 @@ def test_malformed_packets_are_nakked(programs):
     c.raw(b"$g#zz")  # not hex
     assert c.ack() == b"-"
     c.raw(b"garbage without a packet")
-    assert len(c.cmd("g")) == 17 * 8  # still serving
+    assert len(c.cmd("g")) == 21 * 8  # still serving
     assert c.cmd("vFrobnicate") == ""  # unknown packets: the empty reply
     assert c.cmd("mzz,4").startswith("E")
     c.sock.close()
@@ -298,7 +298,7 @@ def test_firmware_fault_stops_for_inspection_then_ends_with_70(firmware):
     c = Client(server.port)
     c.cmd("?")
     assert c.cmd("c") == "T0b"  # SIGSEGV: GDB can look at the registers and memory where it happened
-    assert len(c.cmd("g")) == 17 * 8
+    assert len(c.cmd("g")) == 21 * 8
     assert c.cmd("c") == "X0b"
     c.sock.close()
     rc, _, err = server.finish()
