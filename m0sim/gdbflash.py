@@ -56,16 +56,29 @@ class FlashLoad:
         return program_from_pages(Path(f"image loaded by GDB over {path.name}"), pages)
 
     def _holds(self, program, flash) -> bool:
-        """Does flash hold exactly this program's flash image (and nothing else in the erased blocks)?"""
-        segs = [s for s in program.segments if s.data and memmap.XIP.contains(s.paddr, len(s.data))]
-        if any(flash(s.paddr, len(s.data)) != s.data for s in segs):
+        """Does flash hold exactly this program's sections at their load addresses (GDB loads sections, not
+        the padding between them), and nothing else in the erased blocks?"""
+        pieces = list(_flash_sections(program))
+        if any(flash(addr, len(data)) != data for addr, data in pieces):
             return False
         for lo, hi in self.erased:
             data = bytearray(flash(lo, hi - lo))
-            for s in segs:
-                a, b = max(lo, s.paddr), min(hi, s.paddr + len(s.data))
+            for addr, piece in pieces:
+                a, b = max(lo, addr), min(hi, addr + len(piece))
                 if a < b:
                     data[a - lo:b - lo] = bytes([ERASED]) * (b - a)
             if data.count(ERASED) != len(data):
                 return False
         return True
+
+
+def _flash_sections(program):
+    """(load address, bytes) of each loaded section that lies in flash (.data at its load address)."""
+    for sec in program.sections:
+        if "a" not in sec.flags or sec.nobits or sec.size == 0:
+            continue
+        for seg in program.segments:
+            off = sec.addr - seg.vaddr
+            if 0 <= off and off + sec.size <= len(seg.data) and memmap.XIP.contains(seg.paddr + off, sec.size):
+                yield seg.paddr + off, seg.data[off:off + sec.size]
+                break

@@ -135,6 +135,10 @@ class Debugger:
         self._step_hook = None
         self._fault = None  # FirmwareFault reported to GDB as a signal; the run ends on the next resume
         self._hits_owed = 0  # XIP hits given back at this stop that the resumed block counts again
+        # GDB takes ARM watchpoints to stop before the access and steps over it once told; m0sim stops right
+        # after it (in its context: a store before an exception return is reported in the handler), so that
+        # one step is answered without running anything.
+        self._after_watch = False
         self.detached = False
 
     @property
@@ -403,6 +407,9 @@ class Debugger:
             self.conn.send(f"X{self._fault[0]:02x}")
             raise self._fault[1]
         self._ram_writes = []
+        after_access, self._after_watch = self._after_watch, False
+        if step and after_access:
+            return f"T{SIGTRAP:02x}"  # GDB's step over the access it was told of: the access already ran
         self._hits_owed = 0
         active = len(self.m.exceptions.active)
         reply = self._run(step, self.conn.poll_interrupt)
@@ -411,6 +418,7 @@ class Debugger:
             reply = self._finish_handlers(active)
         if reply is _RESUMED:
             self.conn.send(f"W{self.m._exit_code & 0xFF:02x}")
+        self._after_watch = isinstance(reply, str) and ("watch:" in reply)
         return reply
 
     def _finish_handlers(self, depth: int):
