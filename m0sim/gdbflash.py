@@ -53,7 +53,7 @@ class FlashLoad:
         for lo, hi in ranges:
             for page in range(lo & ~(PAYLOAD - 1), hi, PAYLOAD):
                 pages[page] = flash(page, PAYLOAD)
-        return program_from_pages(Path(f"image loaded by GDB over {path.name}"), pages)
+        return program_from_pages(Path("gdb-load.img"), pages)  # named so in messages: no file holds it
 
     def _holds(self, program, flash) -> bool:
         """Does flash hold exactly this program's sections at their load addresses (GDB loads sections, not

@@ -64,8 +64,10 @@ def exec_stats(elf):
 class Server:
     """`m0sim gdbserver --port 0` in a subprocess; the port is read from its first line."""
 
-    def __init__(self, elf, *extra):
-        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", "--once", *extra],
+    def __init__(self, elf, *extra, once=True):
+        once_flag = ["--once"] if once else []
+        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", *once_flag,
+                                      *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
         self.first_line = self.proc.stderr.readline()
         match = re.search(r"127\.0\.0\.1:(\d+)", self.first_line)
