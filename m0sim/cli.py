@@ -54,9 +54,9 @@ def _budget_options(f):
     return f
 
 
-def _machine(program, clock_mhz, alignment_check):
+def _machine(program, clock_mhz, alignment_check, stdout=None):
     from m0sim.machine import Machine
-    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check)
+    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check, stdout=stdout)
 
 
 def _budget(machine, max_seconds):
@@ -272,8 +272,11 @@ def run(ctx, name):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", type=click.IntRange(min=1), default=25, show_default=True, help="Rows of the table.")
 def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz, alignment_check, as_json, top):
-    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...)."""
-    m = _machine(program, clock_mhz, alignment_check)
+    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...).
+
+    With --json, stdout is one JSON document: the firmware's own output is its "output" field."""
+    output = bytearray()
+    m = _machine(program, clock_mhz, alignment_check, stdout=output.extend if as_json else None)
     budget = dict(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
     if call_symbol:
         try:
@@ -288,7 +291,7 @@ def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz
         run = m.run(**budget)
         stats, result = run.stats, {"exit_code": run.exit_code}
     if as_json:
-        click.echo(json.dumps({**result, **stats.to_dict()}, indent=2))
+        click.echo(json.dumps({**result, **stats.to_dict(), "output": output.decode(errors="replace")}, indent=2))
         return
     click.echo(f"{'function':<32}{'cycles':>14}{'share':>8}{'instructions':>14}{'calls':>10}")
     for f in stats.functions[:top]:
