@@ -46,8 +46,8 @@ WATCH_KINDS = {2: "watch", 3: "rwatch", 4: "awatch"}
 MASKISR_MODES = ("auto", "off")
 MONITOR_HELP = ("monitor commands: reset [halt] (restart from the reset vector, halted), cycles, stats, "
                 "maskisr [auto|off] (auto: a step does not stop in an interrupt handler), help\n")
-RESET_NOTE = ("m0sim: reset: halted at the reset vector. GDB keeps showing the registers it read before; "
-              "`maint flush register-cache` (or a `hookpost-monitor` doing it) re-reads them\n")
+RESET_NOTE = ("m0sim: reset: halted at the reset vector. GDB shows the registers it read before until "
+              "`maint flush register-cache` or a `stepi` (which runs nothing after a reset)\n")
 
 
 class Reset(Exception):
@@ -116,7 +116,7 @@ class Debugger:
     """Serves GDB for one Machine run (see `Machine._execute`), across detaches and reconnections."""
 
     def __init__(self, lobby: Lobby, breakpoints=None, watches=None, err=None, once=False, ram_writes=(),
-                 maskisr="auto"):
+                 maskisr="auto", sync=False):
         self.lobby = lobby
         self.err = err or (lambda text: print(text, file=sys.stderr, flush=True))
         self.once = once
@@ -135,10 +135,11 @@ class Debugger:
         self._step_hook = None
         self._fault = None  # FirmwareFault reported to GDB as a signal; the run ends on the next resume
         self._hits_owed = 0  # XIP hits given back at this stop that the resumed block counts again
-        # GDB takes ARM watchpoints to stop before the access and steps over it once told; m0sim stops right
-        # after it (in its context: a store before an exception return is reported in the handler), so that
-        # one step is answered without running anything.
-        self._after_watch = False
+        # The next single step is answered without running anything (OpenOCD's `gdb_sync`): after a watchpoint
+        # stop, GDB (which takes ARM watchpoints to stop before the access) steps over the access, which m0sim
+        # has already run, stopping right after it in its context; after a reset or load, that step is how GDB
+        # comes to show the new registers.
+        self._step_answered = sync
         self.detached = False
 
     @property
@@ -407,9 +408,9 @@ class Debugger:
             self.conn.send(f"X{self._fault[0]:02x}")
             raise self._fault[1]
         self._ram_writes = []
-        after_access, self._after_watch = self._after_watch, False
-        if step and after_access:
-            return f"T{SIGTRAP:02x}"  # GDB's step over the access it was told of: the access already ran
+        answered, self._step_answered = self._step_answered, False
+        if step and answered:
+            return f"T{SIGTRAP:02x}"
         self._hits_owed = 0
         active = len(self.m.exceptions.active)
         reply = self._run(step, self.conn.poll_interrupt)
@@ -418,7 +419,7 @@ class Debugger:
             reply = self._finish_handlers(active)
         if reply is _RESUMED:
             self.conn.send(f"W{self.m._exit_code & 0xFF:02x}")
-        self._after_watch = isinstance(reply, str) and ("watch:" in reply)
+        self._step_answered = isinstance(reply, str) and "watch:" in reply
         return reply
 
     def _finish_handlers(self, depth: int):
@@ -644,18 +645,19 @@ def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None
     lobby = Lobby(server, log=log, err=err)
     err(f"m0sim: gdbserver for {program.path} listening on 127.0.0.1:{lobby.port} "
         f"(gdb-multiarch {program.path} -ex 'target remote :{lobby.port}')")
-    breaks, watches, ram_writes, maskisr = {}, [], [], "auto"
+    breaks, watches, ram_writes, maskisr, sync = {}, [], [], "auto", False
     try:
         while True:
             machine = Machine(program, clock_hz=clock_hz, alignment_faults=True)  # as `m0sim exec` runs it
-            dbg = Debugger(lobby, breaks, watches, err=err, once=once, ram_writes=ram_writes, maskisr=maskisr)
+            dbg = Debugger(lobby, breaks, watches, err=err, once=once, ram_writes=ram_writes, maskisr=maskisr,
+                           sync=sync)
             machine.debugger = dbg
-            ram_writes = []
+            ram_writes, sync = [], False
             try:
                 result = machine.run(max_cycles=int(max_cycles_seconds * clock_hz))
             except Reset as r:
                 breaks, watches, maskisr = dbg._wanted_breaks, dbg._wanted_watches, dbg.maskisr
-                program, ram_writes = r.program or program, r.ram_writes
+                program, ram_writes, sync = r.program or program, r.ram_writes, True
                 continue
             except Killed:
                 err("m0sim: GDB killed the program")
