@@ -426,6 +426,8 @@ class Debugger:
         """maskisr auto: the step took an interrupt; run its handler (and any it lets in) to the return to the
         stepped code, where the step ends. A breakpoint, watchpoint or Ctrl-C on the way still stops there."""
         m = self.m
+        if m.uc.reg_read(arm.UC_ARM_REG_PC) in self.breaks:
+            return f"T{SIGTRAP:02x}"  # a breakpoint on the handler's first instruction: it stops there
         sp = m.uc.reg_read(arm.UC_ARM_REG_SP)
         back = int.from_bytes(m._read_bytes(sp + 24, 4), "little") & ~1  # the frame's return address
         exc = m.exceptions

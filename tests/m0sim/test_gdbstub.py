@@ -358,3 +358,39 @@ int main(void)
     rc, sout, err = server.finish()
     assert (rc, sout) == (code, out)
     assert STATS.search(err).groups() == counts
+
+
+def test_stepping_runs_handlers_but_stops_at_a_breakpoint_in_one(firmware):
+    """maskisr auto: steps go past SysTick interrupts (their handlers run: ticks advance); a breakpoint on the
+    handler's first instruction still stops a step that takes the interrupt."""
+    elf = firmware(r"""
+#include <stdint.h>
+volatile uint32_t ticks, spins;
+void isr_systick(void) { ticks++; }
+int main(void)
+{
+    *(volatile uint32_t *)0xE000E014 = 299;
+    *(volatile uint32_t *)0xE000E010 = 7;
+    while (ticks < 1000) spins++;
+    return 0;
+}
+""", opt="-O0")
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    isr, main, ticks = symbol(elf, "isr_systick"), symbol(elf, "main"), symbol(elf, "ticks")
+    assert c.cmd(f"Z0,{main:x},2") == "OK" and c.cmd("c").startswith("T05")
+    assert c.cmd(f"z0,{main:x},2") == "OK"
+    for _ in range(300):  # about 4 ticks' worth of instructions
+        c.cmd("s")
+        assert c.reg(15) != isr and c.reg(16) & 0x3F == 0  # never stopped in the handler
+    assert int.from_bytes(bytes.fromhex(c.cmd(f"m{ticks:x},4")), "little") > 0  # but the handlers ran
+    assert c.cmd(f"Z0,{isr:x},2") == "OK"
+    for _ in range(300):
+        c.cmd("s")
+        if c.reg(15) == isr:
+            break
+    assert c.reg(15) == isr and c.reg(16) & 0x3F == 15
+    c.raw(b"$k#6b")
+    c.sock.close()
+    server.finish()
