@@ -29,7 +29,7 @@ import unicorn as uc
 from unicorn import arm_const as arm
 
 from m0sim import memmap, native
-from m0sim.errors import BudgetExhausted, FirmwareFault
+from m0sim.errors import FirmwareFault
 from m0sim.gdbflash import FlashLoad
 from m0sim.gdbtarget import MEMORY_MAP_XML, REGISTERS, TARGET_XML, Refused, peek_peripheral
 from m0sim.pieces import give_back

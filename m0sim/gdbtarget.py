@@ -29,7 +29,8 @@ REGISTERS = (
     [Register(f"r{i}", getattr(arm, f"UC_ARM_REG_R{i}"), _PROFILE) for i in range(13)]
     + [Register("sp", arm.UC_ARM_REG_SP, _PROFILE, "data_ptr"), Register("lr", arm.UC_ARM_REG_LR, _PROFILE),
        Register("pc", arm.UC_ARM_REG_PC, _PROFILE, "code_ptr"), Register("xpsr", arm.UC_ARM_REG_XPSR, _PROFILE),
-       Register("msp", arm.UC_ARM_REG_MSP, _SYSTEM, "data_ptr"), Register("psp", arm.UC_ARM_REG_PSP, _SYSTEM, "data_ptr"),
+       Register("msp", arm.UC_ARM_REG_MSP, _SYSTEM, "data_ptr"),
+       Register("psp", arm.UC_ARM_REG_PSP, _SYSTEM, "data_ptr"),
        Register("primask", arm.UC_ARM_REG_PRIMASK, _SYSTEM), Register("control", arm.UC_ARM_REG_CONTROL, _SYSTEM)])
 REGISTER_NUMBER = {r.name: n for n, r in enumerate(REGISTERS)}
 
