@@ -30,6 +30,7 @@ from unicorn import arm_const as arm
 
 from m0sim import memmap, native
 from m0sim.errors import FirmwareFault
+from m0sim.exceptions import PENDSV
 from m0sim.gdbflash import FlashLoad
 from m0sim.gdbtarget import MEMORY_MAP_XML, REGISTERS, TARGET_XML, Refused, peek_peripheral
 from m0sim.pieces import give_back
@@ -158,7 +159,8 @@ class Debugger:
             self._add_watch(addr, length, kind)
         self.until = until
         s = machine._state
-        self._allowance = (s.insn_budget - s.insns, s.cycle_budget - s.cycles)  # what --max-seconds grants
+        # what the run's budget (--max-seconds) grants; granted again each time it runs out under GDB
+        self._allowance = (s.insn_budget - s.insns, machine.exceptions.real_cycle_budget - s.cycles)
         self._insn_budget = s.insn_budget
         self._serve()
 
@@ -414,8 +416,9 @@ class Debugger:
         self._hits_owed = 0
         active = len(self.m.exceptions.active)
         reply = self._run(step, self.conn.poll_interrupt)
-        if step and self.maskisr == "auto" and reply == f"T{SIGTRAP:02x}" \
-                and len(self.m.exceptions.active) > active:
+        exc = self.m.exceptions
+        if step and self.maskisr == "auto" and reply == f"T{SIGTRAP:02x}" and len(exc.active) > active \
+                and exc.active[-1] >= PENDSV:  # an interrupt (a fault or an SVC is the step's own doing)
             reply = self._finish_handlers(active)
         if reply is _RESUMED:
             self.conn.send(f"W{self.m._exit_code & 0xFF:02x}")
@@ -423,8 +426,10 @@ class Debugger:
         return reply
 
     def _finish_handlers(self, depth: int):
-        """maskisr auto: the step took an interrupt; run its handler (and any it lets in) to the return to the
-        stepped code, where the step ends. A breakpoint, watchpoint or Ctrl-C on the way still stops there."""
+        """maskisr auto: the step took an interrupt (PendSV, SysTick or an IRQ: what a Cortex-M's C_MASKINTS
+        masks; faults and SVC are the step's own doing and stop in their handler); run its handler (and any it
+        lets in) to the return to the stepped code, where the step ends. A breakpoint, watchpoint or Ctrl-C on
+        the way still stops there."""
         m = self.m
         if m.uc.reg_read(arm.UC_ARM_REG_PC) in self.breaks:
             return f"T{SIGTRAP:02x}"  # a breakpoint on the handler's first instruction: it stops there

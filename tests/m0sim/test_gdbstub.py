@@ -394,3 +394,30 @@ int main(void)
     c.raw(b"$k#6b")
     c.sock.close()
     server.finish()
+
+
+def test_a_step_into_a_fault_stops_in_the_hardfault_handler(firmware):
+    """maskisr auto runs only interrupt handlers through a step: a fault's handler (here one that never
+    returns) is where the step stops."""
+    elf = firmware(r"""
+volatile int reached;
+void isr_hardfault(void) { for (;;) reached = 1; }
+int main(void)
+{
+    __asm__ volatile("udf #0");
+    return 0;
+}
+""", opt="-O0")
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    main, hardfault = symbol(elf, "main"), symbol(elf, "isr_hardfault")
+    assert c.cmd(f"Z0,{main:x},2") == "OK" and c.cmd("c").startswith("T05")
+    for _ in range(20):
+        assert c.cmd("s").startswith("T05")
+        if c.reg(15) == hardfault:
+            break
+    assert c.reg(15) == hardfault and c.reg(16) & 0x3F == 3  # IPSR: HardFault
+    c.raw(b"$k#6b")
+    c.sock.close()
+    server.finish()
