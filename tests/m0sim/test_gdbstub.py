@@ -421,3 +421,16 @@ int main(void)
     c.raw(b"$k#6b")
     c.sock.close()
     server.finish()
+
+
+def test_a_fault_after_detach_ends_as_exec_does(firmware):
+    elf = firmware("int main(void){ *(volatile int *)0x60000000 = 1; return 0; }")
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    assert c.cmd("D") == "OK"
+    c.sock.close()
+    rc, _, err = server.finish()
+    exec_run = run_cli("exec", elf)
+    assert rc == exec_run.returncode == 70
+    assert exec_run.stderr.strip().splitlines()[-1] in err and "Traceback" not in err
