@@ -97,7 +97,7 @@ def gdbserver(program, port, max_seconds, clock_mhz, trace, once):
     The server stays up across detaches and reconnections (the program runs on after `detach` as `exec` runs
     it) until interrupted, or with --once until the program ends."""
     from m0sim.elf import load_program
-    from m0sim.gdbstub import serve
+    from m0sim.gdbserver import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
     sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log, once=once))
 
