@@ -61,6 +61,8 @@ def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None
     (124 or 70 for a budget or fault while detached), or 0 when GDB killed it or went away first.
     """
     err = out or (lambda text: print(text, file=sys.stderr, flush=True))
+    machine = _machine(program, clock_hz)
+    machine._reset_vector()  # a program m0sim cannot run is refused before anything listens
     server = listen(port)
     lobby = Lobby(server, log=log, err=err)
     err(f"m0sim: gdbserver for {program.path} listening on 127.0.0.1:{lobby.port} "
@@ -68,13 +70,13 @@ def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None
     breaks, watches, ram_writes, maskisr, sync = {}, [], [], "auto", False
     try:
         while True:
-            machine = Machine(program, clock_hz=clock_hz, alignment_faults=True)  # as `m0sim exec` runs it
+            current, machine = machine or _machine(program, clock_hz), None  # the next round builds a fresh one
             dbg = Debugger(lobby, breaks, watches, err=err, once=once, ram_writes=ram_writes, maskisr=maskisr,
                            sync=sync)
-            machine.debugger = dbg
+            current.debugger = dbg
             ram_writes, sync = [], False
             try:
-                result = machine.run(max_cycles=int(max_cycles_seconds * clock_hz))
+                result = current.run(max_cycles=int(max_cycles_seconds * clock_hz))
             except Reset as r:
                 breaks, watches, maskisr = dbg._wanted_breaks, dbg._wanted_watches, dbg.maskisr
                 program, ram_writes, sync = r.program or program, r.ram_writes, True
@@ -104,6 +106,10 @@ def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None
     finally:
         lobby.drop()
         server.close()
+
+
+def _machine(program, clock_hz: int) -> Machine:
+    return Machine(program, clock_hz=clock_hz, alignment_faults=True)  # as `m0sim exec` runs it
 
 
 def _goodbye(lobby: Lobby):

@@ -434,3 +434,14 @@ def test_a_fault_after_detach_ends_as_exec_does(firmware):
     exec_run = run_cli("exec", elf)
     assert rc == exec_run.returncode == 70
     assert exec_run.stderr.strip().splitlines()[-1] in err and "Traceback" not in err
+
+
+def test_a_program_that_cannot_run_is_refused_before_listening(programs, tmp_path):
+    from elfpatch import ElfPatch
+    bad = tmp_path / "sp.elf"
+    patch = ElfPatch(programs["dbg"].read_bytes())
+    patch.word_at(0x10000000, 0xF0000000)  # an initial SP outside SRAM
+    bad.write_bytes(patch.bytes())
+    proc = subprocess.run([sys.executable, "-m", "m0sim", "gdbserver", str(bad), "--port", "0", "--once"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert_one_line_error(proc, INPUT, "initial SP 0xf0000000")  # no "listening" line: nobody waits for GDB
