@@ -26,7 +26,7 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import memmap, native
+from m0sim import interrupt, memmap, native
 from m0sim.errors import FirmwareFault
 from m0sim.exceptions import PENDSV
 from m0sim.gdbflash import FlashLoad
@@ -442,6 +442,8 @@ class Debugger:
                 return self._report_fault(fault)
             finally:
                 s.insn_budget = self._insn_budget
+            if interrupt.requested():
+                raise KeyboardInterrupt  # Ctrl-C to the server itself (m0sim.interrupt)
             self._skip_break_at = None
             if m._exit_code is not None:
                 return _RESUMED
