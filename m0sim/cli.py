@@ -54,9 +54,9 @@ def _budget_options(f):
     return f
 
 
-def _machine(program, clock_mhz, alignment_check):
+def _machine(program, clock_mhz, alignment_check, stdout=None):
     from m0sim.machine import Machine
-    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check)
+    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check, stdout=stdout)
 
 
 def _budget(machine, max_seconds):
@@ -88,12 +88,18 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
               show_default=True, help="clk_sys frequency.")
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
-def gdbserver(program, port, max_seconds, clock_mhz, trace):
-    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`."""
+@click.option("--once", is_flag=True,
+              help="Exit with the program (its exit code; 0 when GDB kills it or goes away) instead of staying up "
+                   "for the next GDB.")
+def gdbserver(program, port, max_seconds, clock_mhz, trace, once):
+    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`.
+
+    The server stays up across detaches and reconnections (the program runs on after `detach` as `exec` runs
+    it) until interrupted, or with --once until the program ends."""
     from m0sim.loader import load_program
-    from m0sim.gdbstub import serve
+    from m0sim.gdbserver import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
-    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
+    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log, once=once))
 
 
 @main.command()
@@ -266,8 +272,11 @@ def run(ctx, name):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", type=click.IntRange(min=1), default=25, show_default=True, help="Rows of the table.")
 def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz, alignment_check, as_json, top):
-    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...)."""
-    m = _machine(program, clock_mhz, alignment_check)
+    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...).
+
+    With --json, stdout is one JSON document: the firmware's own output is its "output" field."""
+    output = bytearray()
+    m = _machine(program, clock_mhz, alignment_check, stdout=output.extend if as_json else None)
     budget = dict(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
     if call_symbol:
         try:
@@ -282,7 +291,7 @@ def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz
         run = m.run(**budget)
         stats, result = run.stats, {"exit_code": run.exit_code}
     if as_json:
-        click.echo(json.dumps({**result, **stats.to_dict()}, indent=2))
+        click.echo(json.dumps({**result, **stats.to_dict(), "output": output.decode(errors="replace")}, indent=2))
         return
     click.echo(f"{'function':<32}{'cycles':>14}{'share':>8}{'instructions':>14}{'calls':>10}")
     for f in stats.functions[:top]:

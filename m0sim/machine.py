@@ -55,7 +55,7 @@ class _Window:
         self.enter = np.zeros(n, np.uint32)
         self.leave = np.zeros(n, np.uint32)
         self.taken_at = np.zeros(n, np.uint32)
-        self.stall_at = np.zeros(n, np.int32)
+        self.stall_at = np.zeros(n, np.int64)  # WFI sleeps are charged here: longer than 2**31 cycles
         self.function_index = None  # per slot: index into the program's functions (len = none), built once
 
     def clear(self):

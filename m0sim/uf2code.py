@@ -27,7 +27,11 @@ VECTOR_WORDS = 16 + 32  # system exceptions + the RP2040's 32 IRQs
 def load_uf2(path) -> Program:
     """A Program from a UF2: contiguous flash runs as segments, code found by following control flow."""
     path = Path(path)
-    pages = read_image(path)
+    return program_from_pages(path, read_image(path))
+
+
+def program_from_pages(path: Path, pages: dict[int, bytes]) -> Program:
+    """A Program from flash pages (a UF2's, or an image GDB loaded): `path` names it in messages."""
     segments, run_start, run = [], None, bytearray()
     for addr in sorted(pages):
         if run_start is not None and addr != run_start + len(run):

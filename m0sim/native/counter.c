@@ -49,7 +49,7 @@ static void unaligned(counter_state_t *s, uc_engine *uc, uint32_t addr, unsigned
 static void stall(counter_state_t *s, uint32_t cycles)
 {
     s->cycles += cycles;
-    ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)cycles;
+    ((int64_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += cycles; /* 64-bit: long WFI sleeps */
 }
 
 /* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement (xip_lru[set] = the way to evict).

@@ -15,6 +15,7 @@ def _s32(v: int) -> int:
 
 class Sio:
     name = "SIO"
+    read_side_effects = {DIV_QUOTIENT: "reading clears the divider's DIRTY flag"}  # (m0sim.gdbtarget)
     base = memmap.SIO.base
     size = memmap.SIO.size
 
