@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from priot import methods
 from priot.errors import ConfigError
 from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, calib_digits
+from priot.experiments.study.version import code_version
 from priot.models import model_name
 
 CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
@@ -160,9 +161,10 @@ def backbone_key(cell: dict) -> tuple:
     return (cell["model"], cell["seed"], cell["pretrain"], cell["pretrain_epochs"], cell["dataset"], cell["data_path"])
 
 
-def cell_key(cell: dict) -> str:
-    """A stable name for a cell's result file: a hash of its whole config."""
-    text = json.dumps(cell, sort_keys=True, separators=(",", ":"))
+def cell_key(cell: dict, code: str | None = None) -> str:
+    """A stable name for a cell's result file: a hash of its whole config and the code version (this
+    process's, unless ``code`` names another), so results of other code are never reused."""
+    text = json.dumps({"config": cell, "code": code or code_version()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from priot import methods
 from priot.experiments.study import stats
+from priot.experiments.study.version import code_version
 from priot.experiments.study.grid import Study, angle_label, display_order, cell_key, final_cell, tune_cells, tuning_source
 
 PAPER_CLAIM = "paper: ≥ +8"
@@ -191,11 +192,12 @@ def summarize(study: Study, outcome, engine_info: dict, wall_seconds: float) -> 
                       "epochs": study.epochs, "pretrain": study.pretrain, "val_frac": study.val_frac,
                       "tuning": "each seed on its own validation split" if study.tune_every_seed else
                       "first seed's validation split, steps reused for the other seeds",
-                      "device": study.device, "families": {m: methods.spec(m).family for m in study.methods}},
+                      "device": study.device, "families": {m: methods.spec(m).family for m in study.methods},
+                      "code_version": code_version(), "code_sources": "priot.experiments.study.version.SOURCES"},
             "engine": dict(engine_info, wall_seconds=round(wall_seconds, 1)),
             "cells": {"total": len(outcome.records), "ran": outcome.ran, "skipped": outcome.skipped,
                       "missing": outcome.missing, "failed": len(failed), "backbones_built": outcome.backbones,
-                      "cell_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1),
+                      "cell_wall_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1),
                       "cell_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in outcome.records.values()), 1),
                       "cells_with_cpu_time": sum("cpu_seconds" in r for r in outcome.records.values())},
             "settings": settings, "verdicts": verdicts(settings), "failed": failed}
@@ -253,8 +255,8 @@ def table_md(summary: dict) -> str:
            f"held out for tuning), {st['test']} test digits, {st['epochs']} epochs, backbone pretrained on "
            f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {summary['cells']['total']} "
            f"({summary['cells']['ran']} run now, {summary['cells']['skipped']} reused, {summary['cells']['failed']} "
-           f"failed{partial}); {summary['cells']['cell_seconds']:.0f} s of cell wall time, {summary['cells']['cell_cpu_seconds']:.0f} s of cell CPU time ({summary['cells']['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
-           f"workers, {eng['wall_seconds']:.0f} s wall time this invocation.", ""]
+           f"failed{partial}); {summary['cells']['cell_wall_seconds']:.0f} s of cell wall time, {summary['cells']['cell_cpu_seconds']:.0f} s of cell CPU time ({summary['cells']['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
+           f"workers, {eng['wall_seconds']:.0f} s wall time this invocation. Code version {st['code_version']}.", ""]
     waiting = [s["label"] for s in summary["settings"] if not s["methods"]]
     if waiting:
         out += [f"Not finished yet (no final runs): {', '.join(waiting)}.", ""]
