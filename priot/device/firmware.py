@@ -61,18 +61,19 @@ def cached_build(name: str, srcs, includes=(KERNEL_DIR,), generated: dict[str, s
     return cache.build_once(path, build, what=f"firmware {name}")
 
 
-def variant_name(model, method: str, frac: float, layers=None) -> str:
+def variant_name(model, method: str, frac: float, layers=None, knobs=None) -> str:
     suffix = f"-p{frac:g}" if method == "priot-s" else ""
     if method.startswith("priot") and layers is not None:
         suffix += "-L" + "".join(str(j) for j in scored_layers(make_layout(model), layers))
+    suffix += "".join(f"-{v}" for _, v in sorted((knobs or {}).items()))
     return f"priot-{model.name}-{method}{suffix}"
 
 
-def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path | None = None) -> Path:
-    """The firmware for one method (PRIOT-S scored fraction, scored layers): from the cache, built on first
-    use; or compiled into `out_dir` when given."""
-    name = variant_name(model, method, frac, layers)
-    text = header(make_layout(model), method, frac, layers)
+def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path | None = None, knobs=None) -> Path:
+    """The firmware for one method (PRIOT-S scored fraction, scored layers, PRIOT's non-default knobs): from
+    the cache, built on first use; or compiled into `out_dir` when given."""
+    name = variant_name(model, method, frac, layers, knobs)
+    text = header(make_layout(model), method, frac, layers, knobs)
     try:
         if out_dir is None:
             return cached_build(name, sources(), generated={"priot_layout.h": text}, stack_size=STACK_RESERVE)
@@ -105,23 +106,23 @@ def _does_not_fit(message: str, model, method: str) -> InputError | None:
     return None
 
 
-def expected_hash(model, method: str, frac: float, layers=None) -> int:
-    return layout_hash(header(make_layout(model), method, frac, layers))
+def expected_hash(model, method: str, frac: float, layers=None, knobs=None) -> int:
+    return layout_hash(header(make_layout(model), method, frac, layers, knobs))
 
 
-def locate(model, method: str, frac: float, layers=None, path: Path | None = None) -> Path:
+def locate(model, method: str, frac: float, layers=None, path: Path | None = None, knobs=None) -> Path:
     """The firmware ELF for a run: the given path (checked, never rebuilt), else the cached build of the
     installed sources (built on first use)."""
     if path is None:
-        return build(model, method, frac, layers)
-    path, want = Path(path), expected_hash(model, method, frac, layers)
+        return build(model, method, frac, layers, knobs=knobs)
+    path, want = Path(path), expected_hash(model, method, frac, layers, knobs)
     if not path.exists():
         raise InputError(f"kernel ELF {path} not found (leave out the firmware path to use the build of the "
                          f"current sources, made on first use or by `make kernels`)")
     got = _hash_of(path)
     if got != want:
         raise InputError(f"kernel ELF {path} is stale or built for another method (layout 0x{got:08x}; "
-                         f"{method} needs 0x{want:08x}, as in {variant_name(model, method, frac, layers)}.elf): "
+                         f"{method} needs 0x{want:08x}, as in {variant_name(model, method, frac, layers, knobs)}.elf): "
                          f"leave out the firmware path to use the build of the current sources")
     return path
 

@@ -15,7 +15,7 @@ from m0sim import memmap
 from m0sim.errors import FirmwareFault, InputError
 from m0sim.machine import Machine
 from priot import ref
-from priot.device.layout import METHODS, N_EXP_TABLES, make_layout, params_dtype, trained_layers
+from priot.device.layout import KNOBS, METHODS, N_EXP_TABLES, make_layout, params_dtype, trained_layers
 from priot.methods import REGISTRY, Niti, Priot
 
 STEP_BUDGET_CYCLES = 2_000_000_000  # a step that runs longer than 16 s of Pico time is a bug
@@ -52,8 +52,17 @@ def method_key(method) -> str:
 
 def scored_layer_list(method) -> list[int] | None:
     if isinstance(method, Priot):
-        return [j for j, t in enumerate(method.thresholds) if t < 128]
+        if method.select == "largest":  # as always: the layers whose threshold can score an edge
+            return [j for j, t in enumerate(method.thresholds) if t < 128]
+        return list(method.layers)
     return None
+
+
+def priot_knobs(method) -> dict:
+    """A PRIOT method's knobs that differ from their defaults (they select its firmware variant)."""
+    if not isinstance(method, Priot):
+        return {}
+    return {name: getattr(method, name) for name, (_, _, values) in KNOBS.items() if getattr(method, name) != values[0]}
 
 
 class DeviceMethod:
@@ -175,8 +184,8 @@ class DeviceMethod:
                 n = self.qm.weights[j].size
                 out[f"w{j}"] = w[off:off + n].reshape(self.qm.weights[j].shape)
                 off += n
-            if "rng_counter" in self.method.state():
-                out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
+        if "rng_counter" in self.method.state():
+            out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
         return out
 
     def host_state(self) -> dict:
@@ -226,5 +235,5 @@ def open_device(method, firmware=None, clock_hz: int = memmap.CLOCK_HZ) -> Devic
         raise InputError(f"no firmware for method {key}")
     frac = method.frac if isinstance(method, Priot) else 1.0
     path = locate(method.qm.model, key, frac, scored_layer_list(method) if isinstance(method, Priot) else None,
-                  firmware)
+                  firmware, knobs=priot_knobs(method))
     return DeviceMethod(method, path, clock_hz)

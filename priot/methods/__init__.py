@@ -22,7 +22,7 @@ def _weights(qm, step, seed, spec, **_):
 def _priot(frac_of):
     def build(qm, step, seed, keep, frac, init_shift, layers, name, **_):
         keep = DEFAULT_KEEP[name] if keep is None else keep
-        return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac_of(frac), layers=layers)
+        return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac_of(frac), layers=layers, seed=seed)
     return build
 
 

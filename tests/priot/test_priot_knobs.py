@@ -1,0 +1,70 @@
+"""PRIOT's knobs on the host: stochastic score rounding, |score| ranking, PRIOT-S's scored-edge selection.
+Each default is the method as before (the bit-exact and device tests pin that); here each knob must change
+what it says and nothing it does not."""
+
+import numpy as np
+import pytest
+
+from priot import ref
+from priot.errors import ConfigError
+from priot.methods import Priot
+from priot.methods.priot import score_threshold, select_hash, select_scored
+from priot.topk import topk_mask, topk_mask_sorted
+
+
+def _train(method, splits, n=6):
+    x, y = ref.to_input(splits[1].images), splits[1].labels
+    for i in range(n):
+        method.step(x[i], int(y[i]))
+    return method
+
+
+def test_stochastic_rounding_moves_scores_apart_from_nearest(small_qm, small_splits):
+    near = _train(Priot(small_qm, lr_shift=9, seed=3), small_splits)
+    sto = _train(Priot(small_qm, lr_shift=9, seed=3, rounding="stochastic"), small_splits)
+    again = _train(Priot(small_qm, lr_shift=9, seed=3, rounding="stochastic"), small_splits)
+    assert any((a != b).any() for a, b in zip(near.scores, sto.scores))
+    assert all((a == b).all() for a, b in zip(sto.scores, again.scores))  # same seed, same bits
+    assert int(sto.counter[0]) == 6 * sum(int(s.any()) for s in sto.scored)
+    assert "rng_counter" in sto.state() and "rng_counter" not in near.state()
+
+
+def test_magnitude_ranking_keeps_the_largest_absolute_scores():
+    s = np.array([-300, 5, 200, -1, 0, 250], np.int16)
+    assert topk_mask(s, 2, magnitude=True).tolist() == [1, 0, 0, 0, 0, 1]
+    assert topk_mask(s, 2).tolist() == [0, 0, 1, 0, 0, 1]
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        s = rng.integers(-32768, 32768, rng.integers(1, 300)).astype(np.int16)
+        s[rng.integers(0, len(s))] = -32768
+        k = int(rng.integers(0, len(s) + 1))
+        assert (topk_mask(s, k, magnitude=True) == topk_mask_sorted(s, k, magnitude=True)).all()
+
+
+def test_selection_rules_stay_within_the_budget_and_pick_what_they_say():
+    w = np.random.default_rng(1).integers(-127, 128, 400).astype(np.int8)
+    a = np.abs(w.astype(np.int32))
+    budget = int(np.floor(0.25 * w.size))
+    t, largest = select_scored(w, 0.25, "largest")
+    assert t == score_threshold(w, 0.25) and largest.sum() <= budget
+    _, smallest = select_scored(w, 0.25, "smallest")
+    assert 0 < smallest.sum() <= budget and a[smallest].max() < a[largest].min()
+    r, rand = select_scored(w, 0.25, "random", seed=7, layer=2)
+    assert rand.sum() == budget and (rand == (select_hash(7, 2, w.size) < r)).all()
+    assert not (select_scored(w, 0.25, "random", seed=8, layer=2)[1] == rand).all()
+    assert select_scored(w, 1.0, "random", seed=7)[1].all() and select_scored(w, 1.0, "smallest")[1].all()
+
+
+def test_priot_s_selection_changes_the_scored_edges_only(small_qm):
+    base = Priot(small_qm, frac=0.5, keep=0.5)
+    for rule in ("smallest", "random"):
+        other = Priot(small_qm, frac=0.5, keep=0.5, select=rule)
+        assert [int(s.sum()) <= int(np.floor(0.5 * s.size)) for s in other.scored[1:]] == [True] * 2
+        assert not other.scored[0].any()  # the first layer stays whole under every rule
+        assert any((a != b).any() for a, b in zip(base.scored[1:], other.scored[1:]))
+
+
+def test_bad_knob_values_are_one_clear_error(small_qm):
+    for kw in ({"rounding": "up"}, {"ranking": "abs"}, {"select": "middle"}):
+        with pytest.raises(ConfigError, match="unknown"):
+            Priot(small_qm, **kw)
