@@ -173,6 +173,7 @@ def state_figure(summary):
                                  arrowprops={"arrowstyle": "-", "color": colour(n), "lw": 0.5, "shrinkA": 0,
                                              "shrinkB": 2}))
     ax.set_xscale("log")
+    ax.margins(x=0.08)
     ax.set(xlabel="training state (bytes, log)", ylabel="test accuracy (%), mean over angles ± std across angles",
            title=f"{ss[0]['model']}: accuracy against training-state memory")
     ax.grid(alpha=0.3)
@@ -183,10 +184,13 @@ def state_figure(summary):
 
 
 def _labels_away_from_neighbours(ax, texts, reach_px=70.0):
-    """Put a label left of its point when another point lies just to its right (the label would cross it)."""
+    """Put a label left of its point when another point lies just to its right (the label would cross it) or
+    the label would leave the axes."""
     xs = [ax.transData.transform(t.xy)[0] for t in texts]
+    right = ax.get_window_extent().x1
+    renderer = ax.figure.canvas.get_renderer()
     for t, x in zip(texts, xs):
-        if any(3.0 < other - x < reach_px for other in xs):  # not the same column
+        if any(3.0 < other - x < reach_px for other in xs) or _text_box(t, renderer).x1 > right:  # not the same column
             t.xyann = (-t.xyann[0], t.xyann[1])
             t.set_horizontalalignment("right")
 
@@ -197,22 +201,26 @@ def tuning_curves(summary, path):
     cols = 4
     rows = max(1, -(-len(tuned) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    dashes = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "v", "D", "x"]
     for ax, n in zip(axes.flat, tuned):
-        for s in ss:
+        for i, s in enumerate(ss):  # the method's own colour; one line style and marker per setting
             seed, curve = next(iter(s["tuning_curves"].items()))
             c = curve.get(n)
             if c:
                 steps = sorted(c, key=int)
-                ax.plot([int(k) for k in steps], [100 * c[k] for k in steps], marker=".", label=s["label"])
+                ax.plot([int(k) for k in steps], [100 * c[k] for k in steps], color=colour(n), ms=3,
+                        linestyle=dashes[i % len(dashes)], marker=markers[i % len(markers)])
         ax.set_title(n, fontsize=9)
         ax.set_xlabel(methods.spec(n).step_name, fontsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(tuned):]:
         ax.axis("off")
     axes[0][0].set_ylabel("validation accuracy (%)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles = [plt.Line2D([], [], color="0.3", ms=3, linestyle=dashes[i % len(dashes)],
+                          marker=markers[i % len(markers)], label=s["label"]) for i, s in enumerate(ss)]
     if handles:
-        fig.legend(handles, labels, fontsize=7, loc="lower right")
+        fig.legend(handles=handles, fontsize=7, loc="lower right")
     fig.suptitle("tuning curves: validation accuracy per step (first tuning seed)", fontsize=10)
     return _save(fig, path)
 
