@@ -2,9 +2,9 @@
 
 ``run_cell(cell, cells_dir)`` is a pure function of its small config (a dict of plain values): it draws the
 splits, the backbone (cached) and the sample order from the config's seed, so any worker on any machine
-computes the same bits. It writes ``cells_dir/<hash of the config>.json`` atomically (temporary file, then
-rename) whatever happens: a result, or the error that stopped it. Nothing is half-written, so an
-interrupted study loses only the cells that were running.
+computes the same bits. It writes ``cells_dir/<hash of the config and code version>.json`` atomically
+(temporary file, then rename) whatever happens: a result, or the error that stopped it. Nothing is
+half-written, so an interrupted study loses only the cells that were running.
 """
 
 import json

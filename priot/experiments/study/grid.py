@@ -4,7 +4,7 @@ A *setting* is one model width at one rotation (or the random-angle setting). A 
 a tuning run (one method, one step, trained on the adaptation data minus its validation split, scored on
 that split) or a final run (the method with its tuned step, trained on all adaptation data, scored on the
 test split). Cells are small dicts of plain values, so a cell is a pure function of its config and its
-result file is keyed by a hash of that config.
+result file is keyed by a hash of that config and the code version (``version``).
 
 Three presets: ``quick`` (one width, two angles, 3 seeds, few samples), ``default`` (sized for a 2-core
 machine: the tiny CNN at every angle, widths x2 and x4 at 90 degrees reusing the x1 steps tuned at 90
