@@ -1,11 +1,15 @@
 """Reproducibility: the code version in every cell key and record, and `--verify` re-running finished cells."""
 
 import json
+import logging
 import shutil
 
+import pytest
 from click.testing import CliRunner
+from distributed import Client, LocalCluster
 
-from priot.experiments.study import cells, grid, version
+from m0sim.errors import InputError
+from priot.experiments.study import cells, engine, grid, version
 from priot.experiments.study.cli import VERIFY_FAILED, experiment
 
 ARGS = ["--widths", "1", "--angles", "45", "--seeds", "1", "--samples", "40", "--test", "40", "--pretrain", "200",
@@ -63,3 +67,17 @@ def test_verify_more_cells_than_finished_is_one_clear_error(study_cache, tmp_pat
     _one_finished_cell(tmp_path)
     res = CliRunner().invoke(experiment, ARGS + ["--out", str(tmp_path), "--verify", "5"])
     assert res.exit_code == 2 and "only 1 finished cell(s)" in res.output
+
+
+def test_a_worker_running_other_code_is_refused(study_cache, tmp_path, monkeypatch):
+    study = grid.restrict(grid.preset("quick", 1), names=["none"], angles=[45.0], samples=40, test=40, pretrain=200,
+                          epochs=1)
+    monkeypatch.setattr(cells, "code_version", lambda: "0123456789abcdef")  # what the worker says it runs
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+                           silence_logs=logging.ERROR)  # threads: the worker sees the patched version
+    eng = engine.Engine(Client(cluster), cluster, {"kind": "test", "workers": 1})
+    try:
+        with pytest.raises(InputError, match=r"runs other code \(version 0123456789abcdef\) than this driver"):
+            engine.run_study(study, eng, tmp_path, echo=lambda s: None)
+    finally:
+        eng.close()
