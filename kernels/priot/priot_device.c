@@ -199,7 +199,12 @@ PHASE static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *
         if (!IS_SCORED(p, w[i], row * len + i)) continue;
         int32_t gi = g ? g[i] : e * x[i];
         int32_t g16 = sat16(rshift_round(gi, P.grad_shift[p]));
+#if PRIOT_RANK == PRIOT_RANK_MAGNITUDE /* edge-popup: the gradient reaches |s| through abs, sign(0) = 0 */
+        int32_t d = SCORE_DELTA(g16 * w[i], j);
+        *s = sat16(*s - (*s > 0 ? d : *s < 0 ? -d : 0));
+#else
         *s = sat16(*s - SCORE_DELTA(g16 * w[i], j));
+#endif
         s++;
         j++;
     }

@@ -19,7 +19,10 @@ Knobs (keyword parameters; the defaults are the method as published here, bit fo
                 counter + r) (``priot.intmath.sround``: the seeded hash the SGD baselines use, indexed by the
                 scored edge; r is the layer's rank among the layers with scored edges, and the counter
                 advances by their number every step), so small score gradients move scores on average.
-  ``ranking``   "signed": keep the top-K scores; "magnitude": the top-K |scores| (edge-popup's rule).
+  ``ranking``   "signed": keep the top-K scores; "magnitude": the top-K |scores| (edge-popup's rule), and
+                as in edge-popup the straight-through gradient reaches s through the abs: s -= sign(s) * dS
+                (sign(0) = 0). Without that sign an edge whose score is pushed below zero would be kept ever
+                more firmly (measured: every step of the grid collapses to chance at 90 degrees).
   ``select``    PRIOT-S's scored edges: "largest" |w| (T_j above), "smallest" |w| (|w| <= T_j with T_j the
                 largest value in -1..127 whose count fits the budget), or "random": edge i of layer j is
                 scored iff ``rand32(seed, SELECT_SALT ^ j, n_j)[i] >> 16 < R_j`` with R_j the largest
@@ -141,6 +144,8 @@ class Priot(Method):
                 ds = sround(prod, self.lr_shift, self.seed, int(self.counter[0]) + rank)
             else:
                 ds = rshift_round(prod, self.lr_shift)
+            if self.ranking == "magnitude":  # the gradient reaches |s| through abs: sign(s) * dS, sign(0) = 0
+                ds = np.sign(self.scores[j]).astype(np.int64) * ds
             self.scores[j] = sat16(self.scores[j].astype(np.int32) - ds)
             rank += 1
         if self.rounding == "stochastic":

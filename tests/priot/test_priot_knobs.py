@@ -68,3 +68,22 @@ def test_bad_knob_values_are_one_clear_error(small_qm):
     for kw in ({"rounding": "up"}, {"ranking": "abs"}, {"select": "middle"}):
         with pytest.raises(ConfigError, match="unknown"):
             Priot(small_qm, **kw)
+
+
+def test_magnitude_ranking_updates_the_magnitude_as_edge_popup(small_qm, small_splits):
+    """Keep 1.0 keeps every edge under both rankings, so both see the same gradient: the signed rule moves s
+    by -dS, the magnitude rule by -sign(s) * dS (0 stays 0)."""
+    a = Priot(small_qm, keep=1.0, lr_shift=8)  # a step small enough that no score saturates
+    b = Priot(small_qm, keep=1.0, lr_shift=8, ranking="magnitude")
+    rng = np.random.default_rng(2)
+    for j in (1, 2):
+        signs = rng.choice([-1, 0, 1], size=a.scores[j].size).astype(np.int16)
+        b.scores[j] = (a.scores[j] * signs).astype(np.int16)
+    before_a, before_b = [s.copy() for s in a.scores], [s.copy() for s in b.scores]
+    x, y = ref.to_input(small_splits[1].images), small_splits[1].labels
+    a.step(x[0], int(y[0]))
+    b.step(x[0], int(y[0]))
+    for j in (1, 2):
+        da = a.scores[j].astype(np.int32) - before_a[j]
+        db = b.scores[j].astype(np.int32) - before_b[j]
+        assert da.any() and (db == np.sign(before_b[j]) * da).all()
