@@ -1,5 +1,6 @@
 """The study's PNG figures (matplotlib, Agg backend: no display needed), drawn from results.json's summary."""
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -111,7 +112,8 @@ def accuracy_vs_angle(summary, path):
     for k, n in enumerate(shown):
         dodge = 0.3 * (k / max(1, len(shown) - 1) - 0.5)  # methods side by side within an angle's category
         pts = [(i, s["methods"][n]) for i, s in enumerate(ss) if n in s["methods"]]
-        ax.errorbar([i + dodge for i, _ in pts], [100 * r["mean"] for _, r in pts], yerr=[100 * r["std"] for _, r in pts],
+        ax.errorbar([i + dodge for i, _ in pts], [100 * r["mean"] for _, r in pts],
+                    yerr=[100 * r["std"] for _, r in pts],
                     label=f"{n} ({methods.spec(n).family})", capsize=2, marker="o", ms=4, lw=1,
                     linestyle=STYLE[methods.spec(n).family], color=colour(n))
     ax.set_xticks(xs, [angle_label(s["angle"]) for s in ss])
@@ -125,6 +127,17 @@ def accuracy_vs_angle(summary, path):
     return _save(fig, path)
 
 
+def _ci_bars(diffs):
+    """Error bars (below, above) from each difference's 95% interval; none where there is no interval."""
+    below, above = [], []
+    for d in diffs:
+        lo, hi = d.get("ci_pp", [math.nan, math.nan])
+        ok = not (math.isnan(lo) or math.isnan(d["mean_pp"]))
+        below.append(d["mean_pp"] - lo if ok else 0.0)
+        above.append(hi - d["mean_pp"] if ok else 0.0)
+    return [below, above]
+
+
 def differences(summary, path):
     ss = _widest_angle_group(summary)
     groups = list(comparison_groups())
@@ -135,11 +148,8 @@ def differences(summary, path):
                    and s["differences"][p][g]["n"]]
             if not pts:
                 continue
-            ci = [d.get("ci_pp", [d["mean_pp"], d["mean_pp"]]) for _, d in pts]
-            lo = [0.0 if d["mean_pp"] != d["mean_pp"] or c[0] != c[0] else d["mean_pp"] - c[0] for (_, d), c in zip(pts, ci)]
-            hi = [0.0 if d["mean_pp"] != d["mean_pp"] or c[1] != c[1] else c[1] - d["mean_pp"] for (_, d), c in zip(pts, ci)]
             ax.errorbar([i + 0.1 * (k - (len(groups) - 1) / 2) for i, _ in pts], [d["mean_pp"] for _, d in pts],
-                        yerr=[lo, hi], capsize=3, marker="o", ms=4, color=GROUP_COLOUR.get(g, UNLISTED),
+                        yerr=_ci_bars([d for _, d in pts]), capsize=3, marker="o", ms=4, color=GROUP_COLOUR.get(g, UNLISTED),
                         linestyle="none", label=f"best {g}")
         ax.axhline(0, color="k", lw=0.8)
         ax.axhline(8, color="r", lw=0.8, ls="--", label="paper: ≥ +8")

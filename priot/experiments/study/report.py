@@ -168,7 +168,8 @@ def verdicts(settings: list) -> list:
                 n_missing = sum(len(x["missing"]) for x in ds)
                 what = f"best {group} baseline" if group != WHOLE else f"best {WHOLE} method"
                 df = "" if math.isnan(ci["half"]) else f", df {ci['df']:.1f}"
-                lines.append({"priot": p, "family": group, "scope": scope, "mean_pp": ci["mean"], "ci_pp": [ci["lo"], ci["hi"]],
+                lines.append({"priot": p, "family": group, "scope": scope, "mean_pp": ci["mean"],
+                              "ci_pp": [ci["lo"], ci["hi"]],
                               "se_pp": ci["se"], "df": ci["df"], "pairs": sum(len(s) for s in strata),
                               "seeds": len(seeds), "settings": ci["strata"], "excluded_settings": ci["excluded"],
                               "missing_pairs": n_missing, "min_setting_pp": min(per_setting),
@@ -176,9 +177,11 @@ def verdicts(settings: list) -> list:
                               "line": f"{LABEL[p]} − {what} = {_fmt_ci(ci)} pp (95% CI, settings as fixed strata{df}) "
                                       f"[{scope}] over {len(seeds)} seeds × {ci['strata']} settings "
                                       f"({ci['n']} paired runs"
-                                      + (f"; {ci['excluded']} setting(s) with < 2 seeds left out" if ci["excluded"] else "")
+                                      + (f"; {ci['excluded']} setting(s) with < 2 seeds left out"
+                                         if ci["excluded"] else "")
                                       + (f"; {n_missing} pair(s) missing" if n_missing else "")
-                                      + f"; per setting {min(per_setting):+.1f} to {max(per_setting):+.1f}) ({PAPER_CLAIM})"})
+                                      + f"; per setting {min(per_setting):+.1f} to {max(per_setting):+.1f})"
+                                        f" ({PAPER_CLAIM})"})
     return lines
 
 
@@ -248,14 +251,15 @@ def edge_flags(summary) -> list:
 def table_md(summary: dict) -> str:
     """The paper-style tables: per width, method × angle (mean ± std, tuned step), state bytes; differences;
     accuracy against width; verdicts."""
-    st, eng = summary["study"], summary["engine"]
-    partial = f"; PARTIAL: {summary['cells']['missing']} cells not run yet" if summary["cells"]["missing"] else ""
+    st, eng, cells = summary["study"], summary["engine"], summary["cells"]
+    partial = f"; PARTIAL: {cells['missing']} cells not run yet" if cells["missing"] else ""
     out = [f"# PRIOT against the baselines: rotated MNIST, tiny CNN ({st['preset']} grid)", "",
            f"{len(st['seeds'])} seeds; {st['samples']} rotated training digits ({int(round(100 * st['val_frac']))}% "
            f"held out for tuning), {st['test']} test digits, {st['epochs']} epochs, backbone pretrained on "
-           f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {summary['cells']['total']} "
-           f"({summary['cells']['ran']} run now, {summary['cells']['skipped']} reused, {summary['cells']['failed']} "
-           f"failed{partial}); {summary['cells']['cell_wall_seconds']:.0f} s of cell wall time, {summary['cells']['cell_cpu_seconds']:.0f} s of cell CPU time ({summary['cells']['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
+           f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {cells['total']} "
+           f"({cells['ran']} run now, {cells['skipped']} reused, {cells['failed']} "
+           f"failed{partial}); {cells['cell_wall_seconds']:.0f} s of cell wall time, {cells['cell_cpu_seconds']:.0f} s "
+           f"of cell CPU time ({cells['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
            f"workers, {eng['wall_seconds']:.0f} s wall time this invocation. Code version {st['code_version']}.", ""]
     waiting = [s["label"] for s in summary["settings"] if not s["methods"]]
     if waiting:
@@ -279,7 +283,8 @@ def table_md(summary: dict) -> str:
                 cells.append(_pm(r["mean"], r["std"]) + _steps_note(r) + _missing_note(s["missing"].get(n)))
             sb = next(s["methods"][n]["state_bytes"] for s in ss if n in s["methods"])
             out.append(f"| {methods.spec(n).family} | {n} | " + " | ".join(cells) + f" | {sb:,} |")
-        out += ["", f"Paired differences (pp): mean [95% t-interval] over the seeds (n); best baseline of each group chosen on validation; “missing” names a seed without a pair:", "",
+        out += ["", "Paired differences (pp): mean [95% t-interval] over the seeds (n); best baseline of each group "
+                "chosen on validation; “missing” names a seed without a pair:", "",
                 "| difference | " + " | ".join(angle_label(s["angle"]) for s in ss) + " |",
                 "|---|" + "---|" * len(ss)]
         for p in PRIOTS:
