@@ -17,7 +17,7 @@ import unicorn as uc
 from unicorn import arm_const as arm
 
 from m0sim import memmap
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from m0sim.errors import M0simError
 from m0sim.machine import RETURN_ADDR, Machine
 

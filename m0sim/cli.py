@@ -90,7 +90,7 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
 def gdbserver(program, port, max_seconds, clock_mhz, trace):
     """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`."""
-    from m0sim.elf import load_program
+    from m0sim.loader import load_program
     from m0sim.gdbstub import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
     sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
@@ -102,7 +102,7 @@ def gdbserver(program, port, max_seconds, clock_mhz, trace):
 @click.option("--all-symbols", is_flag=True, help="List objects and functions of the C library too.")
 def info(program, as_json, all_symbols):
     """Sections, symbols and the flash/RAM footprint of PROGRAM.elf against the Pico's 2 MB / 264 KB."""
-    from m0sim.elf import load_program
+    from m0sim.loader import load_program
     p = load_program(program)
     fp = p.footprint()
     symbols = sorted((s for s in p.symbols.values() if s.kind in ("func", "object") and (all_symbols or s.size)),
@@ -135,7 +135,7 @@ def info(program, as_json, all_symbols):
 def disasm(program, symbol):
     """Disassemble SYMBOL of PROGRAM.elf (Thumb, with literal pools shown as data)."""
     from m0sim.decode import disassemble
-    from m0sim.elf import load_program
+    from m0sim.loader import load_program
     p = load_program(program)
     sym = p.symbol(symbol)
     if sym.size == 0:

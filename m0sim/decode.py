@@ -17,7 +17,8 @@ ARMV6M_WIDE = {"bl", "msr", "mrs", "dmb", "dsb", "isb"}
 ARMV7_ONLY_NARROW = {"cbz", "cbnz", "setend"}
 
 
-def _disassembler():
+def disassembler():
+    """m0sim's one Thumb decoder (capstone, M-profile, with operand details)."""
     md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
     md.detail = True
     return md
@@ -58,7 +59,7 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
     condbr = np.zeros(n + 1, np.uint8)
     literal_at = {}
     bad_text = {}
-    md = _disassembler()
+    md = disassembler()
     for lo, hi in code_ranges:
         addr = lo
         while addr < hi:
@@ -108,6 +109,6 @@ def _literal_address(insn) -> int | None:
 
 
 def disassemble(memory: bytes, addr: int, count: int = 1) -> list[str]:
-    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    md = disassembler()
     return [f"0x{i.address:08x}: {i.bytes.hex():<8} {i.mnemonic} {i.op_str}".rstrip()
             for i in md.disasm(memory, addr, count)]

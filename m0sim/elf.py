@@ -1,10 +1,8 @@
-"""Read a firmware ELF with pyelftools: what to load where, its symbols, and its flash/RAM footprint.
+"""Read a firmware ELF with pyelftools into a `Program`: what to load where, its symbols and sections.
 
 Only 32-bit little-endian ARM executables are accepted, and every loadable byte must land in flash or SRAM.
 """
 
-import bisect
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
@@ -14,88 +12,9 @@ from elftools.elf.sections import SymbolTableSection
 
 from m0sim import memmap
 from m0sim.errors import InputError, M0simError
+from m0sim.program import Program, Section, Segment, Symbol
 
 ELF32_HEADER = 52  # bytes of an ELF32 file header
-
-
-@dataclass(frozen=True)
-class Segment:
-    vaddr: int  # where the program runs with it
-    paddr: int  # where the image stores it (flash, for .data)
-    data: bytes
-    memsz: int
-    executable: bool
-
-
-@dataclass(frozen=True)
-class Symbol:
-    name: str
-    addr: int  # without the Thumb bit
-    size: int
-    kind: str  # "func" | "object" | "other"
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    addr: int
-    size: int
-    flags: str  # "a", "w", "x" letters
-    nobits: bool
-
-
-@dataclass
-class Program:
-    path: Path
-    entry: int
-    segments: list[Segment]
-    sections: list[Section]
-    symbols: dict[str, Symbol]
-    code_ranges: list[tuple[int, int]]  # [start, end) of Thumb code, from $t/$d mapping symbols
-    _funcs: list[Symbol] = field(default_factory=list, repr=False)
-    _func_starts: list[int] = field(default_factory=list, repr=False)
-    _func_ends: list[int] = field(default_factory=list, repr=False)
-    vector_table: int = memmap.XIP.base  # where reset reads SP and PC (after boot2 in a pico-sdk UF2)
-
-    def symbol(self, name: str) -> Symbol:
-        try:
-            return self.symbols[name]
-        except KeyError:
-            raise InputError(f"symbol '{name}' not found in {self.path}") from None
-
-    def function_at(self, addr: int) -> Symbol | None:
-        """The function symbol containing addr, for 'symbol+offset' in messages and profiles."""
-        i = bisect.bisect_right(self._func_starts, addr) - 1
-        if i >= 0 and addr < self._func_ends[i]:
-            return self._funcs[i]
-        return None
-
-    def describe(self, addr: int) -> str:
-        f = self.function_at(addr)
-        return f"{f.name}+0x{addr - f.addr:x}" if f else "?"
-
-    def functions(self) -> list[tuple[Symbol, int]]:
-        """Function symbols by address with the end of their code: st_size, or the next function for
-        hand-written assembly that has no size."""
-        return list(zip(self._funcs, self._func_ends))
-
-    def footprint(self) -> dict[str, int]:
-        """Bytes by part: flash holds text+rodata+data's initial image; static RAM is data+bss."""
-        sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
-        for s in self.sections:
-            if "a" not in s.flags or s.size == 0:
-                continue
-            if s.nobits:
-                sizes["bss"] += s.size
-            elif "x" in s.flags:
-                sizes["text"] += s.size
-            elif "w" in s.flags:
-                sizes["data"] += s.size
-            else:
-                sizes["rodata"] += s.size
-        sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"]
-        sizes["static_ram"] = sizes["data"] + sizes["bss"]
-        return sizes
 
 
 def _open(path: Path):
@@ -121,12 +40,9 @@ def _flag_letters(sh_flags: int) -> str:
         "x" if sh_flags & SH_FLAGS.SHF_EXECINSTR else "")
 
 
-def load_program(path) -> Program:
-    """An ELF, or a UF2 when the name ends in .uf2 (see m0sim.uf2)."""
+def load_elf(path) -> Program:
+    """A Program from a 32-bit little-endian ARM executable."""
     path = Path(path)
-    if path.suffix.lower() == ".uf2":
-        from m0sim.uf2 import load_uf2
-        return load_uf2(path)
     _open(path)
     try:
         with open(path, "rb") as fh:

@@ -1,4 +1,5 @@
-"""ARMv6-M exceptions on the emulated Cortex-M0+: vector table, NVIC, SCB, SysTick's interrupt, entry and return.
+"""ARMv6-M exceptions on the emulated Cortex-M0+: vector table, NVIC and SCB state (their registers are
+m0sim.peripherals.ppb), SysTick's interrupt, entry and return.
 
 What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
 - entry: the 8-word frame {r0-r3, r12, lr, return address, xPSR} pushed on the main stack, aligned to 8 bytes
@@ -24,27 +25,20 @@ Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process sta
 peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
 """
 
-import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
 from m0sim import native
 from m0sim.errors import FirmwareFault
+from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
+from m0sim.registers import EXCP_EXCEPTION_EXIT, EXCP_SWI, REG_IDS, REG_NAMES
 
-HARDFAULT, SVCALL, PENDSV, SYSTICK = 3, 11, 14, 15
-IRQ0 = 16
-N_IRQS = 32
 ENTRY_CYCLES = 15  # Cortex-M0+ TRM 3.6.1: worst-case latency, zero wait states
 EXIT_CYCLES = 1 + 8 + 2  # LDM of 8 words (1+N) and a refill (a taken branch); the TRM gives no figure
 EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP = 0xFFFFFFF1, 0xFFFFFFF9, 0xFFFFFFFD
-EXCP_EXCEPTION_EXIT = 8  # Unicorn's interrupt number for a branch to EXC_RETURN in handler mode
-EXCP_SWI = 2
 XPSR_ALIGN = 1 << 9
-NAMES = {2: "NMI", 3: "HardFault", 11: "SVCall", 14: "PendSV", 15: "SysTick"}
-NVIC_BASE, SCB_BASE = 0xE000E100, 0xE000ED00
-ICSR_PENDSVSET, ICSR_PENDSVCLR, ICSR_PENDSTSET, ICSR_PENDSTCLR = 1 << 28, 1 << 27, 1 << 26, 1 << 25
-CORTEX_M0PLUS_CPUID = 0x410CC601
+NAMES = {2: "NMI", HARDFAULT: "HardFault", SVCALL: "SVCall", PENDSV: "PendSV", SYSTICK: "SysTick"}
 NO_EVENT = 2**63
 WFI = b"\x30\xbf"
 CPSIE = b"\x62\xb6"
@@ -74,13 +68,10 @@ class Exceptions:
         self.timer = next(p for p in machine.bus.peripherals if p.name == "TIMER")
         self.timer.on_change = self.reschedule
         self._next_tick = self._next_event = NO_EVENT
-        bus = machine.bus
-        bus.peripherals = sorted([p for p in bus.peripherals if p.name != "SCB"] + [Nvic(self), Scb(self)],
-                                 key=lambda p: p.base)
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
-        for addr in _instruction_sites(machine, WFI):  # a code hook on each WFI
+        for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
-        for addr in _instruction_sites(machine, CPSIE):  # unmasking may let a pending exception in
+        for addr in machine.instruction_sites(CPSIE):  # unmasking may let a pending exception in
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._after_cpsie, begin=addr + 2, end=addr + 2)
 
     # --- priorities ---------------------------------------------------------------------------------------
@@ -194,9 +185,8 @@ class Exceptions:
         """Run the block starting at pc up to the instruction where the cycle count reaches the next tick
         (found from the decode tables), or to the next block start when that is where it is reached."""
         m, s = self.m, self.m._state
-        win = m._windows[s.cur_window]
-        t = win.table
-        end = t.base + 2 * s.cur_slot + int(win.blocks[s.cur_slot]["size"])
+        t, start, size = m.current_block()
+        end = start + size
         j = (pc - t.base) // 2
         need = self._next_event - m.cycles()
         stop_at = None
@@ -245,7 +235,7 @@ class Exceptions:
         return not (default is not None and vector & ~1 == default.addr)
 
     def _vector(self, n: int) -> int:
-        return int.from_bytes(self.m._read_bytes(self.vtor + 4 * n, 4), "little")
+        return self.m.read_word(self.vtor + 4 * n)
 
     def enter(self, n: int, return_addr: int):
         u = self.m.uc
@@ -287,7 +277,7 @@ class Exceptions:
             raise FirmwareFault(f"exception return with EXC_RETURN 0x{exc_return:08x}, which m0sim does not "
                                 f"model (active: {', '.join(map(name, self.active)) or 'none'})")
         sp = u.reg_read(arm.UC_ARM_REG_SP)
-        words = [int.from_bytes(self.m._read_bytes(sp + 4 * i, 4), "little") for i in range(8)]
+        words = [self.m.read_word(sp + 4 * i) for i in range(8)]
         for reg, value in zip((arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3,
                                arm.UC_ARM_REG_R12, arm.UC_ARM_REG_LR), words):
             u.reg_write(reg, value)
@@ -327,7 +317,6 @@ class Exceptions:
     def route_unaligned(self) -> bool:
         """The native alignment check stopped the run (m0sim.faults names the instruction): HardFault, when the
         firmware has a handler, with the registers as they were at the access."""
-        from m0sim.machine import REG_IDS, REG_NAMES
         m, s = self.m, self.m._state
         if native.STOP_REASONS.get(s.stop_reason) != "unaligned" or not self.has_handler(HARDFAULT) \
                 or HARDFAULT in self.active:
@@ -365,107 +354,3 @@ class Exceptions:
         if self.pending and self._ready() is not None:
             self._wake = True
             u.emu_stop()
-
-
-def _instruction_sites(machine, halfword: bytes):
-    """Addresses of the decoded instructions whose encoding is `halfword` (e.g. WFI), from the decode tables."""
-    want = int.from_bytes(halfword, "little")
-    for win in machine._windows:
-        t = win.table
-        n = len(t.base_cycles)
-        if n == 0:
-            continue
-        code = np.frombuffer(machine._read_bytes(t.base, 2 * n), "<u2")
-        starts = np.diff(t.insns_prefix.astype(np.int64)) != 0
-        for i in np.flatnonzero(starts & (code == want)):
-            yield t.base + 2 * int(i)
-
-
-class Nvic:
-    """NVIC registers (ARMv6-M B3.4): ISER, ICER, ISPR, ICPR at 0xE000E100/180/200/280, IPR0-7 at 0xE000E400."""
-
-    name = "NVIC"
-    base = NVIC_BASE
-    size = 0x400
-
-    def __init__(self, exc: Exceptions):
-        self.exc = exc
-
-    def _pending_bits(self) -> int:
-        return sum(1 << (n - IRQ0) for n in self.exc.pending if n >= IRQ0)
-
-    def read32(self, off: int) -> int:
-        e = self.exc
-        if off in (0x000, 0x080):
-            return e.enabled
-        if off in (0x100, 0x180):
-            return self._pending_bits()
-        if 0x300 <= off < 0x320:
-            first = (off - 0x300)
-            return sum((e.irq_priority[first + k] << 6) << (8 * k) for k in range(4))
-        return 0
-
-    def write32(self, off: int, value: int) -> None:
-        e = self.exc
-        if off == 0x000:
-            e.enabled |= value
-        elif off == 0x080:
-            e.enabled &= ~value
-        elif off == 0x100:
-            e.pending |= {IRQ0 + k for k in range(N_IRQS) if value >> k & 1}
-        elif off == 0x180:
-            e.pending -= {IRQ0 + k for k in range(N_IRQS) if value >> k & 1}
-        elif 0x300 <= off < 0x320:
-            first = off - 0x300
-            for k in range(4):
-                e.irq_priority[first + k] = (value >> (8 * k + 6)) & 3
-        e.reschedule()
-
-
-class Scb:
-    """System control block (ARMv6-M B3.2): CPUID, ICSR, VTOR, AIRCR, SCR, CCR, SHPR2, SHPR3."""
-
-    name = "SCB"
-    base = SCB_BASE
-    size = 0x40
-
-    def __init__(self, exc: Exceptions):
-        self.exc = exc
-
-    def read32(self, off: int) -> int:
-        e = self.exc
-        if off == 0x00:
-            return CORTEX_M0PLUS_CPUID
-        if off == 0x04:
-            active = e.active[-1] if e.active else 0
-            pend = [n for n in e.pending]
-            return (active | (max(pend, default=0) << 12) | (ICSR_PENDSVSET if PENDSV in e.pending else 0)
-                    | (ICSR_PENDSTSET if SYSTICK in e.pending else 0))
-        if off == 0x08:
-            return e.vtor
-        if off == 0x0C:
-            return 0xFA050000
-        if off == 0x1C:
-            return e.shpr2
-        if off == 0x20:
-            return e.shpr3
-        return 0
-
-    def write32(self, off: int, value: int) -> None:
-        e = self.exc
-        if off == 0x04:
-            if value & ICSR_PENDSVSET:
-                e.pending.add(PENDSV)
-            if value & ICSR_PENDSVCLR:
-                e.pending.discard(PENDSV)
-            if value & ICSR_PENDSTSET:
-                e.pending.add(SYSTICK)
-            if value & ICSR_PENDSTCLR:
-                e.pending.discard(SYSTICK)
-        elif off == 0x08:
-            e.vtor = value & 0xFFFFFF00
-        elif off == 0x1C:
-            e.shpr2 = value & 0xC0000000
-        elif off == 0x20:
-            e.shpr3 = value & 0xC0C00000
-        e.reschedule()

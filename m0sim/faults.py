@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import capstone
 
+from m0sim.decode import disassembler
+
 LOADS = ("ldr", "ldm", "pop")
 STORES = ("str", "stm", "push")
 
@@ -23,12 +25,6 @@ class Fault:
     addr: int
     size: int
     pc: int
-
-
-def _disassembler():
-    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-    md.detail = True
-    return md
 
 
 _MD = None
@@ -64,7 +60,7 @@ def faulting_pc(code: bytes, start: int, regs: dict, addr: int, kind: str) -> in
     """The address of the instruction in `code` (a block at `start`) whose access of `kind` covers `addr`."""
     global _MD
     if _MD is None:
-        _MD = _disassembler()
+        _MD = disassembler()
     wanted = STORES if "write" in kind else LOADS if "read" in kind else LOADS + STORES
     for insn in _MD.disasm(code, start):
         if not insn.mnemonic.startswith(wanted):

@@ -22,14 +22,12 @@ from unicorn import arm_const as arm
 from m0sim import memmap, native
 from m0sim.errors import FirmwareFault
 from m0sim.pieces import give_back
+from m0sim.registers import GDB_REG_IDS as UC_REGS, GDB_REGS
 from m0sim.rsp import INTERRUPT, Connection, Disconnected, unescape
 from m0sim.stats import RunStats
 
 SLICE = 2_000_000  # instructions between Ctrl-C polls
 SIGINT, SIGILL, SIGTRAP, SIGSEGV = 2, 4, 5, 11
-GDB_REGS = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc", "xpsr"]
-UC_REGS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [
-    arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR, arm.UC_ARM_REG_PC, arm.UC_ARM_REG_XPSR]
 TARGET_XML = ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target version="1.0">'
               '<architecture>arm</architecture><feature name="org.gnu.gdb.arm.m-profile">'
               + "".join(f'<reg name="r{i}" bitsize="32"/>' for i in range(13))

@@ -15,12 +15,15 @@ import unicorn as uc
 from unicorn import arm_const as arm
 
 from m0sim import faults, interrupt, memmap, native, timing
-from m0sim.decode import build_table, disassemble
-from m0sim.elf import Program, load_program
+from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
 from m0sim.exceptions import Exceptions
+from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
-from m0sim.semihost import Semihost
+from m0sim.peripherals.ppb import Nvic, Scb
+from m0sim.program import Program
+from m0sim.registers import EXCP_BKPT, EXCP_UDEF, REG_IDS, REG_NAMES
+from m0sim.semihost import ProgramExit, Semihost
 from m0sim.stats import FunctionStats, RunStats
 
 PAGE = 4096  # Unicorn's mapping granularity
@@ -31,10 +34,6 @@ MAX_CALL_ARGS = 16
 NO_LIMIT = 2**63
 READ_ONLY_TRAP = 1 << 32  # physical addresses past the CPU's reach: where stores to ROM and code flash land
 ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
-REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"]
-REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR,
-                                                                   arm.UC_ARM_REG_PC]
-EXCP_UDEF, EXCP_SWI, EXCP_BKPT = 1, 2, 7
 SEMIHOSTING_BKPT = 0xBEAB
 MAX_BUDGET = 2**62  # instructions or cycles: the native counters are 64-bit and add the budget to their count
 NEWLIB_NO_HEAP_LIMIT = 0xCAFEDEAD  # libgloss's __heap_limit until start-up code sets it
@@ -138,6 +137,7 @@ class Machine:
         self.bus = Bus(default_peripherals(Clocked(self.cycles, clock_hz)), warn=warn)
         self._setup_hooks()
         self.exceptions = Exceptions(self)
+        self.bus.attach(Nvic(self.exceptions), Scb(self.exceptions))
         self.semihost = Semihost(self._read_bytes, self._write_bytes, self.cycles, clock_hz, self._write_out,
                                  self._write_err, stdin, self._heapinfo(), cmdline=self.program.path.name)
         self._brk = 0  # bytes handed out by sbrk so far
@@ -320,6 +320,25 @@ class Machine:
         s.cycles += delta
         self._windows[s.cur_window].stall_at[s.cur_slot] += delta
 
+    def current_block(self) -> tuple[CodeTable, int, int]:
+        """(decode table, start address, size in bytes) of the translation block the native counter charged last."""
+        s = self._state
+        win = self._windows[s.cur_window]
+        return win.table, win.table.base + 2 * s.cur_slot, int(win.blocks[s.cur_slot]["size"])
+
+    def instruction_sites(self, halfword: bytes):
+        """Addresses of the decoded instructions whose encoding is `halfword` (e.g. WFI), from the decode tables."""
+        want = int.from_bytes(halfword, "little")
+        for win in self._windows:
+            t = win.table
+            n = len(t.base_cycles)
+            if n == 0:
+                continue
+            code = np.frombuffer(self._read_bytes(t.base, 2 * n), "<u2")
+            starts = np.diff(t.insns_prefix.astype(np.int64)) != 0
+            for i in np.flatnonzero(starts & (code == want)):
+                yield t.base + 2 * int(i)
+
     # --- memory ------------------------------------------------------------------------------------------
     def address_of(self, where) -> int:
         return self.program.symbol(where).addr if isinstance(where, str) else int(where)
@@ -339,6 +358,11 @@ class Machine:
         if off is not None:  # straight from the image: a debugger read must not touch the XIP counters
             return self._flash[off:off + n].tobytes()
         return bytes(self.uc.mem_read(addr, n))
+
+    def read_word(self, addr: int) -> int:
+        """The little-endian word at addr as the core would load it, without touching the XIP counters
+        (vector table entries, exception frames)."""
+        return int.from_bytes(self._read_bytes(addr, 4), "little")
 
     def _write_bytes(self, addr: int, data: bytes):
         off = self._flash_offset(addr, len(data))
@@ -489,10 +513,8 @@ class Machine:
         (`regs`, or the live ones)."""
         if kind.startswith("fetch"):
             return faults.Fault(kind, addr, size, addr)
-        s = self._state
-        win = self._windows[s.cur_window]
-        start = win.table.base + 2 * s.cur_slot
-        length = int(win.blocks["size"][s.cur_slot]) or 2
+        _table, start, length = self.current_block()
+        length = length or 2
         if regs is None:
             regs = {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
         try:
@@ -582,7 +604,6 @@ class Machine:
         if intno == EXCP_BKPT:
             insn = int.from_bytes(self._read_bytes(pc, 2), "little")
             if insn == SEMIHOSTING_BKPT:
-                from m0sim.semihost import ProgramExit
                 try:
                     r0 = self.semihost.call(self.uc.reg_read(arm.UC_ARM_REG_R0), self.uc.reg_read(arm.UC_ARM_REG_R1))
                 except ProgramExit as done:

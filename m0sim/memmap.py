@@ -50,10 +50,12 @@ ALL_REGIONS = MEMORY_REGIONS + MMIO_REGIONS
 # Where a loaded program may place bytes: code/rodata in flash, data/bss in SRAM.
 LOADABLE = (XIP, SRAM)
 
-# Peripheral register bases (RP2040 datasheet, chapter 2.2).
+# Peripheral register bases (RP2040 datasheet, chapter 2.2; the Cortex-M0+ PPB, ARMv6-M B3).
 TIMER_BASE = 0x4005_4000
 SYSTICK_BASE = 0xE000_E010
-SCB_CPUID = 0xE000_ED00
+NVIC_BASE = 0xE000_E100
+SCB_BASE = 0xE000_ED00  # its first register is CPUID
+CORTEX_M0PLUS_CPUID = 0x410CC601  # what SCB.CPUID reads: ARM, r0p1, Cortex-M0+
 
 
 def region_of(addr: int) -> Region | None:

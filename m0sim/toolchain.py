@@ -93,7 +93,7 @@ def compile_program(sources, output, extra_flags=(), stack_size: int = DEFAULT_S
             if proc.stderr.strip():
                 print(proc.stderr.strip())
             if output.suffix.lower() == ".uf2":  # the linked ELF's flash image, as UF2 blocks
-                from m0sim.elf import load_program
+                from m0sim.loader import load_program
                 from m0sim.uf2 import write_uf2
                 write_uf2(load_program(partial), partial)
             os.replace(partial, output)

@@ -19,7 +19,13 @@
 #define IS_SGD (PRIOT_TRAINS == PRIOT_TRAINS_WEIGHTS)
 #define IS_DYNAMIC (PRIOT_UPDATE == PRIOT_UPDATE_DYNAMIC)
 #define IS_NITI_STATIC (PRIOT_UPDATE == PRIOT_UPDATE_NITI_STATIC)
-#define STOCHASTIC_SCORES (IS_PRIOT && PRIOT_SCORE_ROUND == PRIOT_ROUND_STOCHASTIC)
+/* PRIOT's score knobs: the generated header defines PRIOT_<KNOB>_<VALUE> (as 1) only for a value that is not the
+ * default (priot/device/layout.py: KNOB_MACROS), so the default variants compile as before. */
+#ifdef PRIOT_SCORE_ROUND_STOCHASTIC
+#define STOCHASTIC_SCORES IS_PRIOT
+#else
+#define STOCHASTIC_SCORES 0
+#endif
 /* rules that draw from the counter: the SGD baselines' hash-stochastic and dynamic updates, PRIOT's stochastic
  * score rounding */
 #define USES_RNG (PRIOT_UPDATE == PRIOT_UPDATE_STOCHASTIC || IS_DYNAMIC || STOCHASTIC_SCORES)
@@ -52,7 +58,7 @@ static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row
 static int32_t out_exp;
 
 #if IS_PRIOT
-#if PRIOT_RANK == PRIOT_RANK_MAGNITUDE /* edge-popup's rule: the top-k |scores| */
+#ifdef PRIOT_RANK_MAGNITUDE /* edge-popup's rule: the top-k |scores| */
 #define RANK_KEY(s) topk_key_magnitude(s)
 #define TOPK_THRESHOLD topk_threshold_magnitude
 #else /* the top-k signed scores */
@@ -166,10 +172,10 @@ static int32_t forward(void)
 /* ------------------------------------------------------------------------------------------------ updates */
 #if IS_PRIOT
 /* Whether edge i (flat index in layer p) of weight w is scored, from the layer's threshold (score_t). */
-#if PRIOT_SCORE_SELECT == PRIOT_SELECT_LARGEST
+#if !defined(PRIOT_SELECT_SMALLEST) && !defined(PRIOT_SELECT_RANDOM) /* the largest |w| (the default) */
 static int32_t is_scored(int32_t p, int8_t w) { return (w < 0 ? -w : w) >= P.score_t[p]; }
 #define IS_SCORED(p, w, i) is_scored(p, w)
-#elif PRIOT_SCORE_SELECT == PRIOT_SELECT_SMALLEST
+#elif defined(PRIOT_SELECT_SMALLEST)
 static int32_t is_scored(int32_t p, int8_t w) { return (w < 0 ? -w : w) <= P.score_t[p]; }
 #define IS_SCORED(p, w, i) is_scored(p, w)
 #else /* random: a seeded 16-bit hash of the edge's index under the threshold (priot.methods.priot.select_hash) */
@@ -199,7 +205,7 @@ PHASE static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *
         if (!IS_SCORED(p, w[i], row * len + i)) continue;
         int32_t gi = g ? g[i] : e * x[i];
         int32_t g16 = sat16(rshift_round(gi, P.grad_shift[p]));
-#if PRIOT_RANK == PRIOT_RANK_MAGNITUDE /* edge-popup: the gradient reaches |s| through abs, sign(0) = 0 */
+#ifdef PRIOT_RANK_MAGNITUDE /* edge-popup: the gradient reaches |s| through abs, sign(0) = 0 */
         int32_t d = SCORE_DELTA(g16 * w[i], j);
         *s = sat16(*s - (*s > 0 ? d : *s < 0 ? -d : 0));
 #else
@@ -431,7 +437,7 @@ int32_t priot_init(void)
     }
 #if IS_PRIOT
     for (int32_t p = 0; p < PRIOT_N_PARAM; p++) {
-#if PRIOT_SCORE_SELECT == PRIOT_SELECT_RANDOM
+#ifdef PRIOT_SELECT_RANDOM
         select_base[p] = lowbias32((uint32_t)P.seed ^ (PRIOT_SELECT_SALT ^ (uint32_t)p));
 #endif
         const int8_t *w = weights_of(p);

@@ -34,6 +34,10 @@ class Bus:
         self._warned = set()
         self._warn = warn or (lambda msg: print(f"m0sim: warning: {msg}", file=sys.stderr))
 
+    def attach(self, *peripherals):
+        """Add peripherals built after the bus (the NVIC and SCB, which need the machine's exception state)."""
+        self.peripherals = sorted([*self.peripherals, *peripherals], key=lambda p: p.base)
+
     def find(self, addr: int):
         for p in self.peripherals:
             if p.base <= addr < p.base + p.size:
@@ -68,7 +72,7 @@ class Bus:
 
 def default_peripherals(clocked: Clocked):
     from m0sim.peripherals.sio import Sio
-    from m0sim.peripherals.systick import SysTick, Scb
+    from m0sim.peripherals.systick import SysTick
     from m0sim.peripherals.timer import Timer
 
-    return [Timer(clocked), Sio(clocked), SysTick(clocked), Scb()]
+    return [Timer(clocked), Sio(clocked), SysTick(clocked)]

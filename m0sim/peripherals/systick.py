@@ -1,9 +1,8 @@
-"""Cortex-M0+ SysTick (counting clk_sys) and the SCB CPUID register."""
+"""Cortex-M0+ SysTick, counting clk_sys."""
 
 from m0sim import memmap
 
 CSR, RVR, CVR, CALIB = 0x0, 0x4, 0x8, 0xC
-CORTEX_M0PLUS_CPUID = 0x410CC601  # ARM, r0p1, Cortex-M0+
 
 
 class SysTick:
@@ -66,14 +65,3 @@ class SysTick:
         if self.on_change is not None:
             self.on_change()
 
-
-class Scb:
-    name = "SCB"
-    base = memmap.SCB_CPUID
-    size = 0x40
-
-    def read32(self, off: int) -> int:
-        return CORTEX_M0PLUS_CPUID if off == 0 else 0
-
-    def write32(self, off: int, value: int) -> None:
-        pass

@@ -18,12 +18,12 @@ import numpy as np
 
 from m0sim import cachefile, memmap
 from m0sim.errors import InputError
-from priot import data, methods, ref
+from priot import data, ref
 from priot.device import fit, macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
-from priot.experiments.compare import prepare
-from priot.experiments.device import DEFAULTS, config, state_bytes
+from priot.experiments.device import DEVICE_RUN, state_bytes
+from priot.recipe import Recipe
 
 SELECTION = {"select_layer", "topk_threshold", "walk_down"}
 UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32", "grad_max"}
@@ -41,9 +41,8 @@ def _by_name(stats) -> dict:
     return out
 
 
-def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
-    method = methods.make(name, qm, seed=0, keep=keep, frac=frac, layers=layers)
-    dev = open_device(method)
+def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps):
+    dev = open_device(recipe.make_method(name, qm))
     for i in range(warmup):
         dev.step(xs[i], int(labels[i]))
     rows, t_host = [], 0.0
@@ -69,10 +68,9 @@ def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
             "realtime_factor": mean["step"] / memmap.CLOCK_HZ / max(t_host / steps, 1e-9)}
 
 
-def refused(name, model, frac, layers) -> dict | None:
+def refused(recipe: Recipe, name, model) -> dict | None:
     """The row of a method whose firmware does not fit the Pico (its budget), else None."""
-    f = frac if name == "priot-s" else 1.0
-    b = fit.budget(model, name, f, layers if name.startswith("priot") else None)
+    b = fit.budget(model, recipe.variant(name))
     if b.fits:
         return None
     return {"method": name, "fits": False, "sram_needed": b.sram_total, "flash_needed": b.flash_total,
@@ -103,7 +101,7 @@ def table(rows) -> str:
               help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
 @click.option("--scored-fraction", "frac", default=None, type=click.FloatRange(0.001, 1.0),
               help="PRIOT-S scored fraction [tiny CNN 0.25; VGG11 the largest that fits].")
-@click.option("--model", default=DEFAULTS["model"], show_default=True,
+@click.option("--model", default=DEVICE_RUN.model, show_default=True,
               help="Model name, width optional (a bare vgg11 is its Pico-sized width).")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
 def experiment(steps, warmup, keep, frac, model, json_path):
@@ -111,23 +109,22 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     firmware does not fit the Pico is listed with its flash/SRAM breakdown instead."""
     if json_path:
         cachefile.check_writable(json_path, "--json file")
-    try:
-        cfg = config(model=model, frac=frac, samples=warmup + steps, test=10)  # the device runs' backbone, rotation
+    try:  # the device runs' backbone and rotation
+        recipe = Recipe.build(model, frac=frac, samples=warmup + steps, test=10,
+                              keep={} if keep is None else dict.fromkeys(ORDER, keep))
     except PriotError as exc:
         raise InputError(str(exc)) from None
     try:
-        qm, adapt, _ = prepare(cfg, cfg["angle"])
+        qm, adapt, _ = recipe.prepare()
     except PriotError as exc:  # bad data: m0sim reports it as bad input (exit 2)
         raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
-    frac = cfg["frac"]
-    rows = [refused(n, qm.model, frac, cfg["score_layers"])
-            or measure(n, qm, xs, labels, warmup, steps, frac, keep, cfg["score_layers"]) for n in ORDER]
+    rows = [refused(recipe, n, qm.model) or measure(recipe, n, qm, xs, labels, warmup, steps) for n in ORDER]
     try:
         mac_rows, mac_note = macs.measure(qm.model), None
     except InputError as exc:  # the harness is sized for the tiny CNN's layers
         mac_rows, mac_note = [], str(exc)
-    click.echo(f"{qm.model.name} on rotated {cfg['dataset']}, {steps} steps per method after {warmup} warm-up, cycles at "
+    click.echo(f"{qm.model.name} on rotated {recipe.dataset}, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "

@@ -40,12 +40,14 @@ import numpy as np
 from priot.errors import ConfigError
 from priot.intmath import rand32, rshift_round, sat16, sround
 from priot.methods.base import Method
+from priot.methods.registry import RANKINGS, ROUNDINGS, SELECTIONS
 from priot.topk import keep_count, topk_mask
 
 
-ROUNDING = ("nearest", "stochastic")
-RANKING = ("signed", "magnitude")
-SELECT = ("largest", "smallest", "random")
+# The knobs' values (the registry's tables; the first is the default)
+ROUNDING = tuple(ROUNDINGS)
+RANKING = tuple(RANKINGS)
+SELECT = tuple(k for k in SELECTIONS if k != "every")  # PRIOT-S's rules; PRIOT's "every" is "largest" at fraction 1
 SELECT_SALT = 0x5E1EC7ED  # the random selection's hash stream, apart from the rounding counter's
 # per rule, the threshold parameter that scores no edge (a layer PRIOT does not score)
 NOTHING_SCORED = {"largest": 128, "smallest": -1, "random": 0}
@@ -108,7 +110,7 @@ class Priot(Method):
         self.name = "priot" if frac >= 1.0 else "priot-s"
         self.keep, self.lr_shift, self.frac = keep, lr_shift, frac
         self.rounding, self.ranking, self.select, self.seed = rounding, ranking, select, int(seed)
-        self.layers = layers
+        self.score_layers = layers
         # layers outside ``layers`` stay whole and frozen: their threshold scores nothing
         chosen = [select_scored(w, frac, select, self.seed, j) if j in layers else (NOTHING_SCORED[select], None)
                   for j, w in enumerate(qm.weights)]

@@ -168,7 +168,7 @@ def test_hardfault_through_the_firmware_handler(firmware, cli, kind, what):
     elf = firmware(HARDFAULT, f"-DKIND={kind}")
     proc = cli("exec", elf)
     assert proc.returncode == 42, (what, proc.stderr)
-    from m0sim.elf import load_program
+    from m0sim.loader import load_program
     fault_here = load_program(elf).symbol("fault_here").addr
     pc = int(re.search(r"hardfault pc=([0-9a-f]+)", proc.stdout).group(1), 16)
     if kind == 2:  # PendSV became ready at CPSIE; its bad vector escalated after it

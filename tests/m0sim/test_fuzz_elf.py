@@ -8,7 +8,7 @@ import pytest
 from elf_mutator import Mutator
 
 from m0sim import Machine
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from m0sim.errors import M0simError
 
 SOURCE = ('#include <stdio.h>\n#include <stdlib.h>\nint twice(int x){ return 2 * x; }\n'

@@ -132,7 +132,7 @@ class Client:
 
 
 def symbol(elf, name):
-    from m0sim.elf import load_program
+    from m0sim.loader import load_program
     return load_program(elf).symbol(name).addr
 
 

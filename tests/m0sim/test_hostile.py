@@ -12,7 +12,7 @@ from elfpatch import ElfPatch
 from test_bad_input import FAULT, INPUT, assert_one_line_error
 
 from m0sim import InputError, Machine, memmap
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from m0sim.errors import M0simError
 
 HELLO = '#include <stdio.h>\nint helper(int x){ return x + 1; }\nint main(void){ printf("hi\\n"); return 3; }\n'

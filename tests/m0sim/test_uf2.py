@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from m0sim import uf2
-from m0sim.elf import load_program
+from m0sim.loader import load_program
 from test_bad_input import INPUT, assert_one_line_error
 
 REPO = Path(__file__).resolve().parents[2]

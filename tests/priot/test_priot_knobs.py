@@ -87,3 +87,40 @@ def test_magnitude_ranking_updates_the_magnitude_as_edge_popup(small_qm, small_s
         da = a.scores[j].astype(np.int32) - before_a[j]
         db = b.scores[j].astype(np.int32) - before_b[j]
         assert da.any() and (db == np.sign(before_b[j]) * da).all()
+
+
+def test_the_variant_carries_the_knobs_a_method_has():
+    """methods.variant normalises the knobs once: defaults as published, dropped where the method has none,
+    a bad value refused; a non-default knob names its own firmware and header, a default adds nothing."""
+    from priot import methods
+    from priot.device.firmware import variant_name
+    from priot.device.layout import header, make_layout
+    from priot.models import tiny_cnn
+
+    v = methods.variant("priot-s", 0.25, [1, 2], rounding="stochastic", select="random")
+    assert (v.rounding, v.ranking, v.selection) == ("stochastic", "signed", "random")
+    assert v.knobs == {"rounding": "stochastic", "select": "random"} and v.random_update
+    assert methods.variant("priot", select="random") == methods.variant("priot")  # PRIOT scores every edge
+    assert methods.variant("sgd-all", rounding="stochastic", ranking="magnitude") == methods.variant("sgd-all")
+    assert methods.variant("priot-s", select="largest") == methods.variant("priot-s")
+    for kw in ({"rounding": "up"}, {"ranking": "abs"}, {"select": "every"}, {"select": "middle"}):
+        with pytest.raises(ConfigError, match="unknown"):
+            methods.variant("priot-s", **kw)
+    model, default = tiny_cnn(), methods.variant("priot", None, [1, 2])
+    text, other = header(make_layout(model), default), header(make_layout(model), v)
+    assert "PRIOT_SCORE_ROUND" not in text and "PRIOT_SELECT" not in text and "PRIOT_RANK" not in text
+    assert "#define PRIOT_SCORE_ROUND_STOCHASTIC 1" in other and "#define PRIOT_SELECT_RANDOM 1" in other
+    assert variant_name(model, default) == "priot-tiny_cnn-priot-L12"
+    assert variant_name(model, v) == "priot-tiny_cnn-priot-s-p0.25-L12-stochastic-random"
+
+
+def test_a_recipe_sets_the_knobs_of_its_variant_and_method(small_qm):
+    from priot.recipe import Recipe
+
+    r = Recipe.build(rounding="stochastic", ranking="magnitude", select="smallest")
+    assert r.variant("priot-s").knobs == {"rounding": "stochastic", "ranking": "magnitude", "select": "smallest"}
+    m = r.make_method("priot-s", small_qm)
+    assert (m.rounding, m.ranking, m.select) == ("stochastic", "magnitude", "smallest") and m.variant == r.variant("priot-s")
+    assert Recipe.build().variant("priot-s").knobs == {}
+    with pytest.raises(ConfigError, match="selection rule 'middle'"):
+        Recipe.build(select="middle")

@@ -38,6 +38,10 @@ def test_the_version_list_counts_core_kernels_and_the_emulator_but_not_the_cli()
     assert {"priot/intmath.py", "priot/methods/priot.py", "priot/device/kernels/priot/topk.c",
             "m0sim/machine.py", "priot/experiments/study/cells.py"} <= files
     assert "m0sim/cli.py" not in files and "priot/experiments/study/report.py" not in files
+    # what the restructured code decides a cell's bits with: the recipe, the lockstep loop, m0sim's loading
+    assert {"priot/recipe.py", "priot/methods/registry.py", "priot/device/lockstep.py", "m0sim/program.py",
+            "m0sim/loader.py", "m0sim/registers.py", "m0sim/peripherals/ppb.py"} <= files
+    assert "priot/device/__main__.py" not in files and "priot/experiments/compare.py" not in files
 
 
 def _one_finished_cell(out):

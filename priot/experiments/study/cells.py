@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from priot import methods, ref, train
-from priot.experiments.compare import adapt_split, prepare
-from priot.experiments.study.grid import cell_key
+from priot import ref, train
+from priot.device import lockstep
+from priot.device.runner import open_device
+from priot.experiments.study.grid import cell_key, cell_recipe
 from priot.experiments.study.version import code_version
+from priot.recipe import fit_split
 
 
 def result_path(cells_dir, cell) -> Path:
@@ -47,13 +49,13 @@ _PREPARE_KEYS = ("model", "seed", "pretrain", "pretrain_epochs", "calib", "datas
 
 
 def prepared(cell: dict):
-    """``compare.prepare`` for the cell, memoised per process: cells of one setting and seed share their
+    """The cell's recipe's ``prepare()``, memoised per process: cells of one setting and seed share their
     backbone and splits (read-only to every method), so a worker loads them once, not once per cell."""
     key = tuple(str(cell[k]) for k in _PREPARE_KEYS)
     if key not in _PREPARED:
         while len(_PREPARED) >= 4:
             _PREPARED.pop(next(iter(_PREPARED)))
-        _PREPARED[key] = prepare(cell, cell["angle"])
+        _PREPARED[key] = cell_recipe(cell).prepare()
     return _PREPARED[key]
 
 
@@ -63,37 +65,18 @@ def build_backbone(cell: dict) -> str:
     return cell["model"]
 
 
-def _lockstep(method, cell, fit, test):
+def _lockstep(method, cell, recipe, fit, test):
     """Train on the emulated Pico and the host model together; compare state every ``device_every`` steps
     and at each epoch end, then score on the device (every logit of the last sample checked)."""
-    from priot.device.runner import open_device
-    from priot.experiments.device import evaluate
-
-    lr = getattr(method, "lr_shift", None)
     dev = open_device(method)
     dev.compare("after priot_init")
     x, labels = ref.to_input(fit.images), fit.labels
-    orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
-    method.begin(len(orders))  # as train.train: schedules that depend on the run's length (NITI's mu)
-    if getattr(method, "lr_shift", None) is not None and method.lr_shift != lr:
-        dev.set_lr_shift(method.lr_shift)
-    steps = compared = 0
-    cycles = []
-    for e, order in enumerate(orders, 1):
-        for i in order:
-            r = dev.step(x[i], int(labels[i]))
-            method.step(x[i], int(labels[i]))
-            cycles.append(r.stats.cycles)
-            steps += 1
-            if steps % cell["device_every"] == 0:
-                dev.compare(f"{cell['method']}, epoch {e}, step {steps}")
-                compared += 1
-        dev.compare(f"{cell['method']}, end of epoch {e}")
-        compared += 1
-        method.end_epoch()
-        if getattr(method, "lr_shift", None) is not None:
-            dev.set_lr_shift(method.lr_shift)
-    acc, host_acc = evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
+    cycles, steps, compared = [], 0, 0
+    for ep in lockstep.train(dev, x, labels, recipe.epoch_orders(len(fit)), cell["device_every"],
+                             where=f"{cell['method']}, "):
+        cycles += [r.stats.cycles for r in ep.results]
+        steps, compared = steps + len(ep.results), ep.compared
+    acc, host_acc = lockstep.evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
     if acc != host_acc:
         raise RuntimeError(f"{cell['method']}: device accuracy {acc} differs from the host model's {host_acc}")
     return {"accuracy": acc, "bit_exact": True, "steps": steps, "states_compared": compared,
@@ -103,16 +86,14 @@ def _lockstep(method, cell, fit, test):
 def evaluate_cell(cell: dict) -> dict:
     """Train the cell's method and score it: validation accuracy (tune) or test accuracy (final)."""
     qm, adapt, test = prepared(cell)
-    tuning = cell["kind"] == "tune"
-    fit, ev = adapt_split(adapt, test, cell["val_frac"], tuning)
-    method = methods.make(cell["method"], qm, lr_shift=cell["step"], seed=cell["seed"], keep=cell.get("keep"),
-                          frac=cell["frac"], init_shift=cell["init_shift"], layers=cell["score_layers"])
+    recipe = cell_recipe(cell)
+    fit, ev = fit_split(adapt, test, recipe.val_frac, cell["kind"] == "tune")
+    method = recipe.make_method(cell["method"], qm, cell["step"])
     out = {"state_bytes": int(method.state_bytes())}  # the untrained backbone's accuracy is method "none"
     if cell.get("device"):
-        out["device"] = _lockstep(method, cell, fit, ev)
+        out["device"] = _lockstep(method, cell, recipe, fit, ev)
     else:
-        orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
-        train.train(method, fit.images, fit.labels, orders)
+        train.train(method, fit.images, fit.labels, recipe.epoch_orders(len(fit)))
     out["accuracy"] = train.accuracy(method, ev.images, ev.labels)
     return out
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 
 from priot import methods
 from priot.errors import ConfigError
-from priot.experiments.compare import PRETRAIN, PRETRAIN_EPOCHS, SCORE_LAYERS, calib_digits
-from priot.experiments.study.version import code_version
 from priot.models import model_name
+from priot.experiments.study.version import code_version
+from priot.recipe import PRETRAIN, PRETRAIN_EPOCHS, Recipe
 
 CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
@@ -130,15 +130,35 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
     return replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
 
 
-def base_config(study: Study, setting: Setting, seed: int) -> dict:
-    """The values every cell of ``setting`` and ``seed`` shares (they decide splits, backbone and order)."""
+# The recipe settings a cell carries (with its method, step and keep): its result file is keyed by them, so this
+# list and their values are part of CELL_FORMAT.
+CELL_RECIPE = ("model", "angle", "angle_range", "seed", "samples", "test", "epochs", "pretrain", "pretrain_epochs",
+               "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers", "rounding", "ranking",
+               "select")
+KNOB_RECIPE = ("rounding", "ranking", "select")  # PRIOT's score knobs: a cell written before them has their defaults
+
+
+def setting_recipe(study: Study, setting: Setting, seed: int) -> Recipe:
+    """The recipe every cell of ``setting`` and ``seed`` shares (it decides splits, backbone and order)."""
     random = setting.angle == "random"
-    return {"format": CELL_FORMAT, "model": setting.model, "angle": None if random else float(setting.angle),
-            "angle_range": list(RANDOM_RANGE) if random else None, "seed": int(seed), "samples": study.samples,
-            "test": study.test, "epochs": study.epochs, "pretrain": study.pretrain,
-            "pretrain_epochs": study.pretrain_epochs, "calib": calib_digits(study.pretrain),
-            "val_frac": study.val_frac, "dataset": study.dataset, "data_path": study.data_path,
-            "frac": methods.DEFAULT_FRAC, "init_shift": methods.DEFAULT_INIT_SHIFT, "score_layers": list(SCORE_LAYERS)}
+    return Recipe.build(setting.model, angle=None if random else float(setting.angle),
+                        angle_range=RANDOM_RANGE if random else None, seed=int(seed), samples=study.samples,
+                        test=study.test, epochs=study.epochs, pretrain=study.pretrain,
+                        pretrain_epochs=study.pretrain_epochs, val_frac=study.val_frac, dataset=study.dataset,
+                        data_path=study.data_path, frac=methods.DEFAULTS.frac,
+                        init_shift=methods.DEFAULTS.init_shift, score_layers=methods.DEFAULTS.score_layers)
+
+
+def base_config(study: Study, setting: Setting, seed: int) -> dict:
+    """The plain values every cell of ``setting`` and ``seed`` shares: its recipe's CELL_RECIPE settings."""
+    plain = setting_recipe(study, setting, seed).as_dict()
+    return {"format": CELL_FORMAT, **{k: plain[k] for k in CELL_RECIPE}}
+
+
+def cell_recipe(cell: dict) -> Recipe:
+    """The recipe a cell runs: its CELL_RECIPE settings, its step and its kept fraction."""
+    keep = {} if cell.get("keep") is None else {cell["method"]: cell["keep"]}
+    return Recipe.build(**{k: cell.get(k) if k in KNOB_RECIPE else cell[k] for k in CELL_RECIPE}, keep=keep)
 
 
 def tune_cells(study: Study, setting: Setting, seed: int) -> list[dict]:

@@ -2,11 +2,13 @@
 
 A cell's key and record carry it, so a result computed by other code is never reused, and results.json
 names the code that made its numbers. The list below is the one place that says which sources count:
-the priot core (numerics, models, data, pretraining, quantization: every ``priot/*.py``), the methods,
-the device layer and its C kernels (``priot/device``, whose ``kernels`` folder is the repository's
-``kernels/``), the shipped backbones, the experiment code a cell runs (compare's splits, the device
-evaluation, ``study/cells.py``), and m0sim's emulator core (every module that executes firmware; its
-command line, debugger and benchmarks are left out). Grid and report code is not listed: the grid decides
+the priot core (numerics, models, data, pretraining, quantization and the run's ``Recipe``: every
+``priot/*.py``, ``recipe.py`` included), the methods and their registry (``Variant``), the device layer
+(layout, firmware, runner and the lockstep loop ``device/lockstep.py``) and its C kernels (whose
+``kernels`` folder is the repository's ``kernels/``), the shipped backbones, the cell code
+(``study/cells.py``), and m0sim's emulator core (every module that loads or executes firmware: ``program``,
+``loader``, ``registers``, ``machine``, ``peripherals/ppb.py`` and the rest; its command line, debugger and
+benchmarks are left out, and so is ``python -m priot.device``, which only prebuilds firmware). Grid and report code is not listed: the grid decides
 the cell's config, which is hashed into its key anyway, and the report only reads results.
 """
 
@@ -20,11 +22,10 @@ import priot
 # package -> glob patterns under the package's folder (files only; sorted; hashed with their paths)
 SOURCES = {
     "priot": ("*.py", "methods/*.py", "device/*.py", "device/kernels/priot/*.[chS]", "backbones/*.npz",
-              "backbones/manifest.json", "experiments/compare.py", "experiments/device.py",
-              "experiments/study/cells.py"),
+              "backbones/manifest.json", "experiments/study/cells.py"),
     "m0sim": ("*.py", "native/*", "peripherals/*.py", "runtime/*"),
 }
-LEFT_OUT = {"m0sim": ("cli.py", "__main__.py", "bench.py", "gdbstub.py", "rsp.py")}  # never touch a cell's bits
+LEFT_OUT = {"m0sim": ("cli.py", "__main__.py", "bench.py", "gdbstub.py", "rsp.py"), "priot": ("device/__main__.py",)}  # never touch a cell's bits
 ROOTS = {"priot": Path(priot.__file__).resolve().parent, "m0sim": Path(m0sim.__file__).resolve().parent}
 DIGITS = 16
 
