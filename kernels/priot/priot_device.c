@@ -184,7 +184,7 @@ static int32_t is_scored_at(int32_t p, int32_t i)
 {
     return (int32_t)(lowbias32(select_base[p] + (uint32_t)i) >> 16) < P.score_t[p];
 }
-#define IS_SCORED(p, w, i) is_scored_at(p, i)
+#define IS_SCORED(p, w, i) ((void)(w), is_scored_at(p, i)) /* the weight does not decide it */
 #endif
 
 #if STOCHASTIC_SCORES /* s -= sround(g16 * w, lr_shift) with this layer's rounding base, indexed by scored edge */
