@@ -87,6 +87,9 @@ class Recipe:
     frac: float | None = None  # PRIOT-S scored fraction
     score_layers: tuple | None = None  # layers PRIOT scores (None: every layer but the first)
     init_shift: int = methods.DEFAULTS.init_shift
+    rounding: str = "nearest"  # PRIOT's score rounding (methods.ROUNDINGS)
+    ranking: str = "signed"  # PRIOT's score ranking (methods.RANKINGS)
+    select: str | None = None  # PRIOT-S's selection rule (None: the registry's, largest |w|)
     keep: tuple = ()  # (method, kept fraction) pairs; a method not listed keeps its tuned fraction
     lr_shift: int | None = None  # None: each method's tuned step
     validate_every: int = 50  # device runs: compare state every N steps (0: epoch ends only)
@@ -125,6 +128,7 @@ class Recipe:
         if "angle" in overrides and overrides["angle"] is None:  # the random-angle setting
             given["angle"] = None
         given["keep"] = tuple(sorted(dict(given.get("keep", ())).items()))
+        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"), given.get("select"))  # refuse a bad knob now
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
@@ -153,15 +157,16 @@ class Recipe:
         return dict(self.keep).get(name)
 
     def variant(self, name: str) -> methods.Variant:
-        """Method ``name``'s firmware variant with this recipe's scored fraction and layers."""
-        return methods.variant(name, self.frac, self.score_layers)
+        """Method ``name``'s firmware variant with this recipe's scored fraction, layers and score knobs."""
+        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking, self.select)
 
     def make_method(self, name: str, qm, step: int | None = None):
         """Method ``name`` on backbone ``qm`` with this recipe's knobs (``step``: its learning-rate shift or mu;
         None: the recipe's, else the method's tuned one)."""
         return methods.make(name, qm, lr_shift=self.lr_shift if step is None else step, seed=self.seed,
                             keep=self.keep_for(name), frac=self.frac, init_shift=self.init_shift,
-                            layers=None if self.score_layers is None else list(self.score_layers))
+                            layers=None if self.score_layers is None else list(self.score_layers),
+                            rounding=self.rounding, ranking=self.ranking, select=self.select)
 
     def epoch_orders(self, n: int):
         """The sample order of every epoch (the same for every method of one seed)."""

@@ -7,7 +7,8 @@ NITI's mu): consecutive integers, the same number of points for every method, so
 search than another. ``default_step`` is the value tuned at 45 degrees that device runs start from.
 A weight-training method names its ``update`` rule (``priot.methods.baselines.UPDATES``) and its trained
 ``layers`` ("all" or "last"); a score-training method names its ``selection`` rule (which edges get a score).
-``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
+Score-training methods have three more knobs (``ROUNDINGS``, ``RANKINGS``, and PRIOT-S's ``select``, one of the
+sized ``SELECTIONS``). ``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
 and runner read: a new method is an entry here, its class and its C variant, and no other file tests its name.
 """
 
@@ -29,10 +30,23 @@ FAMILIES = {
     "reference": "not a static-scale integer competitor: no adaptation, NITI dynamic scaling, float fine-tuning",
 }
 
-# Selection rules of the score-training methods: which edges of a scored layer get a score.
+# Selection rules of the score-training methods: which edges of a scored layer get a score. "every" is PRIOT's;
+# the others take a scored fraction (PRIOT-S: "largest" by default, the rest through the ``select`` knob).
 SELECTIONS = {
     "every": "every edge of the scored layers (scored fraction 1)",
-    "largest-|w|": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
+    "largest": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
+    "smallest": "each scored layer's smallest-|w| edges, up to the scored fraction (no index memory)",
+    "random": "a seeded hash of each edge's index picks up to the scored fraction (no index memory)",
+}
+# The score-training methods' other knobs (priot.methods.priot), each compiled into the firmware; the first value
+# is the default (the method as published here).
+ROUNDINGS = {
+    "nearest": "the score update dS is rounded to nearest (ties away from zero)",
+    "stochastic": "dS is rounded by the seeded hash the SGD baselines use (small gradients move scores on average)",
+}
+RANKINGS = {
+    "signed": "keep the top-K signed scores (the project's rule)",
+    "magnitude": "keep the top-K |scores|; the update reaches |s| through the abs (edge-popup's rule)",
 }
 
 GRID_POINTS = 8  # every tuned method searches this many consecutive step values
@@ -101,7 +115,8 @@ def names(family: str | None = None, device: bool | None = None) -> list[str]:
 class Variant:
     """One method with the knobs that shape its training state and so its firmware, normalised once by
     ``variant()``: the scored fraction (1 unless the selection rule takes one), the scored layers (None: every
-    layer but the first; none for a method that scores nothing), the weight update rule and trained layers."""
+    layer but the first; none for a method that scores nothing), the weight update rule and trained layers, and
+    a score-training method's selection rule, score rounding and ranking (None for the other methods)."""
 
     method: str
     fraction: float = 1.0
@@ -109,6 +124,18 @@ class Variant:
     update: str | None = None
     weight_layers: str | None = None  # "all" or "last" (weight-training methods)
     selection: str | None = None
+    rounding: str | None = "nearest"  # score-training methods: ROUNDINGS
+    ranking: str | None = "signed"  # score-training methods: RANKINGS
+
+    @property
+    def knobs(self) -> dict:
+        """The score knobs that differ from their defaults (each makes its own firmware), in a fixed order."""
+        if self.trains != "scores":
+            return {}
+        out = {"rounding": self.rounding, "ranking": self.ranking, "select": self.selection}
+        defaults = {"rounding": next(iter(ROUNDINGS)), "ranking": next(iter(RANKINGS)),
+                    "select": spec(self.method).selection}
+        return {k: v for k, v in out.items() if v != defaults[k]}
 
     @property
     def trains(self) -> str:
@@ -123,15 +150,30 @@ class Variant:
     @property
     def random_update(self) -> bool:
         """Its update draws from a rounding counter (the device keeps one)."""
-        return self.update in ("stochastic", "dynamic")
+        return self.update in ("stochastic", "dynamic") or self.rounding == "stochastic"
 
 
-def variant(name: str, fraction: float | None = None, score_layers=None) -> Variant:
-    """The ``Variant`` of method ``name`` with a run's scored fraction (None: ``DEFAULTS.frac``) and scored
-    layers; knobs the method does not have are dropped, so equal variants build the same firmware."""
+def _knob(what: str, value, table, default):
+    if value is None:
+        return default
+    if value not in table:
+        raise ConfigError(f"unknown {what} {value!r} (have {', '.join(table)})")
+    return value
+
+
+def variant(name: str, fraction: float | None = None, score_layers=None, rounding: str | None = None,
+            ranking: str | None = None, select: str | None = None) -> Variant:
+    """The ``Variant`` of method ``name`` with a run's scored fraction (None: ``DEFAULTS.frac``), scored layers
+    and score knobs (None: the default; ``select``: PRIOT-S's selection rule, a sized one of ``SELECTIONS``);
+    knobs the method does not have are dropped, so equal variants build the same firmware."""
     s = spec(name)
+    rounding = _knob("score rounding", rounding, ROUNDINGS, next(iter(ROUNDINGS)))
+    ranking = _knob("score ranking", ranking, RANKINGS, next(iter(RANKINGS)))
+    sized = [k for k in SELECTIONS if k != "every"]
+    select = _knob("selection rule", select, sized, None)
     if s.selection is None:
-        return Variant(name, 1.0, None, s.update, s.layers, None)
+        return Variant(name, 1.0, None, s.update, s.layers, None, None, None)
     frac = 1.0 if s.selection == "every" else DEFAULTS.frac if fraction is None else float(fraction)
     layers = None if score_layers is None else tuple(sorted({int(j) for j in score_layers}))
-    return Variant(name, frac, layers, None, None, s.selection)
+    selection = s.selection if s.selection == "every" or select is None else select
+    return Variant(name, frac, layers, None, None, selection, rounding, ranking)

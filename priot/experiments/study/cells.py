@@ -2,9 +2,9 @@
 
 ``run_cell(cell, cells_dir)`` is a pure function of its small config (a dict of plain values): it draws the
 splits, the backbone (cached) and the sample order from the config's seed, so any worker on any machine
-computes the same bits. It writes ``cells_dir/<hash of the config>.json`` atomically (temporary file, then
-rename) whatever happens: a result, or the error that stopped it. Nothing is half-written, so an
-interrupted study loses only the cells that were running.
+computes the same bits. It writes ``cells_dir/<hash of the config and code version>.json`` atomically
+(temporary file, then rename) whatever happens: a result, or the error that stopped it. Nothing is
+half-written, so an interrupted study loses only the cells that were running.
 """
 
 import json
@@ -20,6 +20,7 @@ from priot import ref, train
 from priot.device import lockstep
 from priot.device.runner import open_device
 from priot.experiments.study.grid import cell_key, cell_recipe
+from priot.experiments.study.version import code_version
 from priot.recipe import fit_split
 
 
@@ -100,13 +101,14 @@ def evaluate_cell(cell: dict) -> dict:
 def run_cell(cell: dict, cells_dir: str, *after) -> dict:
     """Run one cell and write its record; ``after`` only orders the task after its backbone is built."""
     t0, c0 = time.perf_counter(), time.process_time()
-    record = {"key": cell_key(cell), "config": cell}
+    record = {"key": cell_key(cell), "config": cell, "code_version": code_version()}
     try:
         record.update(status="ok", result=evaluate_cell(cell))
     except Exception as exc:  # every failure is kept in the cell's file and reported; the study goes on
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc(limit=-6))
-    # wall time, and CPU time of this worker process (what the cell costs on an idle core, whatever the load)
+    # wall time (``seconds``: depends on the load) and CPU time of this worker process (``cpu_seconds``: what
+    # the cell costs on an idle core, whatever the load)
     record.update(seconds=round(time.perf_counter() - t0, 3), cpu_seconds=round(time.process_time() - c0, 3),
                   worker=f"{socket.gethostname()}:{os.getpid()}")
     write_atomic(result_path(cells_dir, cell), record)
@@ -115,5 +117,5 @@ def run_cell(cell: dict, cells_dir: str, *after) -> dict:
 
 def error_record(cell: dict, message: str) -> dict:
     """The record of a cell that could not run at all (its task died, or it had nothing to tune from)."""
-    return {"key": cell_key(cell), "config": cell, "status": "error", "error": message, "seconds": 0.0,
-            "worker": None}
+    return {"key": cell_key(cell), "config": cell, "code_version": code_version(), "status": "error",
+            "error": message, "seconds": 0.0, "worker": None}

@@ -13,6 +13,9 @@ from priot.experiments.study import engine as E
 from priot.experiments.study import grid, report
 
 
+VERIFY_FAILED = 3  # exit code: --verify re-ran a cell and got other results
+
+
 def _list(value):
     return [v.strip() for v in (value or "").split(",") if v.strip()] or None
 
@@ -116,13 +119,26 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
               help="Report folder: table.md, results.json, figures, cells/.")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
 @click.option("--report-only", is_flag=True, help="Run nothing: report the cells already finished in --out.")
+@click.option("--verify", "verify_k", default=None, type=click.IntRange(1),
+              help=f"Run nothing new: re-run K finished cells of --out chosen at random and compare them bit for "
+                   f"bit; exit {VERIFY_FAILED} naming any that differ.")
+@click.option("--verify-seed", default=0, show_default=True, type=int, help="Seed of --verify's random choice.")
 @click.pass_context
 def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device,
-               scheduler, workers, resume, out, no_figures, report_only):
-    """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths."""
+               scheduler, workers, resume, out, no_figures, report_only, verify_k, verify_seed):
+    """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths.
+
+    Exit codes: 0 done; 1 some cells failed; 2 bad input; 3 --verify found cells that differ; 130 interrupted."""
     try:
         study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
                             pretrain, device)
+        if verify_k is not None:
+            from priot.experiments.study.verify import verify
+            differ = verify(study, check_writable(Path(out)), verify_k, verify_seed, echo=click.echo)
+            for line in differ:
+                click.echo(f"m0sim run paper-table: verify: cell {line}", err=True)
+            click.echo(f"verify: {verify_k} cell(s) re-run, {len(differ)} differ")
+            ctx.exit(VERIFY_FAILED if differ else 0)
         summary = main(study, out, scheduler, workers, resume, figures=not no_figures, report_only=report_only)
     except (PriotError, InputError) as exc:
         click.echo(f"m0sim run paper-table: error: {exc}", err=True)

@@ -16,6 +16,7 @@ from m0sim.errors import InputError
 from priot import methods
 from priot.experiments.study import cells as C
 from priot.experiments.study.grid import Study, backbone_key, cell_key, final_cell, tune_cells, tuning_source
+from priot.experiments.study.version import code_version
 
 CONNECT_TIMEOUT_S = 5
 WORKER_WAIT_S = 30  # a scheduler without workers would leave the study waiting forever
@@ -178,6 +179,9 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
         except Exception as exc:  # the task died (worker lost, backbone failed): keep the reason in its file
             rec = C.error_record(cell, f"{type(exc).__name__}: {exc}")
             C.write_atomic(C.result_path(cells_dir, cell), rec)
+        if rec.get("code_version") != code_version():
+            raise InputError(f"worker {rec.get('worker')} runs other code (version {rec.get('code_version')}) than "
+                             f"this driver ({code_version()}): install the same commit on every worker")
         out.records[rec["key"]] = rec
         done += 1
         if rec["status"] != "ok":

@@ -4,7 +4,7 @@ A *setting* is one model width at one rotation (or the random-angle setting). A 
 a tuning run (one method, one step, trained on the adaptation data minus its validation split, scored on
 that split) or a final run (the method with its tuned step, trained on all adaptation data, scored on the
 test split). Cells are small dicts of plain values, so a cell is a pure function of its config and its
-result file is keyed by a hash of that config.
+result file is keyed by a hash of that config and the code version (``version``).
 
 Three presets: ``quick`` (one width, two angles, 3 seeds, few samples), ``default`` (sized for a 2-core
 machine: the tiny CNN at every angle, widths x2 and x4 at 90 degrees reusing the x1 steps tuned at 90
@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from priot import methods
 from priot.errors import ConfigError
 from priot.models import model_name
+from priot.experiments.study.version import code_version
 from priot.recipe import PRETRAIN, PRETRAIN_EPOCHS, Recipe
 
 CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
@@ -132,7 +133,9 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
 # The recipe settings a cell carries (with its method, step and keep): its result file is keyed by them, so this
 # list and their values are part of CELL_FORMAT.
 CELL_RECIPE = ("model", "angle", "angle_range", "seed", "samples", "test", "epochs", "pretrain", "pretrain_epochs",
-               "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers")
+               "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers", "rounding", "ranking",
+               "select")
+KNOB_RECIPE = ("rounding", "ranking", "select")  # PRIOT's score knobs: a cell written before them has their defaults
 
 
 def setting_recipe(study: Study, setting: Setting, seed: int) -> Recipe:
@@ -155,7 +158,7 @@ def base_config(study: Study, setting: Setting, seed: int) -> dict:
 def cell_recipe(cell: dict) -> Recipe:
     """The recipe a cell runs: its CELL_RECIPE settings, its step and its kept fraction."""
     keep = {} if cell.get("keep") is None else {cell["method"]: cell["keep"]}
-    return Recipe.build(**{k: cell[k] for k in CELL_RECIPE}, keep=keep)
+    return Recipe.build(**{k: cell.get(k) if k in KNOB_RECIPE else cell[k] for k in CELL_RECIPE}, keep=keep)
 
 
 def tune_cells(study: Study, setting: Setting, seed: int) -> list[dict]:
@@ -178,9 +181,10 @@ def backbone_key(cell: dict) -> tuple:
     return (cell["model"], cell["seed"], cell["pretrain"], cell["pretrain_epochs"], cell["dataset"], cell["data_path"])
 
 
-def cell_key(cell: dict) -> str:
-    """A stable name for a cell's result file: a hash of its whole config."""
-    text = json.dumps(cell, sort_keys=True, separators=(",", ":"))
+def cell_key(cell: dict, code: str | None = None) -> str:
+    """A stable name for a cell's result file: a hash of its whole config and the code version (this
+    process's, unless ``code`` names another), so results of other code are never reused."""
+    text = json.dumps({"config": cell, "code": code or code_version()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
