@@ -55,8 +55,8 @@ def _budget_options(f):
 
 
 def _machine(program, clock_mhz, alignment_check):
-    from m0sim.machine import Machine
-    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check)
+    from m0sim.soc import Pico  # both cores: core 1 waits in the bootrom unless the program launches it
+    return Pico(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check)
 
 
 def _budget(machine, max_seconds):

@@ -1,0 +1,129 @@
+"""The whole RP2040: core 0 (a `Machine`) and core 1, which shares its flash, SRAM, XIP cache, TIMER, SIO FIFOs and
+spinlocks and has its own registers, NVIC, SCB, SysTick, exceptions and SIO divider.
+
+Core 1 exists from reset and waits in the bootrom (m0sim.launch) until core 0 sends it the launch sequence over
+the FIFO; only then is its emulator built (a program that never launches it runs exactly as on one core). The
+two cores then run in lockstep (m0sim.lockstep). Counts are kept per core; a run's `RunStats` has both cores in
+`cores` and their totals at the top level when core 1 ran.
+"""
+
+import functools
+
+from unicorn import arm_const as arm
+
+from m0sim.errors import InputError
+from m0sim.launch import Core1Boot
+from m0sim.lockstep import DEFAULT_QUANTUM, Lockstep
+from m0sim.machine import RETURN_ADDR, Machine
+from m0sim.peripherals.sio import Sio
+from m0sim.stats import RunStats
+
+CORE1_RETURN = RETURN_ADDR + 4  # core 1's LR at launch: its entry function returns into the bootrom's wait
+MAX_QUANTUM = 1 << 20
+
+
+class Pico(Machine):
+    """An RP2040 with both cores; as a `Machine` it is core 0. `quantum`: cycles per lockstep round."""
+
+    core1_return = CORE1_RETURN
+
+    def __init__(self, program, *, quantum: int = DEFAULT_QUANTUM, **options):
+        if not isinstance(quantum, int) or not 1 <= quantum <= MAX_QUANTUM:
+            raise InputError(f"quantum must be an integer from 1 to {MAX_QUANTUM} cycles, got {quantum!r}")
+        super().__init__(program, **options)
+        self._core1_options = {k: v for k, v in options.items() if k not in ("stdout", "stderr", "stdin")}
+        self.core1: Machine | None = None
+        self.lockstep = Lockstep(self, quantum)
+        sio = self._sio(self)
+        self.shared_sio = sio.shared
+        self.shared_sio.on_fifo_irq = self.lockstep.fifo_irq
+        self.shared_sio.on_push = self.lockstep.pushed
+        self._boot = Core1Boot(echo=lambda word: self.shared_sio.push(1, word),
+                               signal=lambda: self.lockstep.signal(1), launch=self._launch)
+        self.park_core1()
+        self._core1_mark = None
+        self._core1_waited = 0  # cycles core 1 spent in the bootrom's wait state between launches
+
+    @staticmethod
+    def _sio(core) -> Sio:
+        return next(p for p in core.bus.peripherals if p.name == "SIO")
+
+    # --- core 1 --------------------------------------------------------------------------------------------
+    def park_core1(self):
+        """Core 1 back in the bootrom's wait state: the FIFO words to it go to the launch protocol."""
+        self.shared_sio.consumers[1] = self._boot
+
+    def _build_core1(self) -> Machine:
+        """Core 1's emulator over this one's memory; its SIO view, the TIMER and semihosting are shared."""
+        core1 = Machine(self.program, memory_of=self, **self._core1_options)
+        bus = core1.bus
+        own_sio = self._sio(core1)
+        timer = next(p for p in self.bus.peripherals if p.name == "TIMER")
+        bus.peripherals = sorted([Sio(own_sio.clocked, core=1, shared=self.shared_sio) if p is own_sio
+                                  else timer if p.name == "TIMER" else p for p in bus.peripherals],
+                                 key=lambda p: p.base)
+        core1.exceptions.timer = timer
+        both = (self.exceptions.reschedule, core1.exceptions.reschedule)
+        timer.on_change = lambda: [f() for f in both]
+        core1.semihost = self.semihost
+        return core1
+
+    def _launch(self, vtor: int, sp: int, entry: int):
+        """The bootrom hands core 1 over: VTOR, MSP and a jump to the entry point, returning into the bootrom."""
+        core1 = self.core1
+        if core1 is None:
+            core1 = self.core1 = self._build_core1()
+            for win in core1._windows:
+                win.clear()
+            self._core1_mark = self._core1_counts()
+        u = core1.uc
+        u.reg_write(arm.UC_ARM_REG_SP, sp)
+        u.reg_write(arm.UC_ARM_REG_LR, CORE1_RETURN | 1)
+        u.reg_write(arm.UC_ARM_REG_PC, entry | 1)
+        core1.exceptions.vtor = vtor & 0xFFFFFF00
+        s = core1._state
+        s.stop_reason, s.prev_end, s.prev_block = 0, 0, 0
+        if self.cycles() > s.cycles:  # one time base: core 1 starts at core 0's cycle
+            self._core1_waited += self.cycles() - s.cycles
+            s.cycles = self.cycles()
+        self.shared_sio.consumers[1] = None
+        self.lockstep.launched(core1)
+
+    # --- runs ----------------------------------------------------------------------------------------------
+    def _run_cores(self, pc: int, until: int):
+        self.lockstep.run(pc, until)
+
+    def _core1_counts(self):
+        s = self.core1._state
+        return (s.insns, s.cycles - self._core1_waited, s.taken, s.xip_hits, s.xip_misses,
+                self.lockstep.sleep_cycles[1])
+
+    def _execute(self, pc, sp, max_instructions, max_cycles, stop_at) -> RunStats:
+        if self.core1 is not None:
+            for win in self.core1._windows:
+                win.clear()
+            self._core1_mark = self._core1_counts()
+        start = self.lockstep.sleep_cycles[0], self.cycles()
+        stats = super()._execute(pc, sp, max_instructions, max_cycles, stop_at)
+        stats.sleep_cycles = self.lockstep.sleep_cycles[0] - start[0]
+        if self.core1 is None or self._core1_counts()[0] == self._core1_mark[0]:
+            return stats
+        stats = self._both(stats, start[1])
+        self.last_stats = stats
+        return stats
+
+    def _both(self, core0: RunStats, start_cycle: int) -> RunStats:
+        """Per-core stats of this run and their totals: instructions, taken branches, XIP accesses and sleep add
+        up, `cycles` is the run's elapsed time (from core 0's start to the later core's last cycle)."""
+        now, mark = self._core1_counts(), self._core1_mark
+        counts = [win.snapshot() for win in self.core1._windows]
+        core1 = RunStats(now[0] - mark[0], now[1] - mark[1], self.clock.hz, now[2] - mark[2],
+                         now[3] - mark[3], now[4] - mark[4], core0.static_ram, 0, 0,
+                         functools.partial(self.core1._profile, counts), sleep_cycles=now[5] - mark[5])
+        total = core0.merged(core1)
+        total.cycles = max(self.cycles(), self.core1.cycles()) - start_cycle
+        total.stack_bytes, total.heap_bytes = core0.stack_bytes, core0.heap_bytes
+        total.sleep_cycles = core0.sleep_cycles + core1.sleep_cycles
+        total.cores = [core0, core1]
+        return total
+
