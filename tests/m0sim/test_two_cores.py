@@ -1,0 +1,251 @@
+"""Both RP2040 cores (m0sim.soc.Pico): SIO FIFOs and spinlocks, the bootrom's launch protocol, WFE/SEV, core 1's
+own SysTick and FIFO interrupt, per-core counts that are the same on every run, and single-core programs that
+run exactly as on one core."""
+
+import json
+
+import pytest
+
+from m0sim.errors import FirmwareFault
+from m0sim.launch import Core1Boot
+from m0sim.machine import Machine
+from m0sim.peripherals.sio import FIFO_DEPTH, ST_RDY, ST_ROE, ST_VLD, ST_WOF, Sio, SioShared
+from m0sim.soc import Pico
+
+# FIFO ping-pong, a shared counter under hardware spinlock 3 (its read-modify-write spans three blocks, so the
+# cores can interleave inside it), core 1's SysTick waking its WFE, core 1's FIFO interrupt (SIO_IRQ_PROC1).
+TWO_CORES = r"""
+#include <stdio.h>
+#include "multicore.h"
+#define ROUNDS 50
+#define INCREMENTS 200
+#define TICKS 5
+#define IRQ_WORDS 8
+#define SYST_CSR (*(volatile uint32_t *)0xe000e010u)
+#define SYST_RVR (*(volatile uint32_t *)0xe000e014u)
+#define SYST_CVR (*(volatile uint32_t *)0xe000e018u)
+#ifndef LOCK
+#define LOCK 1
+#endif
+
+static uint32_t core1_stack[512];
+volatile uint32_t counter, ticks1, irq_sum, irq_words;
+
+void isr_systick(void) { if (get_core_num() == 1) ticks1++; }
+
+void isr_irq16(void) /* SIO_IRQ_PROC1: core 1's FIFO */
+{
+    while (multicore_fifo_rvalid()) { irq_sum += SIO_FIFO_RD; irq_words++; }
+    multicore_fifo_clear_irq();
+}
+
+__attribute__((noinline)) uint32_t plus_one(uint32_t v) { __asm__ volatile("" ::: "memory"); return v + 1; }
+
+static void add_many(void)
+{
+    for (int i = 0; i < INCREMENTS; i++) {
+        if (LOCK) spin_lock(3);
+        uint32_t v = counter;
+        for (int k = 0; k < 4; k++) __asm__ volatile("nop");
+        counter = plus_one(v);
+        if (LOCK) spin_unlock(3);
+    }
+}
+
+static void core1_main(void)
+{
+    for (;;) {
+        uint32_t v = multicore_fifo_pop_blocking();
+        if (v == 0xffffffffu) break;
+        multicore_fifo_push_blocking(v + 1);
+    }
+    add_many();
+    SYST_RVR = 999; SYST_CVR = 0; SYST_CSR = 7;
+    while (ticks1 < TICKS) __wfe();
+    SYST_CSR = 0;
+    multicore_fifo_push_blocking(get_core_num() * 1000 + ticks1);
+    irq_set_enabled(SIO_IRQ_PROC1);
+    while (irq_words < IRQ_WORDS) __wfe();
+    multicore_fifo_push_blocking(irq_sum);
+}
+
+int main(void)
+{
+    multicore_launch_core1_with_stack(core1_main, core1_stack, sizeof core1_stack);
+    uint32_t v = 0;
+    for (int i = 0; i < ROUNDS; i++) { multicore_fifo_push_blocking(v); v = multicore_fifo_pop_blocking(); }
+    multicore_fifo_push_blocking(0xffffffffu);
+    add_many();
+    uint32_t t = multicore_fifo_pop_blocking();
+    for (uint32_t w = 1; w <= IRQ_WORDS; w++) multicore_fifo_push_blocking(w);
+    uint32_t sum = multicore_fifo_pop_blocking();
+    printf("pingpong %lu counter %lu core1 ticks %lu irq sum %lu\n", (unsigned long)v, (unsigned long)counter,
+           (unsigned long)t, (unsigned long)sum);
+    return (v != ROUNDS) | (counter != 2 * INCREMENTS) << 1 | (t != 1000 + TICKS) << 2
+           | (sum != IRQ_WORDS * (IRQ_WORDS + 1) / 2) << 3;
+}
+"""
+EXPECTED = b"pingpong 50 counter 400 core1 ticks 1005 irq sum 36\n"
+
+
+def _run(elf, **options):
+    out = []
+    pico = Pico(elf, stdout=out.append, alignment_faults=True, **options)
+    result = pico.run(max_cycles=10**8)
+    return result, b"".join(out)
+
+
+def _counts(stats):
+    keys = ("instructions", "cycles", "taken_branches", "xip_hits", "xip_misses", "sleep_cycles")
+    return [tuple(getattr(c, k) for k in keys) for c in (stats, *stats.cores)], \
+        [(f.name, f.cycles, f.instructions, f.calls) for f in stats.functions]
+
+
+def test_two_cores_give_expected_results_and_identical_counts_every_run(firmware):
+    elf = firmware(TWO_CORES)
+    first, out1 = _run(elf)
+    second, out2 = _run(elf)
+    assert first.exit_code == 0 and out1 == EXPECTED
+    assert second.exit_code == 0 and out2 == EXPECTED
+    assert _counts(first.stats) == _counts(second.stats)
+    total, core0, core1 = first.stats, *first.stats.cores
+    assert total.instructions == core0.instructions + core1.instructions
+    assert total.cycles >= core0.cycles > core1.cycles > 0
+    assert core0.sleep_cycles > 0 and core1.sleep_cycles > 0  # both waited in WFE for the other
+    names = {f.name for f in core1.functions}
+    assert {"core1_main", "isr_irq16", "isr_systick"} <= names and "main" not in names
+
+
+def test_the_spinlock_is_what_keeps_the_shared_counter_exact(firmware):
+    """Without the lock the cores interleave inside the read-modify-write and lose increments."""
+    result, out = _run(firmware(TWO_CORES, "-DLOCK=0"))
+    lost = int(out.split()[3])
+    assert lost < 400 and result.exit_code == 2
+
+
+@pytest.mark.parametrize("quantum", [8, 1000])
+def test_results_do_not_depend_on_the_quantum(firmware, quantum):
+    result, out = _run(firmware(TWO_CORES), quantum=quantum)
+    assert result.exit_code == 0 and out == EXPECTED
+
+
+SINGLE = r"""
+#include <stdio.h>
+#include "multicore.h"
+int main(void)
+{
+    volatile uint32_t x = 0;
+    for (int i = 0; i < 3000; i++) x += i * get_core_num() + i;
+    printf("%lu\n", (unsigned long)x);
+    return 0;
+}
+"""
+
+
+def test_a_program_that_never_launches_core_1_counts_as_on_one_core(firmware):
+    elf = firmware(SINGLE)
+    one = Machine(elf, stdout=lambda b: None, alignment_faults=True).run()
+    two = Pico(elf, stdout=lambda b: None, alignment_faults=True).run()
+    assert two.stats.cores == [] and two.stats.sleep_cycles == 0
+    assert _counts(one.stats) == _counts(two.stats)
+
+
+RELAUNCH = r"""
+#include "multicore.h"
+static uint32_t stack1[256];
+volatile uint32_t seen;
+static void report(void) { multicore_fifo_push_blocking(0x100 + get_core_num()); }
+int main(void)
+{
+    uint32_t total = 0;
+    for (int i = 0; i < 3; i++) {   /* core 1 returns to the bootrom's wait each time and is launched anew */
+        multicore_launch_core1_with_stack(report, stack1, sizeof stack1);
+        total += multicore_fifo_pop_blocking();
+    }
+    return total == 3 * 0x101 && get_core_num() == 0 ? 0 : 1;
+}
+"""
+
+
+def test_core_1_returns_to_the_bootrom_and_is_launched_again(firmware):
+    result, _ = _run(firmware(RELAUNCH))
+    assert result.exit_code == 0
+    assert result.stats.cores[1].instructions > 0
+
+
+def test_wfe_with_nothing_to_wake_the_core_is_reported(firmware):
+    elf = firmware("int main(void) { __asm__ volatile(\"wfe\"); __asm__ volatile(\"wfe\"); return 0; }")
+    with pytest.raises(FirmwareFault, match=r"core 0 waits for an event \(WFE\) that nothing can send"):
+        Pico(elf).run(max_cycles=10**6)
+
+
+def test_sev_before_wfe_lets_it_pass(firmware):
+    elf = firmware("int main(void) { __asm__ volatile(\"sev\\n wfe\"); return 7; }")
+    assert Pico(elf).run(max_cycles=10**6).exit_code == 7
+
+
+def test_a_fault_on_core_1_names_core_1(firmware):
+    src = r"""
+#include "multicore.h"
+static uint32_t stack1[128];
+static void bad(void) { *(volatile uint32_t *)0x30000000 = 1; }
+int main(void) { multicore_launch_core1_with_stack(bad, stack1, sizeof stack1); for (;;) __wfe(); }
+"""
+    with pytest.raises(FirmwareFault, match=r"^core 1: invalid memory write of 4 bytes at 0x30000000"):
+        Pico(firmware(src)).run(max_cycles=10**6)
+
+
+def test_exec_stats_and_profile_json_show_both_cores(cli, firmware):
+    elf = firmware(TWO_CORES)
+    proc = cli("exec", elf, "--stats")
+    assert proc.returncode == 0, proc.stderr
+    assert "core 0:" in proc.stderr and "core 1:" in proc.stderr
+    out = cli("profile", elf, "--json").stdout
+    data = json.loads(out[out.index("{"):])  # after the program's own output
+    assert [c["instructions"] for c in data["cores"]] and len(data["cores"]) == 2
+    assert data["instructions"] == sum(c["instructions"] for c in data["cores"])
+
+
+# --- the SIO block and the launch protocol on their own -----------------------------------------------------------
+class _Clock:
+    def cycles(self):
+        return 0
+
+
+def test_fifo_status_bits_overflow_and_errors():
+    shared = SioShared()
+    core0, core1 = Sio(_Clock(), 0, shared), Sio(_Clock(), 1, shared)
+    assert core0.read32(0x000) == 0 and core1.read32(0x000) == 1
+    assert core0.read32(0x050) == ST_RDY
+    for w in range(FIFO_DEPTH):
+        core0.write32(0x054, w)
+    assert core0.read32(0x050) == 0 and core1.read32(0x050) & (ST_VLD | ST_RDY) == ST_VLD | ST_RDY
+    core0.write32(0x054, 99)  # full: lost, WOF on the writer
+    assert core0.read32(0x050) == ST_WOF
+    assert [core1.read32(0x058) for _ in range(FIFO_DEPTH)] == list(range(FIFO_DEPTH))
+    assert core1.read32(0x058) == 0 and core1.read32(0x050) & ST_ROE  # read on empty
+    core0.write32(0x050, 0)
+    core1.write32(0x050, 0)
+    assert core0.read32(0x050) == ST_RDY and core1.read32(0x050) == ST_RDY
+
+
+def test_spinlocks_claim_on_read_release_on_write():
+    shared = SioShared()
+    core0, core1 = Sio(_Clock(), 0, shared), Sio(_Clock(), 1, shared)
+    assert core0.read32(0x100 + 4 * 5) == 1 << 5  # claimed
+    assert core1.read32(0x100 + 4 * 5) == 0 and core0.read32(0x100 + 4 * 5) == 0
+    assert core1.read32(0x05C) == 1 << 5
+    assert core1.read32(0x17C) == 1 << 31
+    core1.write32(0x100 + 4 * 5, 0)
+    assert core0.read32(0x05C) == 1 << 31
+
+
+def test_launch_sequence_echoes_every_word_and_restarts_on_a_wrong_one():
+    echoed, launched, events = [], [], []
+    boot = Core1Boot(echoed.append, lambda: events.append(1), lambda *a: launched.append(a))
+    for w in (0, 0, 7, 0, 0, 1, 0x10000000, 0x20001000):
+        boot(w)
+    assert launched == []
+    boot(0x10000101)
+    assert launched == [(0x10000000, 0x20001000, 0x10000101)]
+    assert echoed == [0, 0, 7, 0, 0, 1, 0x10000000, 0x20001000, 0x10000101] and len(events) == 9
