@@ -106,6 +106,7 @@ class Pico(Machine):
         start = self.lockstep.sleep_cycles[0], self.cycles()
         stats = super()._execute(pc, sp, max_instructions, max_cycles, stop_at)
         stats.sleep_cycles = self.lockstep.sleep_cycles[0] - start[0]
+        stats.stall_cycles = _stalls(self)
         if self.core1 is None or self._core1_counts()[0] == self._core1_mark[0]:
             return stats
         stats = self._both(stats, start[1])
@@ -119,11 +120,17 @@ class Pico(Machine):
         counts = [win.snapshot() for win in self.core1._windows]
         core1 = RunStats(now[0] - mark[0], now[1] - mark[1], self.clock.hz, now[2] - mark[2],
                          now[3] - mark[3], now[4] - mark[4], core0.static_ram, 0, 0,
-                         functools.partial(self.core1._profile, counts), sleep_cycles=now[5] - mark[5])
+                         functools.partial(self.core1._profile, counts), sleep_cycles=now[5] - mark[5],
+                         stall_cycles=_stalls(self.core1))
         total = core0.merged(core1)
         total.cycles = max(self.cycles(), self.core1.cycles()) - start_cycle
         total.stack_bytes, total.heap_bytes = core0.stack_bytes, core0.heap_bytes
         total.sleep_cycles = core0.sleep_cycles + core1.sleep_cycles
+        total.stall_cycles = core0.stall_cycles + core1.stall_cycles
         total.cores = [core0, core1]
         return total
 
+
+def _stalls(core: Machine) -> int:
+    """Cycles of this run charged at run time rather than from the decode (the windows' stall arrays)."""
+    return sum(int(win.stall_at.sum()) for win in core._windows)

@@ -29,6 +29,9 @@ class RunStats:
     functions_source: Callable[[], list[FunctionStats]] | list[FunctionStats] = field(default_factory=list,
                                                                                       repr=False)
     sleep_cycles: int = 0  # of `cycles`, spent asleep in WFE (m0sim.lockstep)
+    # of `cycles`, those charged at run time rather than by the instructions' table: XIP misses, wait states,
+    # exception entry and return, WFE sleep, less a cycle per single-cycle SIO access (m0sim.soc.Pico fills it)
+    stall_cycles: int = 0
     cores: list["RunStats"] = field(default_factory=list)  # per core, when core 1 ran (m0sim.soc); else empty
 
     @property
@@ -87,6 +90,6 @@ class RunStats:
                 f"{self.taken_branches:,} taken branches, XIP {self.xip_hits:,} hits / {self.xip_misses:,} misses; "
                 f"RAM peak {self.peak_ram / kb:.1f} KB of {memmap.SRAM.size // kb} KB "
                 f"(static {self.static_ram / kb:.1f}, stack {self.stack_bytes / kb:.1f}, heap {self.heap_bytes / kb:.1f})"
-                + "".join(f"; core {k}: {c.instructions:,} instructions, {c.cycles:,} cycles ({c.sleep_cycles:,} "
-                          f"asleep in WFE), {c.taken_branches:,} taken branches, XIP {c.xip_hits:,} hits / "
+                + "".join(f"; core {k}: {c.instructions:,} instructions, {c.cycles:,} cycles ({c.stall_cycles:,} "
+                          f"charged at run time, {c.sleep_cycles:,} asleep in WFE), {c.taken_branches:,} taken branches, XIP {c.xip_hits:,} hits / "
                           f"{c.xip_misses:,} misses" for k, c in enumerate(self.cores)))
