@@ -9,6 +9,8 @@ by the other at once (the two cores advance in lockstep quanta: m0sim.lockstep).
 from collections import deque
 
 from m0sim import memmap
+from m0sim.errors import FirmwareFault
+from m0sim.launch import Core1Boot
 
 CPUID = 0x000
 FIFO_ST, FIFO_WR, FIFO_RD = 0x050, 0x054, 0x058
@@ -31,15 +33,18 @@ def _s32(v: int) -> int:
 class SioShared:
     """The SIO state both cores share: FIFOs (rx[n] is what core n reads), error flags, spinlocks.
 
-    `listeners[n]` is told when core n's FIFO interrupt line may have risen (`on_fifo_irq(n)`); `consumers[n]`,
-    when set, takes the words written to core n's RX FIFO at once (core 1's bootrom wait loop, m0sim.launch)."""
+    `on_fifo_irq(n)` is told when core n's FIFO interrupt line may have risen; `consumers[n]`, when set, takes
+    the words written to core n's RX FIFO at once: core 1's bootrom wait loop (m0sim.launch), which answers the
+    launch protocol and, on a machine that emulates core 0 alone, refuses the launch with a clear message
+    (m0sim.soc.Pico installs its own, which starts core 1)."""
 
     def __init__(self):
         self.rx = (deque(), deque())
         self.wof = [False, False]
         self.roe = [False, False]
         self.locks = 0  # SPINLOCK_ST: bit n set while spinlock n is claimed
-        self.consumers = [None, None]
+        self.consumers = [None, Core1Boot(echo=lambda word: self.push(1, word), signal=lambda: None,
+                                          launch=_core0_alone)]
         self.on_fifo_irq = None
         self.on_push = None  # told (core written to) after every FIFO write: the lockstep loop's wake-up hint
 
@@ -93,6 +98,11 @@ class SioShared:
     def _irq(self, core: int):
         if self.on_fifo_irq is not None and self.irq_line(core):
             self.on_fifo_irq(core)
+
+
+def _core0_alone(_vtor, _sp, entry):
+    raise FirmwareFault(f"the program launches core 1 (entry 0x{entry:08x}), but this machine emulates core 0 "
+                        f"alone: run it with `m0sim exec` or m0sim.soc.Pico")
 
 
 class Sio:

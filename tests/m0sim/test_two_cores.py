@@ -216,6 +216,9 @@ def test_fifo_status_bits_overflow_and_errors():
     shared = SioShared()
     core0, core1 = Sio(_Clock(), 0, shared), Sio(_Clock(), 1, shared)
     assert core0.read32(0x000) == 0 and core1.read32(0x000) == 1
+    core0.write32(0x054, 0)  # core 1 waits in the bootrom: the word comes back at once
+    assert core0.read32(0x050) == ST_VLD | ST_RDY and core0.read32(0x058) == 0
+    shared.consumers[1] = None  # core 1 runs: words wait in its FIFO
     assert core0.read32(0x050) == ST_RDY
     for w in range(FIFO_DEPTH):
         core0.write32(0x054, w)
@@ -249,3 +252,9 @@ def test_launch_sequence_echoes_every_word_and_restarts_on_a_wrong_one():
     boot(0x10000101)
     assert launched == [(0x10000000, 0x20001000, 0x10000101)]
     assert echoed == [0, 0, 7, 0, 0, 1, 0x10000000, 0x20001000, 0x10000101] and len(events) == 9
+
+
+def test_a_one_core_machine_refuses_a_launch_clearly(firmware):
+    with pytest.raises(FirmwareFault, match=r"launches core 1 \(entry 0x1000[0-9a-f]{4}\), but this machine "
+                                            r"emulates core 0 alone"):
+        Machine(firmware(RELAUNCH), stdout=lambda b: None).run(max_cycles=10**6)
