@@ -116,25 +116,40 @@ class Lockstep:
         p = self.pico
         self.budget = p.exceptions.real_cycle_budget  # set from max_cycles by `_execute`
         self.until = (until, p.core1_return)
-        first = pc  # where core 0 starts; afterwards it goes on from its PC register
+        p.uc.reg_write(arm.UC_ARM_REG_PC, pc)
+        self.time = max(self.time, p.cycles())
         while True:
             if self.parked[1]:
-                done, first = self._solo(first), None
-                if done:
-                    return
+                if self._solo():
+                    break
                 continue
             with interrupt.stoppable(self.cores[1].uc):
                 if self._rounds():
-                    return
+                    break
+        self._catch_up()
 
-    def _solo(self, pc) -> bool:
+    def _catch_up(self):
+        """At the end of a run, a sleeping core's clock joins the others (up to its own next event, where it
+        wakes in the next run): its sleep counts in the run it happened in."""
+        now = max(c.cycles() for c, parked in zip(self.cores, self.parked) if c is not None and not parked)
+        for k in (0, 1):
+            if self.parked[k] or self.asleep[k] is None:
+                continue
+            core = self.cores[k]
+            until = now if self.event[k] else min(now, self._next_wake(k, now))
+            delta = until - core.cycles()
+            if delta > 0:
+                core.adjust_cycles(delta)
+                self.sleep_cycles[k] += delta
+
+    def _solo(self) -> bool:
         """Core 0 alone until it ends, launches core 1 (False) or sleeps (woken here)."""
         p = self.pico
         self._share_xip(0)
         if self.asleep[0] is not None:
             self._wake_alone()
         self._set_budget(0, self.budget)
-        p.exceptions.run(p.uc.reg_read(arm.UC_ARM_REG_PC) | 1 if pc is None else pc, self.until[0])
+        p.exceptions.run(p.uc.reg_read(arm.UC_ARM_REG_PC) | 1, self.until[0])
         done = self._after_slice(0)
         if not done and not self.parked[1]:
             self.time = p.cycles()

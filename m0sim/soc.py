@@ -104,6 +104,8 @@ class Pico(Machine):
                 win.clear()
             self._core1_mark = self._core1_counts()
         start = self.lockstep.sleep_cycles[0], self.cycles()
+        if self.core1 is not None:  # a core 1 still running from an earlier call may lag behind core 0
+            start = start[0], min(start[1], self.core1.cycles())
         stats = super()._execute(pc, sp, max_instructions, max_cycles, stop_at)
         stats.sleep_cycles = self.lockstep.sleep_cycles[0] - start[0]
         stats.stall_cycles = _stalls(self)
@@ -115,7 +117,7 @@ class Pico(Machine):
 
     def _both(self, core0: RunStats, start_cycle: int) -> RunStats:
         """Per-core stats of this run and their totals: instructions, taken branches, XIP accesses and sleep add
-        up, `cycles` is the run's elapsed time (from core 0's start to the later core's last cycle)."""
+        up, `cycles` is the run's elapsed time (from the earlier core's first cycle to the later core's last)."""
         now, mark = self._core1_counts(), self._core1_mark
         counts = [win.snapshot() for win in self.core1._windows]
         core1 = RunStats(now[0] - mark[0], now[1] - mark[1], self.clock.hz, now[2] - mark[2],

@@ -258,3 +258,35 @@ def test_a_one_core_machine_refuses_a_launch_clearly(firmware):
     with pytest.raises(FirmwareFault, match=r"launches core 1 \(entry 0x1000[0-9a-f]{4}\), but this machine "
                                             r"emulates core 0 alone"):
         Machine(firmware(RELAUNCH), stdout=lambda b: None).run(max_cycles=10**6)
+
+
+WORKER = r"""
+#include "multicore.h"
+static uint32_t stack1[256];
+static void worker(void)
+{
+    for (;;) {
+        uint32_t n = multicore_fifo_pop_blocking();
+        uint32_t s = 0;
+        for (uint32_t i = 1; i <= n; i++) s += i * i;
+        multicore_fifo_push_blocking(s);
+    }
+}
+void start(void) { multicore_launch_core1_with_stack(worker, stack1, sizeof stack1); }
+uint32_t squares_on_core1(uint32_t n) { multicore_fifo_push_blocking(n); return multicore_fifo_pop_blocking(); }
+int main(void) { return 0; }
+"""
+
+
+def test_core_1_keeps_running_between_calls(firmware):
+    """A worker started by one call serves the next ones (how firmware hands work to core 1)."""
+    pico = Pico(firmware(WORKER))
+    pico.call("start")
+    assert pico.call("squares_on_core1", 10) == 385
+    first = pico.last_stats.cores[1]
+    assert pico.call("squares_on_core1", 100) == 338350
+    total, core0, core1 = pico.last_stats, *pico.last_stats.cores
+    assert core1.instructions > first.instructions > 0
+    # core 1 slept in its WFE between the calls; that sleep belongs to the call it happened in
+    assert core0.cycles <= total.cycles and core1.cycles <= total.cycles
+    assert core1.sleep_cycles < core0.cycles
