@@ -290,3 +290,28 @@ def test_core_1_keeps_running_between_calls(firmware):
     # core 1 slept in its WFE between the calls; that sleep belongs to the call it happened in
     assert core0.cycles <= total.cycles and core1.cycles <= total.cycles
     assert core1.sleep_cycles < core0.cycles
+
+
+SHARED_XIP = r"""
+#include "multicore.h"
+#define R4(x) x x x x
+static uint32_t stack1[256];
+volatile uint32_t v;
+__attribute__((noinline)) void long_body(void) { R4(R4(R4(v += 3; v ^= 5;))) }   /* about 1 KB of code */
+static void on_core1(void) { long_body(); multicore_fifo_push_blocking(v); }
+int main(void)
+{
+    if (WARM) long_body();
+    multicore_launch_core1_with_stack(on_core1, stack1, sizeof stack1);
+    multicore_fifo_pop_blocking();
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("warm", [0, 1])
+def test_the_cores_share_one_xip_cache(firmware, warm):
+    """Code core 0 has run is in the cache when core 1 runs it: core 1 fetches it without misses."""
+    stats = Pico(firmware(SHARED_XIP, f"-DWARM={warm}")).run().stats
+    misses = stats.cores[1].xip_misses
+    assert misses < 16 if warm else misses > 100
