@@ -76,6 +76,8 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
     if stats:
         click.echo(f"m0sim: {program.name}: {result.stats.summary()}", err=True)
         click.echo(f"m0sim: {program.name}: {result.stats.realtime(host)}", err=True)
+        if result.stats.cores:  # both cores ran: what the unmodelled bus contention could add
+            click.echo(f"m0sim: {program.name}: {m.contention_bound().summary()}", err=True)
     sys.exit(result.exit_code & 0xFF)
 
 

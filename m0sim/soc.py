@@ -11,6 +11,7 @@ import functools
 
 from unicorn import arm_const as arm
 
+from m0sim.contention import ContentionBound, bus_accesses
 from m0sim.errors import InputError
 from m0sim.launch import Core1Boot
 from m0sim.lockstep import DEFAULT_QUANTUM, Lockstep
@@ -114,6 +115,11 @@ class Pico(Machine):
         stats = self._both(stats, start[1])
         self.last_stats = stats
         return stats
+
+    def contention_bound(self) -> ContentionBound:
+        """What contention for the bus between the cores could add to the last run, at most (m0sim.contention)."""
+        cores = [self] + ([self.core1] if self.last_stats.cores else [])
+        return ContentionBound([bus_accesses(c) for c in cores], self.last_stats.cycles)
 
     def _both(self, core0: RunStats, start_cycle: int) -> RunStats:
         """Per-core stats of this run and their totals: instructions, taken branches, XIP accesses and sleep add

@@ -315,3 +315,31 @@ def test_the_cores_share_one_xip_cache(firmware, warm):
     stats = Pico(firmware(SHARED_XIP, f"-DWARM={warm}")).run().stats
     misses = stats.cores[1].xip_misses
     assert misses < 16 if warm else misses > 100
+
+
+ACCESSES = r"""
+#include "multicore.h"
+static uint32_t stack1[256];
+volatile uint32_t buf[1000];
+static void bump(void)
+{
+    for (int i = 0; i < 1000; i++) buf[i] = buf[i] + 1;   /* a load and a store each */
+    multicore_fifo_push_blocking(1);
+}
+int main(void)
+{
+    multicore_launch_core1_with_stack(bump, stack1, sizeof stack1);
+    return multicore_fifo_pop_blocking() == 1 ? 0 : 1;
+}
+"""
+
+
+def test_contention_bound_counts_each_cores_loads_and_stores(firmware, cli):
+    elf = firmware(ACCESSES)
+    pico = Pico(elf)
+    assert pico.run().exit_code == 0
+    bound = pico.contention_bound()
+    core0, core1 = bound.accesses
+    assert 2000 <= core1 <= 2000 + 40  # the loop's, then the FIFO push and the return
+    assert bound.cycles == min(core0, core1) and bound.elapsed_cycles == pico.last_stats.cycles
+    assert "contention between the cores could add at most" in cli("exec", elf, "--stats").stderr
