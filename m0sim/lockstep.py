@@ -202,8 +202,8 @@ class Lockstep:
                     core.exceptions.run(pc, self.until[1])
                 except uc.UcError as exc:
                     self._core1_fault(lambda: core._raise_fault(exc))
-                except FirmwareFault as fault:
-                    raise FirmwareFault(f"core 1: {fault}") from None
+                except FirmwareFault as fault:  # raised in one of core 1's hooks
+                    raise type(fault)(f"core 1: {fault}") from None
             self._quantum_over = False
             if self._after_slice(k, end):
                 return True
@@ -273,10 +273,8 @@ class Lockstep:
     def _core1_fault(self, report):
         try:
             report()
-        except FirmwareFault as fault:
-            raise FirmwareFault(f"core 1: {fault}") from None
-        except BudgetExhausted as out:
-            raise BudgetExhausted(f"core 1: {out}") from None
+        except FirmwareFault as fault:  # or a BudgetExhausted, kept as such
+            raise type(fault)(f"core 1: {fault}") from None
         raise FirmwareFault(f"core 1 stopped at {self.cores[1]._where()}")
 
     # --- sleeping ------------------------------------------------------------------------------------------

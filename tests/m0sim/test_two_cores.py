@@ -343,3 +343,31 @@ def test_contention_bound_counts_each_cores_loads_and_stores(firmware, cli):
     assert 2000 <= core1 <= 2000 + 40  # the loop's, then the FIFO push and the return
     assert bound.cycles == min(core0, core1) and bound.elapsed_cycles == pico.last_stats.cycles
     assert "contention between the cores could add at most" in cli("exec", elf, "--stats").stderr
+
+
+EDGE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "multicore.h"
+static uint32_t stack1[1024];
+static void on_core1(void)
+{
+#if SPIN
+    for (;;) {}
+#else
+    printf("hello from core %lu\n", (unsigned long)get_core_num());
+    exit(42);
+#endif
+}
+int main(void) { multicore_launch_core1_with_stack(on_core1, stack1, sizeof stack1); for (;;) __wfe(); }
+"""
+
+
+def test_core_1_prints_and_exits_through_semihosting(cli, firmware):
+    proc = cli("exec", firmware(EDGE, "-DSPIN=0"))
+    assert proc.returncode == 42 and proc.stdout == "hello from core 1\n"
+
+
+def test_core_1_running_out_of_budget_is_a_budget_error(cli, firmware):
+    proc = cli("exec", firmware(EDGE, "-DSPIN=1"), "--max-seconds", "0.001")
+    assert proc.returncode == 124 and proc.stderr.startswith("m0sim: error: core 1: budget exhausted")
