@@ -117,6 +117,7 @@ class Lockstep:
         self.budget = p.exceptions.real_cycle_budget  # set from max_cycles by `_execute`
         self.until = (until, p.core1_return)
         p.uc.reg_write(arm.UC_ARM_REG_PC, pc)
+        self.asleep[0], self._stop[0] = None, None  # core 0 starts afresh; core 1 goes on as it was
         self.time = max(self.time, p.cycles())
         while True:
             if self.parked[1]:
