@@ -9,13 +9,16 @@ two cores then run in lockstep (m0sim.lockstep). Counts are kept per core; a run
 
 import functools
 
+import numpy as np
 from unicorn import arm_const as arm
+
+from m0sim import memmap
 
 from m0sim.contention import ContentionBound, bus_accesses
 from m0sim.errors import InputError
 from m0sim.launch import Core1Boot
 from m0sim.lockstep import DEFAULT_QUANTUM, Lockstep
-from m0sim.machine import RETURN_ADDR, Machine
+from m0sim.machine import RETURN_ADDR, STACK_PAINT, Machine
 from m0sim.peripherals.sio import Sio
 from m0sim.stats import RunStats
 
@@ -44,6 +47,7 @@ class Pico(Machine):
         self.park_core1()
         self._core1_mark = None
         self._core1_waited = 0  # cycles core 1 spent in the bootrom's wait state between launches
+        self._core1_stack = None  # (lowest address, initial SP) of core 1's stack when it is a named object
 
     @staticmethod
     def _sio(core) -> Sio:
@@ -77,6 +81,7 @@ class Pico(Machine):
             for win in core1._windows:
                 win.clear()
             self._core1_mark = self._core1_counts()
+        self._paint_core1_stack(sp)
         u = core1.uc
         u.reg_write(arm.UC_ARM_REG_SP, sp)
         u.reg_write(arm.UC_ARM_REG_LR, CORE1_RETURN | 1)
@@ -89,6 +94,26 @@ class Pico(Machine):
             s.cycles = self.cycles()
         self.shared_sio.consumers[1] = None
         self.lockstep.launched(core1)
+
+    def _paint_core1_stack(self, sp: int):
+        """Core 1's stack is the SRAM object its initial SP ends (the pico-sdk way: a static array), painted at
+        launch so that its high-water mark can be read after a run; without such an object it is not measured."""
+        lo = next((sym.addr for sym in self.program.symbols.values()
+                   if sym.kind == "object" and sym.addr < sp <= sym.addr + sym.size
+                   and memmap.SRAM.contains(sym.addr, sym.size)), None)
+        self._core1_stack = None if lo is None else ((lo + 3) & ~3, sp & ~3)
+        if self._core1_stack is not None:
+            lo, top = self._core1_stack
+            self._sram[(lo - memmap.SRAM.base) // 4:(top - memmap.SRAM.base) // 4] = STACK_PAINT
+
+    def _core1_stack_bytes(self) -> int:
+        """Core 1's stack high-water mark since its launch: bytes below its initial SP that were written."""
+        if self._core1_stack is None:
+            return 0
+        lo, top = self._core1_stack
+        touched = np.flatnonzero(self._sram[(lo - memmap.SRAM.base) // 4:(top - memmap.SRAM.base) // 4]
+                                 != STACK_PAINT)
+        return top - (lo + 4 * int(touched[0])) if touched.size else 0
 
     # --- runs ----------------------------------------------------------------------------------------------
     def _run_cores(self, pc: int, until: int):
@@ -127,11 +152,12 @@ class Pico(Machine):
         now, mark = self._core1_counts(), self._core1_mark
         counts = [win.snapshot() for win in self.core1._windows]
         core1 = RunStats(now[0] - mark[0], now[1] - mark[1], self.clock.hz, now[2] - mark[2],
-                         now[3] - mark[3], now[4] - mark[4], core0.static_ram, 0, 0,
+                         now[3] - mark[3], now[4] - mark[4], core0.static_ram, self._core1_stack_bytes(), 0,
                          functools.partial(self.core1._profile, counts), sleep_cycles=now[5] - mark[5],
                          stall_cycles=_stalls(self.core1))
         total = core0.merged(core1)
         total.cycles = max(self.cycles(), self.core1.cycles()) - start_cycle
+        # core 1's stack is static data (counted in static_ram) or unmeasured: the peak is core 0's
         total.stack_bytes, total.heap_bytes = core0.stack_bytes, core0.heap_bytes
         total.sleep_cycles = core0.sleep_cycles + core1.sleep_cycles
         total.stall_cycles = core0.stall_cycles + core1.stall_cycles

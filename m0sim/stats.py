@@ -92,4 +92,4 @@ class RunStats:
                 f"(static {self.static_ram / kb:.1f}, stack {self.stack_bytes / kb:.1f}, heap {self.heap_bytes / kb:.1f})"
                 + "".join(f"; core {k}: {c.instructions:,} instructions, {c.cycles:,} cycles ({c.stall_cycles:,} "
                           f"charged at run time, {c.sleep_cycles:,} asleep in WFE), {c.taken_branches:,} taken branches, XIP {c.xip_hits:,} hits / "
-                          f"{c.xip_misses:,} misses" for k, c in enumerate(self.cores)))
+                          f"{c.xip_misses:,} misses, stack {c.stack_bytes:,} bytes" for k, c in enumerate(self.cores)))

@@ -371,3 +371,32 @@ def test_core_1_prints_and_exits_through_semihosting(cli, firmware):
 def test_core_1_running_out_of_budget_is_a_budget_error(cli, firmware):
     proc = cli("exec", firmware(EDGE, "-DSPIN=1"), "--max-seconds", "0.001")
     assert proc.returncode == 124 and proc.stderr.startswith("m0sim: error: core 1: budget exhausted")
+
+
+STACK = r"""
+#include "multicore.h"
+static uint32_t stack1[512];                     /* 2 KB */
+__attribute__((noinline)) uint32_t deep(void)
+{
+    volatile uint8_t buf[DEPTH];
+    for (int i = 0; i < DEPTH; i++) buf[i] = i;
+    return buf[DEPTH / 2];
+}
+static void on_core1(void) { multicore_fifo_push_blocking(deep()); }
+int main(void)
+{
+    multicore_launch_core1_with_stack(on_core1, stack1, sizeof stack1);
+    return multicore_fifo_pop_blocking() == (DEPTH / 2) % 256 ? 0 : 1;
+}
+"""
+
+
+def test_core_1_stack_high_water_mark(firmware):
+    """Measured in the static array core 1's SP was given: deeper locals, deeper stack, within 2 KB."""
+    depth = {}
+    for n in (64, 1024):
+        result = Pico(firmware(STACK, f"-DDEPTH={n}")).run()
+        assert result.exit_code == 0
+        depth[n] = result.stats.cores[1].stack_bytes
+    assert 64 <= depth[64] < 256 and 1024 <= depth[1024] < 2048
+    assert abs(depth[1024] - depth[64] - (1024 - 64)) <= 8  # the frame is kept 8-byte aligned
