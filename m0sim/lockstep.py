@@ -5,6 +5,9 @@ core 0 then core 1 runs until its count reaches the round's end (`quantum` cycle
 translation blocks, so it may overshoot by one block. A FIFO word, a spinlock or a store to SRAM is seen by the
 other core at once: a handshake between the cores resolves within a quantum and a block of where silicon would
 resolve it, and the same program gives the same bits and counts on every run (nothing depends on the host).
+While one core sleeps in WFE with no event of its own due, the other runs without rounds until it does
+something that can wake the sleeper (SEV, a FIFO word, a TIMER write): nothing else it does is seen by a core
+that runs no instructions.
 
 Events (ARMv6-M B1.5.18, RP2040 2.3.1: each core's SEV reaches the other core): SEV sets the event register of
 both cores; WFE with the register set clears it and goes on, otherwise the core sleeps (its cycles advance, it runs
@@ -27,8 +30,8 @@ from m0sim.peripherals.ppb import IRQ0
 from m0sim.peripherals.sio import SIO_IRQ_PROC
 from m0sim.pieces import give_back
 
-# Cycles per round: the two-core test program's elapsed count at 64 is within 0.6% of its count at 8, at a
-# quarter of the host time (docs/two-cores-notes.md); a larger quantum suits work split in long phases.
+# Cycles per round: the two-core test program's elapsed count at 64 is within 0.6% of its count at 8; a
+# larger quantum runs faster and suits work split in long phases (measurements: docs/two-cores-notes.md).
 DEFAULT_QUANTUM = 64
 WFE = b"\x20\xbf"
 SEV = b"\x40\xbf"
@@ -49,6 +52,8 @@ class Lockstep:
         self.kicked_at = [0, 0]  # the cycle of the last FIFO word sent to each core
         self.sleep_cycles = [0, 0]
         self._quantum_over = False  # the last stop was the end of the round's quantum
+        self._alone = None  # the core running on its own while the other sleeps (see _run_alone)
+        self._cut = False  # that run was cut short: it did something that may wake the sleeper
         self._due = [False, False]  # woken at the cycle of an event of its own: Exceptions takes it first
         self._stop = [None, None]  # why this module stopped a core: ("wfe", addr) or ("launch", None)
         self._holder = 0  # the core whose XIP cache is the current one (the cache is shared: see _share_xip)
@@ -80,6 +85,7 @@ class Lockstep:
         for j in (0, 1):
             self.event[j] = True
             self.event_at[j] = now
+        self.cut()
 
     def fifo_irq(self, k: int):
         """SIO_IRQ_PROCk rose: pending on core k's NVIC (a level: not while its handler runs)."""
@@ -95,6 +101,16 @@ class Lockstep:
         """A FIFO word was sent to core k: an interrupt it raises cannot wake core k before the sender's cycle."""
         sender = self.cores[1 - k]
         self.kicked_at[k] = sender.cycles() if sender is not None else self.pico.cycles()
+        self.cut()
+
+    def cut(self):
+        """Something that may wake a sleeping core happened (SEV, a FIFO word, a TIMER write): a core running
+        alone stops at its next block so the sleeper is looked at. (Not emu_stop: from an MMIO callback it
+        would run the access again.)"""
+        if self._alone is not None:
+            core = self.cores[self._alone]
+            core.exceptions.real_cycle_budget = core._state.cycle_budget = core.cycles()
+            self._cut = True
 
     def launched(self, core1):
         """Core 1 leaves the bootrom (m0sim.launch), in core 0's store to FIFO_WR: stop core 0 so the rounds
@@ -175,6 +191,8 @@ class Lockstep:
     def _rounds(self) -> bool:
         """Rounds of both cores until the run ends (True) or core 1 returns to the bootrom (False)."""
         while not self.parked[1]:
+            if self._run_alone():
+                return True
             end = min(self.time + self.quantum, self.budget)
             for k in (0, 1):
                 if self.parked[k]:
@@ -190,6 +208,27 @@ class Lockstep:
             else:
                 self.time = end
         return False
+
+    def _run_alone(self) -> bool:
+        """One core awake, the other asleep in WFE with no event of its own for a while: the awake core runs
+        without rounds (nothing it does is seen by a sleeping core) until it may wake the sleeper (`cut`) or the
+        sleeper's own next event. True: the run ends."""
+        awake = [k for k in (0, 1) if self.asleep[k] is None]
+        if len(awake) != 1 or self.parked[1]:
+            return False
+        k, j = awake[0], 1 - awake[0]
+        if self.event[j]:
+            return False
+        limit = min(self._next_wake(j, self.budget), self.budget)
+        if limit - self.cores[k].cycles() <= 2 * self.quantum:
+            return False
+        self._alone, self._cut = k, False
+        try:
+            done = self._slice(k, limit)
+        finally:
+            self._alone = None
+        self.time = max(self.time, min(self.cores[k].cycles(), limit))
+        return done
 
     def _slice(self, k: int, end: int) -> bool:
         """Run core k until its cycle count reaches `end` (or it stops for another reason); True: the run ends."""
@@ -248,11 +287,11 @@ class Lockstep:
             give_back(core, pc)
             s.stop_reason = 0
             return False
-        if reason == "budget" and end is not None and s.cycles >= end and end < self.budget \
-                and s.insns < s.insn_budget:
+        if reason == "budget" and end is not None and s.insns < s.insn_budget \
+                and (self._cut or s.cycles >= end and end < self.budget):
             give_back(core, pc)
             s.stop_reason = 0
-            self._quantum_over = True
+            self._quantum_over, self._cut = True, False
             return False
         if pc == self.until[k] and reason is None:
             if k == 1:  # core 1's entry function returned: back to the bootrom's wait state

@@ -68,8 +68,8 @@ class Pico(Machine):
                                   else timer if p.name == "TIMER" else p for p in bus.peripherals],
                                  key=lambda p: p.base)
         core1.exceptions.timer = timer
-        both = (self.exceptions.reschedule, core1.exceptions.reschedule)
-        timer.on_change = lambda: [f() for f in both]
+        both = (self.exceptions.reschedule, core1.exceptions.reschedule, self.lockstep.cut)
+        timer.on_change = lambda: [f() for f in both]  # an alarm armed for a sleeping core may wake it
         core1.semihost = self.semihost
         return core1
 
