@@ -13,7 +13,6 @@ import numpy as np
 from unicorn import arm_const as arm
 
 from m0sim import memmap
-
 from m0sim.contention import ContentionBound, bus_accesses
 from m0sim.errors import InputError
 from m0sim.launch import Core1Boot
@@ -135,7 +134,7 @@ class Pico(Machine):
         stats = super()._execute(pc, sp, max_instructions, max_cycles, stop_at)
         stats.sleep_cycles = self.lockstep.sleep_cycles[0] - start[0]
         stats.stall_cycles = _stalls(self)
-        if self.core1 is None or self._core1_counts()[0] == self._core1_mark[0]:
+        if self.core1 is None or self._core1_counts() == self._core1_mark:  # core 1 neither ran nor slept
             return stats
         stats = self._both(stats, start[1])
         self.last_stats = stats
@@ -143,6 +142,8 @@ class Pico(Machine):
 
     def contention_bound(self) -> ContentionBound:
         """What contention for the bus between the cores could add to the last run, at most (m0sim.contention)."""
+        if getattr(self, "last_stats", None) is None:
+            raise InputError("contention_bound() describes the last run or call: run the program first")
         cores = [self] + ([self.core1] if self.last_stats.cores else [])
         return ContentionBound([bus_accesses(c) for c in cores], self.last_stats.cycles)
 
