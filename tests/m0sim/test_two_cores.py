@@ -400,3 +400,39 @@ def test_core_1_stack_high_water_mark(firmware):
         depth[n] = result.stats.cores[1].stack_bytes
     assert 64 <= depth[64] < 256 and 1024 <= depth[1024] < 2048
     assert abs(depth[1024] - depth[64] - (1024 - 64)) <= 8  # the frame is kept 8-byte aligned
+
+
+ALARM = r"""
+#include "multicore.h"
+#define TIMERAWL (*(volatile uint32_t *)0x40054028u)
+#define ALARM0 (*(volatile uint32_t *)0x40054010u)
+#define INTR (*(volatile uint32_t *)0x40054034u)
+#define INTE (*(volatile uint32_t *)0x40054038u)
+static uint32_t stack1[256];
+volatile uint32_t woke_at, armed_for, ready;
+void isr_irq0(void) { INTR = 1; if (get_core_num() == 1) woke_at = TIMERAWL; }   /* TIMER_IRQ_0 */
+static void sleeper(void)
+{
+    irq_set_enabled(0);
+    ready = 1;
+    while (!woke_at) __wfe();
+    multicore_fifo_push_blocking(woke_at);
+}
+int main(void)
+{
+    multicore_launch_core1_with_stack(sleeper, stack1, sizeof stack1);
+    while (!ready) {}
+    for (volatile int i = 0; i < 1000; i++) {}        /* core 1 is asleep in its WFE by now */
+    armed_for = TIMERAWL + 50;
+    INTE = 1;                                          /* core 0 does not enable IRQ 0: only core 1 takes it */
+    ALARM0 = armed_for;
+    for (volatile int i = 0; i < 20000; i++) {}        /* 0.8 ms of work alone: no SEV, no FIFO word */
+    uint32_t t = multicore_fifo_pop_blocking();
+    return t - armed_for;
+}
+"""
+
+
+def test_an_alarm_armed_by_core_0_wakes_core_1_on_time(firmware):
+    """Core 1 sleeps while core 0 works alone: the TIMER write makes the lockstep look at the sleeper again."""
+    assert Pico(firmware(ALARM)).run().exit_code == 0  # core 1's handler ran in the alarm's microsecond
