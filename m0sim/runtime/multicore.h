@@ -98,4 +98,31 @@ static inline void multicore_launch_core1_with_stack(void (*entry)(void), uint32
     }
 }
 
+/* Running functions on core 1: start a worker once, then hand it jobs. multicore_run_on_core1(fn, arg) sends
+ * fn and arg through the FIFO and returns at once; core 1 runs fn(arg) and sends back its result, which
+ * multicore_join_core1() waits for (asleep in WFE). Between jobs core 1 sleeps in WFE. One job at a time. */
+typedef uint32_t (*core1_job_t)(void *arg);
+
+static inline void multicore_worker_loop(void)
+{
+    for (;;) {
+        core1_job_t job = (core1_job_t)(uintptr_t)multicore_fifo_pop_blocking();
+        void *arg = (void *)(uintptr_t)multicore_fifo_pop_blocking();
+        multicore_fifo_push_blocking(job(arg));
+    }
+}
+
+static inline void multicore_start_worker(uint32_t *stack, size_t stack_bytes)
+{
+    multicore_launch_core1_with_stack(multicore_worker_loop, stack, stack_bytes);
+}
+
+static inline void multicore_run_on_core1(core1_job_t job, void *arg)
+{
+    multicore_fifo_push_blocking((uint32_t)(uintptr_t)job);
+    multicore_fifo_push_blocking((uint32_t)(uintptr_t)arg);
+}
+
+static inline uint32_t multicore_join_core1(void) { return multicore_fifo_pop_blocking(); }
+
 #endif

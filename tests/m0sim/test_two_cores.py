@@ -436,3 +436,47 @@ int main(void)
 def test_an_alarm_armed_by_core_0_wakes_core_1_on_time(firmware):
     """Core 1 sleeps while core 0 works alone: the TIMER write makes the lockstep look at the sleeper again."""
     assert Pico(firmware(ALARM)).run().exit_code == 0  # core 1's handler ran in the alarm's microsecond
+
+
+JOBS = r"""
+#include <stdio.h>
+#include "multicore.h"
+#define N 600
+static uint32_t worker_stack[256];
+static int32_t x[N];
+struct half { int lo, hi; int32_t sum; };
+static uint32_t sum_half(void *arg)
+{
+    struct half *h = arg;
+    int32_t s = 0;
+    for (int i = h->lo; i < h->hi; i++) s += x[i] * x[i];
+    h->sum = s;
+    return get_core_num();
+}
+int32_t split_sum(void)
+{
+    struct half a = {0, N / 2, 0}, b = {N / 2, N, 0};
+    multicore_run_on_core1(sum_half, &b);
+    sum_half(&a);
+    uint32_t ran_on = multicore_join_core1();
+    return ran_on == 1 ? a.sum + b.sum : -1;
+}
+int main(void)
+{
+    for (int i = 0; i < N; i++) x[i] = i - 300;
+    multicore_start_worker(worker_stack, sizeof worker_stack);
+    int32_t first = split_sum(), second = split_sum();
+    printf("%ld %ld\n", (long)first, (long)second);
+    return first == second && first > 0 ? 0 : 1;
+}
+"""
+
+
+def test_jobs_handed_to_a_core_1_worker(firmware):
+    """multicore.h's worker: core 1 runs its half of each job (twice: the worker sleeps between jobs)."""
+    out = []
+    result = Pico(firmware(JOBS), stdout=out.append).run()
+    expected = sum((i - 300) ** 2 for i in range(600))
+    assert result.exit_code == 0 and b"".join(out) == f"{expected} {expected}\n".encode()
+    names = {f.name for f in result.stats.cores[1].functions}
+    assert "sum_half" in names and "split_sum" not in names
