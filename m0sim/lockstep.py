@@ -87,15 +87,22 @@ class Lockstep:
             self.event_at[j] = now
         self.cut()
 
-    def fifo_irq(self, k: int):
-        """SIO_IRQ_PROCk rose: pending on core k's NVIC (a level: not while its handler runs)."""
+    def fifo_irq(self, k: int, level: bool):
+        """SIO_IRQ_PROCk is a level: a high line pends the IRQ on core k's NVIC, which keeps it pending; while
+        its handler runs, the pending bit follows the line, so the handler is entered again on return exactly
+        when the line is still high then (the FIFO is only changed by SIO accesses, which all come here)."""
         core = self.cores[k]
         if core is None or self.parked[k]:
             return
         n = IRQ0 + SIO_IRQ_PROC[k]
-        if n not in core.exceptions.active:
-            core.exceptions.pending.add(n)
-            core.exceptions.reschedule()
+        exc = core.exceptions
+        if level:
+            exc.pending.add(n)
+        elif n in exc.active:
+            exc.pending.discard(n)
+        else:
+            return
+        exc.reschedule()
 
     def pushed(self, k: int):
         """A FIFO word was sent to core k: an interrupt it raises cannot wake core k before the sender's cycle."""

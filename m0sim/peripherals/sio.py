@@ -33,7 +33,8 @@ def _s32(v: int) -> int:
 class SioShared:
     """The SIO state both cores share: FIFOs (rx[n] is what core n reads), error flags, spinlocks.
 
-    `on_fifo_irq(n)` is told when core n's FIFO interrupt line may have risen; `consumers[n]`, when set, takes
+    `on_fifo_irq(n, level)` is told core n's FIFO interrupt line after every change that can move it;
+    `consumers[n]`, when set, takes
     the words written to core n's RX FIFO at once: core 1's bootrom wait loop (m0sim.launch), which answers the
     launch protocol and, on a machine that emulates core 0 alone, refuses the launch with a clear message
     (m0sim.soc.Pico installs its own, which starts core 1)."""
@@ -79,10 +80,13 @@ class SioShared:
             self.roe[core] = True
             self._irq(core)
             return 0
-        return self.rx[core].popleft()
+        word = self.rx[core].popleft()
+        self._irq(core)
+        return word
 
     def clear_errors(self, core: int):
         self.wof[core] = self.roe[core] = False
+        self._irq(core)
 
     def claim(self, n: int) -> int:
         """A read of SPINLOCKn: non-zero (1 << n) if the lock was free and is now claimed by the reader, else 0."""
@@ -96,8 +100,8 @@ class SioShared:
         self.locks &= ~(1 << n)
 
     def _irq(self, core: int):
-        if self.on_fifo_irq is not None and self.irq_line(core):
-            self.on_fifo_irq(core)
+        if self.on_fifo_irq is not None:
+            self.on_fifo_irq(core, self.irq_line(core))
 
 
 def _core0_alone(_vtor, _sp, entry):

@@ -480,3 +480,31 @@ def test_jobs_handed_to_a_core_1_worker(firmware):
     assert result.exit_code == 0 and b"".join(out) == f"{expected} {expected}\n".encode()
     names = {f.name for f in result.stats.cores[1].functions}
     assert "sum_half" in names and "split_sum" not in names
+
+
+LEVEL = r"""
+#include "multicore.h"
+static uint32_t stack1[256];
+volatile uint32_t entries, total, words;
+void isr_irq16(void) { total += SIO_FIFO_RD; words++; entries++; }   /* one word per entry */
+static void on_core1(void)
+{
+    irq_set_enabled(SIO_IRQ_PROC1);
+    multicore_fifo_push_blocking(0);                    /* ready */
+    while (words < 3) __wfe();
+    multicore_fifo_push_blocking(entries * 100 + total);
+}
+int main(void)
+{
+    multicore_launch_core1_with_stack(on_core1, stack1, sizeof stack1);
+    multicore_fifo_pop_blocking();
+    SIO_FIFO_WR = 1; SIO_FIFO_WR = 2; SIO_FIFO_WR = 3;    /* three words at once, one SEV */
+    __sev();
+    return multicore_fifo_pop_blocking() == 306 ? 0 : 1;
+}
+"""
+
+
+def test_the_fifo_interrupt_is_a_level(firmware):
+    """A handler that reads one word per entry is entered again while words remain: three entries, all words."""
+    assert Pico(firmware(LEVEL)).run(max_cycles=10**6).exit_code == 0
