@@ -55,8 +55,8 @@ def _budget_options(f):
 
 
 def _machine(program, clock_mhz, alignment_check, stdout=None):
-    from m0sim.machine import Machine
-    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check, stdout=stdout)
+    from m0sim.soc import Pico  # both cores: core 1 waits in the bootrom unless the program launches it
+    return Pico(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check, stdout=stdout)
 
 
 def _budget(machine, max_seconds):
@@ -76,6 +76,8 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
     if stats:
         click.echo(f"m0sim: {program.name}: {result.stats.summary()}", err=True)
         click.echo(f"m0sim: {program.name}: {result.stats.realtime(host)}", err=True)
+        if result.stats.cores:  # both cores ran: what the unmodelled bus contention could add
+            click.echo(f"m0sim: {program.name}: {m.contention_bound().summary()}", err=True)
     sys.exit(result.exit_code & 0xFF)
 
 

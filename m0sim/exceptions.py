@@ -21,7 +21,7 @@ What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
   (lockup), m0sim stops with its exit-70 report instead.
 - WFI: the core sleeps until the next event (SysTick's next zero, a TIMER alarm with its interrupt enabled):
   the cycles advance to it. A WFI with nothing that can wake the core ends the run with a clear message.
-Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process stack (CONTROL.SPSEL), other
+Not modelled here: NMI sources, WFE/SEV events (m0sim.soc's two-core loop models them), the process stack (CONTROL.SPSEL), other
 peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
 """
 

@@ -113,8 +113,9 @@ class Machine:
 
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
                  stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True,
-                 alignment_faults: bool = False):
+                 alignment_faults: bool = False, memory_of: "Machine | None" = None):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
+        self._memory_owner = memory_of  # another core whose flash and SRAM this one maps (m0sim.soc), or None
         if not isinstance(clock_hz, (int, np.integer)) or not 1_000_000 <= clock_hz <= 1_000_000_000:
             raise InputError(f"clock_hz must be an integer from 1 MHz to 1000 MHz, got {clock_hz!r}")
         self._layout = self._memory_layout()
@@ -132,7 +133,8 @@ class Machine:
         # which costs 2-40x in speed (`make bench`): on for `m0sim exec`/`profile`, opt-in from Python.
         self._alignment_faults = alignment_faults and counting
         self._map_memory()
-        self._load()
+        if memory_of is None:
+            self._load()
         self._setup_counters(xip_miss_penalty)
         self.bus = Bus(default_peripherals(Clocked(self.cycles, clock_hz)), warn=warn)
         self._setup_hooks()
@@ -152,7 +154,8 @@ class Machine:
         by the native TLB fill (counter.c), which keeps stores on Unicorn's fast path too."""
         r = uc.UC_PROT_READ | uc.UC_PROT_EXEC
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
-        self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8)
+        owner = self._memory_owner
+        self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8) if owner is None else owner._flash
         flash_code = [(a, b) for a, b in self.program.code_ranges if memmap.XIP.contains(a, b - a)]
         code_end = memmap.XIP.base + ((flash_code[-1][1] - memmap.XIP.base + PAGE - 1) // PAGE * PAGE
                                       if flash_code else 0)
@@ -175,7 +178,8 @@ class Machine:
             s.ro_lo[k], s.ro_hi[k], s.ro_trap[k] = lo, hi, READ_ONLY_TRAP + (k << 28)
             if hi > lo:
                 self._map_flash_view(s.ro_trap[k], lo, hi - lo, read_cb, write_cb, native.CONSTANTS[stop])
-        self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32)  # shared with Unicorn: stack paint and scan in place
+        # shared with Unicorn (the stack paint and scan work in place), and with the other core's Unicorn
+        self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32) if owner is None else owner._sram
         self.uc.mem_map_ptr(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL, self._sram.ctypes.data)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
@@ -452,7 +456,7 @@ class Machine:
             with interrupt.stoppable(self.uc):
                 self.exceptions.begin()
                 if self.debugger is None:
-                    self.exceptions.run(pc | 1, until)
+                    self._run_cores(pc | 1, until)
                 else:  # m0sim.gdbstub: GDB decides how the program runs
                     self.debugger.drive(self, pc | 1, until)
         except uc.UcError as exc:
@@ -467,6 +471,10 @@ class Machine:
             self._stack_used(paint_lo, sp), self._brk_max, functools.partial(self._profile, counts))
         self.last_stats = stats
         return stats
+
+    def _run_cores(self, pc: int, until: int):
+        """The run loop: this one core's (m0sim.soc.Pico runs both cores in lockstep here)."""
+        self.exceptions.run(pc, until)
 
     def _check_stop(self, stop_at):
         s = self._state
