@@ -26,20 +26,20 @@ def _numeric_dtype(spec, align=False, copy=True):
     if isinstance(spec, bytes):
         spec = spec.decode("ascii", "replace")
     if not isinstance(spec, str) or len(spec) > 8:
-        raise UnsafePickle(f"dtype {spec!r} is not a plain numeric type")
+        raise UnsafePickle(f"dtype {spec!r:.40} is not a plain numeric type")
     try:
         dt = np.dtype(spec, False, True)
     except TypeError:
-        raise UnsafePickle(f"dtype {spec!r} is not a numpy type") from None
+        raise UnsafePickle(f"dtype {spec!r:.40} is not a numpy type") from None
     if dt.kind not in NUMERIC_KINDS or dt.fields is not None or dt.subdtype is not None:
-        raise UnsafePickle(f"dtype {spec!r} is not a plain numeric type")
+        raise UnsafePickle(f"dtype {spec!r:.40} is not a plain numeric type")
     return dt
 
 
 def _empty_array(cls, shape, typecode):
     """``numpy.core.multiarray._reconstruct``: numpy always writes an empty 1-D array that ``__setstate__`` fills."""
     if cls is not np.ndarray or tuple(shape) != (0,) or typecode not in ("b", b"b"):
-        raise UnsafePickle(f"array reconstruction with {cls!r}, shape {shape!r}, type {typecode!r}")
+        raise UnsafePickle(f"array reconstruction with {cls!r:.40}, shape {shape!r:.40}, type {typecode!r:.40}")
     return np.empty(0, np.uint8)
 
 
@@ -48,14 +48,14 @@ def _array_from_buffer(buf, dtype, shape, order="C"):
     if not isinstance(buf, (bytes, bytearray)) or not isinstance(dtype, np.dtype) or dtype.kind not in NUMERIC_KINDS:
         raise UnsafePickle("array buffer that is not plain bytes of a numeric type")
     if not isinstance(shape, tuple) or not all(type(n) is int for n in shape) or order not in ("C", "F"):
-        raise UnsafePickle(f"array shape {shape!r} or order {order!r}")
+        raise UnsafePickle(f"array shape {shape!r:.40} or order {order!r:.40}")
     return np.frombuffer(bytes(buf), dtype).reshape(shape, order=order)
 
 
 def _latin1_bytes(text, encoding):
     """``_codecs.encode(text, 'latin1')``: how Python 3 writes bytes at protocol 2 (numpy's raw data)."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise UnsafePickle(f"_codecs.encode with {type(text).__name__} and {encoding!r}")
+        raise UnsafePickle(f"_codecs.encode with {type(text).__name__} and {encoding!r:.40}")
     return text.encode("latin1")
 
 
@@ -74,7 +74,7 @@ class _DataUnpickler(pickle._Unpickler):  # the pure-Python one: dict memo, no C
     def find_class(self, module, name):
         found = ALLOWED_GLOBALS.get((module, name))
         if found is None:
-            raise UnsafePickle(f"refused global {module}.{name} (a data file must not name code)")
+            raise UnsafePickle(f"refused global {module + '.' + name!r:.80} (a data file must not name code)")
         return found
 
     def persistent_load(self, pid):
