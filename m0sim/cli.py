@@ -258,6 +258,41 @@ def run(ctx, name):
         sys.exit(exc.exit_code)
 
 
+@main.group("cache")
+def cache_():
+    """The build cache ($M0SIM_CACHE, else ~/.cache/m0sim): native counters, firmware, backbones."""
+
+
+@cache_.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cache_info(as_json):
+    """What the cache holds, by place: entries, bytes, and how much of it is stale."""
+    from m0sim import cache, cacheinfo
+    items = cacheinfo.scan()
+    places = sorted({i.place for i in items})
+    rows = {p: {"files": sum(i.place == p for i in items), "bytes": sum(i.size for i in items if i.place == p),
+                "stale_files": sum(i.place == p and bool(i.stale) for i in items),
+                "stale_bytes": sum(i.size for i in items if i.place == p and i.stale)} for p in places}
+    if as_json:
+        click.echo(json.dumps({"root": str(cache.root()), "places": rows}, indent=2))
+        return
+    click.echo(f"m0sim cache: {cache.root()}")
+    click.echo(f"{'place':<12}{'files':>8}{'size':>12}{'stale':>8}{'stale size':>12}")
+    total = {k: sum(r[k] for r in rows.values()) for k in ("files", "bytes", "stale_files", "stale_bytes")}
+    for place, r in [*rows.items(), ("total", total)]:
+        click.echo(f"{place:<12}{r['files']:>8}{cacheinfo.human(r['bytes']):>12}{r['stale_files']:>8}"
+                   f"{cacheinfo.human(r['stale_bytes']):>12}")
+
+
+@cache_.command("clean")
+@click.option("--all", "everything", is_flag=True, help="Remove every entry, not only the stale ones.")
+def cache_clean(everything):
+    """Remove stale entries (interrupted builds, superseded builds, directories in the way), or --all."""
+    from m0sim import cache, cacheinfo
+    count, size = cacheinfo.remove(cacheinfo.removable(cacheinfo.scan(), everything))
+    click.echo(f"m0sim cache: removed {count} file(s), {cacheinfo.human(size)} from {cache.root()}")
+
+
 @main.command()
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--call", "call_symbol", default=None, help="Profile one call of this function instead of a full run.")

@@ -164,6 +164,7 @@ def float_params(pre, cfg, rng_seed, cache=None):
     default ``cache_dir()``), else pretrained again (deterministic on one machine) and cached."""
     cfg = full_config(cfg, rng_seed)
     path = _float_path(Path(cache or cache_dir()) / _key(cfg))
+    cachefile.refuse_directory(path, "backbone cache file")
     n = len(get_model(cfg["model"]).param_indices())
     if path.is_file():
         try:
@@ -217,6 +218,8 @@ def backbone(pre, cfg, rng_seed):
         shipped.pretrained = source
         return shipped
     path = cache_dir() / _key(cfg)
+    for entry in (path, _float_path(path)):  # before pretraining, not at the rename after it
+        cachefile.refuse_directory(entry, "backbone cache file")
     if path.is_file():
         try:
             qm = load(path)[0]
