@@ -185,6 +185,11 @@ CC_USAGE = """Usage: m0sim cc SOURCES... -o OUTPUT.elf [--stack-size BYTES] [GCC
   arm-none-eabi-gcc unchanged."""
 
 
+# gcc options whose value may follow as the next argument: joined to it (`-l m` is `-lm`), or kept as a pair.
+GCC_JOINABLE = ("-l", "-I", "-D", "-U", "-L")
+GCC_SEPARATE = ("-include", "-isystem", "-iquote", "-idirafter", "-x", "-u", "-Xlinker", "-MF", "-MT", "-MQ")
+
+
 def _cc_arguments(args):
     """(sources, output, stack size, gcc flags) from the raw command line.
 
@@ -208,6 +213,16 @@ def _cc_arguments(args):
                     raise InputError(f"--stack-size must be at least 256 bytes, got {stack}")
             else:
                 output = Path(value)
+        elif a in GCC_JOINABLE or a in GCC_SEPARATE:  # `-l m`, `-I dir`: the value is not a source
+            value = next(it, None)
+            if value is None:
+                raise InputError(f"option {a} needs a value")
+            if a in GCC_JOINABLE:
+                flags.append(a + value)
+            elif a == "-Xlinker" and "," not in value:
+                flags.append("-Wl," + value)  # one flag, so that it keeps its place among the libraries
+            else:
+                flags += [a, value]
         elif a.startswith("-"):
             flags.append(a)
         else:

@@ -73,15 +73,16 @@ def find_compiler() -> str:
 
 
 def _is_library(flag: str) -> bool:
-    """-lNAME: the linker resolves it only against objects named before it."""
-    return flag.startswith("-l")
+    """-lNAME and linker options (-Wl,...: e.g. -Wl,-lm or -Wl,--whole-archive around a library): the linker
+    resolves a library only against objects named before it, so these go after the sources, in their order."""
+    return flag.startswith(("-l", "-Wl,"))
 
 
 def compile_program(sources, output, extra_flags=(), stack_size: int = DEFAULT_STACK_SIZE, opt: str = "-O2") -> Path:
     """Build sources into an ELF for the emulated Pico; the output appears only if the build succeeded.
 
     `opt` comes first and `extra_flags` keep their order, so a later -O wins as with gcc; -l flags go after
-    the sources so that the libraries they name are linked."""
+    the sources (with -Wl, options, in their order) so that the libraries they name are linked."""
     sources = [Path(s) for s in sources]
     for s in sources:
         if not s.is_file():
