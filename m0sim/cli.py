@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from m0sim import memmap
+from m0sim import memmap, sigint
 from m0sim.errors import InputError, M0simError
 from m0sim.params import FiniteFloatRange
 
@@ -22,12 +22,36 @@ MAX_SECONDS = 1e6  # of emulated time: 1.25e14 cycles at 125 MHz, far inside the
 EXPERIMENT_GROUP = "m0sim.experiments"
 
 
+def _usage_error(exc: click.ClickException):
+    """A usage error (bad option value, unknown option) as one line, like every other error, and its exit code."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # bare `m0sim`: the help it asked for
+        exc.show()
+        sys.exit(exc.exit_code)
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    click.echo(f"m0sim: error: {where}{exc.format_message()}", err=True)
+    sys.exit(exc.exit_code)
+
+
 class _Group(click.Group):
-    """Turns m0sim's own errors into one clear line and their exit code, with no traceback."""
+    """Turns m0sim's own errors and usage errors into one clear line and their exit code, with no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            done = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _usage_error(exc)
+        except click.exceptions.Abort:  # Ctrl-C while click itself was parsing
+            click.echo("m0sim: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(done if isinstance(done, int) else 0)  # --help and --version return their exit code
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with sigint.as_keyboard_interrupt():
+                return super().invoke(ctx)
         except M0simError as exc:
             click.echo(f"m0sim: error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -83,9 +107,9 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=3333, show_default=True,
               help="TCP port on 127.0.0.1 (0 picks a free one).")
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="Stop with an error after this much emulated time.")
-@click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
+@click.option("--max-seconds", type=FiniteFloatRange(min=0, min_open=True, max=MAX_SECONDS), default=60.0,
+              show_default=True, help="Stop with an error after this much emulated time.")
+@click.option("--clock-mhz", type=FiniteFloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
               show_default=True, help="clk_sys frequency.")
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
 def gdbserver(program, port, max_seconds, clock_mhz, trace):
@@ -269,8 +293,7 @@ def run(ctx, name):
     except click.exceptions.Exit as done:  # --help
         sys.exit(done.exit_code)
     except click.ClickException as exc:  # a usage error of the experiment's own options
-        exc.show()
-        sys.exit(exc.exit_code)
+        _usage_error(exc)
 
 
 @main.group("cache")
