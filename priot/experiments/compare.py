@@ -60,13 +60,20 @@ def prepare(cfg, angle):
     pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
                                           np.random.default_rng(cfg["seed"]), angle=angle,
                                           angle_range=cfg["angle_range"], shape=model.input_shape)
-    return quant.backbone(pre, *prepare_key(cfg)), adapt, test
+    return quant.backbone(pre, *prepare_key(cfg, ds)), adapt, test
 
 
-def prepare_key(cfg):
-    """(backbone recipe, pretraining seed) of an experiment config: what keys its backbone."""
+def prepare_key(cfg, ds=None):
+    """(backbone recipe, pretraining seed) of an experiment config: what keys its backbone. Data read from a
+    ``data_path`` are keyed by their content (``ds``, the loaded data, else read here), not by the path's
+    spelling: a relative and an absolute path to the same files share one backbone. The built-in data keep the
+    key "None" (the shipped backbones' names depend on it)."""
+    if cfg["data_path"] is None:
+        data_key = "None"
+    else:
+        data_key = "sha256:" + (ds if ds is not None else data.load_dataset(cfg["dataset"], cfg["data_path"])).fingerprint()
     key = {"model": get_model(cfg.get("model", "tiny_cnn")).name, "dataset": cfg["dataset"],
-           "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
+           "data_path": data_key, "seed": cfg["seed"],
            "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
     if cfg.get("pretrain_lr") is not None:  # only set for models that need it: the tiny CNN's cache key stays
         key["lr"] = cfg["pretrain_lr"]
