@@ -71,7 +71,8 @@ def prepare_key(cfg, ds=None):
     if cfg["data_path"] is None:
         data_key = "None"
     else:
-        data_key = "sha256:" + (ds if ds is not None else data.load_dataset(cfg["dataset"], cfg["data_path"])).fingerprint()
+        loaded = ds if ds is not None else data.load_dataset(cfg["dataset"], cfg["data_path"])
+        data_key = "sha256:" + loaded.fingerprint()
     key = {"model": get_model(cfg.get("model", "tiny_cnn")).name, "dataset": cfg["dataset"],
            "data_path": data_key, "seed": cfg["seed"],
            "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
