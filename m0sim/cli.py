@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from m0sim import memmap
+from m0sim import memmap, sigint
 from m0sim.errors import InputError, M0simError
 from m0sim.params import FiniteFloatRange
 
@@ -22,12 +22,36 @@ MAX_SECONDS = 1e6  # of emulated time: 1.25e14 cycles at 125 MHz, far inside the
 EXPERIMENT_GROUP = "m0sim.experiments"
 
 
+def _usage_error(exc: click.ClickException):
+    """A usage error (bad option value, unknown option) as one line, like every other error, and its exit code."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # bare `m0sim`: the help it asked for
+        exc.show()
+        sys.exit(exc.exit_code)
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    click.echo(f"m0sim: error: {where}{exc.format_message()}", err=True)
+    sys.exit(exc.exit_code)
+
+
 class _Group(click.Group):
-    """Turns m0sim's own errors into one clear line and their exit code, with no traceback."""
+    """Turns m0sim's own errors and usage errors into one clear line and their exit code, with no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            done = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _usage_error(exc)
+        except click.exceptions.Abort:  # Ctrl-C while click itself was parsing
+            click.echo("m0sim: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(done if isinstance(done, int) else 0)  # --help and --version return their exit code
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with sigint.as_keyboard_interrupt():
+                return super().invoke(ctx)
         except M0simError as exc:
             click.echo(f"m0sim: error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -85,9 +109,9 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=3333, show_default=True,
               help="TCP port on 127.0.0.1 (0 picks a free one).")
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="Stop with an error after this much emulated time.")
-@click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
+@click.option("--max-seconds", type=FiniteFloatRange(min=0, min_open=True, max=MAX_SECONDS), default=60.0,
+              show_default=True, help="Stop with an error after this much emulated time.")
+@click.option("--clock-mhz", type=FiniteFloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
               show_default=True, help="clk_sys frequency.")
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
 @click.option("--once", is_flag=True,
@@ -193,6 +217,11 @@ CC_USAGE = """Usage: m0sim cc SOURCES... -o OUTPUT.elf [--stack-size BYTES] [GCC
   arm-none-eabi-gcc unchanged."""
 
 
+# gcc options whose value may follow as the next argument: joined to it (`-l m` is `-lm`), or kept as a pair.
+GCC_JOINABLE = ("-l", "-I", "-D", "-U", "-L")
+GCC_SEPARATE = ("-include", "-isystem", "-iquote", "-idirafter", "-x", "-u", "-Xlinker", "-MF", "-MT", "-MQ")
+
+
 def _cc_arguments(args):
     """(sources, output, stack size, gcc flags) from the raw command line.
 
@@ -216,6 +245,16 @@ def _cc_arguments(args):
                     raise InputError(f"--stack-size must be at least 256 bytes, got {stack}")
             else:
                 output = Path(value)
+        elif a in GCC_JOINABLE or a in GCC_SEPARATE:  # `-l m`, `-I dir`: the value is not a source
+            value = next(it, None)
+            if value is None:
+                raise InputError(f"option {a} needs a value")
+            if a in GCC_JOINABLE:
+                flags.append(a + value)
+            elif a == "-Xlinker" and "," not in value:
+                flags.append("-Wl," + value)  # one flag, so that it keeps its place among the libraries
+            else:
+                flags += [a, value]
         elif a.startswith("-"):
             flags.append(a)
         else:
@@ -262,8 +301,42 @@ def run(ctx, name):
     except click.exceptions.Exit as done:  # --help
         sys.exit(done.exit_code)
     except click.ClickException as exc:  # a usage error of the experiment's own options
-        exc.show()
-        sys.exit(exc.exit_code)
+        _usage_error(exc)
+
+
+@main.group("cache")
+def cache_():
+    """The build cache ($M0SIM_CACHE, else ~/.cache/m0sim): native counters, firmware, backbones."""
+
+
+@cache_.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cache_info(as_json):
+    """What the cache holds, by place: entries, bytes, and how much of it is stale."""
+    from m0sim import cache, cacheinfo
+    items = cacheinfo.scan()
+    places = sorted({i.place for i in items})
+    rows = {p: {"files": sum(i.place == p for i in items), "bytes": sum(i.size for i in items if i.place == p),
+                "stale_files": sum(i.place == p and bool(i.stale) for i in items),
+                "stale_bytes": sum(i.size for i in items if i.place == p and i.stale)} for p in places}
+    if as_json:
+        click.echo(json.dumps({"root": str(cache.root()), "places": rows}, indent=2))
+        return
+    click.echo(f"m0sim cache: {cache.root()}")
+    click.echo(f"{'place':<12}{'files':>8}{'size':>12}{'stale':>8}{'stale size':>12}")
+    total = {k: sum(r[k] for r in rows.values()) for k in ("files", "bytes", "stale_files", "stale_bytes")}
+    for place, r in [*rows.items(), ("total", total)]:
+        click.echo(f"{place:<12}{r['files']:>8}{cacheinfo.human(r['bytes']):>12}{r['stale_files']:>8}"
+                   f"{cacheinfo.human(r['stale_bytes']):>12}")
+
+
+@cache_.command("clean")
+@click.option("--all", "everything", is_flag=True, help="Remove every entry, not only the stale ones.")
+def cache_clean(everything):
+    """Remove stale entries (interrupted builds, superseded builds, directories in the way), or --all."""
+    from m0sim import cache, cacheinfo
+    count, size = cacheinfo.remove(cacheinfo.removable(cacheinfo.scan(), everything))
+    click.echo(f"m0sim cache: removed {count} file(s), {cacheinfo.human(size)} from {cache.root()}")
 
 
 @main.command()

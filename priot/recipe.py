@@ -132,25 +132,34 @@ class Recipe:
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
-    def backbone_key(self) -> tuple[dict, int]:
-        """(backbone recipe, pretraining seed): what keys the backbone in the cache and the shipped files."""
-        key = {"model": self.model, "dataset": self.dataset, "data_path": str(self.data_path), "seed": self.seed,
+    def backbone_key(self, ds=None) -> tuple[dict, int]:
+        """(backbone recipe, pretraining seed): what keys the backbone in the cache and the shipped files. Data
+        read from a ``data_path`` are keyed by their content (``ds``, the loaded data, else read here), not by
+        the path's spelling: a relative and an absolute path to the same files share one backbone. The built-in
+        data keep the key "None" (the shipped backbones' names depend on it)."""
+        if self.data_path is None:
+            data_key = "None"
+        else:
+            loaded = ds if ds is not None else data.load_dataset(self.dataset, self.data_path)
+            data_key = "sha256:" + loaded.fingerprint()
+        key = {"model": self.model, "dataset": self.dataset, "data_path": data_key, "seed": self.seed,
                "epochs": self.pretrain_epochs, "n_pretrain": self.pretrain, "n_calib": self.calib}
         if self.pretrain_lr is not None:  # only set for models that need it: the tiny CNN's cache key stays
             key["lr"] = self.pretrain_lr
         return key, self.seed + 1
 
-    def splits(self):
+    def splits(self, ds=None):
         """(upright pretraining, rotated adaptation, rotated test) splits of the data set."""
-        ds = data.load_dataset(self.dataset, self.data_path)
+        ds = data.load_dataset(self.dataset, self.data_path) if ds is None else ds
         return rotate.make_splits(ds, self.pretrain, self.samples, self.test, np.random.default_rng(self.seed),
                                   angle=self.angle, angle_range=self.angle_range,
                                   shape=get_model(self.model).input_shape)
 
     def prepare(self):
         """(quantized backbone, rotated adaptation split, rotated test split)."""
-        pre, adapt, test = self.splits()
-        return backbones.backbone(pre, *self.backbone_key()), adapt, test
+        ds = data.load_dataset(self.dataset, self.data_path)
+        pre, adapt, test = self.splits(ds)
+        return backbones.backbone(pre, *self.backbone_key(ds)), adapt, test
 
     # --- training ------------------------------------------------------------------------------------------
     def keep_for(self, name: str) -> float | None:

@@ -104,15 +104,25 @@ _lib = None
 CFLAGS = ("-O2", "-shared", "-fPIC")
 
 
+def _source() -> str:
+    return (Path(__file__).parent / "counter.c").read_text()
+
+
+def library_path() -> Path:
+    """Where this version's compiled callbacks live in the cache (named by a hash of everything they are built
+    from; `m0sim cache clean` removes the others)."""
+    key = cache.digest(_source(), state_header(), " ".join(CFLAGS), TRAILER_MAGIC)
+    return cache.root() / "native" / f"m0sim_counter_{key}.so"
+
+
 def library() -> ctypes.CDLL:
     """The compiled callbacks, built once per source version (and once per machine, see m0sim.cache)."""
     global _lib
     if _lib is not None:
         return _lib
-    source = (Path(__file__).parent / "counter.c").read_text()
-    header = state_header()
-    so_path = cache.root() / "native" / f"m0sim_counter_{cache.digest(source, header, ' '.join(CFLAGS), TRAILER_MAGIC)}.so"
+    source, header, so_path = _source(), state_header(), library_path()
     cachefile.ensure_dir(so_path.parent, "m0sim cache directory ($M0SIM_CACHE)")
+    cachefile.refuse_directory(so_path, "native counters library")
     if so_path.exists() and not _intact(so_path):
         print(f"m0sim: {so_path} is damaged (truncated or changed); rebuilding it", file=sys.stderr)
         so_path.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from m0sim import cachefile, memmap
 from m0sim.errors import InputError
-from priot import data, ref
+from priot import data, methods, ref, texttable
 from priot.device import fit, macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
@@ -78,19 +78,18 @@ def refused(recipe: Recipe, name, model) -> dict | None:
 
 
 def table(rows) -> str:
-    head = (f"{'method':<14}{'cycles/step':>13}{'ms/step':>9}{'forward':>11}{'backward':>11}{'selection':>11}"
-            f"{'update':>11}{'scale calc':>11}{'inference':>11}{'state B':>9}{'peak RAM B':>11}{'flash B':>9}"
-            f"{'host s/step':>12}{'x real time':>12}")
-    lines = [head]
+    header = ["method", "cycles/step", "ms/step", "forward", "backward", "selection", "update", "scale calc",
+              "inference", "state B", "peak RAM B", "flash B", "host s/step", "x real time"]
+    lines = []
     for r in rows:
         if r.get("fits") is False:
-            lines.append(f"{r['method']:<14}  does not fit: {r['breakdown']}")
+            lines.append([r["method"], f"does not fit: {r['breakdown']}"])
             continue
-        lines.append(f"{r['method']:<14}{r['step']:>13,.0f}{r['ms_per_step']:>9.1f}{r['forward']:>11,.0f}"
-                     f"{r['backward']:>11,.0f}{r['selection']:>11,.0f}{r['update']:>11,.0f}{r['scale']:>11,.0f}"
-                     f"{r['inference']:>11,.0f}{r['state_bytes']:>9,}{r['peak_ram']:>11,}{r['flash_bytes']:>9,}"
-                     f"{r['host_seconds_per_step']:>12.4f}{r['realtime_factor']:>12.2f}")
-    return "\n".join(lines)
+        lines.append([r["method"], f"{r['step']:,.0f}", f"{r['ms_per_step']:.1f}"]
+                     + [f"{r[k]:,.0f}" for k in ("forward", "backward", "selection", "update", "scale", "inference")]
+                     + [f"{r[k]:,}" for k in ("state_bytes", "peak_ram", "flash_bytes")]
+                     + [f"{r['host_seconds_per_step']:.4f}", f"{r['realtime_factor']:.2f}"])
+    return texttable.render(header, lines)
 
 
 @click.command("cost", epilog=data.MNIST5K_NOTE + ".")

@@ -7,6 +7,7 @@ against 2 MB. Device state is compared bit for bit with the host model every N s
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -179,7 +180,7 @@ def make_command(name: str) -> click.Command:
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None
         if json_path:
-            cachefile.write_text(json_path, json.dumps(report, indent=1, allow_nan=False))
+            cachefile.write_text(json_path, json.dumps(report, indent=1, allow_nan=False, default=os.fspath))
 
     return command
 

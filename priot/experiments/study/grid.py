@@ -26,6 +26,12 @@ CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes,
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
 RANDOM_RANGE = (0.0, 360.0)  # the random-angle setting: every image its own angle, uniform over a full turn
 WIDTHS = (1.0, 2.0, 4.0)
+# Bounds checked before any work, so that no option makes the driver allocate more than a study can use:
+MAX_SEEDS = 100
+MAX_WIDTH = 64.0  # channel factor of the tiny CNN (as `m0sim run compare --width`)
+MAX_ANGLE = 360.0  # |degrees|: a full turn either way
+MAX_SETTINGS = 1_000  # widths x angles
+MAX_CELLS = 200_000  # tuning plus final cells (the full preset at 100 seeds is 196,200)
 RUN_FIRST = (45.0, 90.0)  # the default grid runs these settings first (the probes' angles; widths compare at 90)
 
 
@@ -90,6 +96,8 @@ def preset(name: str, seeds: int = 3) -> Study:
     """The ``quick``, ``default`` or ``full`` grid with every registered method and ``seeds`` seeds."""
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    if seeds > MAX_SEEDS:
+        raise ConfigError(f"seeds must be at most {MAX_SEEDS}, got {seeds}")
     every = tuple(methods.REGISTRY)
     s = tuple(range(seeds))
     if name == "quick":
@@ -120,14 +128,45 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
         chosen = [n for n in chosen if methods.spec(n).family in families]
     settings = list(study.settings)
     if widths is not None or angles is not None:
-        widths = list(dict.fromkeys(s.width for s in settings)) if widths is None else widths
-        angles = list(dict.fromkeys(s.angle for s in settings)) if angles is None else angles
+        widths = list(dict.fromkeys(s.width for s in settings)) if widths is None else check_widths(widths)
+        angles = list(dict.fromkeys(s.angle for s in settings)) if angles is None else check_angles(angles)
+        if len(widths) * len(angles) > MAX_SETTINGS:
+            raise ConfigError(f"{len(widths)} widths x {len(angles)} angles is more than {MAX_SETTINGS:,} settings")
         settings = [Setting(float(w), a) for w in widths for a in angles]
     if not chosen:
         raise ConfigError("the grid is empty: no registered method matches --methods/--families")
     if not settings:
         raise ConfigError("the grid is empty: no width x angle setting left (--widths/--angles)")
-    return replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
+    out = replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
+    if planned_cells(out) > MAX_CELLS:
+        raise ConfigError(f"the grid has {planned_cells(out):,} cells, more than {MAX_CELLS:,} (fewer seeds, "
+                          f"widths, angles or methods)")
+    return out
+
+
+def check_widths(widths) -> list:
+    """Width factors, distinct, each finite in (0, MAX_WIDTH]."""
+    for w in widths:
+        if not (isinstance(w, (int, float)) and 0 < w <= MAX_WIDTH):  # false for nan too
+            raise ConfigError(f"--widths: a width factor must be in (0, {MAX_WIDTH:g}], got {w:g}")
+    return list(dict.fromkeys(float(w) for w in widths))
+
+
+def check_angles(angles) -> list:
+    """Angles in degrees (finite, |a| <= MAX_ANGLE) or "random", distinct."""
+    for a in angles:
+        if a != "random" and not (isinstance(a, (int, float)) and -MAX_ANGLE <= a <= MAX_ANGLE):
+            raise ConfigError(f"--angles: an angle must be a number of degrees in -{MAX_ANGLE:g}..{MAX_ANGLE:g} "
+                              f"or 'random', got {a}")
+    return list(dict.fromkeys(angles))
+
+
+def planned_cells(study: Study) -> int:
+    """How many cells ``study`` expands into (tuning groups x their grids, plus one final per setting, seed and
+    method), counted without building them."""
+    per_group = sum(len(methods.spec(n).grid) for n in study.methods)
+    groups = {(tuning_source(s, study).key, study.tuning_seed(seed)) for s in study.settings for seed in study.seeds}
+    return len(groups) * per_group + len(study.settings) * len(study.seeds) * len(study.methods)
 
 
 # The recipe settings a cell carries (with its method, step and keep): its result file is keyed by them, so this
