@@ -47,8 +47,10 @@ def test_ctrl_c_at_any_moment_is_one_line_or_nothing(firmware, tmp_path, command
         lines = [line for line in err.splitlines() if line.strip()]
         if code == sigint.EXIT_CODE:
             assert lines == ["m0sim: interrupted"], (step, err)
-        elif code == -signal.SIGINT:  # in Python's own finalisation, which restores the default action: a
-            assert lines == [], (step, err)  # silent stop that shells report as 130 too (128 + SIGINT)
+        elif code == -signal.SIGINT:  # in Python's own finalisation, which restores the default action: a stop
+            # that shells report as 130 too (128 + SIGINT), after the one line when the command had already caught
+            # the first Ctrl-C (seen on a loaded machine), else silent
+            assert lines in ([], ["m0sim: interrupted"]), (step, err)
         else:
             assert code == finished, (step, code, err)
         outcomes.add(code)
