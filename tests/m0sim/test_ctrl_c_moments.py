@@ -45,12 +45,12 @@ def test_ctrl_c_at_any_moment_is_one_line_or_nothing(firmware, tmp_path, command
         code, out, err = interrupt_at(args, first + 0.04 * step)
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, (step, err)
         lines = [line for line in err.splitlines() if line.strip()]
-        if code == sigint.EXIT_CODE:
-            assert lines == ["m0sim: interrupted"], (step, err)
+        if code == sigint.EXIT_CODE:  # one line: the start-up's, or the run's (which says where it stopped)
+            assert len(lines) == 1 and lines[0].startswith("m0sim:") and "interrupted" in lines[0], (step, err)
         elif code == -signal.SIGINT:  # in Python's own finalisation, which restores the default action: a stop
             # that shells report as 130 too (128 + SIGINT), after the one line when the command had already caught
             # the first Ctrl-C (seen on a loaded machine), else silent
-            assert lines in ([], ["m0sim: interrupted"]), (step, err)
+            assert len(lines) <= 1 and all("interrupted" in line for line in lines), (step, err)
         else:
             assert code == finished, (step, code, err)
         outcomes.add(code)
