@@ -7,7 +7,7 @@ model, the sources and what it ignores; this module is the one place the constan
 
 Model (DVDD at its typical voltage):
     E = V_DVDD * ( I_leak * t_elapsed  +  sum over cores of  k_core * active_cycles )
-  - I_leak: the DORMANT current (every clock stopped), paid for the whole elapsed time;
+  - I_leak: the DORMANT-mode current (the chip's lowest-power state), paid for the whole elapsed time;
   - k_core: charge per active core cycle, from Popcorn's DVDD current at its stated 48 MHz, less I_leak,
     split evenly over the two cores (assumption A2) and taken linear in the clock (A1), so a cycle costs the same
     charge at any frequency and only the leakage depends on the clock;
@@ -78,6 +78,15 @@ class Energy:
         cores = ", ".join(f"core {i} {e:.4g}" for i, e in enumerate(self.cores_mj))
         return (f"energy {self.total_mj:.4g} mJ at DVDD {DVDD_VOLTS} V ({cores}, leakage {self.leakage_mj:.4g}; "
                 f"{self.mean_mw:.3g} mW mean) -- an {LABEL}")
+
+
+def describe() -> str:
+    """The model in a few lines, for reports that print an estimate: formula, constants with sources, assumptions."""
+    lines = [f"energy model ({LABEL}):",
+             f"  E = {DVDD_VOLTS} V x (leakage x elapsed time + {CORE_CHARGE_PER_CYCLE * 1e9:.4g} nC x active cycles "
+             f"of each core); constants from the {DATASHEET}:"]
+    lines += [f"  {name} {value}: {source}" for name, value, source in SOURCES]
+    return "\n".join(lines + [f"  {a}" for a in ASSUMPTIONS])
 
 
 def _check_clock(clock_hz) -> float:

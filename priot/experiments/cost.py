@@ -137,6 +137,7 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     click.echo(table(rows))
     click.echo(f"* energy at DVDD, one core active: an {energy.LABEL}; an epoch is {epoch_steps:,} steps (the "
                f"device run's rotated training samples)")
+    click.echo(energy.describe())
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
                f"and the MAC loop (dot_m0.S, conv3x3_c1_m0.S) per product it ran (general rows padded to words)")
     click.echo(macs.table(mac_rows) if mac_rows else f"skipped: {mac_note}")

@@ -19,6 +19,7 @@ def test_cost_table_and_mac_loops(cli, tmp_path):
     assert "cycles/step" in proc.stdout and "cycles/MAC" in proc.stdout
     assert "mJ/step*" in proc.stdout and "mJ/epoch*" in proc.stdout and "* energy at DVDD" in proc.stdout
     assert "estimate from the RP2040 datasheet" in proc.stdout
+    assert energy.describe() in proc.stdout and "Popcorn" in energy.describe()  # the model, its sources
     report = json.loads(out.read_text())
     rows = {r["method"]: r for r in report["methods"]}
     assert set(rows) == {"none", "sgd-last", "sgd-all", "niti-last", "niti-all", "niti-dynamic", "priot", "priot-s"}
