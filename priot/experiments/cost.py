@@ -82,20 +82,25 @@ def refused(recipe: Recipe, name, model) -> dict | None:
             "sram": b.sram, "flash": b.flash, "breakdown": b.describe()}
 
 
+# (header, row key, format): the table's columns after the method name
+COLUMNS = (("cycles/step", "step", ",.0f"), ("ms/step", "ms_per_step", ".1f"),
+           ("mJ/step*", "energy_mj_per_step", ".3f"), ("mJ/epoch*", "energy_mj_per_epoch", ",.1f"),
+           ("forward", "forward", ",.0f"), ("backward", "backward", ",.0f"), ("selection", "selection", ",.0f"),
+           ("update", "update", ",.0f"), ("scale calc", "scale", ",.0f"), ("inference", "inference", ",.0f"),
+           ("state B", "state_bytes", ","), ("peak RAM B", "peak_ram", ","), ("flash B", "flash_bytes", ","),
+           ("host s/step", "host_seconds_per_step", ".4f"), ("x real time", "realtime_factor", ".2f"))
+
+
 def table(rows) -> str:
-    head = (f"{'method':<14}{'cycles/step':>13}{'ms/step':>9}{'mJ/step*':>10}{'mJ/epoch*':>11}{'forward':>11}{'backward':>11}{'selection':>11}"
-            f"{'update':>11}{'scale calc':>11}{'inference':>11}{'state B':>9}{'peak RAM B':>11}{'flash B':>9}"
-            f"{'host s/step':>12}{'x real time':>12}")
-    lines = [head]
+    """One line per method, each column as wide as its widest cell plus a space (VGG11's counts run to 9 digits)."""
+    measured = [r for r in rows if r.get("fits") is not False]
+    widths = [1 + max([len(h)] + [len(format(r[k], f)) for r in measured]) for h, k, f in COLUMNS]
+    lines = [f"{'method':<14}" + "".join(f"{h:>{w}}" for (h, _, _), w in zip(COLUMNS, widths))]
     for r in rows:
         if r.get("fits") is False:
             lines.append(f"{r['method']:<14}  does not fit: {r['breakdown']}")
             continue
-        lines.append(f"{r['method']:<14}{r['step']:>13,.0f}{r['ms_per_step']:>9.1f}{r['energy_mj_per_step']:>10.3f}"
-                     f"{r['energy_mj_per_epoch']:>11,.1f}{r['forward']:>11,.0f}"
-                     f"{r['backward']:>11,.0f}{r['selection']:>11,.0f}{r['update']:>11,.0f}{r['scale']:>11,.0f}"
-                     f"{r['inference']:>11,.0f}{r['state_bytes']:>9,}{r['peak_ram']:>11,}{r['flash_bytes']:>9,}"
-                     f"{r['host_seconds_per_step']:>12.4f}{r['realtime_factor']:>12.2f}")
+        lines.append(f"{r['method']:<14}" + "".join(f"{format(r[k], f):>{w}}" for (_, k, f), w in zip(COLUMNS, widths)))
     return "\n".join(lines)
 
 
