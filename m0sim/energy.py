@@ -7,7 +7,7 @@ model, the sources and what it ignores; this module is the one place the constan
 
 Model (DVDD at its typical voltage):
     E = V_DVDD * ( I_leak * t_elapsed  +  sum over cores of  k_core * active_cycles )
-  - I_leak: the DORMANT-mode current (the chip's lowest-power state), paid for the whole elapsed time;
+  - I_leak: the current in DORMANT mode ("a low power state" in the datasheet's words), paid for the whole elapsed time;
   - k_core: charge per active core cycle, from Popcorn's DVDD current at its stated 48 MHz, less I_leak,
     split evenly over the two cores (assumption A2) and taken linear in the clock (A1), so a cycle costs the same
     charge at any frequency and only the leakage depends on the clock;
