@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from m0sim import memmap, sigint
+from m0sim import energy, memmap, sigint
 from m0sim.errors import InputError, M0simError
 from m0sim.params import FiniteFloatRange
 
@@ -87,10 +87,25 @@ def _budget(machine, max_seconds):
     return max(int(max_seconds * machine.clock.hz), 1)
 
 
+def _energy(machine, stats):
+    """The run's energy estimate: each core busy for its cycles but those it slept (WFI, WFE); a core never
+    launched (core 1 in the bootrom) costs only leakage."""
+    if not stats.cores:
+        return energy.of_run(stats.cycles, stats.clock_hz, sleeping=min(machine.exceptions.slept_cycles, stats.cycles))
+    engines = [machine, getattr(machine, "core1", None)]
+    cores = []
+    for core, engine in zip(stats.cores, engines):
+        wfi = engine.exceptions.slept_cycles if engine is not None else 0
+        asleep = min(core.sleep_cycles + wfi, core.cycles)
+        cores.append(energy.CoreCycles(core.cycles - asleep, asleep))
+    return energy.estimate(cores, stats.clock_hz)
+
+
 @main.command("exec")
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @_budget_options
-@click.option("--stats", is_flag=True, help="Print instructions, cycles, time and RAM on stderr after the run.")
+@click.option("--stats", is_flag=True,
+              help="Print instructions, cycles, time, RAM and an energy estimate on stderr after the run.")
 def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, stats):
     """Run PROGRAM.elf (or .uf2) from reset; its semihosting output goes to stdout and its exit code becomes ours."""
     m = _machine(program, clock_mhz, alignment_check)
@@ -102,6 +117,7 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
         click.echo(f"m0sim: {program.name}: {result.stats.realtime(host)}", err=True)
         if result.stats.cores:  # both cores ran: what the unmodelled bus contention could add
             click.echo(f"m0sim: {program.name}: {m.contention_bound().summary()}", err=True)
+        click.echo(f"m0sim: {program.name}: {_energy(m, result.stats).summary()}", err=True)
     sys.exit(result.exit_code & 0xFF)
 
 
@@ -366,7 +382,8 @@ def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz
         run = m.run(**budget)
         stats, result = run.stats, {"exit_code": run.exit_code}
     if as_json:
-        click.echo(json.dumps({**result, **stats.to_dict(), "output": output.decode(errors="replace")}, indent=2))
+        click.echo(json.dumps({**result, **stats.to_dict(), "energy": _energy(m, stats).to_dict(),
+                               "output": output.decode(errors="replace")}, indent=2))
         return
     click.echo(f"{'function':<32}{'cycles':>14}{'share':>8}{'instructions':>14}{'calls':>10}")
     for f in stats.functions[:top]:

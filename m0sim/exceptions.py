@@ -69,6 +69,7 @@ class Exceptions:
         self.timer.on_change = self.reschedule
         self._next_tick = self._next_event = NO_EVENT
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
+        self.slept_cycles = 0  # cycles spent asleep in WFI (beyond the instruction's own), for m0sim.energy
         for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
         for addr in machine.instruction_sites(CPSIE):  # unmasking may let a pending exception in
@@ -166,7 +167,9 @@ class Exceptions:
         give_back(m, pc)
         if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
             now = m.cycles() + WFI_CYCLES
-            m.adjust_cycles(WFI_CYCLES + max(0, self._next_event - now))
+            slept = max(0, self._next_event - now)
+            self.slept_cycles += slept
+            m.adjust_cycles(WFI_CYCLES + slept)
             s.insns += 1
             pc += 2
             m.uc.reg_write(arm.UC_ARM_REG_PC, pc | 1)

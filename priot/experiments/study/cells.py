@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from m0sim import energy
 from priot import ref, train
 from priot.device import lockstep
 from priot.device.runner import open_device
@@ -71,16 +72,18 @@ def _lockstep(method, cell, recipe, fit, test):
     dev = open_device(method)
     dev.compare("after priot_init")
     x, labels = ref.to_input(fit.images), fit.labels
-    cycles, steps, compared = [], 0, 0
+    cycles, energy_mj, steps, compared = [], [], 0, 0
     for ep in lockstep.train(dev, x, labels, recipe.epoch_orders(len(fit)), cell["device_every"],
                              where=f"{cell['method']}, "):
         cycles += [r.stats.cycles for r in ep.results]
+        energy_mj += [energy.of_run(r.stats.cycles, r.stats.clock_hz).total_mj for r in ep.results]
         steps, compared = steps + len(ep.results), ep.compared
     acc, host_acc = lockstep.evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
     if acc != host_acc:
         raise RuntimeError(f"{cell['method']}: device accuracy {acc} differs from the host model's {host_acc}")
     return {"accuracy": acc, "bit_exact": True, "steps": steps, "states_compared": compared,
-            "cycles_per_step": float(np.mean(cycles))}
+            "cycles_per_step": float(np.mean(cycles)), "energy_mj_per_step": float(np.mean(energy_mj)),
+            "energy_estimate": energy.LABEL}
 
 
 def evaluate_cell(cell: dict) -> dict:
