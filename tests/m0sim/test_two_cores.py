@@ -204,6 +204,7 @@ def test_exec_stats_and_profile_json_show_both_cores(cli, firmware):
     data = json.loads(out[out.index("{"):])  # after the program's own output
     assert [c["instructions"] for c in data["cores"]] and len(data["cores"]) == 2
     assert data["instructions"] == sum(c["instructions"] for c in data["cores"])
+    assert len(data["energy"]["cores_mj"]) == 2 and min(data["energy"]["cores_mj"]) > 0  # both cores' work costs energy
 
 
 # --- the SIO block and the launch protocol on their own -----------------------------------------------------------
