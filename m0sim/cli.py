@@ -90,10 +90,10 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
 def gdbserver(program, port, max_seconds, clock_mhz, trace):
     """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`."""
-    from m0sim.loader import load_program
+    from m0sim.loader import load_runnable
     from m0sim.gdbstub import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
-    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
+    sys.exit(serve(load_runnable(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
 
 
 @main.command()

@@ -287,25 +287,10 @@ class Machine:
         return self._layout
 
     def _reset_vector(self) -> tuple[int, int]:
-        """(SP, PC) a Pico takes from the vector table at the start of flash, checked before anything runs."""
-        path = self.program.path
-        table = self.program.vector_table
-        if not any(s.paddr <= table and table + 8 <= s.paddr + len(s.data) for s in self.program.segments):
-            raise InputError(f"{path}: no vector table at 0x{table:08x}: a Pico takes its initial SP and PC "
-                             f"from there")
-        sp, pc = (int(v) for v in self.read(table, np.uint32, 2))
-        if not memmap.SRAM.base < sp <= memmap.SRAM.end or sp & 3:
-            raise InputError(f"{path}: initial SP 0x{sp:08x} (vector table at 0x{table:08x}) is not a "
-                             f"word-aligned address in SRAM (0x{memmap.SRAM.base:08x}..0x{memmap.SRAM.end:08x})")
-        if not pc & 1 or not any(lo <= pc & ~1 < hi for lo, hi in self.program.code_ranges):
-            raise InputError(f"{path}: reset vector 0x{pc:08x} (at 0x{table + 4:08x}) is not Thumb code "
-                             f"of the program")
-        if table != memmap.XIP.base:  # after a boot2 (pico-sdk): the ELF's entry is the boot2's, not reset's
-            return sp, pc
-        if self.program.entry != pc & ~1:
-            raise InputError(f"{path}: ELF entry point 0x{self.program.entry:08x} differs from the reset vector "
-                             f"0x{pc & ~1:08x}; a Pico starts at the reset vector (link with ENTRY(<reset handler>))")
-        return sp, pc
+        """(SP, PC) a Pico takes from the vector table, checked before anything runs (Program.check_reset)."""
+        self.program.reset_words()  # the table is in the image
+        sp, pc = (int(v) for v in self.read(self.program.vector_table, np.uint32, 2))
+        return self.program.check_reset(sp, pc)
 
     # --- counters ----------------------------------------------------------------------------------------
     def cycles(self) -> int:

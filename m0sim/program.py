@@ -72,6 +72,32 @@ class Program:
         hand-written assembly that has no size."""
         return list(zip(self._funcs, self._func_ends))
 
+    def reset_words(self) -> tuple[int, int]:
+        """(initial SP, reset vector) as the image stores them at the vector table, before anything runs."""
+        table = self.vector_table
+        for seg in self.segments:
+            if seg.paddr <= table and table + 8 <= seg.paddr + len(seg.data):
+                off = table - seg.paddr
+                return (int.from_bytes(seg.data[off:off + 4], "little"),
+                        int.from_bytes(seg.data[off + 4:off + 8], "little"))
+        raise InputError(f"{self.path}: no vector table at 0x{table:08x}: a Pico takes its initial SP and PC "
+                         f"from there")
+
+    def check_reset(self, sp: int, pc: int) -> tuple[int, int]:
+        """(SP, PC) a Pico takes at reset, refused with one line when m0sim could not run the program from them
+        (a pico-sdk ELF starts in boot2, whose first word is code, not a stack pointer)."""
+        table = self.vector_table
+        if not memmap.SRAM.base < sp <= memmap.SRAM.end or sp & 3:
+            raise InputError(f"{self.path}: initial SP 0x{sp:08x} (vector table at 0x{table:08x}) is not a "
+                             f"word-aligned address in SRAM (0x{memmap.SRAM.base:08x}..0x{memmap.SRAM.end:08x})")
+        if not pc & 1 or not any(lo <= pc & ~1 < hi for lo, hi in self.code_ranges):
+            raise InputError(f"{self.path}: reset vector 0x{pc:08x} (at 0x{table + 4:08x}) is not Thumb code "
+                             f"of the program")
+        if table == memmap.XIP.base and self.entry != pc & ~1:  # after a boot2 the entry is boot2's
+            raise InputError(f"{self.path}: ELF entry point 0x{self.entry:08x} differs from the reset vector "
+                             f"0x{pc & ~1:08x}; a Pico starts at the reset vector (link with ENTRY(<reset handler>))")
+        return sp, pc
+
     def footprint(self) -> dict[str, int]:
         """Bytes by part: flash holds text+rodata+data's initial image; static RAM is data+bss."""
         sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
