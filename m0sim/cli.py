@@ -121,9 +121,10 @@ def info(program, as_json, all_symbols):
     for s in data["sections"]:
         click.echo(f"{s['name']:<16}{s['addr']:>#12x}{s['size']:>10}  {s['flags']}")
     click.echo(f"flash: {fp['flash']:>8} bytes of {memmap.XIP.size} ({100 * fp['flash'] / memmap.XIP.size:.2f}%)"
-               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data']}")
+               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data_image']}")
     click.echo(f"SRAM:  {fp['static_ram']:>8} bytes of {memmap.SRAM.size} "
-               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']}, bss {fp['bss']}")
+               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']} "
+               f"(code {fp['sram_code']}), bss {fp['bss']}")
     click.echo(f"{'symbol':<32}{'address':>12}{'size':>8}  kind")
     for s in symbols:
         click.echo(f"{s.name:<32}{s.addr:>#12x}{s.size:>8}  {s.kind}")

@@ -99,19 +99,33 @@ class Program:
         return sp, pc
 
     def footprint(self) -> dict[str, int]:
-        """Bytes by part: flash holds text+rodata+data's initial image; static RAM is data+bss."""
-        sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+        """Bytes by part, classified by where each section runs, not by its flags: code placed in SRAM (a RAM
+        function in `.data`, or a program linked to RAM) takes SRAM, and flash only for its load image.
+
+        flash = text + rodata + data_image; static_ram = data + bss, where data includes sram_code.
+        """
+        sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0, "sram_code": 0, "data_image": 0}
         for s in self.sections:
             if "a" not in s.flags or s.size == 0:
                 continue
-            if s.nobits:
-                sizes["bss"] += s.size
-            elif "x" in s.flags:
-                sizes["text"] += s.size
-            elif "w" in s.flags:
+            if memmap.SRAM.contains(s.addr):
+                if s.nobits:
+                    sizes["bss"] += s.size
+                    continue
                 sizes["data"] += s.size
-            else:
-                sizes["rodata"] += s.size
-        sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"]
+                if "x" in s.flags:
+                    sizes["sram_code"] += s.size
+                if memmap.XIP.contains(self._load_address(s.addr)):
+                    sizes["data_image"] += s.size
+            elif memmap.XIP.contains(s.addr) and not s.nobits:
+                sizes["text" if "x" in s.flags else "rodata"] += s.size
+        sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data_image"]
         sizes["static_ram"] = sizes["data"] + sizes["bss"]
         return sizes
+
+    def _load_address(self, addr: int) -> int:
+        """Where the image stores the byte that runs at addr (its segment's load address), or addr itself."""
+        for seg in self.segments:
+            if seg.vaddr <= addr < seg.vaddr + max(seg.memsz, 1):
+                return seg.paddr + addr - seg.vaddr
+        return addr

@@ -70,9 +70,9 @@ def read_image(path) -> dict[int, bytes]:
     stricter.
 
     The file is read one block at a time and nothing is allocated from a header field: what is kept is bounded
-    by the Pico's flash (one page per 256 bytes of it, 8,192) whatever the file claims.  Blocks of other families are skipped,
-    as the UF2 specification asks of a device that does not recognise the family; so are blocks flagged as not
-    main flash.
+    by the Pico's flash (one page per 256 bytes of it, 8,192) whatever the file claims.  Blocks of other
+    families are skipped, as the UF2 specification asks of a device that does not recognise the family; so are
+    blocks flagged as not main flash.
     """
     path = Path(path)
     if not path.is_file():
