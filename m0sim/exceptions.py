@@ -309,8 +309,11 @@ class Exceptions:
             give_back(self.m, pc)
             if self.priority(SVCALL) < self.execution_priority():
                 self.enter(SVCALL, pc)
+            elif self.m.uc.reg_read(arm.UC_ARM_REG_PRIMASK) & 1:
+                self.fault("SVC with PRIMASK set (CPSID I): SVCall escalates to HardFault", pc - 2)
             else:
-                self.fault("SVC at a priority that cannot preempt", pc - 2)
+                self.fault(f"SVC at execution priority {self.execution_priority()}: SVCall (priority "
+                           f"{self.priority(SVCALL)}) cannot preempt, so it escalates to HardFault", pc - 2)
             return True
         return False
 

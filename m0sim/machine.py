@@ -18,6 +18,7 @@ from m0sim import faults, interrupt, memmap, native, timing
 from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
 from m0sim.exceptions import Exceptions
+from m0sim.exceptions import name as exception_name
 from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
 from m0sim.peripherals.ppb import Nvic, Scb
@@ -36,6 +37,7 @@ READ_ONLY_TRAP = 1 << 32  # physical addresses past the CPU's reach: where store
 ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
 SEMIHOSTING_BKPT = 0xBEAB
 MAX_BUDGET = 2**62  # instructions or cycles: the native counters are 64-bit and add the budget to their count
+XPSR_THUMB = 1 << 24  # EPSR.T: 0 after a branch to an even address (ARM state)
 NEWLIB_NO_HEAP_LIMIT = 0xCAFEDEAD  # libgloss's __heap_limit until start-up code sets it
 
 
@@ -221,6 +223,7 @@ class Machine:
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_read = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_read, ctypes.c_void_p).value
+        s.reg_write = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_write, ctypes.c_void_p).value
         for k, reg in enumerate(REG_IDS):
             s.reg_ids[k] = reg
         s.flash_image = self._flash.ctypes.data
@@ -229,8 +232,6 @@ class Machine:
 
     def _setup_hooks(self):
         """Native counters (unless `counting` is off, for speed comparisons) and the rare Python hooks."""
-        lib = uc.unicorn_py3.unicorn.uclib
-        state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
         self._native_hooks = []
         hooks = [(uc.UC_HOOK_TLB_FILL, "m0sim_tlb_fill", 1, 0)]
         if self._counting:
@@ -238,13 +239,10 @@ class Machine:
         if self._alignment_faults:
             hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
                           memmap.SRAM.end - 1))  # flash, its aliases and SRAM
+        for win in self._windows:  # SP[1:0] ignored on writes: see m0sim.decode.writes_sp_from_register
+            hooks += [(uc.UC_HOOK_CODE, "m0sim_align_sp", a, a) for a in win.table.sp_writes]
         for htype, fn, begin, end in hooks:
-            h = ctypes.c_size_t()
-            err = lib.uc_hook_add(self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
-                                  state_ptr, ctypes.c_uint64(begin), ctypes.c_uint64(end))
-            if err != uc.UC_ERR_OK:
-                raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
-            self._native_hooks.append(h)
+            self._native_hook(htype, fn, begin, end)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
         # covers on its slow store path.
@@ -253,6 +251,16 @@ class Machine:
         if self._watching_sbrk():
             sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
+
+    def _native_hook(self, htype, fn: str, begin: int, end: int):
+        """Register a callback of counter.c over [begin, end], with the counter state as its user data."""
+        h = ctypes.c_size_t()
+        err = uc.unicorn_py3.unicorn.uclib.uc_hook_add(
+            self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
+            ctypes.c_void_p(ctypes.addressof(self._state)), ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if err != uc.UC_ERR_OK:
+            raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
+        self._native_hooks.append(h)
 
     def _watching_sbrk(self) -> bool:
         """Whether the heap's growth is known (a hook on `_sbrk`); a stripped ELF has no symbol to hook."""
@@ -519,6 +527,10 @@ class Machine:
             raise FirmwareFault(f"invalid memory {kind} of {size} bytes at 0x{addr:08x} "
                                 f"({_region_name(addr)}) by {self._where(pc)}; {self.registers()}") from None
         pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
+        if exc.errno == uc.UC_ERR_INSN_INVALID and not self.uc.reg_read(arm.UC_ARM_REG_XPSR) & XPSR_THUMB:
+            raise FirmwareFault(f"branch to ARM state: a BX, BLX or POP into PC with bit 0 clear reached "
+                                f"0x{pc:08x} ({self.program.describe(pc)}); the Cortex-M0+ runs Thumb only and "
+                                f"HardFaults (INVSTATE); {self.registers()}") from None
         raise FirmwareFault(f"{exc} at {self._where(pc)}; {self.registers()}") from None
 
     # --- memory accounting -------------------------------------------------------------------------------
@@ -600,11 +612,24 @@ class Machine:
                 self.uc.reg_write(arm.UC_ARM_REG_R0, r0)
                 self.uc.reg_write(arm.UC_ARM_REG_PC, (pc + 2) | 1)
                 return
-            self._stop_with(f"breakpoint BKPT #{insn & 0xFF} (hard fault or a debugger trap) at {self._where(pc)}")
+            self._stop_with(f"breakpoint BKPT #{insn & 0xFF} (hard fault or a debugger trap) at {self._where(pc)}"
+                            f"{self._in_handler(pc)}")
         elif intno == EXCP_UDEF:
             self._stop_with(f"undefined instruction (hard fault) at {self._where(pc)}")
         else:
             self._stop_with(f"exception {intno} (hard fault) at {self._where(pc)}")
+
+    def _in_handler(self, pc: int) -> str:
+        """Which exception the core was handling at a stop in a handler: a BKPT in m0sim's Default_Handler
+        means the firmware has no handler for it (the handler's weak aliases would name another)."""
+        if not self.exceptions.active:
+            return ""
+        what = exception_name(self.exceptions.active[-1])
+        default = self.program.symbols.get("Default_Handler")
+        f = self.program.function_at(pc)
+        if default is not None and f is not None and f.addr == default.addr:
+            return f": {what} was taken and the firmware defines no handler for it (Default_Handler)"
+        return f", in the handler of {what}"
 
     def _stop_with(self, message: str):
         self.uc.emu_stop()

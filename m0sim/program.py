@@ -26,6 +26,7 @@ class Symbol:
     addr: int  # without the Thumb bit
     size: int
     kind: str  # "func" | "object" | "other"
+    weak: bool = False  # a weak alias (crt0's isr_* for Default_Handler): a strong symbol at its address names it
 
 
 @dataclass(frozen=True)

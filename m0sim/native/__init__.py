@@ -46,7 +46,7 @@ STATE_FIELDS = [
     # configuration
     ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
     # an unaligned access: its size, whether a store, and the registers at that moment (read with reg_read)
-    ("reg_read", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
+    ("reg_read", u64), ("reg_write", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
     ("fault_size", u32), ("fault_write", u32),
     ("ro_lo", u32 * 2), ("ro_hi", u32 * 2), ("ro_trap", u64 * 2),  # read-only ranges, where their stores go
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),

@@ -285,3 +285,18 @@ void m0sim_data_access(uc_engine *uc, int type, uint64_t address, int size, int6
     if (address & (uint64_t)(size - 1))
         unaligned((counter_state_t *)user, uc, (uint32_t)address, (unsigned)size, type == UC_MEM_WRITE_TYPE);
 }
+
+/* A code hook on the instruction just after each `mov sp, rX` / `add sp, rX`: the core ignores writes to SP's
+ * bits [1:0] (ARMv6-M), Unicorn keeps them, so they are cleared here before anything uses SP. */
+void m0sim_align_sp(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    (void)address; (void)size;
+    const counter_state_t *s = (const counter_state_t *)user;
+    uint64_t sp = 0;
+    int id = (int)s->reg_ids[13];
+    ((int (*)(uc_engine *, int, void *))(uintptr_t)s->reg_read)(uc, id, &sp);
+    if (sp & 3u) {
+        sp &= ~(uint64_t)3;
+        ((int (*)(uc_engine *, int, const void *))(uintptr_t)s->reg_write)(uc, id, &sp);
+    }
+}
