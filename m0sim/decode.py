@@ -103,6 +103,35 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
                      sp_writes)
 
 
+def splice(table: CodeTable, sub: CodeTable) -> CodeTable:
+    """`table` with the slots `sub` spans replaced by sub's decode (code rewritten in place): the per-slot
+    values are taken apart from the prefix sums, replaced, and summed again."""
+    i = (sub.base - table.base) // 2
+    j = i + len(sub.base_cycles)
+    per = lambda prefix: np.diff(prefix.astype(np.int64))
+    summed = lambda a: np.concatenate([[0], np.cumsum(a)]).astype(np.uint32)
+
+    def replaced(name):
+        values = per(getattr(table, name))
+        values[i:j] = per(getattr(sub, name))
+        return summed(values)
+    cyc = table.base_cycles.copy()
+    cyc[i:j] = sub.base_cycles
+    condbr = table.condbr_end.copy()
+    condbr[i + 1:j + 1] = sub.condbr_end[1:]  # a flag at slot k marks a branch ending there
+    old_lits = dict(zip(np.flatnonzero(per(table.literal_prefix)).tolist(), table.literals.tolist()))
+    new_lits = {k: v for k, v in old_lits.items() if not i <= k < j}
+    new_lits.update({i + k: v for k, v in zip(np.flatnonzero(per(sub.literal_prefix)).tolist(), sub.literals.tolist())})
+    has_lit = np.zeros(len(cyc), np.int64)
+    has_lit[list(new_lits)] = 1
+    literals = np.array([new_lits[k] for k in sorted(new_lits)] or [0], np.uint32)
+    bad_text = {k: v for k, v in table.bad_text.items() if not i <= k < j}
+    bad_text.update({i + k: v for k, v in sub.bad_text.items()})
+    sp_writes = [a for a in table.sp_writes if not sub.base < a <= sub.end] + sub.sp_writes
+    return CodeTable(table.base, summed(cyc), replaced("insns_prefix"), replaced("bad_prefix"), condbr,
+                     summed(has_lit), literals, cyc, bad_text, sp_writes)
+
+
 def writes_sp_from_register(insn) -> bool:
     """`mov sp, rX` and `add sp, rX`: the only ARMv6-M writes of SP that can leave bits [1:0] set, which the
     core ignores (ARMv6-M ARM B1.4.2: SP is word-aligned, writes to bits [1:0] are ignored); Unicorn keeps

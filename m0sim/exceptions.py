@@ -28,7 +28,7 @@ peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped 
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import native
+from m0sim import codechange, native
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
@@ -146,6 +146,9 @@ class Exceptions:
                 continue
             if m._exit_code is not None:
                 return
+            if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
+                continue
             if self.route_unaligned():
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
                 continue

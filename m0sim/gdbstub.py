@@ -19,7 +19,7 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import memmap, native
+from m0sim import codechange, memmap, native
 from m0sim.errors import FirmwareFault
 from m0sim.pieces import give_back
 from m0sim.registers import GDB_REG_IDS as UC_REGS, GDB_REGS
@@ -197,7 +197,7 @@ class Debugger:
         return self.m._read_bytes(addr, length)
 
     def _write(self, addr, data) -> bool:
-        if not self._debuggable(addr, len(data)):
+        if not self._debuggable(addr, len(data)) or addr < memmap.ROM.end:  # ROM: read-only, as on the Pico
             return False
         self.m._write_bytes(addr, data)
         return True
@@ -305,6 +305,9 @@ class Debugger:
             if m._exit_code is not None:
                 self.conn.send(f"W{m._exit_code & 0xFF:02x}")
                 return _RESUMED
+            if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                continue
             reason = native.STOP_REASONS.get(s.stop_reason)
             pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
             if (m.exceptions._wake is not None or reason == "budget") and m.exceptions.event_due():

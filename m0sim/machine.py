@@ -14,7 +14,7 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import faults, interrupt, memmap, native, timing
+from m0sim import codechange, faults, interrupt, memmap, native, timing
 from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
 from m0sim.exceptions import Exceptions
@@ -50,9 +50,12 @@ class RunResult:
 class _Window:
     """One decoded code window and the native arrays that index it (kept alive here)."""
 
-    def __init__(self, table):
+    def __init__(self, table, ranges=()):
         self.table = table
         n = len(table.cycles_prefix)
+        self.known = np.zeros(n, np.uint8)  # 1 on each halfword of the decoded ranges (m0sim.codechange)
+        for lo, hi in ranges:
+            self.known[(lo - table.base) // 2:(hi + 1 - table.base) // 2] = 1
         self.blocks = np.zeros(n, np.dtype(native.BlockEntry))
         self.enter = np.zeros(n, np.uint32)
         self.leave = np.zeros(n, np.uint32)
@@ -133,6 +136,7 @@ class Machine:
         # Unaligned halfword/word accesses fault as on silicon only with a memory hook on every load and store,
         # which costs 2-40x in speed (`make bench`): on for `m0sim exec`/`profile`, opt-in from Python.
         self._alignment_faults = alignment_faults and counting
+        self._windows = [None, None]  # decoded code: flash, SRAM (set up after loading)
         self._map_memory()
         self._load()
         self._setup_counters(xip_miss_penalty)
@@ -179,6 +183,11 @@ class Machine:
                 self._map_flash_view(s.ro_trap[k], lo, hi - lo, read_cb, write_cb, native.CONSTANTS[stop])
         self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32)  # shared with Unicorn: stack paint and scan in place
         self.uc.mem_map_ptr(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL, self._sram.ctypes.data)
+        # Stores to SRAM pages holding decoded code land here (see m0sim_tlb_fill and m0sim.codechange).
+        s.sram_image, s.sram_trap = self._sram.ctypes.data, READ_ONLY_TRAP + (2 << 28)
+        self._map_flash_view(s.sram_trap, memmap.SRAM.base, memmap.SRAM.size,
+                             ctypes.c_void_p(native.callback_address("m0sim_sram_code_read")),
+                             ctypes.c_void_p(native.callback_address("m0sim_sram_code_write")), 0)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
 
@@ -198,27 +207,41 @@ class Machine:
                 if seg.vaddr != seg.paddr:  # .data: also where it runs, as a debugger would load it
                     self._write_bytes(seg.vaddr, seg.data)
 
-    def _code_window(self, region) -> _Window:
-        ranges = [(a, b) for a, b in self.program.code_ranges if region.contains(a, b - a)]
+    def code_window(self, lo: int, hi: int, ranges) -> _Window:
+        """A window over [lo, hi) decoding `ranges` (sorted, absolute, inside it) of the memory as it is now."""
         if not ranges:
-            return _Window(build_table(b"\0\0", region.base, []))
-        lo, hi = ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1
-        return _Window(build_table(self._read_bytes(lo, hi - lo), lo, ranges))
+            return _Window(build_table(b"\0\0", lo, []))
+        return _Window(build_table(self._read_bytes(lo, hi - lo), lo, ranges), ranges)
+
+    def install_window(self, w: int, win: _Window):
+        """Point the native counter at window w's tables (at start, and when m0sim.codechange redecodes)."""
+        s, t = self._state, win.table
+        self._windows[w] = win
+        s.lo[w], s.hi[w] = t.base, t.end if len(t.cycles_prefix) > 1 else t.base
+        s.cycles_prefix[w] = t.cycles_prefix.ctypes.data
+        s.insns_prefix[w] = t.insns_prefix.ctypes.data
+        s.bad_prefix[w] = t.bad_prefix.ctypes.data
+        s.condbr_end[w] = t.condbr_end.ctypes.data
+        s.literal_prefix[w], s.literals[w] = t.literal_prefix.ctypes.data, t.literals.ctypes.data
+        s.blocks[w] = win.blocks.ctypes.data
+        s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
+        s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
+        s.known[w] = win.known.ctypes.data
+        for a in win.table.sp_writes:  # SP[1:0] ignored on writes: see m0sim.decode.writes_sp_from_register
+            if a not in self._sp_hooks:
+                self._sp_hooks.add(a)
+                self._native_hook(uc.UC_HOOK_CODE, "m0sim_align_sp", a, a)
 
     def _setup_counters(self, xip_miss_penalty):
         s = self._state
-        self._windows = [self._code_window(memmap.XIP), self._code_window(memmap.SRAM)]
-        for w, win in enumerate(self._windows):
-            t = win.table
-            s.lo[w], s.hi[w] = t.base, t.end if len(t.cycles_prefix) > 1 else t.base
-            s.cycles_prefix[w] = t.cycles_prefix.ctypes.data
-            s.insns_prefix[w] = t.insns_prefix.ctypes.data
-            s.bad_prefix[w] = t.bad_prefix.ctypes.data
-            s.condbr_end[w] = t.condbr_end.ctypes.data
-            s.literal_prefix[w], s.literals[w] = t.literal_prefix.ctypes.data, t.literals.ctypes.data
-            s.blocks[w] = win.blocks.ctypes.data
-            s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
-            s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
+        self._windows = [None, None]
+        self._sp_hooks = set()
+        self._native_hooks = []
+        for w, region in enumerate((memmap.XIP, memmap.SRAM)):
+            ranges = [(a, b) for a, b in self.program.code_ranges if region.contains(a, b - a)]
+            lo, hi = (ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1) if ranges else (region.base, region.base + 2)
+            self.install_window(w, self.code_window(lo, hi, ranges))
+        codechange.watch_pages(self, self._windows[1])
         s.fetch_through_xip[0] = 1
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
@@ -232,15 +255,12 @@ class Machine:
 
     def _setup_hooks(self):
         """Native counters (unless `counting` is off, for speed comparisons) and the rare Python hooks."""
-        self._native_hooks = []
         hooks = [(uc.UC_HOOK_TLB_FILL, "m0sim_tlb_fill", 1, 0)]
         if self._counting:
             hooks.append((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0))
         if self._alignment_faults:
             hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
-                          memmap.SRAM.end - 1))  # flash, its aliases and SRAM
-        for win in self._windows:  # SP[1:0] ignored on writes: see m0sim.decode.writes_sp_from_register
-            hooks += [(uc.UC_HOOK_CODE, "m0sim_align_sp", a, a) for a in win.table.sp_writes]
+                          memmap.SRAM.end - 1))  # flash, its aliases and SRAM (peripherals: _check_width)
         for htype, fn, begin, end in hooks:
             self._native_hook(htype, fn, begin, end)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
@@ -358,13 +378,20 @@ class Machine:
         return int.from_bytes(self._read_bytes(addr, 4), "little")
 
     def _write_bytes(self, addr: int, data: bytes):
+        """Write memory as a debugger does (loading, exception frames, semihosting, GDB): ROM is refused, and
+        code written over is decoded again (m0sim.codechange) so it runs, counted and checked, as written."""
+        if addr < memmap.ROM.end:
+            raise InputError(f"write of {len(data)} bytes at 0x{addr:08x}: ROM is read-only")
+        before = self._read_bytes(addr, len(data)) if self._windows[0] is not None else None
         off = self._flash_offset(addr, len(data))
         if off is None:
             self.uc.mem_write(addr, bytes(data))
-            return
-        self._flash[off:off + len(data)] = np.frombuffer(bytes(data), np.uint8)
-        if memmap.XIP.base + off < self._flash_code_end:  # code may change: drop stale translations
-            self.uc.ctl_remove_cache(memmap.XIP.base + off, memmap.XIP.base + off + len(data))
+        else:
+            self._flash[off:off + len(data)] = np.frombuffer(bytes(data), np.uint8)
+            if memmap.XIP.base + off < self._flash_code_end:  # code may change: drop stale translations
+                self.uc.ctl_remove_cache(memmap.XIP.base + off, memmap.XIP.base + off + len(data))
+        if before is not None:
+            codechange.rewrite(self, memmap.XIP.base + off if off is not None else addr, before, bytes(data))
 
     def read(self, where, dtype=np.uint8, count: int | None = None) -> np.ndarray:
         """Typed read by symbol name or address; count defaults to the whole symbol (or one element)."""
@@ -661,12 +688,34 @@ class Machine:
 
     def _mmio_read(self, _uc, offset, size, region):
         addr = region.base + offset
+        self._check_width(region, addr, size, "read")
         self._bus_cost(region)
         return self.bus.read(addr, size)
 
     def _mmio_write(self, _uc, offset, size, value, region):
+        self._check_width(region, region.base + offset, size, "write")
         self._bus_cost(region)
         self.bus.write(region.base + offset, size, value)
+
+    def _check_width(self, region, addr: int, size: int, what: str):
+        """The Cortex-M0+'s system control space (SysTick, NVIC, SCB on the PPB) takes word accesses only
+        (ARMv6-M: its registers, NVIC_IPR and SHPR included, are word-accessible; other sizes are
+        UNPREDICTABLE, which m0sim refuses). The RP2040's own registers take narrow accesses: a narrow read
+        picks byte lanes, a narrow write is replicated across the word (datasheet 2.1.4), see Bus.write."""
+        if size == 4:
+            return  # a word-aligned word access: never split, always allowed
+        pc, lo, width = None, addr, size
+        if self._alignment_faults:  # which instruction, how wide: a decode of the block (narrow accesses only)
+            _table, start, length = self.current_block()
+            regs = {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+            pc, lo, width = faults.faulting_access(self._read_bytes(start, length or 2), start, regs, addr,
+                                                   what) or (None, addr, size)
+        if lo & (width - 1):  # Unicorn split it into aligned pieces: silicon HardFaults on the whole access
+            self._stop_with(f"unaligned {what} of {width} bytes at 0x{lo:08x} ({region.name}; a Cortex-M0+ "
+                            f"HardFaults) by {self._where(pc)}")
+        if region is memmap.PPB:
+            self._stop_with(f"{width}-byte {what} of Cortex-M0+ system register 0x{lo:08x} (PPB): the system "
+                            f"control space takes word accesses only (ARMv6-M) by {self._where(pc)}")
 
     def _bus_cost(self, region):
         if region is memmap.SIO:
