@@ -58,3 +58,30 @@ def test_svc_without_handler_names_svcall_not_an_alias(firmware, cli):
     assert proc.returncode == 70
     assert "isr_irq9" not in proc.stderr and "Default_Handler+0x0" in proc.stderr
     assert "SVCall was taken and the firmware defines no handler for it" in proc.stderr
+
+
+MMIO = r"""
+#include <stdint.h>
+volatile uintptr_t where = %s;
+int main(void) { *(volatile %s *)where = 5; return 0; }
+"""
+
+
+def test_unaligned_peripheral_access_faults(firmware, cli):
+    """Unicorn splits an unaligned MMIO access into aligned pieces the registers accepted; silicon HardFaults."""
+    proc = cli("exec", firmware(MMIO % ("0xd0000062", "uint32_t")))  # SIO DIV_UDIVIDEND + 2
+    assert proc.returncode == 70 and "Traceback" not in proc.stderr
+    assert "unaligned write of 4 bytes at 0xd0000062 (SIO; a Cortex-M0+ HardFaults)" in proc.stderr
+
+
+def test_narrow_access_to_the_system_control_space_faults(firmware, cli):
+    proc = cli("exec", firmware(MMIO % ("0xe000e400", "uint8_t")))  # NVIC_IPR0, byte-accessible on v7-M only
+    assert proc.returncode == 70
+    assert "1-byte write of Cortex-M0+ system register 0xe000e400 (PPB)" in proc.stderr
+    assert "word accesses only" in proc.stderr
+
+
+def test_narrow_aligned_access_to_rp2040_registers_is_allowed(firmware, cli):
+    """The RP2040's registers take narrow accesses (datasheet 2.1.4: a narrow write is replicated)."""
+    proc = cli("exec", firmware(MMIO % ("0xd0000060", "uint16_t")))
+    assert proc.returncode == 0, proc.stderr
