@@ -94,7 +94,7 @@ class Debugger:
                 continue  # the target is already stopped
             try:
                 reply = self._handle(packet.decode("latin-1"), packet)
-            except (ValueError, IndexError):
+            except (ValueError, IndexError, TypeError):  # TypeError: too few fields ("Z0")
                 reply = "E01"  # a packet GDB would not send: refuse it, keep serving
             if reply is _RESUMED:
                 if self.m._exit_code is not None:
