@@ -126,18 +126,28 @@ def _move_prev_block(machine, old, new, off: int):
         s.prev_block = new.blocks.ctypes.data + s.prev_block - old.blocks.ctypes.data + off * entry
 
 
+GROW = 1 << native.CODE_PAGE_BITS  # the SRAM window grows by whole pages: code copied nearby needs no regrowth
+
+
 def decode_sram(machine, lo: int, hi: int):
-    """Decode [lo, hi) of SRAM (a block about to run) with everything already known there: a new SRAM window
-    wide enough for both, the counts moved over, the native counter pointed at it."""
+    """Decode [lo, hi) of SRAM (a block about to run). Inside the SRAM window only that block is decoded and
+    spliced in; otherwise a wider window is decoded anew (the code already known there with it) and the counts
+    move over. Either way the native counter is pointed at the result."""
     old = machine._windows[SRAM_WINDOW]
     ranges = _merged(known_ranges(old) + [(lo, hi)])
-    start, end = ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1
     in_use = old.known.any() or old.blocks["size"].any() or old.enter.any()  # not the empty start-up window
-    n_old = len(old.table.base_cycles) if in_use else -1
-    if in_use:
-        start, end = min(start, old.table.base), max(end, old.table.end)  # the old counts keep their slots
-    new = machine.code_window(start, end, ranges)
-    off = (old.table.base - new.table.base) // 2
+    t = old.table
+    if in_use and t.base <= lo and hi <= t.end:
+        new = type(old)(splice(t, build_table(machine._read_bytes(lo, hi - lo), lo, [(lo, hi)])), ranges)
+        off, n_old = 0, len(t.base_cycles)
+    else:
+        start = max(lo & ~(GROW - 1), memmap.SRAM.base)
+        end = min((hi + GROW - 1) & ~(GROW - 1), memmap.SRAM.end)
+        n_old = len(t.base_cycles) if in_use else -1
+        if in_use:
+            start, end = min(start, t.base), max(end, t.end)  # the old counts keep their slots
+        new = machine.code_window(start, end, ranges)
+        off = (t.base - new.table.base) // 2
     for name in ("blocks", "enter", "leave", "taken_at", "stall_at"):
         getattr(new, name)[off:off + n_old + 1] = getattr(old, name)[:n_old + 1]
     s = machine._state
