@@ -234,7 +234,6 @@ class Machine:
 
     def _setup_counters(self, xip_miss_penalty):
         s = self._state
-        self._windows = [None, None]
         self._sp_hooks = set()
         self._native_hooks = []
         for w, region in enumerate((memmap.XIP, memmap.SRAM)):
@@ -378,10 +377,8 @@ class Machine:
         return int.from_bytes(self._read_bytes(addr, 4), "little")
 
     def _write_bytes(self, addr: int, data: bytes):
-        """Write memory as a debugger does (loading, exception frames, semihosting, GDB): ROM is refused, and
-        code written over is decoded again (m0sim.codechange) so it runs, counted and checked, as written."""
-        if addr < memmap.ROM.end:
-            raise InputError(f"write of {len(data)} bytes at 0x{addr:08x}: ROM is read-only")
+        """Write memory as a debugger does (loading, exception frames, semihosting, GDB): code written over is
+        decoded again (m0sim.codechange) so it runs, counted and checked, as written."""
         before = self._read_bytes(addr, len(data)) if self._windows[0] is not None else None
         off = self._flash_offset(addr, len(data))
         if off is None:
@@ -415,6 +412,8 @@ class Machine:
             if size and arr.nbytes > size:
                 raise InputError(f"writing {arr.nbytes} bytes to '{where}' which holds {size} bytes")
         self._check_range(addr, arr.nbytes, "write")
+        if addr < memmap.ROM.end:
+            raise InputError(f"write of {arr.nbytes} bytes at 0x{addr:08x}: the bootrom is read-only")
         self._write_bytes(addr, arr.tobytes())
 
     def reg(self, name: str) -> int:

@@ -137,3 +137,19 @@ def test_fuzz_rsp_packets(elf):
 @pytest.mark.parametrize("seed", range(2, 6))
 def test_fuzz_rsp_thousands(elf, seed):
     fuzz(elf, seed=seed, cases=1000)
+
+
+def test_debugger_write_to_rom_is_refused(elf):
+    """GDB's M packet into the bootrom was accepted (the Pico's ROM is read-only)."""
+    session = Session(elf)
+    session.sock.sendall(_packet(b"M100,2:0000"))
+    reply = re.search(rb"\$([^#$]*)#", _read_reply(session))
+    assert reply.group(1) == b"E14"
+    rc, err = session.finish()
+    assert rc == 0 and "Traceback" not in err
+
+
+def _read_reply(session) -> bytes:
+    while not re.search(rb"\$[^#$]*#[0-9a-fA-F]{2}", session.buf):
+        session.buf += session.sock.recv(4096)
+    return session.buf

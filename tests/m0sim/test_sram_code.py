@@ -134,5 +134,5 @@ def test_debugger_write_into_flash_code_is_decoded_again(firmware):
         m.call("sum_flash", 7, 100)
     m.write("sum_flash", np.array([0x2200, 0x1812], np.uint16))  # the original instructions back
     assert _cost(m, "sum_flash", 7, 100)[:2] == first[:2]
-    with pytest.raises(InputError, match="ROM is read-only"):
+    with pytest.raises(InputError, match="bootrom is read-only"):
         m.write(0x100, np.array([0], np.uint16))
