@@ -21,8 +21,6 @@ from m0sim import memmap, native
 from m0sim.decode import build_table, splice
 from m0sim.pieces import give_back
 
-UC_CTL_TLB_FLUSH = 11  # unicorn.h: uc_control_type (uc_ctl_flush_tlb)
-UC_CTL_IO_WRITE = 1
 SRAM_WINDOW = 1
 
 
@@ -43,7 +41,7 @@ def watch_pages(machine, win):
                           ((hi - 1 - memmap.SRAM.base) >> native.CODE_PAGE_BITS) + 1):
             s.sram_code_pages[page >> 5] |= 1 << (page & 31)
     lib = uc.unicorn_py3.unicorn.uclib
-    lib.uc_ctl(machine.uc._uch, ctypes.c_int(UC_CTL_TLB_FLUSH | (UC_CTL_IO_WRITE << 30)))
+    lib.uc_ctl(machine.uc._uch, ctypes.c_int(uc.UC_CTL_TLB_FLUSH | (uc.UC_CTL_IO_WRITE << 30)))  # uc_ctl_flush_tlb
 
 
 def after_stop(machine) -> bool:

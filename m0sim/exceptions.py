@@ -210,6 +210,8 @@ class Exceptions:
             s.cycle_budget = self.real_cycle_budget
         try:
             m.uc.emu_start(pc | 1, until)
+            while m._exit_code is None and codechange.after_stop(m):  # code run or overwritten in SRAM
+                m.uc.emu_start(m.uc.reg_read(arm.UC_ARM_REG_PC) | 1, until)
         finally:
             if hook is not None:
                 m.uc.hook_del(hook)

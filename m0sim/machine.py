@@ -510,6 +510,9 @@ class Machine:
             raise FirmwareFault(f"unaligned {kind} of {fault.size} bytes at 0x{fault.addr:08x} (a Cortex-M0+ "
                                 f"HardFaults) by {self._where(fault.pc)}; "
                                 + " ".join(f"{n}=0x{v:08x}" for n, v in regs.items() if n != "pc"))
+        if reason in ("decode", "code write"):  # m0sim.codechange goes on after these; a run never ends on one
+            raise FirmwareFault(f"internal: the run ended on a '{reason}' stop at 0x{s.stop_addr:08x} that m0sim "
+                                f"did not resume; please report it")
         if reason == "undecoded" and s.stop_addr != stop_at:
             raise FirmwareFault(f"execution reached 0x{s.stop_addr:08x}, which is not code of "
                                 f"{self.program.path.name} ({self.program.describe(s.stop_addr)})")

@@ -295,10 +295,14 @@ int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, v
         }
     }
     uint32_t sram_off = a - SRAM_BASE;
-    if (type == UC_MEM_WRITE && sram_off < SRAM_SIZE
+    if (sram_off < SRAM_SIZE
         && (s->sram_code_pages[sram_off >> CODE_PAGE_BITS >> 5] >> (sram_off >> CODE_PAGE_BITS & 31) & 1)) {
-        e->paddr = s->sram_trap + sram_off; /* a page holding decoded code: its stores are checked */
-        perms = UC_PROT_WRITE;
+        /* a page holding decoded code: its stores are checked, so no entry of it may let a store through */
+        perms = UC_PROT_READ;
+        if (type == UC_MEM_WRITE) {
+            e->paddr = s->sram_trap + sram_off;
+            perms = UC_PROT_WRITE;
+        }
     }
     if (type == UC_MEM_FETCH) perms |= UC_PROT_EXEC;
     e->perms = perms;
