@@ -138,10 +138,10 @@ def gdbserver(program, port, max_seconds, clock_mhz, trace, once):
 
     The server stays up across detaches and reconnections (the program runs on after `detach` as `exec` runs
     it) until interrupted, or with --once until the program ends."""
-    from m0sim.loader import load_program
+    from m0sim.loader import load_runnable
     from m0sim.gdbserver import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
-    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log, once=once))
+    sys.exit(serve(load_runnable(program), port, int(clock_mhz * 1e6), max_seconds, log=log, once=once))
 
 
 @main.command()
@@ -169,9 +169,10 @@ def info(program, as_json, all_symbols):
     for s in data["sections"]:
         click.echo(f"{s['name']:<16}{s['addr']:>#12x}{s['size']:>10}  {s['flags']}")
     click.echo(f"flash: {fp['flash']:>8} bytes of {memmap.XIP.size} ({100 * fp['flash'] / memmap.XIP.size:.2f}%)"
-               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data']}")
+               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data_image']}")
     click.echo(f"SRAM:  {fp['static_ram']:>8} bytes of {memmap.SRAM.size} "
-               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']}, bss {fp['bss']}")
+               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']} "
+               f"(code {fp['sram_code']}), bss {fp['bss']}")
     click.echo(f"{'symbol':<32}{'address':>12}{'size':>8}  kind")
     for s in symbols:
         click.echo(f"{s.name:<32}{s.addr:>#12x}{s.size:>8}  {s.kind}")

@@ -28,7 +28,7 @@ peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped 
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import native
+from m0sim import codechange, native
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
@@ -147,6 +147,9 @@ class Exceptions:
                 continue
             if m._exit_code is not None:
                 return
+            if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
+                continue
             if self.route_unaligned():
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
                 continue
@@ -210,6 +213,8 @@ class Exceptions:
             s.cycle_budget = self.real_cycle_budget
         try:
             m.uc.emu_start(pc | 1, until)
+            while m._exit_code is None and codechange.after_stop(m):  # code run or overwritten in SRAM
+                m.uc.emu_start(m.uc.reg_read(arm.UC_ARM_REG_PC) | 1, until)
         finally:
             if hook is not None:
                 m.uc.hook_del(hook)
@@ -312,8 +317,11 @@ class Exceptions:
             give_back(self.m, pc)
             if self.priority(SVCALL) < self.execution_priority():
                 self.enter(SVCALL, pc)
+            elif self.m.uc.reg_read(arm.UC_ARM_REG_PRIMASK) & 1:
+                self.fault("SVC with PRIMASK set (CPSID I): SVCall escalates to HardFault", pc - 2)
             else:
-                self.fault("SVC at a priority that cannot preempt", pc - 2)
+                self.fault(f"SVC at execution priority {self.execution_priority()}: SVCall (priority "
+                           f"{self.priority(SVCALL)}) cannot preempt, so it escalates to HardFault", pc - 2)
             return True
         return False
 

@@ -26,7 +26,7 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import interrupt, memmap, native
+from m0sim import codechange, interrupt, memmap, native
 from m0sim.errors import FirmwareFault
 from m0sim.exceptions import PENDSV
 from m0sim.gdbflash import FlashLoad
@@ -140,7 +140,7 @@ class Debugger:
                     continue  # the target is already stopped
                 try:
                     reply = self._handle(packet.decode("latin-1"), packet)
-                except (ValueError, IndexError):
+                except (ValueError, IndexError, TypeError):  # TypeError: too few fields ("Z0")
                     reply = "E01"  # a packet GDB would not send: refuse it, keep serving
                 if reply is _RESUMED:
                     if self.m._exit_code is not None:
@@ -258,7 +258,7 @@ class Debugger:
     def _write(self, addr, data) -> bool:
         if not data:
             return True  # GDB's probe for the X packet (a zero-length write)
-        if not self._memory(addr, len(data)):
+        if not self._memory(addr, len(data)) or addr < memmap.ROM.end:  # ROM: read-only, as on the Pico
             return False
         self.m._write_bytes(addr, data)
         if memmap.SRAM.contains(addr, len(data)):
@@ -447,6 +447,9 @@ class Debugger:
             self._skip_break_at = None
             if m._exit_code is not None:
                 return _RESUMED
+            if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                continue
             reason = native.STOP_REASONS.get(s.stop_reason)
             pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
             if self._watch_hit is not None and self._stop_pending is None:

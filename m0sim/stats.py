@@ -22,7 +22,7 @@ class RunStats:
     taken_branches: int = 0
     xip_hits: int = 0
     xip_misses: int = 0
-    static_ram: int = 0  # .data + .bss
+    static_ram: int = 0  # sections that run in SRAM: .data (code placed in SRAM too) + .bss
     stack_bytes: int = 0  # stack high-water below the initial SP
     heap_bytes: int = 0  # sbrk high-water
     # the per-function profile, or what computes it on first use of `functions` (most callers never look)
