@@ -50,12 +50,13 @@ def fields(line):
 
 
 def test_cost_columns_never_run_together():
-    row = dict(method="priot-s", step=208_089_080.0, ms_per_step=1664.7, forward=208_089_080, backward=10 ** 9,
+    row = dict(method="priot-s", step=208_089_080.0, ms_per_step=1664.7, energy_mj_per_step=59.4,
+               energy_mj_per_epoch=5940.0, forward=208_089_080, backward=10 ** 9,
                selection=5, update=6, scale=7, inference=8, state_bytes=43_452, peak_ram=200_000,
                flash_bytes=1_900_000, host_seconds_per_step=1.23456, realtime_factor=0.01)
     head, line = cost.table([row]).splitlines()
-    assert len(fields(line)) == len(fields(head)) == 14
-    assert fields(line)[2:4] == ["1664.7", "208,089,080"]  # printed as '1664.7208,089,080' before
+    assert len(fields(line)) == len(fields(head)) == 16
+    assert fields(line)[2] == "1664.7" and fields(line)[5] == "208,089,080"  # ran together as "1664.7208,089,080" once
     head, line = macs.table([dict(layer="conv1", masked=True, macs=10_616_832, cycles=123_456_789,
                                   cycles_per_mac=11.6, inner_cycles_per_product=None)]).splitlines()
     assert fields(line) == ["conv1", "yes", "10,616,832", "123,456,789", "11.60", "None"]
