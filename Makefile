@@ -37,7 +37,7 @@ kernels: setup $(KERNEL_ELFS) priot-firmware
 # One PRIOT firmware per method (against a header generated from priot/device/layout.py) and the MAC harness,
 # into the user cache where a run looks for them (keyed by their sources: instant when up to date).
 priot-firmware: | setup
-	$(PY) -m priot.device.firmware
+	$(PY) -m priot.device
 
 $(KBUILD)/%.elf: kernels/demo/%.c $(RUNTIME) | setup
 	$(M0SIM) cc $< -o $@

@@ -27,6 +27,8 @@ def give_back(machine, pc: int) -> int:
     end = start + int(block["size"])
     if not start <= pc < end:
         return 0  # the block ran to its end (a stop between blocks)
+    if machine._given_back == (s.insns, pc):
+        return 0  # already given back at this stop (m0sim.exceptions, then m0sim.lockstep): nothing ran since
     charged = s.cycles
     native.library().m0sim_settle(ctypes.byref(s), ctypes.c_uint32(pc))  # first: it checks the block's charge
     stall = charged - s.cycles
@@ -38,5 +40,6 @@ def give_back(machine, pc: int) -> int:
     win.leave[j] += 1
     s.prev_block = 0  # the block's closing branch has not run
     s.prev_end = pc
+    machine._given_back = (s.insns, pc)
     return stall
 

@@ -164,6 +164,7 @@ def float_params(pre, cfg, rng_seed, cache=None):
     default ``cache_dir()``), else pretrained again (deterministic on one machine) and cached."""
     cfg = full_config(cfg, rng_seed)
     path = _float_path(Path(cache or cache_dir()) / _key(cfg))
+    cachefile.refuse_directory(path, "backbone cache file")
     n = len(get_model(cfg["model"]).param_indices())
     if path.is_file():
         try:
@@ -201,22 +202,23 @@ def pretrained(pre, cfg):
     return quantize(model, params, calib.images, calib.labels)
 
 
+def float_source(pre, cfg, rng_seed):
+    """A backbone's ``pretrained``: its float parameters on demand (``float_params``, cached)."""
+    return functools.partial(float_params, pre, dict(cfg), rng_seed, cache_dir())
+
+
 def backbone(pre, cfg, rng_seed):
-    """The quantized backbone for ``cfg``: the shipped one when it is a default (the same bits on every
-    machine), else the cached one, else pretrained on upright ``pre`` and cached.
+    """The quantized backbone for ``cfg``: the cached one, else pretrained on upright ``pre`` and cached
+    (``priot.backbones.backbone`` first looks among the shipped ones).
 
     ``cfg`` holds model, dataset, seed, epochs, n_pretrain, n_calib (and lr when not pretrain's default); it keys
     the cache together with FORMAT_VERSION, so a changed recipe never reuses a stale file.
     """
-    from priot import backbones
-
-    source = functools.partial(float_params, pre, dict(cfg), rng_seed, cache_dir())
+    source = float_source(pre, cfg, rng_seed)
     cfg = full_config(cfg, rng_seed)
-    shipped = backbones.find(cfg)
-    if shipped is not None:  # the float reference is still pretrained here (its last bits may vary by CPU)
-        shipped.pretrained = source
-        return shipped
     path = cache_dir() / _key(cfg)
+    for entry in (path, _float_path(path)):  # before pretraining, not at the rename after it
+        cachefile.refuse_directory(entry, "backbone cache file")
     if path.is_file():
         try:
             qm = load(path)[0]

@@ -2,9 +2,10 @@
 
 Float pretraining is not bit-reproducible across CPUs (OpenBLAS and numpy choose their kernels by CPU), so the
 quantized backbones of the default experiments are generated once and shipped here, each file listed in
-`manifest.json` with its SHA-256 and the fingerprint of its integer arrays.  `quant.backbone` uses a shipped
-file whenever the requested configuration is exactly one of these; `python -m priot.backbones --regenerate`
-pretrains them again (on this machine's CPU) and rewrites the files and the manifest.
+`manifest.json` with its SHA-256 and the fingerprint of its integer arrays.  `backbone` uses a shipped file
+whenever the requested configuration is exactly one of these (else `quant.backbone`: cached or pretrained);
+`python -m priot.backbones --regenerate` pretrains them again (on this machine's CPU) and rewrites the files
+and the manifest.
 """
 
 import hashlib
@@ -48,22 +49,21 @@ def find(cfg):
     return quant.load(path)[0]
 
 
-def default_configs() -> list[tuple[dict, object]]:
-    """(full config, upright pretraining split) of every default experiment's backbone."""
-    from priot.experiments.compare import prepare_key, pretraining_split
-    from priot.experiments.device import config
-
-    out = []
-    for cfg in (config(),):  # the device runs' defaults (make run); compare and cost share this backbone
-        key, rng_seed = prepare_key(cfg)
-        out.append((quant.full_config(key, rng_seed), pretraining_split(cfg)))
-    return out
+def backbone(pre, cfg, rng_seed):
+    """The quantized backbone for ``cfg`` (``quant.backbone``'s arguments): the shipped one when it is a default
+    (the same bits on every machine), else ``quant.backbone`` (cached, or pretrained on upright ``pre``)."""
+    shipped = find(quant.full_config(cfg, rng_seed))
+    if shipped is None:
+        return quant.backbone(pre, cfg, rng_seed)
+    shipped.pretrained = quant.float_source(pre, cfg, rng_seed)  # pretrained here: its last bits vary by CPU
+    return shipped
 
 
-def regenerate(echo=print) -> dict:
-    """Pretrain every default backbone on this machine and rewrite the shipped files and the manifest."""
+def regenerate(defaults, echo=print) -> dict:
+    """Pretrain every default backbone, ``defaults`` = [(full config, upright pretraining split)], on this
+    machine and rewrite the shipped files and the manifest."""
     entries = {}
-    for cfg, pre in default_configs():
+    for cfg, pre in defaults:
         name = quant._key(cfg)
         qm = quant.pretrained(pre, cfg)
         quant.save(qm, HERE / name, cfg)

@@ -4,12 +4,13 @@ import sys
 
 from priot import backbones, quant
 from priot.errors import PriotError
+from priot.recipe import default_backbones
 
 
 def main(argv) -> int:
     try:
         if argv == ["--regenerate"]:
-            backbones.regenerate()
+            backbones.regenerate(default_backbones())
             return 0
         if argv:
             print("usage: python -m priot.backbones [--regenerate]", file=sys.stderr)

@@ -14,6 +14,8 @@ from m0sim.loader import load_program
 from m0sim.errors import InputError
 from m0sim.toolchain import compile_program
 from priot.device.layout import header, layout_hash, make_layout, scored_layers
+from priot.methods import DEFAULTS, Variant, names, variant
+from priot.models import tiny_cnn
 
 # The C sources travel with the package (package data); in a checkout this folder is a link to kernels/.
 KERNELS = Path(__file__).resolve().parent / "kernels"
@@ -61,18 +63,20 @@ def cached_build(name: str, srcs, includes=(KERNEL_DIR,), generated: dict[str, s
     return cache.build_once(path, build, what=f"firmware {name}")
 
 
-def variant_name(model, method: str, frac: float, layers=None) -> str:
-    suffix = f"-p{frac:g}" if method == "priot-s" else ""
-    if method.startswith("priot") and layers is not None:
-        suffix += "-L" + "".join(str(j) for j in scored_layers(make_layout(model), layers))
-    return f"priot-{model.name}-{method}{suffix}"
+def variant_name(model, v: Variant) -> str:
+    """The firmware's file name: model, method, and the scored fraction and layers when they are its own, and
+    the score knobs that are not their defaults."""
+    suffix = f"-p{v.fraction:g}" if v.sized else ""
+    if v.trains == "scores" and v.score_layers is not None:
+        suffix += "-L" + "".join(str(j) for j in scored_layers(make_layout(model), v.score_layers))
+    suffix += "".join(f"-{value}" for value in v.knobs.values())
+    return f"priot-{model.name}-{v.method}{suffix}"
 
 
-def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path | None = None) -> Path:
-    """The firmware for one method (PRIOT-S scored fraction, scored layers): from the cache, built on first
-    use; or compiled into `out_dir` when given."""
-    name = variant_name(model, method, frac, layers)
-    text = header(make_layout(model), method, frac, layers)
+def build(model, v: Variant, out_dir: Path | None = None) -> Path:
+    """The firmware of one variant: from the cache, built on first use; or compiled into `out_dir` when given."""
+    name = variant_name(model, v)
+    text = header(make_layout(model), v)
     try:
         if out_dir is None:
             return cached_build(name, sources(), generated={"priot_layout.h": text}, stack_size=STACK_RESERVE)
@@ -81,7 +85,7 @@ def build(model, method: str, frac: float = 1.0, layers=None, out_dir: Path | No
             return compile_program(sources(), Path(out_dir) / f"{name}.elf", ["-I", tmp, "-I", str(KERNEL_DIR),
                                                                                *CFLAGS], stack_size=STACK_RESERVE)
     except InputError as exc:
-        raise _does_not_fit(str(exc), model, method) or exc from None
+        raise _does_not_fit(str(exc), model, v.method) or exc from None
 
 
 def _does_not_fit(message: str, model, method: str) -> InputError | None:
@@ -105,23 +109,23 @@ def _does_not_fit(message: str, model, method: str) -> InputError | None:
     return None
 
 
-def expected_hash(model, method: str, frac: float, layers=None) -> int:
-    return layout_hash(header(make_layout(model), method, frac, layers))
+def expected_hash(model, v: Variant) -> int:
+    return layout_hash(header(make_layout(model), v))
 
 
-def locate(model, method: str, frac: float, layers=None, path: Path | None = None) -> Path:
+def locate(model, v: Variant, path: Path | None = None) -> Path:
     """The firmware ELF for a run: the given path (checked, never rebuilt), else the cached build of the
     installed sources (built on first use)."""
     if path is None:
-        return build(model, method, frac, layers)
-    path, want = Path(path), expected_hash(model, method, frac, layers)
+        return build(model, v)
+    path, want = Path(path), expected_hash(model, v)
     if not path.exists():
         raise InputError(f"kernel ELF {path} not found (leave out the firmware path to use the build of the "
                          f"current sources, made on first use or by `make kernels`)")
     got = _hash_of(path)
     if got != want:
         raise InputError(f"kernel ELF {path} is stale or built for another method (layout 0x{got:08x}; "
-                         f"{method} needs 0x{want:08x}, as in {variant_name(model, method, frac, layers)}.elf): "
+                         f"{v.method} needs 0x{want:08x}, as in {variant_name(model, v)}.elf): "
                          f"leave out the firmware path to use the build of the current sources")
     return path
 
@@ -140,22 +144,12 @@ def _hash_of(path: Path) -> int | None:
     return None
 
 
+def default_variant(method: str) -> Variant:
+    """A method's variant with the methods' default options (scored fraction and layers)."""
+    return variant(method, DEFAULTS.frac, DEFAULTS.score_layers)
+
+
 def build_defaults() -> list[Path]:
     """The firmware of every registered device method for the tiny CNN with the methods' default options
     (`make kernels`)."""
-    from priot.methods import DEFAULTS, names
-    from priot.models import tiny_cnn
-
-    out = []
-    for method in names(device=True):
-        frac = DEFAULTS.frac if method == "priot-s" else 1.0
-        layers = list(DEFAULTS.score_layers) if method.startswith("priot") else None
-        out.append(build(tiny_cnn(), method, frac, layers))
-    return out
-
-
-if __name__ == "__main__":  # `make kernels`: the default variants and the MAC harness of `m0sim run cost`
-    from priot.device.macs import harness
-
-    for elf in [*build_defaults(), harness()]:
-        print(f"firmware {elf}")
+    return [build(tiny_cnn(), default_variant(method)) for method in names(device=True)]

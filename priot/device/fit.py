@@ -15,8 +15,9 @@ import numpy as np
 from m0sim import memmap
 from m0sim.loader import load_program
 from priot import methods
+from priot.device import firmware
 from priot.device.firmware import STACK_RESERVE
-from priot.device.layout import KIND, make_layout, params_dtype, sizes, trains
+from priot.device.layout import KIND, make_layout, params_dtype, sizes
 from priot.errors import ConfigError
 from priot.models import Conv3x3, get_model, split_name
 
@@ -57,19 +58,23 @@ class Budget:
                 f"flash {self.flash_total:,} of {memmap.XIP.size:,} bytes ({part(self.flash)})")
 
 
-def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
+def model_parts(model, v: methods.Variant) -> Budget:
     """The model- and method-dependent bytes of one firmware variant (as priot_device.c declares them)."""
     layout = make_layout(model)
-    d = sizes(layout, method, frac, layers)
-    what, update = trains(method), methods.spec(method).update  # as priot_device.c's IS_PRIOT, IS_SGD, ...
+    d = sizes(layout, v)
+    what, update = v.trains, v.update  # as priot_device.c's IS_PRIOT, IS_SGD, ...
     priot, sgd = what == "scores", what == "weights"
     static = params_dtype(layout.n_param).itemsize + _w(d["PRIOT_IN_SIZE"]) + _w(d["PRIOT_N_OUT"]) + 3 * 4
     state = 0
     if priot:
         row_start = 2 if d["PRIOT_ROW_START_T"] == "uint16_t" else 4
         state += _w(2 * d["PRIOT_SCORE_CAP"]) + _w(row_start * d["PRIOT_MAX_ROWS"]) + 8 * layout.n_param
+        if v.random_update:  # stochastic score rounding: the rng counter and a layer's rounding base
+            state += 8
+        if v.selection == "random":  # each layer's selection hash base
+            state += 4 * layout.n_param
     if sgd:
-        state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + (4 if update in ("stochastic", "dynamic") else 0)  # rng counter
+        state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + (4 if v.random_update else 0)  # rng counter
     buffers = _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"])
     if priot:  # one layer's keep mask, expanded from the scores when the layer runs
         buffers += _w(d["PRIOT_MASK_BYTES"])
@@ -90,33 +95,29 @@ def model_parts(model, method: str, frac: float = 1.0, layers=None) -> Budget:
 
 @lru_cache(maxsize=None)
 def _runtime(method: str) -> tuple[int, int]:
-    """(static RAM, flash) of the firmware beyond its model-dependent parts: measured on the tiny CNN's ELF."""
-    from priot.device import firmware
-    from priot.experiments.compare import model_defaults
-
-    tiny = get_model("tiny_cnn")
-    frac = 0.25 if method == "priot-s" else 1.0
-    layers = model_defaults("tiny_cnn")["score_layers"] if method.startswith("priot") else None
-    elf = load_program(firmware.locate(tiny, method, frac, layers))
+    """(static RAM, flash) of the firmware beyond its model-dependent parts: measured on the tiny CNN's ELF of
+    the method's default variant (the one `make kernels` builds)."""
+    tiny, v = get_model("tiny_cnn"), firmware.default_variant(method)
+    elf = load_program(firmware.locate(tiny, v))
     fp = elf.footprint()
-    parts = model_parts(tiny, method, frac, layers)
+    parts = model_parts(tiny, v)
     sram_model = parts.sram_total - parts.sram["stack reserve"]
     return fp["static_ram"] - sram_model, fp["flash"] - parts.flash_total
 
 
-def budget(model, method: str, frac: float = 1.0, layers=None) -> Budget:
+def budget(model, v: methods.Variant) -> Budget:
     """Flash and SRAM the variant needs, by part (the runtime's own data counted as static, its code as code)."""
-    parts = model_parts(model, method, frac, layers)
-    ram, code = _runtime(method)
+    parts = model_parts(model, v)
+    ram, code = _runtime(v.method)
     sram = dict(parts.sram, static=parts.sram["static"] + ram)
     return Budget(sram, dict(parts.flash, code=code))
 
 
-def check(model, method: str, frac: float = 1.0, layers=None) -> Budget:
+def check(model, v: methods.Variant) -> Budget:
     """The budget of a variant that fits; ``DoesNotFit`` with the breakdown otherwise."""
-    b = budget(model, method, frac, layers)
+    b = budget(model, v)
     if not b.fits:
-        what = f"{method} at scored fraction {frac:g}" if method == "priot-s" else method
+        what = f"{v.method} at scored fraction {v.fraction:g}" if v.sized else v.method
         raise DoesNotFit(f"{model.name} with {what} does not fit the Pico: {b.describe()}")
     return b
 
@@ -130,7 +131,7 @@ def pico_width(base: str = "vgg11", steps: int = 64) -> float:
             make_layout(model)
         except ConfigError:
             continue
-        if budget(model, "none").flash_total <= memmap.XIP.size:
+        if budget(model, methods.variant("none")).flash_total <= memmap.XIP.size:
             return k / steps
     raise ConfigError(f"no width of {base} fits the Pico's flash")
 
@@ -148,7 +149,7 @@ def largest_fraction(model, layers=None, grid=tuple(np.round(np.arange(0.005, 1.
     """The largest PRIOT-S scored fraction on ``grid`` that fits SRAM (None when even the smallest does not)."""
     best = None
     for f in grid:
-        if budget(model, "priot-s", float(f), layers).fits:
+        if budget(model, methods.variant("priot-s", float(f), layers)).fits:
             best = float(f)
         else:
             break

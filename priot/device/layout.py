@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from priot import methods
+from priot.methods import priot as priot_method
 from priot.errors import ConfigError
 from priot.models import Conv3x3, Dense, MaxPool2, ReLU, weight_shape
 
@@ -24,10 +25,18 @@ TRAINS = {"none": 0, "scores": 1, "weights": 2}
 UPDATES = {rule: i for i, rule in enumerate(methods.registry.UPDATE_RULES, 1)}  # 0: no weight update
 
 
-def trains(method: str) -> str:
-    """What a firmware variant trains: PRIOT's scores, the weights (an update rule), or nothing."""
-    s = methods.spec(method)
-    return "scores" if s.family == "priot" else "weights" if s.update else "none"
+# The score knobs (priot.methods.registry: ROUNDINGS, RANKINGS, sized SELECTIONS), compiled into the firmware:
+# knob -> macro prefix. A knob at its default adds nothing to the header (so the default variants' headers, names
+# and hashes are the published ones); any other value defines PRIOT_<PREFIX>_<VALUE> as 1 (priot_device.c).
+KNOB_MACROS = {"rounding": "PRIOT_SCORE_ROUND", "ranking": "PRIOT_RANK", "select": "PRIOT_SELECT"}
+
+
+def knob_defines(v: methods.Variant) -> dict:
+    """The #defines of a variant's score knobs that differ from their defaults."""
+    out = {f"{KNOB_MACROS[k]}_{value.upper()}": 1 for k, value in v.knobs.items()}
+    if v.knobs.get("select") == "random":
+        out["PRIOT_SELECT_SALT"] = f"0x{priot_method.SELECT_SALT:08x}u"
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,13 +115,13 @@ def params_dtype(n_param: int) -> np.dtype:
     return np.dtype([(s, "<i4") for s in scalars] + [(a, "<i4", (n_param,)) for a in arrays])
 
 
-def score_capacity(layout: Layout, method: str, frac: float, layers) -> int:
-    """int16 scores the firmware reserves over the scored layers: every edge for PRIOT, at most
-    floor(frac * n_j) per layer for PRIOT-S (the largest-|w| rule never scores more)."""
-    if method not in ("priot", "priot-s"):
+def score_capacity(layout: Layout, v: methods.Variant) -> int:
+    """int16 scores the firmware reserves over the scored layers: at most floor(fraction * n_j) per layer
+    (every edge at fraction 1; the largest-|w| rule never scores more)."""
+    if v.trains != "scores":
         return 0
-    frac = 1.0 if method == "priot" else frac
-    return sum(int(np.floor(frac * n)) for j, n in enumerate(layout.param_counts) if j in layers)
+    layers = scored_layers(layout, v.score_layers)
+    return sum(int(np.floor(v.fraction * n)) for j, n in enumerate(layout.param_counts) if j in layers)
 
 
 def scored_layers(layout: Layout, layers) -> list[int]:
@@ -121,18 +130,18 @@ def scored_layers(layout: Layout, layers) -> list[int]:
     return list(range(1, n)) if layers is None else sorted(set(int(j) % n for j in layers))
 
 
-def trained_layers(layout: Layout, method: str) -> list[int]:
-    """The parameter layers whose weights a method trains (the registry's ``layers``)."""
-    layers = methods.spec(method).layers
+def trained_layers(layout: Layout, v: methods.Variant) -> list[int]:
+    """The parameter layers whose weights a variant trains (the registry's ``layers``)."""
+    layers = v.weight_layers
     return list(range(layout.n_param)) if layers == "all" else [layout.n_param - 1] if layers == "last" else []
 
 
-def lowest_trained(layout: Layout, method: str, layers=None) -> int:
-    """The lowest parameter layer a method changes (n_param when none): where its backward pass ends."""
-    if method in ("priot", "priot-s"):
-        changed = scored_layers(layout, layers)
+def lowest_trained(layout: Layout, v: methods.Variant) -> int:
+    """The lowest parameter layer a variant changes (n_param when none): where its backward pass ends."""
+    if v.trains == "scores":
+        changed = scored_layers(layout, v.score_layers)
     else:
-        changed = trained_layers(layout, method)
+        changed = trained_layers(layout, v)
     return min(changed, default=layout.n_param)
 
 
@@ -150,23 +159,24 @@ def conv_row_bytes(cin: int) -> int:
     return (9 * cin + 3) & ~3
 
 
-def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
+def sizes(layout: Layout, v: methods.Variant) -> dict:
     """Every compile-time constant of one firmware variant: the header's #defines (buffer sizes in elements),
     also what ``priot.device.fit`` adds up before anything is linked."""
-    if method not in METHODS:
-        raise ConfigError(f"no firmware variant for method {method!r} (have {', '.join(METHODS)})")
-    trained = trained_layers(layout, method)
+    if v.method not in METHODS:
+        raise ConfigError(f"no firmware variant for method {v.method!r} (have {', '.join(METHODS)})")
+    trained = trained_layers(layout, v)
+    scored = scored_layers(layout, v.score_layers)
     counts = layout.param_counts
     acts = layout.act_sizes()
-    lowest = lowest_trained(layout, method, layers)
+    lowest = lowest_trained(layout, v)
     first = [i for i, l in enumerate(layout.layers) if l[7] == lowest][:1]  # its position in the layer list
     # the backward pass stops at the lowest trained layer: no error below its output, no input gradient for it
     max_err = max([a for i, a in enumerate(acts) if first and i >= first[0]] + [layout.n_out])
     max_param_in = max([l[1] * l[2] * l[3] for l in layout.layers if l[7] > lowest] + [1])
     defs = {
-        "PRIOT_METHOD": METHODS[method],
-        "PRIOT_TRAINS": TRAINS[trains(method)],
-        "PRIOT_UPDATE": UPDATES.get(methods.spec(method).update, 0),
+        "PRIOT_METHOD": METHODS[v.method],
+        "PRIOT_TRAINS": TRAINS[v.trains],
+        "PRIOT_UPDATE": UPDATES.get(v.update, 0),
         **{f"PRIOT_TRAINS_{k.upper()}": v for k, v in TRAINS.items()},
         **{f"PRIOT_UPDATE_{k.upper().replace('-', '_')}": v for k, v in UPDATES.items()},
         "PRIOT_N_LAYERS": len(layout.layers),
@@ -176,9 +186,8 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
         "PRIOT_N_WEIGHTS": layout.n_weights,
         "PRIOT_N_BIAS": layout.n_bias,
         # one layer's keep mask at a time (priot_device.c: layer_mask)
-        "PRIOT_MASK_BYTES": max((counts[j] + 7) // 8 for j in scored_layers(layout, layers))
-        if method in ("priot", "priot-s") and scored_layers(layout, layers) else 1,
-        "PRIOT_SCORE_CAP": max(score_capacity(layout, method, frac, scored_layers(layout, layers)), 1),
+        "PRIOT_MASK_BYTES": max((counts[j] + 7) // 8 for j in scored) if v.trains == "scores" and scored else 1,
+        "PRIOT_SCORE_CAP": max(score_capacity(layout, v), 1),
         "PRIOT_TRAIN_WEIGHTS": max(sum(counts[j] for j in trained), 1),
         "PRIOT_ACT_TOTAL": layout.act_offsets()[1],
         "PRIOT_MAX_ACT": max(acts + [layout.input_size]),
@@ -195,24 +204,27 @@ def sizes(layout: Layout, method: str, frac: float = 1.0, layers=None) -> dict:
                                      if l[0] == KIND[Conv3x3] and l[3] == 1] + [4]),
         "PRIOT_MAX_ROW_BYTES": max([conv_row_bytes(l[3]) if l[0] == KIND[Conv3x3] else l[1] * l[2] * l[3]
                                     for l in layout.layers if l[7] >= 0]),
-        "PRIOT_N_EXP_TABLES": N_EXP_TABLES if methods.spec(method).update == "dynamic" else 1,
+        "PRIOT_N_EXP_TABLES": N_EXP_TABLES if v.update == "dynamic" else 1,
         "PRIOT_MAX_ROWS": max(l[6] for l in layout.layers if l[7] >= 0) * layout.n_param,
         # a row's first scored edge within its layer: 16 bits unless a layer scores more edges than that
         "PRIOT_ROW_START_T": "uint16_t" if max(counts) < 1 << 16 else "uint32_t",
         "KIND_CONV3X3": KIND[Conv3x3], "KIND_RELU": KIND[ReLU], "KIND_MAXPOOL2": KIND[MaxPool2],
         "KIND_DENSE": KIND[Dense],
     }
+    defs.update(knob_defines(v))
     return defs
 
 
-def header(layout: Layout, method: str, frac: float = 1.0, layers=None) -> str:
-    """The generated C header for one firmware variant (`layers`: the parameter layers PRIOT scores)."""
-    defs = sizes(layout, method, frac, layers)
+def header(layout: Layout, v: methods.Variant) -> str:
+    """The generated C header for one firmware variant (its score knobs named when not their defaults)."""
+    defs = sizes(layout, v)
     dt = params_dtype(layout.n_param)
-    lines = [f"/* Generated by priot/device/layout.py for {layout.model.name}, method {method} "
-             f"({methods.spec(method).update or trains(method)} update)"
-             f"{f', scored fraction {frac}' if method == 'priot-s' else ''}"
-             f"{f', scored layers {scored_layers(layout, layers)}' if method.startswith('priot') else ''}: do not edit. */",
+    lines = [f"/* Generated by priot/device/layout.py for {layout.model.name}, method {v.method} "
+             f"({v.update or v.trains} update)"
+             f"{f', scored fraction {v.fraction}' if v.sized else ''}"
+             f"{f', scored layers {scored_layers(layout, v.score_layers)}' if v.trains == 'scores' else ''}"
+             f"{''.join(f', {k} {value}' for k, value in v.knobs.items())}"
+             ": do not edit. */",
              "#pragma once", "#include <stdint.h>"]
     lines += [f"#define {k} {v}" for k, v in defs.items()]
     lines.append("typedef struct { int32_t kind, in_h, in_w, in_c, out_h, out_w, out_c, param; } priot_layer_t;")

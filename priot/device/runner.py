@@ -15,8 +15,9 @@ from m0sim import memmap
 from m0sim.errors import FirmwareFault, InputError
 from m0sim.machine import Machine
 from priot import ref
+from priot.device.firmware import locate
 from priot.device.layout import METHODS, N_EXP_TABLES, make_layout, params_dtype, trained_layers
-from priot.methods import REGISTRY, Niti, Priot
+from priot.methods import REGISTRY, Variant
 
 STEP_BUDGET_CYCLES = 2_000_000_000  # a step that runs longer than 16 s of Pico time is a bug
 
@@ -31,29 +32,17 @@ class StepResult:
     stats: object  # m0sim RunStats of the call
 
 
-def method_key(method) -> str:
-    """The registered method a host method object is (its firmware variant); host-only methods are refused."""
-    if isinstance(method, Priot):
-        key = "priot" if method.frac >= 1.0 else "priot-s"
-    elif isinstance(method, Niti):
-        key = next((n for n, s in REGISTRY.items() if (s.update, s.layers) == (method.update, method.layers)), None)
-        if key is None:
-            raise InputError(f"{method.name}: no registered method trains {method.layers} layers with the "
-                             f"{method.update!r} update")
-    else:
-        key = getattr(method, "name", "none")
-    spec = REGISTRY.get(key)
-    if spec is None or not spec.device:
-        what = "not an integer method" if spec is not None and not spec.integer else "no firmware variant"
-        raise InputError(f"{key} runs on the host only ({what}); device methods: "
-                         f"{', '.join(n for n, s in REGISTRY.items() if s.device)}")
-    return key
-
-
-def scored_layer_list(method) -> list[int] | None:
-    if isinstance(method, Priot):
-        return [j for j, t in enumerate(method.thresholds) if t < 128]
-    return None
+def variant_of(method) -> Variant:
+    """The firmware variant of a host method (``priot.methods.make`` gives it one); host-only methods are refused."""
+    v = method.variant
+    if v is None:
+        raise InputError(f"{method.name}: build the method with priot.methods.make (its registry entry names its "
+                         f"firmware)")
+    spec = REGISTRY[v.method]
+    if not spec.device or v.method not in METHODS:
+        what = "not an integer method" if not spec.integer else "no firmware variant"
+        raise InputError(f"{v.method} runs on the host only ({what}); device methods: {', '.join(METHODS)}")
+    return v
 
 
 class DeviceMethod:
@@ -61,7 +50,8 @@ class DeviceMethod:
 
     def __init__(self, method, firmware, clock_hz: int = memmap.CLOCK_HZ):
         self.method = method
-        self.key = method_key(method)
+        self.variant = variant_of(method)
+        self.key = self.variant.method
         self.qm = method.qm
         self.layout = make_layout(self.qm.model)
         self.machine = Machine(firmware, clock_hz=clock_hz)
@@ -90,19 +80,19 @@ class DeviceMethod:
     def _params(self):
         qm, m, n = self.qm, self.method, self.layout.n_param
         p = np.zeros(1, params_dtype(n))[0]
-        p["lr_shift"] = getattr(m, "lr_shift", 0) or 0
-        p["seed"] = getattr(m, "seed", 0)
+        p["lr_shift"] = m.lr_shift or 0
+        p["seed"] = m.seed
         p["logit_exp"], p["in_exp"] = qm.logit_exp, qm.in_exp
         p["exp_table_base"] = qm.logit_exp - N_EXP_TABLES // 2
         for k in ("out_shift", "bwd_shift", "grad_shift", "w_exp", "act_exp"):
             p[k] = getattr(qm, k)
-        if isinstance(m, Priot):
+        if self.variant.trains == "scores":
             counts = [int(s.sum()) for s in m.scored]
             p["score_t"], p["keep_k"], p["n_scored"] = m.thresholds, m.k, counts
             p["score_off"] = np.concatenate([[0], np.cumsum(counts)[:-1]])
         else:
             p["score_t"] = 128
-        trained = trained_layers(self.layout, self.key)
+        trained = trained_layers(self.layout, self.variant)
         sizes = [self.qm.weights[j].size if j in trained else 0 for j in range(n)]
         p["trained"] = [int(j in trained) for j in range(n)]
         p["train_off"] = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -117,9 +107,9 @@ class DeviceMethod:
         tables = np.stack([ref.exp_table(base + k) for k in range(n_tables)]) if n_tables > 1 else qm.exp_table[None]
         m.write("priot_exp_tables", tables.astype("<i4"))
         m.write("priot_params", np.array([self._params()]))
-        if isinstance(self.method, Priot):
+        if self.variant.trains == "scores":
             m.write("priot_scores", np.concatenate(self.method.scores + [np.zeros(0, np.int16)]).astype("<i2"))
-        if "rng_counter" in self.method.state():
+        if self.variant.random_update:
             m.write("priot_rng_counter", self.method.counter.astype("<u4"))
 
     def set_lr_shift(self, lr_shift: int):
@@ -159,7 +149,7 @@ class DeviceMethod:
     def device_state(self) -> dict:
         """The device's training state, named and shaped like the host's `state()` (plus masks)."""
         m, out = self.machine, {}
-        if isinstance(self.method, Priot):
+        if self.variant.trains == "scores":
             counts = [int(s.sum()) for s in self.method.scored]
             scores = m.read("priot_scores", np.int16)[:sum(counts)]
             for j, part in enumerate(np.split(scores, np.cumsum(counts)[:-1])):
@@ -168,20 +158,20 @@ class DeviceMethod:
                 n = m.call("priot_layer_mask", j)
                 bits = np.unpackbits(m.read("priot_mask", np.uint8)[:n], bitorder="little")[:w.size]
                 out[f"mask{j}"] = bits if n else np.ones(w.size, np.uint8)
-        if isinstance(self.method, Niti):
+        if self.variant.trains == "weights":
             w = m.read("priot_train_w", np.int8)
             off = 0
             for j in self.method.trained:
                 n = self.qm.weights[j].size
                 out[f"w{j}"] = w[off:off + n].reshape(self.qm.weights[j].shape)
                 off += n
-            if "rng_counter" in self.method.state():
-                out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
+        if self.variant.random_update:  # the SGD baselines' rounding, or PRIOT's stochastic score rounding
+            out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
         return out
 
     def host_state(self) -> dict:
         out = dict(self.method.state())
-        if isinstance(self.method, Priot):
+        if self.variant.trains == "scores":
             for j, mask in enumerate(self.method.masks):
                 out[f"mask{j}"] = mask.ravel()
         return out
@@ -219,12 +209,4 @@ def _layer_of(name: str) -> str:
 
 def open_device(method, firmware=None, clock_hz: int = memmap.CLOCK_HZ) -> DeviceMethod:
     """The device twin of a host method, with its firmware: the given ELF (checked), else the cached build."""
-    from priot.device.firmware import locate
-
-    key = method_key(method)
-    if key not in METHODS:
-        raise InputError(f"no firmware for method {key}")
-    frac = method.frac if isinstance(method, Priot) else 1.0
-    path = locate(method.qm.model, key, frac, scored_layer_list(method) if isinstance(method, Priot) else None,
-                  firmware)
-    return DeviceMethod(method, path, clock_hz)
+    return DeviceMethod(method, locate(method.qm.model, variant_of(method), firmware), clock_hz)

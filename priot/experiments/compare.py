@@ -11,94 +11,25 @@ import json
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import click
-import numpy as np
 
 from m0sim import cachefile
 from m0sim.errors import InputError
 from m0sim.params import FiniteFloat
-from priot import data, methods, quant, rotate, train
+from priot import data, methods, train
 from priot.errors import PriotError
-from priot.models import get_model, split_name
+from priot.recipe import PRETRAIN, Recipe, fit_split
 
 
-# The backbone every experiment adapts (it keys the cache, so host and device runs share it): pretrained on
-# 3,000 upright digits for 4 epochs, its static scales calibrated on up to 300 of them.
-PRETRAIN = 3000
-PRETRAIN_EPOCHS = 4
-SCORE_LAYERS = list(methods.DEFAULTS.score_layers)
-
-# What depends on the model (keyed by the registry name without width): the data it adapts on offline, its
-# backbone's pretraining (upright images, epochs, float learning rate; None = pretrain's default), the layers
-# PRIOT scores (None: every layer but the first) and the device runs' sample counts (a VGG11 step on the
-# emulated Pico costs about 100 tiny-CNN steps).
-MODEL_DEFAULTS = {
-    "tiny_cnn": {"dataset": "mnist5k", "pretrain": PRETRAIN, "pretrain_epochs": PRETRAIN_EPOCHS, "pretrain_lr": None,
-                 "score_layers": SCORE_LAYERS, "samples": 500, "test": 300, "frac": methods.DEFAULT_FRAC},
-    # frac None: on the device, the largest PRIOT-S scored fraction that fits the Pico (priot.device.fit)
-    "vgg11": {"dataset": "fashion", "pretrain": 3000, "pretrain_epochs": 2, "pretrain_lr": 0.02,
-              "score_layers": None, "samples": 100, "test": 20, "frac": None},
-}
-
-
-def model_defaults(name: str) -> dict:
-    """MODEL_DEFAULTS of a model name with or without its width (``vgg11_x0.25`` -> vgg11's)."""
-    get_model(name)  # an unknown model is refused with the list of known ones
-    return MODEL_DEFAULTS[split_name(name)[0]]
-
-
-def calib_digits(n_pretrain: int) -> int:
-    return min(300, n_pretrain)
-
-
-def prepare(cfg, angle):
-    """(backbone, rotated adapt split, rotated test split) for one angle."""
-    model = get_model(cfg.get("model", "tiny_cnn"))
-    ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
-    n_test = cfg["test"]
-    pre, adapt, test = rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], n_test,
-                                          np.random.default_rng(cfg["seed"]), angle=angle,
-                                          angle_range=cfg["angle_range"], shape=model.input_shape)
-    return quant.backbone(pre, *prepare_key(cfg)), adapt, test
-
-
-def prepare_key(cfg):
-    """(backbone recipe, pretraining seed) of an experiment config: what keys its backbone."""
-    key = {"model": get_model(cfg.get("model", "tiny_cnn")).name, "dataset": cfg["dataset"],
-           "data_path": str(cfg["data_path"]), "seed": cfg["seed"],
-           "epochs": cfg["pretrain_epochs"], "n_pretrain": cfg["pretrain"], "n_calib": cfg["calib"]}
-    if cfg.get("pretrain_lr") is not None:  # only set for models that need it: the tiny CNN's cache key stays
-        key["lr"] = cfg["pretrain_lr"]
-    return key, cfg["seed"] + 1
-
-
-def pretraining_split(cfg):
-    """The upright pretraining images of an experiment config (the first split `prepare` makes)."""
-    ds = data.load_dataset(cfg["dataset"], cfg["data_path"])
-    return rotate.make_splits(ds, cfg["pretrain"], cfg["samples"], cfg["test"], np.random.default_rng(cfg["seed"]),
-                              angle=cfg.get("angle", 45.0), angle_range=cfg["angle_range"],
-                              shape=get_model(cfg.get("model", "tiny_cnn")).input_shape)[0]
-
-
-def adapt_split(adapt, test, val_frac, tuning):
-    """(train, evaluate) sets: for tuning, the adaptation data minus its last ``val_frac`` and that validation
-    split; otherwise all adaptation data and the test split (never seen while tuning)."""
-    if not tuning:
-        return adapt, test
-    n_fit = len(adapt) - int(round(val_frac * len(adapt)))
-    return adapt.subset(np.arange(n_fit)), adapt.subset(np.arange(n_fit, len(adapt)))
-
-
-def run_one(cfg, angle, name, lr_shift, tuning):
+def run_one(recipe: Recipe, name, lr_shift, tuning):
     """Train one method with one shift; accuracy on validation (tuning) or test (final)."""
-    qm, adapt, test = prepare(cfg, angle)
-    fit, ev = adapt_split(adapt, test, cfg["val_frac"], tuning)
-    m = methods.make(name, qm, lr_shift=lr_shift, seed=cfg["seed"], keep=cfg["keep_s"] if name == "priot-s"
-                     else cfg["keep"], frac=cfg["frac"], init_shift=cfg["init_shift"], layers=cfg["score_layers"])
+    qm, adapt, test = recipe.prepare()
+    fit, ev = fit_split(adapt, test, recipe.val_frac, tuning)
+    m = recipe.make_method(name, qm, lr_shift)
     before = train.accuracy(m, ev.images, ev.labels)
-    orders = train.epoch_orders(len(fit), cfg["epochs"], np.random.default_rng(cfg["seed"] + 2))
-    train.train(m, fit.images, fit.labels, orders)
+    train.train(m, fit.images, fit.labels, recipe.epoch_orders(len(fit)))
     return {"method": name, "lr_shift": lr_shift, "before": before, "after": train.accuracy(m, ev.images, ev.labels),
             "state_bytes": m.state_bytes()}
 
@@ -115,24 +46,25 @@ def _map(jobs, tasks):
         return list(ex.map(_call, tasks))
 
 
-def compare(cfg, angles, names, jobs):
+def compare(recipe: Recipe, angles, names, jobs, tune=True):
     """Tune then evaluate every method at every angle; returns a list of per-angle results."""
-    for a in angles:  # build/cache backbones once, before forking workers
-        prepare(cfg, a)
+    recipes = [replace(recipe, angle=a) for a in angles]
+    for r in recipes:  # build/cache backbones once, before forking workers
+        r.prepare()
     out = []
-    for a in angles:
-        tasks = [(cfg, a, n, s, True) for n in names if cfg["tune"] for s in methods.spec(n).grid]
+    for a, r in zip(angles, recipes):
+        tasks = [(r, n, s, True) for n in names if tune for s in methods.spec(n).grid]
         tuned = _map(jobs, tasks)
         best, grid = {}, {}
         for n in names:
             rows = [r for r in tuned if r["method"] == n]
             grid[n] = {str(r["lr_shift"]): r["after"] for r in rows}
             best[n] = max(rows, key=lambda r: r["after"])["lr_shift"] if rows else None
-        final = _map(jobs, [(cfg, a, n, best[n], False) for n in names])
-        for r in final:
-            r["tuning"] = grid[r["method"]]
-        label = a if a is not None else "uniform({}, {})".format(*cfg["angle_range"])
-        out.append({"angle": label, "model": cfg.get("model", "tiny_cnn"), "rows": final})
+        final = _map(jobs, [(r, n, best[n], False) for n in names])
+        for row in final:
+            row["tuning"] = grid[row["method"]]
+        label = a if a is not None else "uniform({}, {})".format(*recipe.angle_range)
+        out.append({"angle": label, "model": recipe.model, "rows": final})
     return out
 
 
@@ -190,7 +122,8 @@ def _layers(ctx, param, value):
 @click.option("--keep-s", default=methods.DEFAULT_KEEP["priot-s"], show_default=True, type=click.FloatRange(0, 1), help="PRIOT-S keep fraction of scored edges.")
 @click.option("--frac", default=methods.DEFAULT_FRAC, show_default=True, type=click.FloatRange(0.001, 1), help="PRIOT-S scored fraction.")
 @click.option("--init-shift", default=methods.DEFAULT_INIT_SHIFT, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
-@click.option("--score-layers", default=",".join(map(str, SCORE_LAYERS)), show_default=True, callback=_layers,
+@click.option("--score-layers", default=",".join(map(str, methods.DEFAULTS.score_layers)), show_default=True,
+              callback=_layers,
               help="Parameter layers PRIOT/PRIOT-S score (comma list of indices, or 'all').")
 @click.option("--tune/--no-tune", default=True, show_default=True, help="Tune each lr_shift on validation data.")
 @click.option("--width", default=1.0, show_default=True, type=click.FloatRange(0, 64, min_open=True),
@@ -203,22 +136,22 @@ def experiment(host, angles, angle_range, names, seed, epochs, samples, n_test, 
                frac, init_shift, score_layers, tune, width, dataset, data_path, jobs, json_path):
     """Train every method on rotated digits on the host; print accuracy before/after and state bytes."""
     try:
-        model = get_model("tiny_cnn", width).name
+        recipe = Recipe.build("tiny_cnn", width, seed=seed, epochs=epochs, samples=samples, test=n_test,
+                              pretrain=pretrain, val_frac=val_frac, keep={"priot": keep, "priot-s": keep_s}, frac=frac,
+                              init_shift=init_shift, score_layers=score_layers, dataset=dataset, data_path=data_path,
+                              angle_range=angle_range)
     except PriotError as e:
         raise click.BadParameter(str(e), param_hint="--width") from None
-    cfg = {"model": model, "seed": seed, "epochs": epochs, "samples": samples, "test": n_test, "pretrain": pretrain,
-           "calib": calib_digits(pretrain), "pretrain_epochs": PRETRAIN_EPOCHS, "val_frac": val_frac, "keep": keep, "keep_s": keep_s,
-           "frac": frac, "init_shift": init_shift, "score_layers": score_layers, "tune": tune, "dataset": dataset, "data_path": data_path,
-           "angle_range": tuple(angle_range) if angle_range else None}
     if angle_range:
         angles = [None]  # one run; every image draws its own angle
     if json_path:
         cachefile.check_writable(json_path, "--json file")
     try:
-        results = compare(cfg, angles, names, jobs)
+        results = compare(recipe, angles, names, jobs, tune)
     except PriotError as e:  # bad data or parameters: bad input (exit 2), as every other command
         raise InputError(str(e)) from None
     for r in results:
         click.echo(table(r) + "\n")
     if json_path:
-        cachefile.write_text(json_path, json.dumps({"config": cfg, "results": results}, indent=1, allow_nan=False))
+        cachefile.write_text(json_path, json.dumps({"config": dict(recipe.as_dict(), tune=tune), "results": results},
+                                                   indent=1, allow_nan=False))

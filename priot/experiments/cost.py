@@ -16,14 +16,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from m0sim import cachefile, memmap
+from m0sim import cachefile, energy, memmap
 from m0sim.errors import InputError
-from priot import data, methods, ref
+from priot import data, methods, ref, texttable
 from priot.device import fit, macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
-from priot.experiments.compare import prepare
-from priot.experiments.device import DEFAULTS, config, state_bytes
+from priot.experiments.device import DEVICE_RUN, state_bytes
+from priot.recipe import Recipe, model_defaults
 
 SELECTION = {"select_layer", "topk_threshold", "walk_down"}
 UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32", "grad_max"}
@@ -41,9 +41,10 @@ def _by_name(stats) -> dict:
     return out
 
 
-def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
-    method = methods.make(name, qm, seed=0, keep=keep, frac=frac, layers=layers)
-    dev = open_device(method)
+def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps):
+    """Mean counters of ``steps`` training steps after ``warmup``, with the energy estimate per step and per epoch
+    of ``epoch_steps`` steps (one core active, m0sim.energy)."""
+    dev = open_device(recipe.make_method(name, qm))
     for i in range(warmup):
         dev.step(xs[i], int(labels[i]))
     rows, t_host = [], 0.0
@@ -58,41 +59,47 @@ def measure(name, qm, xs, labels, warmup, steps, frac, keep, layers):
         rows.append({"step": step.cycles, "instructions": step.instructions, "inference": infer.cycles,
                      "forward": infer.cycles, "selection": selection, "update": update,
                      "backward": step.cycles - infer.cycles - selection - update,
-                     "scale": sum(f_step.get(n, 0) for n in SCALE), "stack": step.stack_bytes})
+                     "scale": sum(f_step.get(n, 0) for n in SCALE), "stack": step.stack_bytes,
+                     "energy_mj": energy.of_run(step.cycles, step.clock_hz).total_mj})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     fp = dev.machine.program.footprint()
     stack = int(max(r["stack"] for r in rows))
-    return {"method": name, **{k: v for k, v in mean.items() if k != "stack"},
+    return {"method": name, **{k: v for k, v in mean.items() if k not in ("stack", "energy_mj")},
+            "energy_mj_per_step": mean["energy_mj"], "energy_mj_per_epoch": mean["energy_mj"] * epoch_steps,
+            "steps_per_epoch": epoch_steps, "energy_estimate": energy.LABEL,
             "ms_per_step": mean["step"] / memmap.CLOCK_HZ * 1e3, "state_bytes": state_bytes(dev.machine.program),
             "static_ram": fp["static_ram"], "stack_bytes": stack, "peak_ram": fp["static_ram"] + stack,
             "flash_bytes": fp["flash"], "host_seconds_per_step": t_host / steps,
             "realtime_factor": mean["step"] / memmap.CLOCK_HZ / max(t_host / steps, 1e-9)}
 
 
-def refused(name, model, frac, layers) -> dict | None:
+def refused(recipe: Recipe, name, model) -> dict | None:
     """The row of a method whose firmware does not fit the Pico (its budget), else None."""
-    f = frac if name == "priot-s" else 1.0
-    b = fit.budget(model, name, f, layers if name.startswith("priot") else None)
+    b = fit.budget(model, recipe.variant(name))
     if b.fits:
         return None
     return {"method": name, "fits": False, "sram_needed": b.sram_total, "flash_needed": b.flash_total,
             "sram": b.sram, "flash": b.flash, "breakdown": b.describe()}
 
 
+# (header, row key, format): the table's columns after the method name
+COLUMNS = (("cycles/step", "step", ",.0f"), ("ms/step", "ms_per_step", ".1f"),
+           ("mJ/step*", "energy_mj_per_step", ".3f"), ("mJ/epoch*", "energy_mj_per_epoch", ",.1f"),
+           ("forward", "forward", ",.0f"), ("backward", "backward", ",.0f"), ("selection", "selection", ",.0f"),
+           ("update", "update", ",.0f"), ("scale calc", "scale", ",.0f"), ("inference", "inference", ",.0f"),
+           ("state B", "state_bytes", ","), ("peak RAM B", "peak_ram", ","), ("flash B", "flash_bytes", ","),
+           ("host s/step", "host_seconds_per_step", ".4f"), ("x real time", "realtime_factor", ".2f"))
+
+
 def table(rows) -> str:
-    head = (f"{'method':<14}{'cycles/step':>13}{'ms/step':>9}{'forward':>11}{'backward':>11}{'selection':>11}"
-            f"{'update':>11}{'scale calc':>11}{'inference':>11}{'state B':>9}{'peak RAM B':>11}{'flash B':>9}"
-            f"{'host s/step':>12}{'x real time':>12}")
-    lines = [head]
+    """One line per method (COLUMNS), through priot.texttable so that no two columns ever run together."""
+    lines = []
     for r in rows:
         if r.get("fits") is False:
-            lines.append(f"{r['method']:<14}  does not fit: {r['breakdown']}")
+            lines.append([r["method"], f"does not fit: {r['breakdown']}"])
             continue
-        lines.append(f"{r['method']:<14}{r['step']:>13,.0f}{r['ms_per_step']:>9.1f}{r['forward']:>11,.0f}"
-                     f"{r['backward']:>11,.0f}{r['selection']:>11,.0f}{r['update']:>11,.0f}{r['scale']:>11,.0f}"
-                     f"{r['inference']:>11,.0f}{r['state_bytes']:>9,}{r['peak_ram']:>11,}{r['flash_bytes']:>9,}"
-                     f"{r['host_seconds_per_step']:>12.4f}{r['realtime_factor']:>12.2f}")
-    return "\n".join(lines)
+        lines.append([r["method"]] + [format(r[k], f) for _, k, f in COLUMNS])
+    return texttable.render(["method"] + [h for h, _, _ in COLUMNS], lines)
 
 
 @click.command("cost", epilog=data.MNIST5K_NOTE + ".")
@@ -103,7 +110,7 @@ def table(rows) -> str:
               help="Keep fraction for PRIOT and PRIOT-S [their tuned defaults].")
 @click.option("--scored-fraction", "frac", default=None, type=click.FloatRange(0.001, 1.0),
               help="PRIOT-S scored fraction [tiny CNN 0.25; VGG11 the largest that fits].")
-@click.option("--model", default=DEFAULTS["model"], show_default=True,
+@click.option("--model", default=DEVICE_RUN.model, show_default=True,
               help="Model name, width optional (a bare vgg11 is its Pico-sized width).")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
 def experiment(steps, warmup, keep, frac, model, json_path):
@@ -111,25 +118,29 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     firmware does not fit the Pico is listed with its flash/SRAM breakdown instead."""
     if json_path:
         cachefile.check_writable(json_path, "--json file")
-    try:
-        cfg = config(model=model, frac=frac, samples=warmup + steps, test=10)  # the device runs' backbone, rotation
+    try:  # the device runs' backbone and rotation
+        recipe = Recipe.build(model, frac=frac, samples=warmup + steps, test=10,
+                              keep={} if keep is None else dict.fromkeys(ORDER, keep))
     except PriotError as exc:
         raise InputError(str(exc)) from None
     try:
-        qm, adapt, _ = prepare(cfg, cfg["angle"])
+        qm, adapt, _ = recipe.prepare()
     except PriotError as exc:  # bad data: m0sim reports it as bad input (exit 2)
         raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
-    frac = cfg["frac"]
-    rows = [refused(n, qm.model, frac, cfg["score_layers"])
-            or measure(n, qm, xs, labels, warmup, steps, frac, keep, cfg["score_layers"]) for n in ORDER]
+    epoch_steps = model_defaults(recipe.model).samples  # one step per rotated training sample of a device run
+    rows = [refused(recipe, n, qm.model) or measure(recipe, n, qm, xs, labels, warmup, steps, epoch_steps)
+            for n in ORDER]
     try:
         mac_rows, mac_note = macs.measure(qm.model), None
     except InputError as exc:  # the harness is sized for the tiny CNN's layers
         mac_rows, mac_note = [], str(exc)
-    click.echo(f"{qm.model.name} on rotated {cfg['dataset']}, {steps} steps per method after {warmup} warm-up, cycles at "
+    click.echo(f"{qm.model.name} on rotated {recipe.dataset}, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
+    click.echo(f"* energy at DVDD, one core active: an {energy.LABEL}; an epoch is {epoch_steps:,} steps (the "
+               f"device run's rotated training samples)")
+    click.echo(energy.describe())
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
                f"and the MAC loop (dot_m0.S, conv3x3_c1_m0.S) per product it ran (general rows padded to words)")
     click.echo(macs.table(mac_rows) if mac_rows else f"skipped: {mac_note}")

@@ -1,12 +1,15 @@
 """Every on-device training method behind one interface (``priot.methods.base.Method``), registered in
 ``priot.methods.registry`` with its family, tuning grid and tuned default step."""
 
+from dataclasses import replace
+
 from priot.methods.base import Method, NoAdapt
 from priot.methods.baselines import Niti, niti_mu
 from priot.methods.defaults import DEFAULTS, MethodDefaults
 from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
-from priot.methods.registry import FAMILIES, GRID_POINTS, REGISTRY, MethodSpec, names, register, spec
+from priot.methods.registry import (FAMILIES, GRID_POINTS, RANKINGS, REGISTRY, ROUNDINGS, SELECTIONS, MethodSpec,
+                                    Variant, names, register, spec, variant)
 
 DEFAULT_FRAC = DEFAULTS.frac  # PRIOT-S's scored fraction and score init: priot.methods.defaults
 DEFAULT_INIT_SHIFT = DEFAULTS.init_shift
@@ -19,11 +22,11 @@ def _weights(qm, step, seed, spec, **_):
     return Niti(qm, lr_shift=step, layers=spec.layers, update=spec.update, seed=seed)
 
 
-def _priot(frac_of):
-    def build(qm, step, seed, keep, frac, init_shift, layers, name, **_):
-        keep = DEFAULT_KEEP[name] if keep is None else keep
-        return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac_of(frac), layers=layers)
-    return build
+def _priot(qm, step, seed, keep, frac, init_shift, layers, name, variant, **_):
+    keep = DEFAULT_KEEP[name] if keep is None else keep
+    select = "largest" if variant.selection == "every" else variant.selection  # at fraction 1 both score every edge
+    return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac, layers=layers, seed=seed,
+                 rounding=variant.rounding, ranking=variant.ranking, select=select)
 
 
 def _grid(lo):
@@ -57,25 +60,32 @@ register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_nam
 register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 5,
                     device=False, integer=False,
                     summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
-register(MethodSpec("priot", "priot", _priot(lambda frac: 1.0), _grid(3), 7,
+register(MethodSpec("priot", "priot", _priot, _grid(3), 7, selection="every",
                     summary="edge-popup scores on every edge of the scored layers"))
-register(MethodSpec("priot-s", "priot", _priot(lambda frac: frac), _grid(3), 5,
+register(MethodSpec("priot-s", "priot", _priot, _grid(3), 5, selection="largest",
                     summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
 
 DEFAULT_LR_SHIFT = {n: s.default_step for n, s in REGISTRY.items()}
 METHODS = tuple(REGISTRY)
 
 
-def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None):
+def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None,
+         rounding=None, ranking=None, select=None):
     """Build a registered method by name; ``layers`` are PRIOT's scored layers, ``keep=None`` and
-    ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``)."""
-    s = spec(name)
+    ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``);
+    ``rounding``, ``ranking`` and ``select`` are the score knobs (``variant``; None: the default)."""
+    s, v = spec(name), variant(name, frac, layers, rounding, ranking, select)
     step = s.default_step if lr_shift is None else lr_shift
-    method = s.build(qm, step, seed=seed, keep=keep, frac=frac, init_shift=init_shift, layers=layers, name=name, spec=s)
+    method = s.build(qm, step, seed=seed, keep=keep, frac=v.fraction, init_shift=init_shift, layers=layers, name=name,
+                     spec=s, variant=v)
     method.name = name
+    if v.trains == "scores":  # the layers it scores, as the method resolved them (default: all but the first)
+        v = replace(v, score_layers=tuple(method.score_layers))
+    method.variant = v
     return method
 
 
 __all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP",
            "DEFAULT_LR_SHIFT", "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec",
-           "names", "register", "spec", "DEFAULTS", "MethodDefaults"]
+           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "ROUNDINGS", "RANKINGS", "Variant",
+           "variant"]

@@ -19,6 +19,9 @@ class Method:
 
     name = "none"
     MAX_LR_SHIFT = 20
+    lr_shift: int | None = None  # the learning-rate shift (None: nothing to learn), raised by the schedule
+    seed = 0
+    variant = None  # its registry Variant (set by priot.methods.make): what names its firmware
 
     def __init__(self, qm):
         self.qm = qm
@@ -43,7 +46,7 @@ class Method:
 
     def end_epoch(self):
         """Learning-rate schedule hook, called after every epoch: halve the step (shift + 1)."""
-        if getattr(self, "lr_shift", None) is not None:
+        if self.lr_shift is not None:
             self.lr_shift = min(self.lr_shift + 1, self.MAX_LR_SHIFT)
 
     def state(self):

@@ -6,13 +6,17 @@ baseline is adding an entry here (its class in ``priot.methods``; a C variant in
 NITI's mu): consecutive integers, the same number of points for every method, so no method gets a finer
 search than another. ``default_step`` is the value tuned at 45 degrees that device runs start from.
 A weight-training method names its ``update`` rule (``priot.methods.baselines.UPDATES``) and its trained
-``layers`` ("all" or "last"); the firmware variant and its C update rule follow from those two fields.
+``layers`` ("all" or "last"); a score-training method names its ``selection`` rule (which edges get a score).
+Score-training methods have three more knobs (``ROUNDINGS``, ``RANKINGS``, and PRIOT-S's ``select``, one of the
+sized ``SELECTIONS``). ``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
+and runner read: a new method is an entry here, its class and its C variant, and no other file tests its name.
 """
 
 from dataclasses import dataclass
 from typing import Callable
 
 from priot.errors import ConfigError
+from priot.methods.defaults import DEFAULTS
 
 # Weight-update rules of the weight-training methods (described in priot.methods.baselines.UPDATES).
 UPDATE_RULES = ("stochastic", "nearest", "floor", "niti-static", "dynamic")
@@ -24,6 +28,25 @@ FAMILIES = {
     "published": "NITI's published update rule (max-normalised to mu bits, PstoShift rounding), static scales",
     "naive": "the update a first C port would write (floor shift or round-to-nearest), static scales",
     "reference": "not a static-scale integer competitor: no adaptation, NITI dynamic scaling, float fine-tuning",
+}
+
+# Selection rules of the score-training methods: which edges of a scored layer get a score. "every" is PRIOT's;
+# the others take a scored fraction (PRIOT-S: "largest" by default, the rest through the ``select`` knob).
+SELECTIONS = {
+    "every": "every edge of the scored layers (scored fraction 1)",
+    "largest": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
+    "smallest": "each scored layer's smallest-|w| edges, up to the scored fraction (no index memory)",
+    "random": "a seeded hash of each edge's index picks up to the scored fraction (no index memory)",
+}
+# The score-training methods' other knobs (priot.methods.priot), each compiled into the firmware; the first value
+# is the default (the method as published here).
+ROUNDINGS = {
+    "nearest": "the score update dS is rounded to nearest (ties away from zero)",
+    "stochastic": "dS is rounded by the seeded hash the SGD baselines use (small gradients move scores on average)",
+}
+RANKINGS = {
+    "signed": "keep the top-K signed scores (the project's rule)",
+    "magnitude": "keep the top-K |scores|; the update reaches |s| through the abs (edge-popup's rule)",
 }
 
 GRID_POINTS = 8  # every tuned method searches this many consecutive step values
@@ -44,6 +67,7 @@ class MethodSpec:
     summary: str = ""
     update: str | None = None   # weight-training methods: their update rule (UPDATE_RULES)
     layers: str | None = None   # weight-training methods: "all" or "last"
+    selection: str | None = None  # score-training methods: which edges are scored (SELECTIONS)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -55,6 +79,9 @@ class MethodSpec:
         if (self.update is None) != (self.layers is None) or self.layers not in (None, "all", "last"):
             raise ConfigError(f"method {self.name}: a weight-training method needs an update rule and layers "
                               f"'all' or 'last' (got {self.update!r}, {self.layers!r})")
+        if self.selection is not None and (self.selection not in SELECTIONS or self.update is not None):
+            raise ConfigError(f"method {self.name}: selection rule {self.selection!r} must be one of "
+                              f"{', '.join(SELECTIONS)}, on a method without a weight update")
         if self.device and not self.integer:
             raise ConfigError(f"method {self.name}: the firmware is integer-only, a float method cannot have a device variant")
 
@@ -82,3 +109,71 @@ def names(family: str | None = None, device: bool | None = None) -> list[str]:
         raise ConfigError(f"unknown method family {family!r} (have {', '.join(FAMILIES)})")
     return [n for n, s in REGISTRY.items()
             if (family is None or s.family == family) and (device is None or s.device == device)]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One method with the knobs that shape its training state and so its firmware, normalised once by
+    ``variant()``: the scored fraction (1 unless the selection rule takes one), the scored layers (None: every
+    layer but the first; none for a method that scores nothing), the weight update rule and trained layers, and
+    a score-training method's selection rule, score rounding and ranking (None for the other methods)."""
+
+    method: str
+    fraction: float = 1.0
+    score_layers: tuple[int, ...] | None = None
+    update: str | None = None
+    weight_layers: str | None = None  # "all" or "last" (weight-training methods)
+    selection: str | None = None
+    rounding: str | None = "nearest"  # score-training methods: ROUNDINGS
+    ranking: str | None = "signed"  # score-training methods: RANKINGS
+
+    @property
+    def knobs(self) -> dict:
+        """The score knobs that differ from their defaults (each makes its own firmware), in a fixed order."""
+        if self.trains != "scores":
+            return {}
+        out = {"rounding": self.rounding, "ranking": self.ranking, "select": self.selection}
+        defaults = {"rounding": next(iter(ROUNDINGS)), "ranking": next(iter(RANKINGS)),
+                    "select": spec(self.method).selection}
+        return {k: v for k, v in out.items() if v != defaults[k]}
+
+    @property
+    def trains(self) -> str:
+        """What the variant trains: "scores", "weights" or "none"."""
+        return "scores" if self.selection else "weights" if self.update else "none"
+
+    @property
+    def sized(self) -> bool:
+        """Its scored fraction is its own (a selection rule that takes one): part of its firmware's name."""
+        return self.selection is not None and self.selection != "every"
+
+    @property
+    def random_update(self) -> bool:
+        """Its update draws from a rounding counter (the device keeps one)."""
+        return self.update in ("stochastic", "dynamic") or self.rounding == "stochastic"
+
+
+def _knob(what: str, value, table, default):
+    if value is None:
+        return default
+    if value not in table:
+        raise ConfigError(f"unknown {what} {value!r} (have {', '.join(table)})")
+    return value
+
+
+def variant(name: str, fraction: float | None = None, score_layers=None, rounding: str | None = None,
+            ranking: str | None = None, select: str | None = None) -> Variant:
+    """The ``Variant`` of method ``name`` with a run's scored fraction (None: ``DEFAULTS.frac``), scored layers
+    and score knobs (None: the default; ``select``: PRIOT-S's selection rule, a sized one of ``SELECTIONS``);
+    knobs the method does not have are dropped, so equal variants build the same firmware."""
+    s = spec(name)
+    rounding = _knob("score rounding", rounding, ROUNDINGS, next(iter(ROUNDINGS)))
+    ranking = _knob("score ranking", ranking, RANKINGS, next(iter(RANKINGS)))
+    sized = [k for k in SELECTIONS if k != "every"]
+    select = _knob("selection rule", select, sized, None)
+    if s.selection is None:
+        return Variant(name, 1.0, None, s.update, s.layers, None, None, None)
+    frac = 1.0 if s.selection == "every" else DEFAULTS.frac if fraction is None else float(fraction)
+    layers = None if score_layers is None else tuple(sorted({int(j) for j in score_layers}))
+    selection = s.selection if s.selection == "every" or select is None else select
+    return Variant(name, frac, layers, None, None, selection, rounding, ranking)

@@ -4,6 +4,7 @@ an unchanged copy of the sources elsewhere (another checkout, an installed packa
 import shutil
 
 from priot.device import firmware
+from priot.methods import variant
 
 MAIN = '#include "value.h"\n#include "gen.h"\nint main(void) { return VALUE + GENERATED; }\n'
 
@@ -37,7 +38,7 @@ def test_default_firmware_comes_from_the_shipped_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("M0SIM_CACHE", str(tmp_path))
     from priot.models import tiny_cnn
 
-    elf = firmware.locate(tiny_cnn(), "none", 1.0)
+    elf = firmware.locate(tiny_cnn(), variant("none"))
     assert elf.parent == tmp_path / "firmware" and elf.name.startswith("priot-tiny_cnn-none-")
     assert firmware.KERNEL_DIR == firmware.KERNELS / "priot" and (firmware.KERNEL_DIR / "priot_device.c").is_file()
-    assert firmware.locate(tiny_cnn(), "none", 1.0) == elf
+    assert firmware.locate(tiny_cnn(), variant("none")) == elf

@@ -33,9 +33,7 @@ def outdir(tmp_path_factory):
 
 @pytest.mark.parametrize("method", list(METHODS))  # every firmware variant the registry asks for
 def test_firmware_links_no_soft_float(outdir, method):
-    frac = 0.25 if method == "priot-s" else 1.0
-    layers = [1, 2] if method.startswith("priot") else None
-    elf = firmware.build(tiny_cnn(), method, frac, layers, out_dir=outdir)
+    elf = firmware.build(tiny_cnn(), firmware.default_variant(method), out_dir=outdir)
     program = load_program(elf)
     assert "priot_layout_hash" in program.symbols, f"{elf} is not a PRIOT firmware"
     found = soft_float_symbols(elf)

@@ -2,13 +2,13 @@
 
 import pytest
 
-from priot.experiments.compare import prepare
+from priot.recipe import Recipe
 
-CFG = {"seed": 3, "epochs": 1, "samples": 40, "test": 20, "pretrain": 600, "calib": 200, "pretrain_epochs": 2,
-       "val_frac": 0.2, "dataset": "mnist5k", "data_path": None, "angle_range": None}
+RECIPE = Recipe.build(seed=3, epochs=1, samples=40, test=20, pretrain=600, calib=200, pretrain_epochs=2,
+                      dataset="mnist5k")
 
 
 @pytest.fixture(scope="session")
 def rotated():
     """(quantized backbone, rotated training split, rotated test split)."""
-    return prepare(CFG, 45.0)
+    return RECIPE.prepare()

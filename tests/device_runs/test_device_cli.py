@@ -43,8 +43,9 @@ def test_missing_firmware(cli, tmp_path):
 
 def test_stale_firmware(cli, tmp_path):
     from priot.device.firmware import build
+    from priot.methods import variant
     from priot.models import tiny_cnn
-    other = build(tiny_cnn(), "sgd-all", 1.0, None, tmp_path)  # a real firmware, for another method
+    other = build(tiny_cnn(), variant("sgd-all"), tmp_path)  # a real firmware, for another method
     proc = cli("run", "priot", "--samples", "5", "--test", "5", "--pretrain", "600", "--firmware", other)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "is stale" in proc.stderr and "leave out the firmware path" in proc.stderr

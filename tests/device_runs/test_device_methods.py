@@ -86,7 +86,7 @@ def test_model_that_does_not_fit(rotated, tmp_path):
     wide = ModelDef("wide", (28, 28, 1), (Conv3x3(1, 64), ReLU(), MaxPool2(), Conv3x3(64, 128), ReLU(), MaxPool2(),
                                           Dense(7 * 7 * 128, 10)))
     with pytest.raises(InputError, match=r"wide with priot does not fit the Pico: SRAM needs \d+ bytes .* of 270336"):
-        build(wide, "priot", 1.0, [1, 2], tmp_path)
+        build(wide, methods.variant("priot", 1.0, [1, 2]), tmp_path)
 
 
 @pytest.mark.parametrize("name", methods.names(device=False))

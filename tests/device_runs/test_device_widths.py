@@ -9,17 +9,20 @@ from m0sim.errors import InputError
 from priot import methods, ref
 from priot.device.firmware import build
 from priot.device.runner import open_device
-from priot.experiments.compare import prepare
+from priot.methods import variant
 from priot.models import get_model
+from priot.recipe import Recipe
 
-CFG = {"seed": 4, "epochs": 1, "samples": 10, "test": 10, "pretrain": 200, "calib": 100, "pretrain_epochs": 1,
-       "val_frac": 0.2, "dataset": "mnist5k", "data_path": None, "angle_range": None}
+
+def recipe(model) -> Recipe:
+    return Recipe.build(model, seed=4, epochs=1, samples=10, test=10, pretrain=200, calib=100, pretrain_epochs=1,
+                        dataset="mnist5k")
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=["x2", "x4"])
 def wide(request):
     model = get_model("tiny_cnn", request.param)
-    return (model,) + prepare(dict(CFG, model=model.name), 45.0)
+    return (model,) + recipe(model.name).prepare()
 
 
 @pytest.mark.parametrize("name", ["niti-all", "sgd-last"])
@@ -47,7 +50,7 @@ def test_wider_models_run_bit_exact_on_the_device(wide, name):
 def test_priot_at_x6_does_not_fit_and_says_so(tmp_path):
     # x4 fits since PRIOT keeps one layer's mask at a time; x6 needs about 328 KB
     with pytest.raises(InputError, match=r"^tiny_cnn_x6 with priot does not fit the Pico: SRAM needs \d+ bytes"):
-        build(get_model("tiny_cnn", 6), "priot", 1.0, [1, 2], tmp_path)
+        build(get_model("tiny_cnn", 6), variant("priot", 1.0, [1, 2]), tmp_path)
 
 
 def test_width_option_of_device_runs_and_compare(cli, tmp_path):

@@ -11,6 +11,7 @@ from m0sim.loader import load_program
 from priot import methods, pretrain, quant, ref
 from priot.device import firmware, fit
 from priot.device.runner import open_device
+from priot.methods import variant
 from priot.models import get_model
 
 
@@ -21,11 +22,11 @@ def pico():
 
 def test_pico_width_is_the_widest_whose_weights_fit_the_flash(pico):
     w = fit.pico_width("vgg11")
-    assert fit.budget(pico, "none").flash_total <= memmap.XIP.size
+    assert fit.budget(pico, variant("none")).flash_total <= memmap.XIP.size
     wider = [get_model("vgg11", k / 64) for k in range(int(w * 64) + 1, 65)]
     for m in wider:  # every wider width either overflows the flash or has a layout the kernels refuse
         try:
-            over = fit.budget(m, "none").flash_total > memmap.XIP.size
+            over = fit.budget(m, variant("none")).flash_total > memmap.XIP.size
         except Exception as exc:  # noqa: BLE001 (ConfigError: a layer not on a word boundary)
             over = "word boundary" in str(exc)
         assert over, m.name
@@ -35,35 +36,35 @@ def test_pico_width_is_the_widest_whose_weights_fit_the_flash(pico):
 def test_fit_refuses_priot_and_sgd_all_with_the_breakdown(pico):
     for method in ("priot", "sgd-all"):
         with pytest.raises(fit.DoesNotFit) as info:
-            fit.check(pico, method)
+            fit.check(pico, variant(method))
         msg = str(info.value)
         assert msg.startswith(f"{pico.name} with {method} does not fit the Pico: SRAM ")
         for part in ("static", "training state", "activations kept", "buffers", "stack reserve", "of 270,336",
                      "weights", "of 2,097,152"):
             assert part in msg
-        b = fit.budget(pico, method)
+        b = fit.budget(pico, variant(method))
         assert b.sram_total > memmap.SRAM.size and f"SRAM {b.sram_total:,} of" in msg
     # PRIOT's int16 score for every scored edge alone is over the SRAM; SGD's SRAM copy of the weights too
-    assert fit.budget(pico, "priot").sram["training state"] > memmap.SRAM.size
-    assert fit.budget(pico, "sgd-all").sram["training state"] > memmap.SRAM.size
+    assert fit.budget(pico, variant("priot")).sram["training state"] > memmap.SRAM.size
+    assert fit.budget(pico, variant("sgd-all")).sram["training state"] > memmap.SRAM.size
 
 
 def test_fit_accepts_priot_s_at_the_largest_fraction_that_fits(pico):
     frac = fit.largest_fraction(pico)
     assert frac is not None and 0 < frac < 0.1
-    b = fit.check(pico, "priot-s", frac)
+    b = fit.check(pico, variant("priot-s", frac))
     assert b.sram_total <= memmap.SRAM.size
     with pytest.raises(fit.DoesNotFit, match="priot-s at scored fraction"):
-        fit.check(pico, "priot-s", frac + 0.005)
-    assert fit.check(pico, "none").fits and fit.check(pico, "sgd-last").fits
+        fit.check(pico, variant("priot-s", frac + 0.005))
+    assert fit.check(pico, variant("none")).fits and fit.check(pico, variant("sgd-last")).fits
 
 
 @pytest.mark.parametrize("method,frac", [("priot-s", 0.1), ("sgd-all", 1.0)])
 def test_budget_is_what_the_linker_allocates(tmp_path, method, frac):
     """The breakdown is computed before linking; the linked ELF's static RAM is exactly its SRAM parts."""
     model = get_model("vgg11_x0.125")
-    b = fit.budget(model, method, frac)
-    fp = load_program(firmware.build(model, method, frac, None, tmp_path)).footprint()
+    b = fit.budget(model, variant(method, frac))
+    fp = load_program(firmware.build(model, variant(method, frac), tmp_path)).footprint()
     assert fp["static_ram"] == b.sram_total - b.sram["stack reserve"]
     # flash: the compiler specialises a few dozen bytes of code per model
     assert abs(fp["flash"] - b.flash_total) <= 64

@@ -8,8 +8,7 @@ import pytest
 
 from priot import backbones, quant
 from priot.errors import DataError
-from priot.experiments.compare import prepare
-from priot.experiments.device import config
+from priot.recipe import Recipe
 
 # The fingerprint of the int8 backbone `make run` uses (arrays' names, dtypes, shapes and bytes). It changes only
 # when `python -m priot.backbones --regenerate` is run on purpose; then the README's numbers change with it.
@@ -18,7 +17,7 @@ DEFAULT_FINGERPRINT = "7168d85526efa9e8dd48289b658904958364b4e4f4a03cd3d8bbdc674
 
 def test_default_backbone_is_the_shipped_one(tmp_path, monkeypatch):
     monkeypatch.setenv("M0SIM_CACHE", str(tmp_path))
-    qm, _, _ = prepare(config(), 45.0)
+    qm, _, _ = Recipe.build().prepare()
     assert quant.fingerprint(qm) == DEFAULT_FINGERPRINT
     assert list(tmp_path.iterdir()) == []  # nothing pretrained, nothing cached
 

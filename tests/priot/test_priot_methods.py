@@ -108,3 +108,28 @@ def test_registry_grids_have_equal_density_and_known_families():
         registry.MethodSpec("x", "naive", None, (1, 3))
     with pytest.raises(ConfigError, match="unknown method 'nope'"):
         methods.make("nope", None)
+
+
+def test_the_registry_normalises_a_variant_once(small_qm):
+    """Knobs a method does not have are dropped, so equal variants name the same firmware."""
+    assert methods.variant("priot", 0.1, [2, 1, 2]) == methods.Variant("priot", 1.0, (1, 2), selection="every")
+    s = methods.variant("priot-s")
+    assert (s.fraction, s.score_layers, s.trains, s.sized) == (methods.DEFAULTS.frac, None, "scores", True)
+    assert methods.variant("sgd-last", 0.1, [1]) == methods.variant("sgd-last")
+    w = methods.variant("niti-dynamic")
+    assert (w.trains, w.update, w.weight_layers, w.random_update) == ("weights", "dynamic", "all", True)
+    assert methods.variant("none").trains == "none"
+    # make() gives every method its variant, with the layers the method actually scores
+    assert methods.make("priot-s", small_qm, frac=0.3).variant == methods.variant("priot-s", 0.3, [1, 2])
+    assert methods.make("rtn-last", small_qm).variant.update == "nearest"
+    with pytest.raises(ConfigError, match="unknown method 'priot-x'"):
+        methods.variant("priot-x")
+
+
+def test_the_device_takes_a_method_by_its_variant(small_qm):
+    from m0sim.errors import InputError
+    from priot.device.runner import variant_of
+
+    assert variant_of(methods.make("priot", small_qm)) == methods.variant("priot", None, [1, 2])
+    with pytest.raises(InputError, match="build the method with priot.methods.make"):
+        variant_of(Priot(small_qm))  # no registry entry named: no firmware to choose

@@ -7,7 +7,7 @@ import pytest
 
 from priot import data, ops, ref, rotate
 from priot.errors import ConfigError, DataError
-from priot.experiments.compare import model_defaults
+from priot.recipe import model_defaults
 from priot.models import Conv3x3, Dense, MaxPool2, get_model, split_name, weight_shape
 
 
@@ -108,7 +108,7 @@ def test_cifar_batches_fit_vgg11_unchanged(tmp_path):
 
 
 def test_model_defaults():
-    assert model_defaults("vgg11_x0.25")["dataset"] == "fashion"
-    assert model_defaults("tiny_cnn")["score_layers"] == [1, 2]
+    assert model_defaults("vgg11_x0.25").dataset == "fashion"
+    assert model_defaults("tiny_cnn").score_layers == (1, 2)
     with pytest.raises(ConfigError, match="unknown model"):
         model_defaults("resnet")

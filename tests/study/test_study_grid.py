@@ -72,3 +72,16 @@ def test_seeds_below_one_and_unknown_preset_are_refused():
         grid.preset("default", 0)
     with pytest.raises(ConfigError, match="unknown preset"):
         grid.preset("huge")
+
+
+def test_a_cell_sets_priots_knobs_through_its_recipe():
+    """PRIOT's score knobs are cell settings (defaults in every cell), keyed and passed to the cell's recipe; a
+    cell written before them runs with the defaults."""
+    st = grid.preset("quick")
+    a = grid.final_cell(st, st.settings[0], 0, "priot-s", 5)
+    assert (a["rounding"], a["ranking"], a["select"]) == ("nearest", "signed", None)
+    b = dict(a, rounding="stochastic", select="random")
+    assert grid.cell_key(b) != grid.cell_key(a)
+    assert grid.cell_recipe(b).variant("priot-s").knobs == {"rounding": "stochastic", "select": "random"}
+    old = {k: v for k, v in a.items() if k not in grid.KNOB_RECIPE}
+    assert grid.cell_recipe(old) == grid.cell_recipe(a)

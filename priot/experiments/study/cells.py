@@ -2,9 +2,9 @@
 
 ``run_cell(cell, cells_dir)`` is a pure function of its small config (a dict of plain values): it draws the
 splits, the backbone (cached) and the sample order from the config's seed, so any worker on any machine
-computes the same bits. It writes ``cells_dir/<hash of the config>.json`` atomically (temporary file, then
-rename) whatever happens: a result, or the error that stopped it. Nothing is half-written, so an
-interrupted study loses only the cells that were running.
+computes the same bits. It writes ``cells_dir/<hash of the config and code version>.json`` atomically
+(temporary file, then rename) whatever happens: a result, or the error that stopped it. Nothing is
+half-written, so an interrupted study loses only the cells that were running.
 """
 
 import json
@@ -16,9 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from priot import methods, ref, train
-from priot.experiments.compare import adapt_split, prepare
-from priot.experiments.study.grid import cell_key
+from m0sim import energy
+from priot import ref, train
+from priot.device import lockstep
+from priot.device.runner import open_device
+from priot.experiments.study.grid import cell_key, cell_recipe
+from priot.experiments.study.version import code_version
+from priot.recipe import fit_split
 
 
 def result_path(cells_dir, cell) -> Path:
@@ -46,13 +50,13 @@ _PREPARE_KEYS = ("model", "seed", "pretrain", "pretrain_epochs", "calib", "datas
 
 
 def prepared(cell: dict):
-    """``compare.prepare`` for the cell, memoised per process: cells of one setting and seed share their
+    """The cell's recipe's ``prepare()``, memoised per process: cells of one setting and seed share their
     backbone and splits (read-only to every method), so a worker loads them once, not once per cell."""
     key = tuple(str(cell[k]) for k in _PREPARE_KEYS)
     if key not in _PREPARED:
         while len(_PREPARED) >= 4:
             _PREPARED.pop(next(iter(_PREPARED)))
-        _PREPARED[key] = prepare(cell, cell["angle"])
+        _PREPARED[key] = cell_recipe(cell).prepare()
     return _PREPARED[key]
 
 
@@ -62,56 +66,37 @@ def build_backbone(cell: dict) -> str:
     return cell["model"]
 
 
-def _lockstep(method, cell, fit, test):
+def _lockstep(method, cell, recipe, fit, test):
     """Train on the emulated Pico and the host model together; compare state every ``device_every`` steps
     and at each epoch end, then score on the device (every logit of the last sample checked)."""
-    from priot.device.runner import open_device
-    from priot.experiments.device import evaluate
-
-    lr = getattr(method, "lr_shift", None)
     dev = open_device(method)
     dev.compare("after priot_init")
     x, labels = ref.to_input(fit.images), fit.labels
-    orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
-    method.begin(len(orders))  # as train.train: schedules that depend on the run's length (NITI's mu)
-    if getattr(method, "lr_shift", None) is not None and method.lr_shift != lr:
-        dev.set_lr_shift(method.lr_shift)
-    steps = compared = 0
-    cycles = []
-    for e, order in enumerate(orders, 1):
-        for i in order:
-            r = dev.step(x[i], int(labels[i]))
-            method.step(x[i], int(labels[i]))
-            cycles.append(r.stats.cycles)
-            steps += 1
-            if steps % cell["device_every"] == 0:
-                dev.compare(f"{cell['method']}, epoch {e}, step {steps}")
-                compared += 1
-        dev.compare(f"{cell['method']}, end of epoch {e}")
-        compared += 1
-        method.end_epoch()
-        if getattr(method, "lr_shift", None) is not None:
-            dev.set_lr_shift(method.lr_shift)
-    acc, host_acc = evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
+    cycles, energy_mj, steps, compared = [], [], 0, 0
+    for ep in lockstep.train(dev, x, labels, recipe.epoch_orders(len(fit)), cell["device_every"],
+                             where=f"{cell['method']}, "):
+        cycles += [r.stats.cycles for r in ep.results]
+        energy_mj += [energy.of_run(r.stats.cycles, r.stats.clock_hz).total_mj for r in ep.results]
+        steps, compared = steps + len(ep.results), ep.compared
+    acc, host_acc = lockstep.evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
     if acc != host_acc:
         raise RuntimeError(f"{cell['method']}: device accuracy {acc} differs from the host model's {host_acc}")
     return {"accuracy": acc, "bit_exact": True, "steps": steps, "states_compared": compared,
-            "cycles_per_step": float(np.mean(cycles))}
+            "cycles_per_step": float(np.mean(cycles)), "energy_mj_per_step": float(np.mean(energy_mj)),
+            "energy_estimate": energy.LABEL}
 
 
 def evaluate_cell(cell: dict) -> dict:
     """Train the cell's method and score it: validation accuracy (tune) or test accuracy (final)."""
     qm, adapt, test = prepared(cell)
-    tuning = cell["kind"] == "tune"
-    fit, ev = adapt_split(adapt, test, cell["val_frac"], tuning)
-    method = methods.make(cell["method"], qm, lr_shift=cell["step"], seed=cell["seed"], keep=cell.get("keep"),
-                          frac=cell["frac"], init_shift=cell["init_shift"], layers=cell["score_layers"])
+    recipe = cell_recipe(cell)
+    fit, ev = fit_split(adapt, test, recipe.val_frac, cell["kind"] == "tune")
+    method = recipe.make_method(cell["method"], qm, cell["step"])
     out = {"state_bytes": int(method.state_bytes())}  # the untrained backbone's accuracy is method "none"
     if cell.get("device"):
-        out["device"] = _lockstep(method, cell, fit, ev)
+        out["device"] = _lockstep(method, cell, recipe, fit, ev)
     else:
-        orders = train.epoch_orders(len(fit), cell["epochs"], np.random.default_rng(cell["seed"] + 2))
-        train.train(method, fit.images, fit.labels, orders)
+        train.train(method, fit.images, fit.labels, recipe.epoch_orders(len(fit)))
     out["accuracy"] = train.accuracy(method, ev.images, ev.labels)
     return out
 
@@ -119,13 +104,14 @@ def evaluate_cell(cell: dict) -> dict:
 def run_cell(cell: dict, cells_dir: str, *after) -> dict:
     """Run one cell and write its record; ``after`` only orders the task after its backbone is built."""
     t0, c0 = time.perf_counter(), time.process_time()
-    record = {"key": cell_key(cell), "config": cell}
+    record = {"key": cell_key(cell), "config": cell, "code_version": code_version()}
     try:
         record.update(status="ok", result=evaluate_cell(cell))
     except Exception as exc:  # every failure is kept in the cell's file and reported; the study goes on
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc(limit=-6))
-    # wall time, and CPU time of this worker process (what the cell costs on an idle core, whatever the load)
+    # wall time (``seconds``: depends on the load) and CPU time of this worker process (``cpu_seconds``: what
+    # the cell costs on an idle core, whatever the load)
     record.update(seconds=round(time.perf_counter() - t0, 3), cpu_seconds=round(time.process_time() - c0, 3),
                   worker=f"{socket.gethostname()}:{os.getpid()}")
     write_atomic(result_path(cells_dir, cell), record)
@@ -134,5 +120,5 @@ def run_cell(cell: dict, cells_dir: str, *after) -> dict:
 
 def error_record(cell: dict, message: str) -> dict:
     """The record of a cell that could not run at all (its task died, or it had nothing to tune from)."""
-    return {"key": cell_key(cell), "config": cell, "status": "error", "error": message, "seconds": 0.0,
-            "worker": None}
+    return {"key": cell_key(cell), "config": cell, "code_version": code_version(), "status": "error",
+            "error": message, "seconds": 0.0, "worker": None}
