@@ -10,12 +10,15 @@ fraction is the largest that fits, both from ``priot.device.fit``) and below ``p
 experiments, commands (``__main__`` modules) and tests import it.
 """
 
+import functools
+import hashlib
+import os
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from m0sim import memmap
-from priot import backbones, data, methods, quant, rotate, train
+from priot import backbones, data, methods, pretrain, quant, rotate, train
 from priot.device import fit
 from priot.errors import ConfigError
 from priot.models import get_model, split_name
@@ -30,24 +33,30 @@ MAX_CALIB = 300
 @dataclass(frozen=True)
 class ModelDefaults:
     """What depends on the model (keyed by the registry name without width): the data it adapts on offline, its
-    backbone's pretraining (upright images, epochs, float learning rate; None = pretrain's default), the layers
-    PRIOT scores (None: every layer but the first), the device runs' sample counts (a VGG11 step on the emulated
-    Pico costs about 100 tiny-CNN steps) and PRIOT-S's scored fraction (None: the largest that fits the Pico)."""
+    backbone's pretraining (upright images, epochs, float learning rate (None = pretrain's default) and its
+    schedule, ``priot.pretrain.SCHEDULES``), the layers PRIOT scores (None: every layer but the first), the
+    device runs' sample counts (a VGG11 step on the emulated Pico costs about 100 tiny-CNN steps) and PRIOT-S's
+    scored fraction (None: the largest that fits the Pico)."""
 
     dataset: str
     pretrain: int
     pretrain_epochs: int
     pretrain_lr: float | None
+    pretrain_schedule: str
     score_layers: tuple | None
     samples: int
     test: int
     frac: float | None
 
 
+# VGG11: 55,000 of Fashion-MNIST's 60,000 training images (the rest are the adaptation and test splits), 3 epochs,
+# the last at a tenth of the rate: >= 90% upright as int8 (3,000 images x 2 epochs gave 77%).
+VGG11_PRETRAIN = 55000
+
 MODEL_DEFAULTS = {
-    "tiny_cnn": ModelDefaults("mnist5k", PRETRAIN, PRETRAIN_EPOCHS, None, methods.DEFAULTS.score_layers, 500, 300,
-                              methods.DEFAULTS.frac),
-    "vgg11": ModelDefaults("fashion", 3000, 2, 0.02, None, 100, 20, None),
+    "tiny_cnn": ModelDefaults("mnist5k", PRETRAIN, PRETRAIN_EPOCHS, None, "constant", methods.DEFAULTS.score_layers,
+                              500, 300, methods.DEFAULTS.frac),
+    "vgg11": ModelDefaults("fashion", VGG11_PRETRAIN, 3, 0.02, "drop-last", None, 100, 20, None),
 }
 
 
@@ -62,7 +71,7 @@ def calib_digits(n_pretrain: int) -> int:
     return min(MAX_CALIB, n_pretrain)
 
 
-_FILLED = ("dataset", "pretrain", "pretrain_epochs", "calib", "samples", "test", "frac")
+_FILLED = ("dataset", "pretrain", "pretrain_epochs", "pretrain_schedule", "calib", "samples", "test", "frac")
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class Recipe:
     pretrain: int | None = None  # upright pretraining images
     pretrain_epochs: int | None = None
     pretrain_lr: float | None = None
+    pretrain_schedule: str | None = None  # the learning rate's course (priot.pretrain.SCHEDULES)
     calib: int | None = None  # calibration images (the first of the pretraining split)
     seed: int = 0  # splits, pretraining and sample order
     samples: int | None = None  # rotated adaptation images
@@ -110,11 +120,15 @@ class Recipe:
         name = fit.resolve(name).name  # a bare vgg11 is its Pico-sized width
         given = {k: v for k, v in overrides.items() if v is not None}
         own = model_defaults(name)
-        for k in ("dataset", "pretrain", "pretrain_epochs", "pretrain_lr", "score_layers", "samples", "test"):
+        for k in ("dataset", "pretrain", "pretrain_epochs", "pretrain_lr", "pretrain_schedule", "score_layers",
+                  "samples", "test"):
             given.setdefault(k, getattr(own, k))
         if given.get("frac") is None:  # the model's, else the largest PRIOT-S fraction that fits (or the default)
             given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"]) \
                 or methods.DEFAULTS.frac
+        if given["pretrain_schedule"] not in pretrain.SCHEDULES:
+            raise ConfigError(f"unknown pretraining schedule {given['pretrain_schedule']!r} "
+                              f"(have {', '.join(pretrain.SCHEDULES)})")
         given.setdefault("calib", calib_digits(given["pretrain"]))
         for k in ("angle_range", "score_layers"):
             if given.get(k) is not None:
@@ -130,10 +144,16 @@ class Recipe:
     # --- data and backbone --------------------------------------------------------------------------------
     def backbone_key(self) -> tuple[dict, int]:
         """(backbone recipe, pretraining seed): what keys the backbone in the cache and the shipped files."""
-        key = {"model": self.model, "dataset": self.dataset, "data_path": str(self.data_path), "seed": self.seed,
+        key = {"model": self.model, "dataset": self.dataset, "data_path": "None", "seed": self.seed,
                "epochs": self.pretrain_epochs, "n_pretrain": self.pretrain, "n_calib": self.calib}
-        if self.pretrain_lr is not None:  # only set for models that need it: the tiny CNN's cache key stays
+        if self.data_path is not None:  # data given by path: keyed by its content, not by how the path is spelt
+            del key["data_path"]
+            key["data"] = data_fingerprint(self.dataset, self.data_path)
+        # set only where they differ from pretrain's defaults: the tiny CNN's cache key stays as it was
+        if self.pretrain_lr is not None:
             key["lr"] = self.pretrain_lr
+        if self.pretrain_schedule != "constant":
+            key["schedule"] = self.pretrain_schedule
         return key, self.seed + 1
 
     def splits(self):
@@ -172,6 +192,23 @@ class Recipe:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
+@functools.lru_cache(maxsize=8)
+def _content_fingerprint(dataset: str, real_path: str) -> str:
+    ds = data.load_dataset(dataset, real_path)
+    h = hashlib.sha256()
+    for a in (ds.images, ds.labels):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def data_fingerprint(dataset: str, path) -> str:
+    """SHA-256 (16 hex digits) of the pretraining data set's images and labels read from ``path``: the same data
+    under a relative or an absolute path, or a copy, keys the same backbone."""
+    return _content_fingerprint(dataset, os.path.realpath(path))
+
+
 def fit_split(adapt, test, val_frac, tuning):
     """(train, evaluate) sets: for tuning, the adaptation data minus its last ``val_frac`` and that validation
     split; otherwise all adaptation data and the test split (never seen while tuning)."""
@@ -181,11 +218,19 @@ def fit_split(adapt, test, val_frac, tuning):
     return adapt.subset(np.arange(n_fit)), adapt.subset(np.arange(n_fit, len(adapt)))
 
 
+# The backbones shipped with the package (priot.backbones), model -> (widths, seeds): every one the study and the
+# default runs use (the study's tiny CNN widths with 5 seeds, its VGG11 widths with 3).
+SHIPPED = {"tiny_cnn": ((1.0, 2.0, 4.0), tuple(range(5))), "vgg11": ((0.125, 0.25), tuple(range(3)))}
+
+
 def default_backbones() -> list[tuple[dict, object]]:
-    """(full backbone config, upright pretraining split) of every shipped backbone: the default recipe's (the
-    device runs' defaults, `make run`; compare and cost share its backbone)."""
+    """(full backbone config, () -> its upright pretraining split) of every shipped backbone (``SHIPPED``, with
+    the model's default recipe at each width and seed)."""
     out = []
-    for r in (Recipe.build(),):
-        key, rng_seed = r.backbone_key()
-        out.append((quant.full_config(key, rng_seed), r.splits()[0]))
+    for model, (widths, seeds) in SHIPPED.items():
+        for width in widths:
+            for seed in seeds:
+                r = Recipe.build(model, width=width, seed=seed)
+                key, rng_seed = r.backbone_key()
+                out.append((quant.full_config(key, rng_seed), lambda r=r: r.splits()[0]))
     return out
