@@ -36,6 +36,7 @@ def test_vgg11_pretraining_recipe_keys_its_backbone():
     r = Recipe.build("vgg11", width=0.25)
     key = r.backbone_key()[0]
     assert (key["n_pretrain"], key["epochs"], key["lr"], key["schedule"]) == (55000, 3, 0.02, "drop-last")
+    assert Recipe.build("vgg11", width=0.125).backbone_key()[0]["epochs"] == 4  # narrower: more passes to 90%
     names = {quant._key(quant.full_config(*Recipe.build("vgg11", width=0.25, **o).backbone_key()))
              for o in ({}, {"pretrain_schedule": "constant"}, {"pretrain_epochs": 2}, {"pretrain_lr": 0.01},
                        {"pretrain": 50000})}
