@@ -122,6 +122,19 @@ def check(model, v: methods.Variant) -> Budget:
     return b
 
 
+def fits(model, v: methods.Variant) -> tuple[bool, str]:
+    """(whether the variant fits the Pico, one line saying why): the budget's breakdown, or why it has none (a
+    method without a firmware variant, a layout the kernels refuse). For reports: a method that does not fit is
+    still measured on the host, and marked with this."""
+    if not methods.spec(v.method).device:
+        return False, f"{v.method} has no firmware variant (host only)"
+    try:
+        b = budget(model, v)
+    except ConfigError as exc:  # the kernels refuse this model's layout
+        return False, str(exc)
+    return b.fits, b.describe()
+
+
 def pico_width(base: str = "vgg11", steps: int = 64) -> float:
     """The widest width k/steps (k = steps..1) at which ``base``'s firmware without training fits the flash:
     int8 weights, biases and tables beside the code. Widths whose layout the kernels refuse are skipped."""
@@ -156,4 +169,4 @@ def largest_fraction(model, layers=None, grid=tuple(np.round(np.arange(0.005, 1.
     return best
 
 
-__all__ = ["Budget", "DoesNotFit", "budget", "check", "pico_width", "resolve", "largest_fraction"]
+__all__ = ["Budget", "DoesNotFit", "budget", "check", "fits", "pico_width", "resolve", "largest_fraction"]
