@@ -95,6 +95,7 @@ class Recipe:
     validate_every: int = 50  # device runs: compare state every N steps (0: epoch ends only)
     clock_hz: int = memmap.CLOCK_HZ
     firmware: str | None = None  # device runs: this ELF instead of the cached build
+    cores: int = 1  # device runs: the RP2040 cores the firmware uses (methods.CORES)
 
     def __post_init__(self):
         missing = [k for k in _FILLED if getattr(self, k) is None]
@@ -116,8 +117,8 @@ class Recipe:
         for k in ("dataset", "pretrain", "pretrain_epochs", "pretrain_lr", "score_layers", "samples", "test"):
             given.setdefault(k, getattr(own, k))
         if given.get("frac") is None:  # the model's, else the largest PRIOT-S fraction that fits (or the default)
-            given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"]) \
-                or methods.DEFAULTS.frac
+            given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"],
+                                                             cores=given.get("cores", 1)) or methods.DEFAULTS.frac
         given.setdefault("calib", calib_digits(given["pretrain"]))
         for k in ("angle_range", "score_layers"):
             if given.get(k) is not None:
@@ -128,7 +129,8 @@ class Recipe:
         if "angle" in overrides and overrides["angle"] is None:  # the random-angle setting
             given["angle"] = None
         given["keep"] = tuple(sorted(dict(given.get("keep", ())).items()))
-        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"), given.get("select"))  # refuse a bad knob now
+        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"),
+                        given.get("select")).on_cores(given.get("cores", 1))  # refuse a bad knob now
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
@@ -167,7 +169,8 @@ class Recipe:
 
     def variant(self, name: str) -> methods.Variant:
         """Method ``name``'s firmware variant with this recipe's scored fraction, layers and score knobs."""
-        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking, self.select)
+        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking,
+                               self.select).on_cores(self.cores)
 
     def make_method(self, name: str, qm, step: int | None = None):
         """Method ``name`` on backbone ``qm`` with this recipe's knobs (``step``: its learning-rate shift or mu;
