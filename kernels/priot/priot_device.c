@@ -107,11 +107,15 @@ static int32_t grad_acc[PRIOT_MAX_LAYER_WEIGHTS];
  * disjoint parts of one accumulator. Every output is computed as on one core: the same bits. */
 #include "multicore.h"
 static uint32_t core1_stack[PRIOT_CORE1_STACK_BYTES / 4];
-static int8_t im2col_buf1[PRIOT_IM2COL_BYTES] ALIGNED;
 static int8_t row_buf1[PRIOT_MAX_ROW_BYTES] ALIGNED;
 #define SPLITS_UPDATE (IS_PRIOT || (IS_SGD && !IS_DYNAMIC)) /* the update rows are split too */
 #if SPLITS_UPDATE
-static int32_t row_grad1[PRIOT_MAX_CONV_ROW];
+/* Core 1's unrolled input rows (forward) and its gradient row (update) are never in use at once: one buffer. */
+static union { int8_t col[PRIOT_IM2COL_BYTES]; int32_t grad[PRIOT_MAX_CONV_ROW]; } core1_scratch;
+#define im2col_buf1 (core1_scratch.col)
+#define row_grad1 (core1_scratch.grad)
+#else
+static int8_t im2col_buf1[PRIOT_IM2COL_BYTES] ALIGNED;
 #endif
 static int32_t core1_started;
 /* One layer's share for core 1: channels (input gradient: input rows or indices) c0..c1-1. Forward: in ->
@@ -343,19 +347,16 @@ PHASE static void select_layer(int32_t p)
     tie_last[p] = last;
 }
 
-/* Layer p's keep mask into priot_mask (NULL for a layer used whole: nothing scored). */
-PHASE static const uint8_t *layer_mask(int32_t p)
+/* Bits i0..i1-1 of layer p's keep mask into priot_mask (i0 a multiple of 8; j0: the scored edges before i0). */
+static inline __attribute__((always_inline)) void mask_bits(int32_t p, int32_t i0, int32_t i1, int32_t j0)
 {
-    if (!P.n_scored[p]) return 0;
-    if (mask_of == p) return priot_mask; /* the top layer's mask, from the forward pass into the backward */
-    mask_of = p;
     const int8_t *w = weights_of(p);
     const int16_t *s = priot_scores + P.score_off[p];
     const uint32_t t = keep_t[p];
     const int32_t last = tie_last[p];
     uint32_t bits = 0, nbits = 0;
-    uint8_t *out = priot_mask;
-    for (int32_t i = 0, j = 0; i < priot_weight_count[p]; i++) {
+    uint8_t *out = priot_mask + i0 / 8;
+    for (int32_t i = i0, j = j0; i < i1; i++) {
         uint32_t keep = 1;
         if (IS_SCORED(p, w[i], i)) {
             uint32_t key = RANK_KEY(s[j]);
@@ -366,6 +367,45 @@ PHASE static const uint8_t *layer_mask(int32_t p)
         if (++nbits == 8) { *out++ = (uint8_t)bits; bits = 0; nbits = 0; }
     }
     if (nbits) *out = (uint8_t)bits;
+}
+
+#if PRIOT_CORES == 2
+static uint32_t mask_job(void *arg)
+{
+    const share_t *s = arg;
+    mask_bits(s->shift, s->c0, s->c1, (int32_t)s->base);
+    return 0;
+}
+
+/* The mask split at a weight row whose first bit starts a byte (so the cores write disjoint bytes), near the
+ * middle; the scored edges before that row are known (row_scored_start). One core when no such row exists. */
+static void mask_on_both(int32_t p)
+{
+    int32_t rows = 1;
+    for (int32_t i = 0; i < PRIOT_N_LAYERS; i++)
+        if (priot_layers[i].param == p) rows = priot_layers[i].out_c;
+    const int32_t n = priot_weight_count[p], len = n / rows;
+    int32_t r = core0_share(rows);
+    while (r > 0 && (r * len) % 8) r--;
+    if (r == 0) { mask_bits(p, 0, n, 0); return; }
+    const share_t s = {0, 0, 0, 0, 0, 0, p, 0, 0, r * len, n, row_scored_start[p * PRIOT_MAX_COUT + r]};
+    run_on_core1(mask_job, &s);
+    mask_bits(p, 0, r * len, 0);
+    join_core1();
+}
+#endif
+
+/* Layer p's keep mask into priot_mask (NULL for a layer used whole: nothing scored). */
+PHASE static const uint8_t *layer_mask(int32_t p)
+{
+    if (!P.n_scored[p]) return 0;
+    if (mask_of == p) return priot_mask; /* the top layer's mask, from the forward pass into the backward */
+    mask_of = p;
+#if PRIOT_CORES == 2
+    mask_on_both(p);
+#else
+    mask_bits(p, 0, priot_weight_count[p], 0);
+#endif
     return priot_mask;
 }
 #endif

@@ -104,10 +104,10 @@ def splits_update(v: methods.Variant) -> bool:
 
 def core1_bytes(d: dict, v: methods.Variant) -> int:
     """What core 1 of a two-core firmware has to itself in SRAM (priot_device.c, PRIOT_CORES 2): its stack, its
-    im2col and weight-row scratch, its gradient row when it shares the update rows, and the flag saying it was
-    started."""
-    return (CORE1_STACK_BYTES + _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"]) + 4
-            + (4 * d["PRIOT_MAX_CONV_ROW"] if splits_update(v) else 0))
+    weight-row scratch, one buffer for its im2col rows and (when it shares the update rows) its gradient row, and
+    the flag saying it was started."""
+    scratch = max(_w(d["PRIOT_IM2COL_BYTES"]), 4 * d["PRIOT_MAX_CONV_ROW"] if splits_update(v) else 0)
+    return CORE1_STACK_BYTES + scratch + _w(d["PRIOT_MAX_ROW_BYTES"]) + 4
 
 
 @lru_cache(maxsize=None)

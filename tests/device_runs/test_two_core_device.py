@@ -44,6 +44,20 @@ def test_two_core_steps_are_bit_exact_and_faster(rotated, name):
     two.compare_logits(x[5], "inference on both cores")
 
 
+@pytest.mark.parametrize("knobs", [{"rounding": "stochastic", "ranking": "magnitude", "select": "random"},
+                                   {"select": "smallest"}])
+def test_two_core_priot_knobs_are_bit_exact(rotated, knobs):
+    """The split keep mask (each core a byte-aligned range of rows) and score rows under every score knob."""
+    qm, adapt, _ = rotated
+    x = ref.to_input(adapt.images)
+    method = methods.make("priot-s", qm, keep=0.7, lr_shift=3, init_shift=2, frac=0.25, seed=5, **knobs)
+    dev = open_device(method, cores=2)
+    for i in range(3):
+        dev.step(x[i], int(adapt.labels[i]))
+        method.step(x[i], int(adapt.labels[i]))
+        dev.compare(f"step {i}")
+
+
 def test_one_core_header_and_name_are_unchanged():
     """cores=1 is the firmware as before: no PRIOT_CORES in its header, no suffix in its name; cores=2 adds
     exactly the two-core defines."""
