@@ -82,15 +82,16 @@ def model_parts(model, v: methods.Variant) -> Budget:
         buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
     if update == "dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
         buffers += 4 * d["PRIOT_MAX_COUT"] + 4 * d["PRIOT_MAX_ACT"] + 4 * d["PRIOT_MAX_LAYER_WEIGHTS"]
-    elif any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"] for l in layout.layers) \
-            or splits_update(v):  # core 0's share of split update rows takes its row whatever the layers
+    elif any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"] for l in layout.layers):
         buffers += 4 * d["PRIOT_MAX_CONV_ROW"]  # one conv output channel's weight gradient (no trained conv: none)
     n_layers, n_param = len(layout.layers), layout.n_param
     tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
     sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
             "buffers": buffers}
     if v.cores == 2:
-        sram["core 1"] = core1_bytes(d, v)
+        has_row_grad = update != "dynamic" and any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"]
+                                                   for l in layout.layers)
+        sram["two cores"] = two_core_bytes(d, v, has_row_grad)
     sram["stack reserve"] = STACK_RESERVE
     flash = {"code": 0, "tables": tables, "weights": _w(d["PRIOT_N_WEIGHTS"]), "biases": 4 * d["PRIOT_N_BIAS"],
              "exp tables": 1024 * d["PRIOT_N_EXP_TABLES"]}
@@ -102,12 +103,14 @@ def splits_update(v: methods.Variant) -> bool:
     return v.cores == 2 and (v.trains == "scores" or (v.trains == "weights" and v.update != "dynamic"))
 
 
-def core1_bytes(d: dict, v: methods.Variant) -> int:
-    """What core 1 of a two-core firmware has to itself in SRAM (priot_device.c, PRIOT_CORES 2): its stack, its
-    weight-row scratch, one buffer for its im2col rows and (when it shares the update rows) its gradient row, and
-    the flag saying it was started."""
-    scratch = max(_w(d["PRIOT_IM2COL_BYTES"]), 4 * d["PRIOT_MAX_CONV_ROW"] if splits_update(v) else 0)
-    return CORE1_STACK_BYTES + scratch + _w(d["PRIOT_MAX_ROW_BYTES"]) + 4
+def two_core_bytes(d: dict, v: methods.Variant, has_row_grad: bool) -> int:
+    """What a two-core firmware adds to the one-core firmware's SRAM (priot_device.c, PRIOT_CORES 2): core 1's
+    stack, its weight-row scratch, one buffer for its im2col rows and (when it shares the update rows) its
+    gradient row, the flag saying it was started; and core 0's gradient row when the one-core firmware has none
+    (``has_row_grad`` false: no trained conv), as core 0's share of the update rows takes one."""
+    row = 4 * d["PRIOT_MAX_CONV_ROW"] if splits_update(v) else 0
+    return (CORE1_STACK_BYTES + max(_w(d["PRIOT_IM2COL_BYTES"]), row) + _w(d["PRIOT_MAX_ROW_BYTES"]) + 4
+            + (0 if has_row_grad else row))
 
 
 @lru_cache(maxsize=None)
