@@ -21,9 +21,9 @@ from priot.device.layout import METHODS, N_EXP_TABLES, make_layout, params_dtype
 from priot.methods import REGISTRY, Variant
 
 STEP_BUDGET_CYCLES = 2_000_000_000  # a step that runs longer than 16 s of Pico time is a bug
-# Lockstep round of a two-core firmware: the cores meet once per layer share (a FIFO word and WFE/SEV, which
-# wake at the sender's cycle whatever the round): a step's count moves by under 0.1 % between rounds of 16 and 4096
-# cycles (docs/priot.md), and long rounds cost little host time.
+# Lockstep round of a two-core firmware: the cores meet once per layer share (a FIFO word and WFE/SEV; a sleeping
+# core wakes at the sender's cycle whatever the round, a busy one sees the word up to a round late): a tiny-CNN
+# step counts 0.2 % more at rounds of 4096 cycles than of 16, for 1/100 of the host time (docs/priot.md).
 TWO_CORE_QUANTUM = 4096
 
 
