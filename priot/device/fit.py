@@ -3,7 +3,8 @@
 The model-dependent part of every figure is added up from the same constants the generated header gives the C
 code (``layout.sizes``), buffer by buffer as ``kernels/priot/priot_device.c`` declares them; the rest (code,
 newlib and start-up data) is measured once from the tiny CNN's firmware of the same method, built by the
-same rules. The stack is the linker script's reserve. A variant that does not fit is refused with the
+same rules. The stack is the linker script's reserve. A two-core variant adds a "two cores" part: core 1's stack
+and scratch (``two_core_bytes``). A variant that does not fit is refused with the
 breakdown (``DoesNotFit``, exit 2) before the linker would have said only "region overflowed".
 """
 
