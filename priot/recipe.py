@@ -112,6 +112,7 @@ class Recipe:
     validate_every: int = 50  # device runs: compare state every N steps (0: epoch ends only)
     clock_hz: int = memmap.CLOCK_HZ
     firmware: str | None = None  # device runs: this ELF instead of the cached build
+    cores: int = 1  # device runs: the RP2040 cores the firmware uses (methods.CORES)
 
     def __post_init__(self):
         missing = [k for k in _FILLED if getattr(self, k) is None]
@@ -134,8 +135,8 @@ class Recipe:
             given.setdefault(k, getattr(own, k))
         given.setdefault("pretrain_epochs", own.epochs_at(split_name(name)[1]))
         if given.get("frac") is None:  # the model's, else the largest PRIOT-S fraction that fits (or the default)
-            given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"]) \
-                or methods.DEFAULTS.frac
+            given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"],
+                                                             cores=given.get("cores", 1)) or methods.DEFAULTS.frac
         if given["pretrain_schedule"] not in pretrain.SCHEDULES:
             raise ConfigError(f"unknown pretraining schedule {given['pretrain_schedule']!r} "
                               f"(have {', '.join(pretrain.SCHEDULES)})")
@@ -149,7 +150,8 @@ class Recipe:
         if "angle" in overrides and overrides["angle"] is None:  # the random-angle setting
             given["angle"] = None
         given["keep"] = tuple(sorted(dict(given.get("keep", ())).items()))
-        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"), given.get("select"))  # refuse a bad knob now
+        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"),
+                        given.get("select")).on_cores(given.get("cores", 1))  # refuse a bad knob now
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
@@ -191,7 +193,8 @@ class Recipe:
 
     def variant(self, name: str) -> methods.Variant:
         """Method ``name``'s firmware variant with this recipe's scored fraction, layers and score knobs."""
-        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking, self.select)
+        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking,
+                               self.select).on_cores(self.cores)
 
     def make_method(self, name: str, qm, step: int | None = None):
         """Method ``name`` on backbone ``qm`` with this recipe's knobs (``step``: its learning-rate shift or mu;
