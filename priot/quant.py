@@ -152,7 +152,7 @@ def _float_path(path):
 def _pretrain(pre, cfg, rng_seed):
     """Float pretraining for a backbone configuration (deterministic: same cfg and seed, same bits)."""
     return pretrain.pretrain(get_model(cfg["model"]), pre.images, pre.labels, np.random.default_rng(rng_seed),
-                             epochs=cfg["epochs"], **({"lr": cfg["lr"]} if "lr" in cfg else {}))
+                             epochs=cfg["epochs"], **{k: cfg[k] for k in pretrain.OPTIONS if k in cfg})
 
 
 def _save_float(params, path, cfg):
@@ -211,8 +211,8 @@ def backbone(pre, cfg, rng_seed):
     """The quantized backbone for ``cfg``: the cached one, else pretrained on upright ``pre`` and cached
     (``priot.backbones.backbone`` first looks among the shipped ones).
 
-    ``cfg`` holds model, dataset, seed, epochs, n_pretrain, n_calib (and lr when not pretrain's default); it keys
-    the cache together with FORMAT_VERSION, so a changed recipe never reuses a stale file.
+    ``cfg`` holds model, dataset, seed, epochs, n_pretrain, n_calib (and lr, schedule when not pretrain's
+    defaults); it keys the cache together with FORMAT_VERSION, so a changed recipe never reuses a stale file.
     """
     source = float_source(pre, cfg, rng_seed)
     cfg = full_config(cfg, rng_seed)

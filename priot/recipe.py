@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from m0sim import memmap
-from priot import backbones, data, methods, quant, rotate, train
+from priot import backbones, data, methods, pretrain, quant, rotate, train
 from priot.device import fit
 from priot.errors import ConfigError
 from priot.models import get_model, split_name
@@ -30,24 +30,40 @@ MAX_CALIB = 300
 @dataclass(frozen=True)
 class ModelDefaults:
     """What depends on the model (keyed by the registry name without width): the data it adapts on offline, its
-    backbone's pretraining (upright images, epochs, float learning rate; None = pretrain's default), the layers
-    PRIOT scores (None: every layer but the first), the device runs' sample counts (a VGG11 step on the emulated
-    Pico costs about 100 tiny-CNN steps) and PRIOT-S's scored fraction (None: the largest that fits the Pico)."""
+    backbone's pretraining (upright images, epochs, and ``narrow_epochs`` = (width, epochs) for the narrower
+    widths, which need more passes; float learning rate (None = pretrain's default) and its schedule,
+    ``priot.pretrain.SCHEDULES``), the layers PRIOT scores (None: every layer but the first), the
+    device runs' sample counts (a VGG11 step on the emulated Pico costs about 100 tiny-CNN steps) and PRIOT-S's
+    scored fraction (None: the largest that fits the Pico)."""
 
     dataset: str
     pretrain: int
     pretrain_epochs: int
     pretrain_lr: float | None
+    pretrain_schedule: str
     score_layers: tuple | None
     samples: int
     test: int
     frac: float | None
+    narrow_epochs: tuple | None = None  # (width, epochs): below that width, that many pretraining epochs
 
+    def epochs_at(self, width: float | None) -> int:
+        """Pretraining epochs at a model width (None: the registry's width 1)."""
+        if self.narrow_epochs is not None and width is not None and width < self.narrow_epochs[0]:
+            return self.narrow_epochs[1]
+        return self.pretrain_epochs
+
+
+# VGG11: 55,000 of Fashion-MNIST's 60,000 training images (the rest are the adaptation and test splits), the last
+# epoch at a tenth of the rate; 3 epochs, 4 below x0.25: >= 90% upright as int8 at the study's widths (x0.25 3
+# epochs: 90.5%; x0.125 3 epochs: 89.4%, 4: 90.0%, 5: 89.6%, its capacity; 3,000 images x 2 epochs gave 77%).
+VGG11_PRETRAIN = 55000
 
 MODEL_DEFAULTS = {
-    "tiny_cnn": ModelDefaults("mnist5k", PRETRAIN, PRETRAIN_EPOCHS, None, methods.DEFAULTS.score_layers, 500, 300,
-                              methods.DEFAULTS.frac),
-    "vgg11": ModelDefaults("fashion", 3000, 2, 0.02, None, 100, 20, None),
+    "tiny_cnn": ModelDefaults("mnist5k", PRETRAIN, PRETRAIN_EPOCHS, None, "constant", methods.DEFAULTS.score_layers,
+                              500, 300, methods.DEFAULTS.frac),
+    "vgg11": ModelDefaults("fashion", VGG11_PRETRAIN, 3, 0.02, "drop-last", None, 100, 20, None,
+                           narrow_epochs=(0.25, 4)),
 }
 
 
@@ -62,7 +78,7 @@ def calib_digits(n_pretrain: int) -> int:
     return min(MAX_CALIB, n_pretrain)
 
 
-_FILLED = ("dataset", "pretrain", "pretrain_epochs", "calib", "samples", "test", "frac")
+_FILLED = ("dataset", "pretrain", "pretrain_epochs", "pretrain_schedule", "calib", "samples", "test", "frac")
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class Recipe:
     pretrain: int | None = None  # upright pretraining images
     pretrain_epochs: int | None = None
     pretrain_lr: float | None = None
+    pretrain_schedule: str | None = None  # the learning rate's course (priot.pretrain.SCHEDULES)
     calib: int | None = None  # calibration images (the first of the pretraining split)
     seed: int = 0  # splits, pretraining and sample order
     samples: int | None = None  # rotated adaptation images
@@ -95,6 +112,7 @@ class Recipe:
     validate_every: int = 50  # device runs: compare state every N steps (0: epoch ends only)
     clock_hz: int = memmap.CLOCK_HZ
     firmware: str | None = None  # device runs: this ELF instead of the cached build
+    cores: int = 1  # device runs: the RP2040 cores the firmware uses (methods.CORES)
 
     def __post_init__(self):
         missing = [k for k in _FILLED if getattr(self, k) is None]
@@ -113,11 +131,15 @@ class Recipe:
         name = fit.resolve(name).name  # a bare vgg11 is its Pico-sized width
         given = {k: v for k, v in overrides.items() if v is not None}
         own = model_defaults(name)
-        for k in ("dataset", "pretrain", "pretrain_epochs", "pretrain_lr", "score_layers", "samples", "test"):
+        for k in ("dataset", "pretrain", "pretrain_lr", "pretrain_schedule", "score_layers", "samples", "test"):
             given.setdefault(k, getattr(own, k))
+        given.setdefault("pretrain_epochs", own.epochs_at(split_name(name)[1]))
         if given.get("frac") is None:  # the model's, else the largest PRIOT-S fraction that fits (or the default)
-            given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"]) \
-                or methods.DEFAULTS.frac
+            given["frac"] = own.frac or fit.largest_fraction(get_model(name), given["score_layers"],
+                                                             cores=given.get("cores", 1)) or methods.DEFAULTS.frac
+        if given["pretrain_schedule"] not in pretrain.SCHEDULES:
+            raise ConfigError(f"unknown pretraining schedule {given['pretrain_schedule']!r} "
+                              f"(have {', '.join(pretrain.SCHEDULES)})")
         given.setdefault("calib", calib_digits(given["pretrain"]))
         for k in ("angle_range", "score_layers"):
             if given.get(k) is not None:
@@ -128,7 +150,8 @@ class Recipe:
         if "angle" in overrides and overrides["angle"] is None:  # the random-angle setting
             given["angle"] = None
         given["keep"] = tuple(sorted(dict(given.get("keep", ())).items()))
-        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"), given.get("select"))  # refuse a bad knob now
+        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"),
+                        given.get("select")).on_cores(given.get("cores", 1))  # refuse a bad knob now
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
@@ -144,8 +167,11 @@ class Recipe:
             data_key = "sha256:" + loaded.fingerprint()
         key = {"model": self.model, "dataset": self.dataset, "data_path": data_key, "seed": self.seed,
                "epochs": self.pretrain_epochs, "n_pretrain": self.pretrain, "n_calib": self.calib}
-        if self.pretrain_lr is not None:  # only set for models that need it: the tiny CNN's cache key stays
+        # set only where they differ from pretrain's defaults: the tiny CNN's cache key stays as it was
+        if self.pretrain_lr is not None:
             key["lr"] = self.pretrain_lr
+        if self.pretrain_schedule != "constant":
+            key["schedule"] = self.pretrain_schedule
         return key, self.seed + 1
 
     def splits(self, ds=None):
@@ -167,7 +193,8 @@ class Recipe:
 
     def variant(self, name: str) -> methods.Variant:
         """Method ``name``'s firmware variant with this recipe's scored fraction, layers and score knobs."""
-        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking, self.select)
+        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking,
+                               self.select).on_cores(self.cores)
 
     def make_method(self, name: str, qm, step: int | None = None):
         """Method ``name`` on backbone ``qm`` with this recipe's knobs (``step``: its learning-rate shift or mu;
@@ -195,11 +222,19 @@ def fit_split(adapt, test, val_frac, tuning):
     return adapt.subset(np.arange(n_fit)), adapt.subset(np.arange(n_fit, len(adapt)))
 
 
+# The backbones shipped with the package (priot.backbones), model -> (widths, seeds): every one the study and the
+# default runs use (the study's tiny CNN widths with 5 seeds, its VGG11 widths with 3).
+SHIPPED = {"tiny_cnn": ((1.0, 2.0, 4.0), tuple(range(5))), "vgg11": ((0.125, 0.25), tuple(range(3)))}
+
+
 def default_backbones() -> list[tuple[dict, object]]:
-    """(full backbone config, upright pretraining split) of every shipped backbone: the default recipe's (the
-    device runs' defaults, `make run`; compare and cost share its backbone)."""
+    """(full backbone config, () -> its upright pretraining split) of every shipped backbone (``SHIPPED``, with
+    the model's default recipe at each width and seed)."""
     out = []
-    for r in (Recipe.build(),):
-        key, rng_seed = r.backbone_key()
-        out.append((quant.full_config(key, rng_seed), r.splits()[0]))
+    for model, (widths, seeds) in SHIPPED.items():
+        for width in widths:
+            for seed in seeds:
+                r = Recipe.build(model, width=width, seed=seed)
+                key, rng_seed = r.backbone_key()
+                out.append((quant.full_config(key, rng_seed), lambda r=r: r.splits()[0]))
     return out

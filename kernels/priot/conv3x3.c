@@ -101,15 +101,13 @@ static void channel_acc32(const int8_t *row, const int8_t *col, int32_t P, int32
     for (; P > 0; P--, col += R, out += CO) *out = bias + dot_s8_words(row, col, words);
 }
 
-void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
-                     uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
-                     int8_t *col, int32_t col_bytes, int8_t *row)
+/* The general path over output channels co0..co1-1 (one body for the whole layer and a core's share). */
+static inline __attribute__((always_inline)) void forward_channels(
+    const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask, uint32_t mask_pos,
+    const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32, int8_t *col, int32_t col_bytes, int8_t *row,
+    int32_t co0, int32_t co1)
 {
     const int32_t H = d->h, W = d->w, CO = d->cout, K = 9 * d->cin, R = conv3x3_row_bytes(d->cin);
-    if (conv3x3_c1_applies(d, col_bytes)) { /* one input channel: its own loop (conv3x3_c1.c) */
-        conv3x3_c1_forward(x, d, w, mask, mask_pos, bias, shift, out8, out32, (int32_t *)(void *)col, row);
-        return;
-    }
     /* unmasked rows that are already word multiples are read in place (flash or the SGD copy): no copy */
     const int in_place = !mask && K == R && (((uintptr_t)w & 3u) == 0);
     int32_t col_rows = col_bytes / (W * R);
@@ -118,7 +116,7 @@ void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, con
     for (int32_t y0 = 0; y0 < H; y0 += col_rows) {
         const int32_t rows = H - y0 < col_rows ? H - y0 : col_rows, P = rows * W, first = y0 * W * CO;
         conv3x3_im2col_rows(x, d, y0, rows, col);
-        for (int32_t co = 0; co < CO; co++) {
+        for (int32_t co = co0; co < co1; co++) {
             const int8_t *wr = w + co * K;
             if (!in_place) {
                 mask_row(row, wr, K, mask, mask_pos + (uint32_t)(co * K));
@@ -130,15 +128,39 @@ void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, con
     }
 }
 
-void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
-                            uint32_t mask_pos, int32_t *dx, int8_t *row)
+void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                     uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
+                     int8_t *col, int32_t col_bytes, int8_t *row)
+{
+    if (conv3x3_c1_applies(d, col_bytes)) { /* one input channel: its own loop (conv3x3_c1.c) */
+        conv3x3_c1_forward(x, d, w, mask, mask_pos, bias, shift, out8, out32, (int32_t *)(void *)col, row);
+        return;
+    }
+    forward_channels(x, d, w, mask, mask_pos, bias, shift, out8, out32, col, col_bytes, row, 0, d->cout);
+}
+
+void conv3x3_forward_channels(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                              uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
+                              int8_t *col, int32_t col_bytes, int8_t *row, int32_t co0, int32_t co1)
+{
+    forward_channels(x, d, w, mask, mask_pos, bias, shift, out8, out32, col, col_bytes, row, co0, co1);
+}
+
+/* dx rows y0..y1-1 only (zeroed first), from every output channel: one body for the layer and a core's share
+ * (the shares write disjoint rows of dx, so two cores need no second accumulator). */
+static inline __attribute__((always_inline)) void backward_input_rows(
+    const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask, uint32_t mask_pos, int32_t *dx,
+    int8_t *row, int32_t y0, int32_t y1)
 {
     const int32_t H = d->h, W = d->w, CI = d->cin, CO = d->cout, K = 9 * CI;
-    for (int32_t i = 0; i < H * W * CI; i++) dx[i] = 0;
+    const int32_t oy0 = y0 > 0 ? y0 - 1 : 0, oy1 = y1 < H ? y1 + 1 : H; /* outputs whose window reaches them */
+    for (int32_t i = y0 * W * CI; i < y1 * W * CI; i++) dx[i] = 0;
     for (int32_t co = 0; co < CO; co++) {
         mask_row(row, w + co * K, K, mask, mask_pos + (uint32_t)(co * K));
-        for (int32_t oy = 0; oy < H; oy++) {
+        for (int32_t oy = oy0; oy < oy1; oy++) {
             int32_t ky0 = oy == 0 ? 1 : 0, ky1 = oy == H - 1 ? 2 : 3;
+            if (ky0 < y0 - oy + 1) ky0 = y0 - oy + 1; /* window row ky writes dx row oy + ky - 1 */
+            if (ky1 > y1 - oy + 1) ky1 = y1 - oy + 1;
             for (int32_t ox = 0; ox < W; ox++) {
                 int32_t e = err[(oy * W + ox) * CO + co];
                 if (!e) continue; /* errors are sparse after ReLU and pooling */
@@ -149,6 +171,18 @@ void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_
             }
         }
     }
+}
+
+void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                            uint32_t mask_pos, int32_t *dx, int8_t *row)
+{
+    backward_input_rows(err, d, w, mask, mask_pos, dx, row, 0, d->h);
+}
+
+void conv3x3_backward_input_rows(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                                 uint32_t mask_pos, int32_t *dx, int8_t *row, int32_t y0, int32_t y1)
+{
+    backward_input_rows(err, d, w, mask, mask_pos, dx, row, y0, y1);
 }
 
 void conv3x3_channel_grad(const int8_t *err, const int8_t *x, const conv_dims_t *d, int32_t co, int32_t *g)

@@ -24,9 +24,9 @@ int32_t conv3x3_c1_scratch_bytes(int32_t h, int32_t w, int32_t cout)
     return 4 * ((h + 2) * (w + 2) + TABLE_WORDS * cout);
 }
 
-void conv3x3_c1_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
-                        uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
-                        int32_t *scratch, int8_t *row)
+void conv3x3_c1_prepare(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                        uint32_t mask_pos, const int32_t *bias, int32_t shift, int32_t *out32, int32_t *scratch,
+                        int8_t *row)
 {
     const int32_t H = d->h, W = d->w, CO = d->cout, PW = W + 2;
     int32_t *pad = scratch, *table = scratch + (H + 2) * PW;
@@ -41,8 +41,23 @@ void conv3x3_c1_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, 
         t[0] = bias[co] + round;
         for (int32_t k = 0; k < 9; k++) t[1 + k] = row[k];
     }
-    const conv3x3_c1_t c = {W, H, CO, shift, out32 ? (void *)out32 : (void *)out8, table};
-    if (H <= 0 || W <= 0 || CO <= 0) return;
-    if (out32) conv3x3_c1_pixels32(pad, &c);
-    else conv3x3_c1_pixels(pad, &c);
+}
+
+void conv3x3_c1_rows(const conv_dims_t *d, int32_t shift, int8_t *out8, int32_t *out32, const int32_t *scratch,
+                     int32_t y0, int32_t y1)
+{
+    const int32_t H = d->h, W = d->w, CO = d->cout, PW = W + 2, first = y0 * W * CO;
+    const int32_t *table = scratch + (H + 2) * PW;
+    const conv3x3_c1_t c = {W, y1 - y0, CO, shift, out32 ? (void *)(out32 + first) : (void *)(out8 + first), table};
+    if (y1 <= y0 || W <= 0 || CO <= 0) return;
+    if (out32) conv3x3_c1_pixels32(scratch + y0 * PW, &c); /* output row y reads padded rows y..y+2 */
+    else conv3x3_c1_pixels(scratch + y0 * PW, &c);
+}
+
+void conv3x3_c1_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                        uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
+                        int32_t *scratch, int8_t *row)
+{
+    conv3x3_c1_prepare(x, d, w, mask, mask_pos, bias, shift, out32, scratch, row);
+    conv3x3_c1_rows(d, shift, out8, out32, scratch, 0, d->h);
 }

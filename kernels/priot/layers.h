@@ -25,11 +25,18 @@ void conv3x3_im2col_rows(const int8_t *x, const conv_dims_t *d, int32_t y0, int3
 void conv3x3_forward(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                      uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
                      int8_t *col, int32_t col_bytes, int8_t *row);
+/* The general path (not the one-input-channel loop) over output channels co0..co1-1 only: a core's share. */
+void conv3x3_forward_channels(const int8_t *x, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                              uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32,
+                              int8_t *col, int32_t col_bytes, int8_t *row, int32_t co0, int32_t co1);
 /* dx[(y*w + x)*cin + ci] = sum over outputs of err * w (the transposed conv), kept edges only. */
 void conv3x3_backward_input(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
                             uint32_t mask_pos, int32_t *dx, int8_t *row);
 /* g[(ky*3 + kx)*cin + ci] = sum over output pixels of err[.., co] * x[window], read from the HWC input `x`
  * (no unrolled copy: the update needs no im2col buffer). */
+/* The same for the input rows y0..y1-1 only (zeroed first, the rest of dx untouched): a core's share. */
+void conv3x3_backward_input_rows(const int8_t *err, const conv_dims_t *d, const int8_t *w, const uint8_t *mask,
+                                 uint32_t mask_pos, int32_t *dx, int8_t *row, int32_t y0, int32_t y1);
 void conv3x3_channel_grad(const int8_t *err, const int8_t *x, const conv_dims_t *d, int32_t co, int32_t *g);
 
 void dense_forward(const int8_t *x, int32_t cin, int32_t cout, const int8_t *w, const uint8_t *mask,
@@ -37,6 +44,13 @@ void dense_forward(const int8_t *x, int32_t cin, int32_t cout, const int8_t *w, 
                    int8_t *row);
 void dense_backward_input(const int8_t *err, int32_t cin, int32_t cout, const int8_t *w, const uint8_t *mask,
                           uint32_t mask_pos, int32_t *dx);
+/* Outputs o0..o1-1 only: a core's share. */
+void dense_forward_channels(const int8_t *x, int32_t cin, int32_t o0, int32_t o1, const int8_t *w,
+                            const uint8_t *mask, uint32_t mask_pos, const int32_t *bias, int32_t shift, int8_t *out8,
+                            int32_t *out32, int8_t *row);
+/* Inputs i0..i1-1 of the input gradient only (zeroed first, the rest untouched): a core's share. */
+void dense_backward_input_range(const int8_t *err, int32_t cin, int32_t cout, int32_t i0, int32_t i1,
+                                const int8_t *w, const uint8_t *mask, uint32_t mask_pos, int32_t *dx);
 
 void relu_forward(int8_t *x, int32_t n);
 /* Keeps err where the saved activation is positive (post-ReLU > 0 iff pre-ReLU > 0). */

@@ -6,6 +6,7 @@
  * has one PRIOT_UPDATE rule: hash-stochastic, round-to-nearest, floor shift, NITI's published update (mu bits
  * from the layer's largest gradient, PstoShift), or NITI dynamic scaling (every shift from each tensor's maximum).
  * Arithmetic follows priot/ref.py and the method classes bit for bit (rules: priot/SPEC.md).
+ * A two-core variant (PRIOT_CORES 2) starts core 1 in priot_init and hands it a share of every heavy layer loop.
  */
 #include <stdint.h>
 
@@ -94,6 +95,58 @@ static int32_t grad_acc[PRIOT_MAX_LAYER_WEIGHTS];
 #endif
 
 #define P priot_params
+
+/* ------------------------------------------------------------------------------------------- two cores */
+#ifndef PRIOT_CORES
+#define PRIOT_CORES 1 /* the generated header names PRIOT_CORES only for a two-core variant */
+#endif
+#if PRIOT_CORES == 2
+/* Core 1 runs one share of each heavy layer loop, with its own stack and scratch, while core 0 runs the other
+ * and then waits for it: the forward pass and the weight/score updates by output channel (core 1 the channels
+ * [half, cout)), the input gradient by input row (a dense layer: by input index), so that the shares write
+ * disjoint parts of one accumulator. Every output is computed as on one core: the same bits. */
+#include "multicore.h"
+static uint32_t core1_stack[PRIOT_CORE1_STACK_BYTES / 4];
+static int8_t row_buf1[PRIOT_MAX_ROW_BYTES] ALIGNED;
+#define SPLITS_UPDATE (IS_PRIOT || (IS_SGD && !IS_DYNAMIC)) /* the update rows are split too */
+#if SPLITS_UPDATE
+/* Core 1's unrolled input rows (forward) and its gradient row (update) are never in use at once: one buffer. */
+static union { int8_t col[PRIOT_IM2COL_BYTES]; int32_t grad[PRIOT_MAX_CONV_ROW]; } core1_scratch;
+#define im2col_buf1 (core1_scratch.col)
+#define row_grad1 (core1_scratch.grad)
+#else
+static int8_t im2col_buf1[PRIOT_IM2COL_BYTES] ALIGNED;
+#endif
+static int32_t core1_started;
+/* One layer's share for core 1: channels (input gradient: input rows or indices) c0..c1-1. Forward: in ->
+ * out8/out32; input gradient: in = the error, out32 = the accumulator; update: in = the error, x = the input. */
+typedef struct {
+    const priot_layer_t *L;
+    const int8_t *in, *x, *w;
+    const uint8_t *mask;
+    const int32_t *bias;
+    int32_t shift;
+    int8_t *out8;
+    int32_t *out32;
+    int32_t c0, c1;
+    uint32_t base;
+} share_t;
+
+/* Core 0's share of n rows or channels: the smaller half, as it also hands out the work and collects it. */
+static inline int32_t core0_share(int32_t n) { return n / 2; }
+
+static void run_on_core1(core1_job_t job, const share_t *s)
+{
+    __dmb(); /* the share is in memory before core 1 reads its address */
+    multicore_run_on_core1(job, (void *)s);
+}
+
+static void join_core1(void)
+{
+    (void)multicore_join_core1();
+    __dmb();
+}
+#endif
 /* Kept out of line so the profiler can attribute the cost table's phases (priot/experiments/cost.py). */
 #define PHASE __attribute__((noinline))
 
@@ -127,6 +180,56 @@ static int32_t argmax8(const int8_t *v, int32_t n)
 
 /* ------------------------------------------------------------------------------------------------ forward */
 
+#if PRIOT_CORES == 2
+static void forward_share(const share_t *s, int32_t c0, int32_t c1, int8_t *col, int8_t *row)
+{
+    const priot_layer_t *L = s->L;
+    conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+    if (L->kind == KIND_CONV3X3)
+        conv3x3_forward_channels(s->in, &d, s->w, s->mask, 0, s->bias, s->shift, s->out8, s->out32, col,
+                                 PRIOT_IM2COL_BYTES, row, c0, c1);
+    else dense_forward_channels(s->in, L->in_h * L->in_w * L->in_c, c0, c1, s->w, s->mask, 0, s->bias, s->shift,
+                                s->out8, s->out32, row);
+}
+
+static uint32_t forward_job(void *arg)
+{
+    const share_t *s = arg;
+    forward_share(s, s->c0, s->c1, im2col_buf1, row_buf1);
+    return 0;
+}
+
+static uint32_t c1_rows_job(void *arg)
+{
+    const share_t *s = arg;
+    conv_dims_t d = {s->L->in_h, s->L->in_w, s->L->in_c, s->L->out_c};
+    conv3x3_c1_rows(&d, s->shift, s->out8, s->out32, (const int32_t *)(const void *)im2col_buf, s->c0, s->c1);
+    return 0;
+}
+
+/* A conv or dense layer's forward pass split by output channel; the one-input-channel conv loop (its scratch
+ * filled once, by core 0) by output row. */
+static void forward_on_both(const priot_layer_t *L, const int8_t *in, const int8_t *w, const uint8_t *mask,
+                            const int32_t *bias, int32_t shift, int8_t *out8, int32_t *out32)
+{
+    conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+    if (L->kind == KIND_CONV3X3 && conv3x3_c1_applies(&d, PRIOT_IM2COL_BYTES)) {
+        int32_t *scratch = (int32_t *)(void *)im2col_buf, half = core0_share(L->out_h);
+        conv3x3_c1_prepare(in, &d, w, mask, 0, bias, shift, out32, scratch, row_buf);
+        const share_t s = {L, in, 0, w, mask, bias, shift, out8, out32, half, L->out_h, 0};
+        run_on_core1(c1_rows_job, &s);
+        conv3x3_c1_rows(&d, shift, out8, out32, scratch, 0, half);
+        join_core1();
+        return;
+    }
+    const int32_t half = core0_share(L->out_c);
+    const share_t s = {L, in, 0, w, mask, bias, shift, out8, out32, half, L->out_c, 0};
+    run_on_core1(forward_job, &s);
+    forward_share(&s, 0, half, im2col_buf, row_buf);
+    join_core1();
+}
+#endif
+
 static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out, int32_t *f)
 {
     int32_t p = L->param;
@@ -136,9 +239,14 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     int32_t n_out = L->out_h * L->out_w * L->out_c;
 #if IS_DYNAMIC
     for (int32_t c = 0; c < L->out_c; c++) bias_buf[c] = align_exp(bias[c], *f - P.act_exp[p]);
+#if PRIOT_CORES == 2
+    (void)d;
+    forward_on_both(L, in, w, MASK(p), bias_buf, 0, 0, fwd_acc);
+#else
     if (L->kind == KIND_CONV3X3)
         conv3x3_forward(in, &d, w, MASK(p), 0, bias_buf, 0, 0, fwd_acc, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
     else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, MASK(p), 0, bias_buf, 0, 0, fwd_acc, row_buf);
+#endif
     int32_t s = dynamic_shift_of(max_abs(fwd_acc, n_out), 7);
     for (int32_t i = 0; i < n_out; i++) out[i] = requant8(fwd_acc[i], s);
     *f += P.w_exp[p] - s;
@@ -146,9 +254,14 @@ static void param_forward(const priot_layer_t *L, const int8_t *in, int8_t *out,
     int32_t s = P.out_shift[p];
     const uint8_t *mask = MASK(p);
     (void)bias_buf; (void)n_out; (void)f;
+#if PRIOT_CORES == 2
+    (void)d;
+    forward_on_both(L, in, w, mask, bias, s, out, 0);
+#else
     if (L->kind == KIND_CONV3X3)
         conv3x3_forward(in, &d, w, mask, 0, bias, s, out, 0, im2col_buf, PRIOT_IM2COL_BYTES, row_buf);
     else dense_forward(in, L->in_h * L->in_w * L->in_c, L->out_c, w, mask, 0, bias, s, out, 0, row_buf);
+#endif
 #endif
 }
 
@@ -234,19 +347,16 @@ PHASE static void select_layer(int32_t p)
     tie_last[p] = last;
 }
 
-/* Layer p's keep mask into priot_mask (NULL for a layer used whole: nothing scored). */
-PHASE static const uint8_t *layer_mask(int32_t p)
+/* Bits i0..i1-1 of layer p's keep mask into priot_mask (i0 a multiple of 8; j0: the scored edges before i0). */
+static inline __attribute__((always_inline)) void mask_bits(int32_t p, int32_t i0, int32_t i1, int32_t j0)
 {
-    if (!P.n_scored[p]) return 0;
-    if (mask_of == p) return priot_mask; /* the top layer's mask, from the forward pass into the backward */
-    mask_of = p;
     const int8_t *w = weights_of(p);
     const int16_t *s = priot_scores + P.score_off[p];
     const uint32_t t = keep_t[p];
     const int32_t last = tie_last[p];
     uint32_t bits = 0, nbits = 0;
-    uint8_t *out = priot_mask;
-    for (int32_t i = 0, j = 0; i < priot_weight_count[p]; i++) {
+    uint8_t *out = priot_mask + i0 / 8;
+    for (int32_t i = i0, j = j0; i < i1; i++) {
         uint32_t keep = 1;
         if (IS_SCORED(p, w[i], i)) {
             uint32_t key = RANK_KEY(s[j]);
@@ -257,6 +367,45 @@ PHASE static const uint8_t *layer_mask(int32_t p)
         if (++nbits == 8) { *out++ = (uint8_t)bits; bits = 0; nbits = 0; }
     }
     if (nbits) *out = (uint8_t)bits;
+}
+
+#if PRIOT_CORES == 2
+static uint32_t mask_job(void *arg)
+{
+    const share_t *s = arg;
+    mask_bits(s->shift, s->c0, s->c1, (int32_t)s->base);
+    return 0;
+}
+
+/* The mask split at a weight row whose first bit starts a byte (so the cores write disjoint bytes), near the
+ * middle; the scored edges before that row are known (row_scored_start). One core when no such row exists. */
+static void mask_on_both(int32_t p)
+{
+    int32_t rows = 1;
+    for (int32_t i = 0; i < PRIOT_N_LAYERS; i++)
+        if (priot_layers[i].param == p) rows = priot_layers[i].out_c;
+    const int32_t n = priot_weight_count[p], len = n / rows;
+    int32_t r = core0_share(rows);
+    while (r > 0 && (r * len) % 8) r--;
+    if (r == 0) { mask_bits(p, 0, n, 0); return; }
+    const share_t s = {0, 0, 0, 0, 0, 0, p, 0, 0, r * len, n, row_scored_start[p * PRIOT_MAX_COUT + r]};
+    run_on_core1(mask_job, &s);
+    mask_bits(p, 0, r * len, 0);
+    join_core1();
+}
+#endif
+
+/* Layer p's keep mask into priot_mask (NULL for a layer used whole: nothing scored). */
+PHASE static const uint8_t *layer_mask(int32_t p)
+{
+    if (!P.n_scored[p]) return 0;
+    if (mask_of == p) return priot_mask; /* the top layer's mask, from the forward pass into the backward */
+    mask_of = p;
+#if PRIOT_CORES == 2
+    mask_on_both(p);
+#else
+    mask_bits(p, 0, priot_weight_count[p], 0);
+#endif
     return priot_mask;
 }
 #endif
@@ -324,6 +473,44 @@ PHASE static uint32_t grad_max(const priot_layer_t *L, int32_t p, const int8_t *
 #endif
 #endif
 
+#if PRIOT_CORES == 2 && SPLITS_UPDATE
+/* Rows c0..c1-1 of a layer's update (each output channel's gradient row and its scores or weights). */
+static void update_share(const share_t *s, int32_t c0, int32_t c1, int32_t *g)
+{
+    const priot_layer_t *L = s->L;
+    const int32_t p = L->param, len = priot_weight_count[p] / L->out_c;
+    const int8_t *err = s->in, *in = s->x;
+    conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+    const int conv = L->kind == KIND_CONV3X3;
+    for (int32_t r = c0; r < c1; r++) {
+#if IS_PRIOT
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
+        else if (err[r]) score_row(p, r, len, 0, err[r], in);
+#else
+        if (conv) { conv3x3_channel_grad(err, in, &d, r, g); sgd_row(p, r, len, g, 0, in, s->shift, s->base); }
+        else if (err[r]) sgd_row(p, r, len, 0, err[r], in, s->shift, s->base);
+#endif
+    }
+}
+
+PHASE static uint32_t update_job(void *arg)
+{
+    const share_t *s = arg;
+    update_share(s, s->c0, s->c1, row_grad1);
+    return 0;
+}
+
+/* A layer's update split by output channel (rows touch disjoint scores or weights). */
+static void update_on_both(const priot_layer_t *L, const int8_t *err, const int8_t *in, int32_t shift, uint32_t base)
+{
+    const int32_t half = core0_share(L->out_c);
+    const share_t s = {L, err, in, 0, 0, 0, shift, 0, 0, half, L->out_c, base};
+    run_on_core1(update_job, &s);
+    update_share(&s, 0, half, row_grad);
+    join_core1();
+}
+#endif
+
 /* Gradient of layer p's effective weights from its output error and input, applied row by row. */
 PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *err, const int8_t *in)
 {
@@ -343,10 +530,15 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #if STOCHASTIC_SCORES
     score_base = lowbias32((uint32_t)P.seed ^ (priot_rng_counter + trained_rank(p)));
 #endif
+#if PRIOT_CORES == 2
+    (void)g; (void)conv; (void)d; (void)rows; (void)len;
+    update_on_both(L, err, in, 0, 0);
+#else
     for (int32_t r = 0; r < rows; r++) {
         if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
         else if (err[r]) score_row(p, r, len, 0, err[r], in);
     }
+#endif
 #elif IS_SGD
 #if USES_RNG
     uint32_t base = lowbias32((uint32_t)P.seed ^ (priot_rng_counter + trained_rank(p)));
@@ -370,10 +562,15 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #else
     int32_t shift = P.grad_shift[p] + P.lr_shift;
 #endif
+#if PRIOT_CORES == 2
+    (void)g; (void)conv; (void)d; (void)rows; (void)len;
+    update_on_both(L, err, in, shift, base);
+#else
     for (int32_t r = 0; r < rows; r++) {
         if (conv) { conv3x3_channel_grad(err, in, &d, r, g); sgd_row(p, r, len, g, 0, in, shift, base); }
         else if (err[r]) sgd_row(p, r, len, 0, err[r], in, shift, base);
     }
+#endif
 #endif
 #endif
 #endif
@@ -391,6 +588,33 @@ static const int32_t *loss_table(void)
 #endif
 }
 
+#if PRIOT_CORES == 2
+static void backward_input_share(const share_t *s, int32_t c0, int32_t c1, int8_t *row)
+{
+    const priot_layer_t *L = s->L;
+    conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
+    if (L->kind == KIND_CONV3X3) conv3x3_backward_input_rows(s->in, &d, s->w, s->mask, 0, s->out32, row, c0, c1);
+    else dense_backward_input_range(s->in, L->in_h * L->in_w * L->in_c, L->out_c, c0, c1, s->w, s->mask, 0, s->out32);
+}
+
+static uint32_t backward_input_job(void *arg)
+{
+    const share_t *s = arg;
+    backward_input_share(s, s->c0, s->c1, row_buf1);
+    return 0;
+}
+
+/* The input gradient into dx_acc split by input row (conv) or input index (dense). */
+static void backward_input_on_both(const priot_layer_t *L, const int8_t *err, const int8_t *w, const uint8_t *mask)
+{
+    const int32_t n = L->kind == KIND_CONV3X3 ? L->in_h : L->in_h * L->in_w * L->in_c, half = core0_share(n);
+    const share_t s = {L, err, 0, w, mask, 0, 0, 0, dx_acc, half, n, 0};
+    run_on_core1(backward_input_job, &s);
+    backward_input_share(&s, 0, half, row_buf);
+    join_core1();
+}
+#endif
+
 __attribute__((unused)) static void backward(int32_t label)
 {
     int8_t *e = err_a, *spare = err_b;
@@ -407,11 +631,15 @@ __attribute__((unused)) static void backward(int32_t label)
         } else {
             int32_t p = L->param;
             if (p > PRIOT_LOWEST_TRAINED) { /* the input gradient uses the weights and mask of before this step */
-                conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
                 const uint8_t *mask = MASK(p);
+#if PRIOT_CORES == 2
+                backward_input_on_both(L, e, weights_of(p), mask);
+#else
+                conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
                 if (L->kind == KIND_CONV3X3)
                     conv3x3_backward_input(e, &d, weights_of(p), mask, 0, dx_acc, row_buf);
                 else dense_backward_input(e, n_in, L->out_c, weights_of(p), mask, 0, dx_acc);
+#endif
             }
             update_layer(L, p, e, in);
             if (p <= PRIOT_LOWEST_TRAINED) break; /* nothing below learns: no error to pass down */
@@ -429,6 +657,12 @@ __attribute__((unused)) static void backward(int32_t label)
 int32_t priot_init(void)
 {
     priot_status = 0;
+#if PRIOT_CORES == 2
+    if (!core1_started) { /* core 1 waits for its shares from here on, across calls */
+        multicore_start_worker(core1_stack, sizeof core1_stack);
+        core1_started = 1;
+    }
+#endif
     for (int32_t i = 0; i < PRIOT_N_LAYERS; i++) { /* the generated scratch sizes fit these kernels */
         const priot_layer_t *L = &priot_layers[i];
         if (L->kind == KIND_CONV3X3 && (L->in_w * conv3x3_row_bytes(L->in_c) > PRIOT_IM2COL_BYTES

@@ -70,6 +70,7 @@ def variant_name(model, v: Variant) -> str:
     if v.trains == "scores" and v.score_layers is not None:
         suffix += "-L" + "".join(str(j) for j in scored_layers(make_layout(model), v.score_layers))
     suffix += "".join(f"-{value}" for value in v.knobs.values())
+    suffix += "-2cores" if v.cores == 2 else ""
     return f"priot-{model.name}-{v.method}{suffix}"
 
 
@@ -78,8 +79,9 @@ def build(model, v: Variant, out_dir: Path | None = None) -> Path:
     name = variant_name(model, v)
     text = header(make_layout(model), v)
     try:
-        if out_dir is None:
-            return cached_build(name, sources(), generated={"priot_layout.h": text}, stack_size=STACK_RESERVE)
+        if out_dir is None:  # a two-core build also depends on m0sim's multicore.h
+            includes = (KERNEL_DIR, toolchain.runtime_dir()) if v.cores == 2 else (KERNEL_DIR,)
+            return cached_build(name, sources(), includes, generated={"priot_layout.h": text}, stack_size=STACK_RESERVE)
         with tempfile.TemporaryDirectory(prefix="priot-hdr-") as tmp:
             (Path(tmp) / "priot_layout.h").write_text(text)
             return compile_program(sources(), Path(out_dir) / f"{name}.elf", ["-I", tmp, "-I", str(KERNEL_DIR),

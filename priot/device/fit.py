@@ -3,7 +3,8 @@
 The model-dependent part of every figure is added up from the same constants the generated header gives the C
 code (``layout.sizes``), buffer by buffer as ``kernels/priot/priot_device.c`` declares them; the rest (code,
 newlib and start-up data) is measured once from the tiny CNN's firmware of the same method, built by the
-same rules. The stack is the linker script's reserve. A variant that does not fit is refused with the
+same rules. The stack is the linker script's reserve. A two-core variant adds a "two cores" part: core 1's stack
+and scratch (``two_core_bytes``). A variant that does not fit is refused with the
 breakdown (``DoesNotFit``, exit 2) before the linker would have said only "region overflowed".
 """
 
@@ -17,7 +18,7 @@ from m0sim.loader import load_program
 from priot import methods
 from priot.device import firmware
 from priot.device.firmware import STACK_RESERVE
-from priot.device.layout import KIND, make_layout, params_dtype, sizes
+from priot.device.layout import CORE1_STACK_BYTES, KIND, make_layout, params_dtype, sizes
 from priot.errors import ConfigError
 from priot.models import Conv3x3, get_model, split_name
 
@@ -87,17 +88,37 @@ def model_parts(model, v: methods.Variant) -> Budget:
     n_layers, n_param = len(layout.layers), layout.n_param
     tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
     sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
-            "buffers": buffers, "stack reserve": STACK_RESERVE}
+            "buffers": buffers}
+    if v.cores == 2:
+        has_row_grad = update != "dynamic" and any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"]
+                                                   for l in layout.layers)
+        sram["two cores"] = two_core_bytes(d, v, has_row_grad)
+    sram["stack reserve"] = STACK_RESERVE
     flash = {"code": 0, "tables": tables, "weights": _w(d["PRIOT_N_WEIGHTS"]), "biases": 4 * d["PRIOT_N_BIAS"],
              "exp tables": 1024 * d["PRIOT_N_EXP_TABLES"]}
     return Budget(sram, flash)
 
 
+def splits_update(v: methods.Variant) -> bool:
+    """Whether a two-core firmware splits the variant's update rows (priot_device.c: SPLITS_UPDATE)."""
+    return v.cores == 2 and (v.trains == "scores" or (v.trains == "weights" and v.update != "dynamic"))
+
+
+def two_core_bytes(d: dict, v: methods.Variant, has_row_grad: bool) -> int:
+    """What a two-core firmware adds to the one-core firmware's SRAM (priot_device.c, PRIOT_CORES 2): core 1's
+    stack, its weight-row scratch, one buffer for its im2col rows and (when it shares the update rows) its
+    gradient row, the flag saying it was started; and core 0's gradient row when the one-core firmware has none
+    (``has_row_grad`` false: no trained conv), as core 0's share of the update rows takes one."""
+    row = 4 * d["PRIOT_MAX_CONV_ROW"] if splits_update(v) else 0
+    return (CORE1_STACK_BYTES + max(_w(d["PRIOT_IM2COL_BYTES"]), row) + _w(d["PRIOT_MAX_ROW_BYTES"]) + 4
+            + (0 if has_row_grad else row))
+
+
 @lru_cache(maxsize=None)
-def _runtime(method: str) -> tuple[int, int]:
+def _runtime(method: str, cores: int = 1) -> tuple[int, int]:
     """(static RAM, flash) of the firmware beyond its model-dependent parts: measured on the tiny CNN's ELF of
-    the method's default variant (the one `make kernels` builds)."""
-    tiny, v = get_model("tiny_cnn"), firmware.default_variant(method)
+    the method's default variant (the one `make kernels` builds; its two-core build for ``cores`` 2)."""
+    tiny, v = get_model("tiny_cnn"), firmware.default_variant(method).on_cores(cores)
     elf = load_program(firmware.locate(tiny, v))
     fp = elf.footprint()
     parts = model_parts(tiny, v)
@@ -108,7 +129,7 @@ def _runtime(method: str) -> tuple[int, int]:
 def budget(model, v: methods.Variant) -> Budget:
     """Flash and SRAM the variant needs, by part (the runtime's own data counted as static, its code as code)."""
     parts = model_parts(model, v)
-    ram, code = _runtime(v.method)
+    ram, code = _runtime(v.method, v.cores)
     sram = dict(parts.sram, static=parts.sram["static"] + ram)
     return Budget(sram, dict(parts.flash, code=code))
 
@@ -120,6 +141,19 @@ def check(model, v: methods.Variant) -> Budget:
         what = f"{v.method} at scored fraction {v.fraction:g}" if v.sized else v.method
         raise DoesNotFit(f"{model.name} with {what} does not fit the Pico: {b.describe()}")
     return b
+
+
+def fits(model, v: methods.Variant) -> tuple[bool, str]:
+    """(whether the variant fits the Pico, one line saying why): the budget's breakdown, or why it has none (a
+    method without a firmware variant, a layout the kernels refuse). For reports: a method that does not fit is
+    still measured on the host, and marked with this."""
+    if not methods.spec(v.method).device:
+        return False, f"{v.method} has no firmware variant (host only)"
+    try:
+        b = budget(model, v)
+    except ConfigError as exc:  # the kernels refuse this model's layout
+        return False, str(exc)
+    return b.fits, b.describe()
 
 
 def pico_width(base: str = "vgg11", steps: int = 64) -> float:
@@ -145,15 +179,17 @@ def resolve(name: str):
     return get_model(name)
 
 
-def largest_fraction(model, layers=None, grid=tuple(np.round(np.arange(0.005, 1.0001, 0.005), 3))) -> float | None:
-    """The largest PRIOT-S scored fraction on ``grid`` that fits SRAM (None when even the smallest does not)."""
+def largest_fraction(model, layers=None, grid=tuple(np.round(np.arange(0.005, 1.0001, 0.005), 3)),
+                     cores: int = 1) -> float | None:
+    """The largest PRIOT-S scored fraction on ``grid`` that fits SRAM (None when even the smallest does not), on
+    one core or with the second core's stack and scratch beside it."""
     best = None
     for f in grid:
-        if budget(model, methods.variant("priot-s", float(f), layers)).fits:
+        if budget(model, methods.variant("priot-s", float(f), layers).on_cores(cores)).fits:
             best = float(f)
         else:
             break
     return best
 
 
-__all__ = ["Budget", "DoesNotFit", "budget", "check", "pico_width", "resolve", "largest_fraction"]
+__all__ = ["Budget", "DoesNotFit", "budget", "check", "fits", "pico_width", "resolve", "largest_fraction"]

@@ -145,6 +145,10 @@ def lowest_trained(layout: Layout, v: methods.Variant) -> int:
     return min(changed, default=layout.n_param)
 
 
+# Core 1's stack in a two-core firmware: it runs one kernel call per share (no recursion; measured peak in
+# docs/priot.md), the worker loop and the job around it.
+CORE1_STACK_BYTES = 1024
+
 C1_TABLE_WORDS = 10  # conv3x3_c1.c: TABLE_WORDS, per output channel the bias and the 9 weights
 
 
@@ -212,6 +216,9 @@ def sizes(layout: Layout, v: methods.Variant) -> dict:
         "KIND_DENSE": KIND[Dense],
     }
     defs.update(knob_defines(v))
+    if v.cores == 2:  # named only for two cores: the one-core headers stay as they were
+        defs["PRIOT_CORES"] = 2
+        defs["PRIOT_CORE1_STACK_BYTES"] = CORE1_STACK_BYTES
     return defs
 
 
@@ -224,6 +231,7 @@ def header(layout: Layout, v: methods.Variant) -> str:
              f"{f', scored fraction {v.fraction}' if v.sized else ''}"
              f"{f', scored layers {scored_layers(layout, v.score_layers)}' if v.trains == 'scores' else ''}"
              f"{''.join(f', {k} {value}' for k, value in v.knobs.items())}"
+             f"{', 2 cores' if v.cores == 2 else ''}"
              ": do not edit. */",
              "#pragma once", "#include <stdint.h>"]
     lines += [f"#define {k} {v}" for k, v in defs.items()]

@@ -18,33 +18,28 @@ import numpy as np
 
 from m0sim import cachefile, energy, memmap
 from m0sim.errors import InputError
-from priot import data, methods, ref, texttable
-from priot.device import fit, macs
+from priot import data, ref, texttable
+from priot.device import fit, macs, phases
 from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.device import DEVICE_RUN, state_bytes
 from priot.recipe import Recipe, model_defaults
 
-SELECTION = {"select_layer", "topk_threshold", "walk_down"}
-UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32", "grad_max"}
-SCALE = {"max_abs", "align_exp", "dynamic_shift_of", "bitlen"}
-IM2COL = "conv3x3_im2col"
 ORDER = ("none", "sgd-last", "sgd-all", "niti-last", "niti-all", "niti-dynamic", "priot", "priot-s")
 
 
-def _by_name(stats) -> dict:
-    """Cycles per function, GCC's clones (``sgd_row.constprop.0``) counted under their source name."""
-    out = {}
-    for f in stats.functions:
-        name = f.name.split(".")[0] or f.name
-        out[name] = out.get(name, 0) + f.cycles
-    return out
+def step_energy(stats):
+    """A step's energy estimate: one core busy for the step, or each core for its own active cycles."""
+    if not stats.cores:
+        return energy.of_run(stats.cycles, stats.clock_hz)
+    return energy.estimate([energy.CoreCycles(c.cycles - min(c.sleep_cycles, c.cycles), min(c.sleep_cycles, c.cycles))
+                            for c in stats.cores], stats.clock_hz)
 
 
-def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps):
+def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps, cores: int = 1):
     """Mean counters of ``steps`` training steps after ``warmup``, with the energy estimate per step and per epoch
-    of ``epoch_steps`` steps (one core active, m0sim.energy)."""
-    dev = open_device(recipe.make_method(name, qm))
+    of ``epoch_steps`` steps (m0sim.energy: each core's active cycles)."""
+    dev = open_device(recipe.make_method(name, qm), cores=cores)
     for i in range(warmup):
         dev.step(xs[i], int(labels[i]))
     rows, t_host = [], 0.0
@@ -53,14 +48,8 @@ def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps):
         t0 = time.process_time()  # CPU time: on a shared machine, waiting for a core does not count
         step = dev.step(xs[i], int(labels[i])).stats
         t_host += time.process_time() - t0
-        f_step, f_inf = _by_name(step), _by_name(infer)
-        selection = sum(f_step.get(n, 0) for n in SELECTION)
-        update = sum(f_step.get(n, 0) for n in UPDATE) + f_step.get(IM2COL, 0) - f_inf.get(IM2COL, 0)
-        rows.append({"step": step.cycles, "instructions": step.instructions, "inference": infer.cycles,
-                     "forward": infer.cycles, "selection": selection, "update": update,
-                     "backward": step.cycles - infer.cycles - selection - update,
-                     "scale": sum(f_step.get(n, 0) for n in SCALE), "stack": step.stack_bytes,
-                     "energy_mj": energy.of_run(step.cycles, step.clock_hz).total_mj})
+        rows.append({**phases.split(step, infer), "instructions": step.instructions, "inference": infer.cycles,
+                     "stack": step.stack_bytes, "energy_mj": step_energy(step).total_mj})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     fp = dev.machine.program.footprint()
     stack = int(max(r["stack"] for r in rows))
@@ -102,6 +91,24 @@ def table(rows) -> str:
     return texttable.render(["method"] + [h for h, _, _ in COLUMNS], lines)
 
 
+def two_cores(one: dict, two: dict) -> dict:
+    """What the second core gives a method: one core's and two cores' cycles per phase, the speedup, and the SRAM
+    the two-core firmware adds (its linked static RAM over the one-core firmware's: core 1's stack and scratch)."""
+    return {"method": one["method"], "one_core": {k: one[k] for k in ("step",) + phases.PHASES},
+            "two_cores": {k: two[k] for k in ("step",) + phases.PHASES}, "speedup": phases.speedup(one, two),
+            "extra_sram": two["static_ram"] - one["static_ram"]}
+
+
+def speedup_table(rows) -> str:
+    header = ["method", "1 core cycles", "2 cores cycles", "speedup"] + [f"{p} x" for p in phases.PHASES] \
+        + ["extra SRAM B"]
+    def x(v):
+        return "-" if v is None else f"{v:.2f}"
+    return texttable.render(header, [[r["method"], f"{r['one_core']['step']:,.0f}", f"{r['two_cores']['step']:,.0f}",
+                                      x(r["speedup"]["step"])] + [x(r["speedup"][p]) for p in phases.PHASES]
+                                     + [f"{r['extra_sram']:,}"] for r in rows])
+
+
 @click.command("cost", epilog=data.MNIST5K_NOTE + ".")
 @click.option("--steps", default=5, show_default=True, type=click.IntRange(1, 1000), help="Measured steps per method.")
 @click.option("--warmup", default=3, show_default=True, type=click.IntRange(1, 1000),
@@ -112,14 +119,17 @@ def table(rows) -> str:
               help="PRIOT-S scored fraction [tiny CNN 0.25; VGG11 the largest that fits].")
 @click.option("--model", default=DEVICE_RUN.model, show_default=True,
               help="Model name, width optional (a bare vgg11 is its Pico-sized width).")
+@click.option("--cores", default=1, show_default=True, type=click.IntRange(1, 2),
+              help="2: the two-core firmware, against the one-core firmware (speedup per phase, extra SRAM); a "
+                   "scored fraction left unset is the largest that fits beside the second core.")
 @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path))
-def experiment(steps, warmup, keep, frac, model, json_path):
+def experiment(steps, warmup, keep, frac, model, cores, json_path):
     """Cycles per training step and inference, by phase, with RAM and flash, for every method; a method whose
     firmware does not fit the Pico is listed with its flash/SRAM breakdown instead."""
     if json_path:
         cachefile.check_writable(json_path, "--json file")
     try:  # the device runs' backbone and rotation
-        recipe = Recipe.build(model, frac=frac, samples=warmup + steps, test=10,
+        recipe = Recipe.build(model, frac=frac, samples=warmup + steps, test=10, cores=cores,
                               keep={} if keep is None else dict.fromkeys(ORDER, keep))
     except PriotError as exc:
         raise InputError(str(exc)) from None
@@ -129,20 +139,28 @@ def experiment(steps, warmup, keep, frac, model, json_path):
         raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
     epoch_steps = model_defaults(recipe.model).samples  # one step per rotated training sample of a device run
-    rows = [refused(recipe, n, qm.model) or measure(recipe, n, qm, xs, labels, warmup, steps, epoch_steps)
+    rows = [refused(recipe, n, qm.model) or measure(recipe, n, qm, xs, labels, warmup, steps, epoch_steps, cores)
             for n in ORDER]
+    both = [two_cores(measure(recipe, r["method"], qm, xs, labels, warmup, steps, epoch_steps, 1), r)
+            for r in rows if cores == 2 and r.get("fits") is not False]
     try:
         mac_rows, mac_note = macs.measure(qm.model), None
     except InputError as exc:  # the harness is sized for the tiny CNN's layers
         mac_rows, mac_note = [], str(exc)
     click.echo(f"{qm.model.name} on rotated {recipe.dataset}, {steps} steps per method after {warmup} warm-up, cycles at "
-               f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
+               f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)"
+               + ("; the two-core firmware (phases timed on core 0, which waits for core 1's share)" if both else ""))
     click.echo(table(rows))
-    click.echo(f"* energy at DVDD, one core active: an {energy.LABEL}; an epoch is {epoch_steps:,} steps (the "
+    click.echo(f"* energy at DVDD, each core for its active cycles: an {energy.LABEL}; an epoch is {epoch_steps:,} steps (the "
                f"device run's rotated training samples)")
     click.echo(energy.describe())
+    if both:
+        click.echo(f"\ntwo cores against one (the same steps, scored fraction {recipe.frac:g}): cycles per step, "
+                   f"speedup per phase, SRAM the second core's stack and scratch add")
+        click.echo(speedup_table(both))
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
                f"and the MAC loop (dot_m0.S, conv3x3_c1_m0.S) per product it ran (general rows padded to words)")
     click.echo(macs.table(mac_rows) if mac_rows else f"skipped: {mac_note}")
     if json_path:
-        cachefile.write_text(json_path, json.dumps({"methods": rows, "mac_loops": mac_rows}, indent=1, allow_nan=False))
+        out = {"methods": rows, "mac_loops": mac_rows, **({"two_cores": both} if both else {})}
+        cachefile.write_text(json_path, json.dumps(out, indent=1, allow_nan=False))

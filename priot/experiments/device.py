@@ -18,7 +18,7 @@ from m0sim import cachefile, memmap
 from m0sim.errors import InputError
 from m0sim.params import FiniteFloatRange
 from priot import data, methods, ref
-from priot.device import fit, lockstep
+from priot.device import fit, lockstep, phases
 from priot.device.lockstep import evaluate
 from priot.device.runner import open_device
 from priot.errors import PriotError
@@ -45,6 +45,26 @@ def memory_report(dev, stack_bytes: int) -> dict:
             "sram_total": memmap.SRAM.size}
 
 
+def core_speedup(name, recipe: Recipe, qm, x, labels) -> dict:
+    """A two-core run's gain: one step, by phase, on a fresh one-core and a fresh two-core device of the same
+    method (the second sample of the run, after a warm-up step on the first so the XIP cache is warm)."""
+    i = 1 if len(x) > 1 else 0
+    measured = {}
+    for cores in (1, 2):
+        dev = open_device(recipe.make_method(name, qm), recipe.firmware if cores == recipe.cores else None,
+                          clock_hz=recipe.clock_hz, cores=cores)
+        dev.step(x[0], int(labels[0]))
+        infer = dev.infer(x[i]).stats
+        measured[cores] = phases.split(dev.step(x[i], int(labels[i])).stats, infer)
+    return {"one_core": measured[1], "two_cores": measured[2], "speedup": phases.speedup(measured[1], measured[2])}
+
+
+def describe_speedup(gain: dict) -> str:
+    one, two, x = gain["one_core"], gain["two_cores"], gain["speedup"]
+    return "; ".join(f"{k} {one[k]:,.0f} -> {two[k]:,.0f}" + (f" ({x[k]:.2f}x)" if x[k] else "")
+                     for k in phases.PHASES + ("step",))
+
+
 def run_device(name, recipe: Recipe | None = None, echo=click.echo):
     """Train `name` on the device with `recipe` (default: ``Recipe.build()``); returns the report as a dict."""
     recipe = Recipe.build() if recipe is None else recipe
@@ -54,13 +74,19 @@ def run_device(name, recipe: Recipe | None = None, echo=click.echo):
     qm, adapt, test = recipe.prepare()
     method = recipe.make_method(name, qm)
     lr = method.lr_shift  # the starting shift (the schedule raises it every epoch)
-    dev = open_device(method, recipe.firmware, clock_hz=recipe.clock_hz)
+    dev = open_device(method, recipe.firmware, clock_hz=recipe.clock_hz, cores=recipe.cores)
     dev.compare("after priot_init")
     x, labels = ref.to_input(adapt.images), adapt.labels.astype(np.int64)
     xt, lt = ref.to_input(test.images), test.labels.astype(np.int64)
     acc0, _ = evaluate(dev, xt, lt)
     clock = recipe.clock_hz
-    echo(f"{name} ({qm.model.name}) on the emulated Pico ({clock / 1e6:g} MHz): {len(x)} rotated "
+    gain = None
+    if recipe.cores == 2:
+        gain = core_speedup(name, recipe, qm, x, labels)
+        echo(f"two cores against one, cycles of one step by phase (phases timed on core 0, which waits for "
+             f"core 1's share): {describe_speedup(gain)}")
+    cores = ", both cores" if recipe.cores == 2 else ""
+    echo(f"{name} ({qm.model.name}) on the emulated Pico ({clock / 1e6:g} MHz{cores}): {len(x)} rotated "
          f"{recipe.dataset} images x {recipe.epochs} "
          f"epochs, angle {recipe.angle:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
     echo(f"accuracy before training: {100 * acc0:.1f}%")
@@ -95,7 +121,8 @@ def run_device(name, recipe: Recipe | None = None, echo=click.echo):
                "bit_exact": True, "steps": total_steps, **{k: last[k] for k in (
                    "cycles_per_step", "instructions_per_step", "ms_per_step", "host_seconds_per_step", "peak_ram",
                    "static_ram", "state_bytes", "stack_bytes", "flash_bytes")},
-               "host_seconds_per_epoch": last["host_seconds_per_step"] * len(x)}
+               "host_seconds_per_epoch": last["host_seconds_per_step"] * len(x),
+               **({"two_cores": gain} if gain else {})}
     echo(f"summary: {name} {100 * acc0:.1f}% -> {100 * summary['accuracy_after']:.1f}% on rotated test digits, "
          f"bit-exact with the numpy model over {total_steps} steps; {summary['ms_per_step']:.1f} ms per step on a "
          f"Pico; peak RAM {summary['peak_ram'] / 1024:.1f} KB (state {summary['state_bytes'] / 1024:.1f} KB); "
@@ -160,13 +187,18 @@ def make_command(name: str) -> click.Command:
                        "firmware layout follows the model.")
     @click.option("--validate-every", default=DEVICE_RUN.validate_every, show_default=True, type=click.IntRange(0),
                   help="Compare device and host state every N steps (0: only at epoch ends).")
+    @click.option("--cores", default=DEVICE_RUN.cores, show_default=True, type=click.IntRange(1, 2),
+                  help="2: the two-core firmware on both cores (heavy layer loops split between them); prints the "
+                       "speedup of one step per phase against one core. An unset scored fraction is then the largest "
+                       "that fits beside the second core.")
     @click.option("--clock-mhz", default=DEVICE_RUN.clock_hz / 1e6, show_default=True, type=FiniteFloatRange(1, 1000))
     @click.option("--firmware", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Use this firmware ELF instead of the cached build of the current sources (not rebuilt).")
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
     def command(model, dataset, data_path, epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers,
-                rounding, ranking, select, init_shift, lr_shift, width, validate_every, clock_mhz, firmware, json_path):
+                rounding, ranking, select, init_shift, lr_shift, width, validate_every, cores, clock_mhz, firmware,
+                json_path):
         if json_path:
             cachefile.check_writable(json_path, "--json file")
         try:  # --model vgg11 --width 0.25 is vgg11_x0.25
@@ -175,7 +207,7 @@ def make_command(name: str) -> click.Command:
                                   keep={} if keep is None else {name: keep}, frac=frac, score_layers=score_layers,
                                   rounding=rounding, ranking=ranking, select=select,
                                   init_shift=init_shift, lr_shift=lr_shift, validate_every=validate_every,
-                                  clock_hz=int(clock_mhz * 1e6), firmware=firmware)
+                                  clock_hz=int(clock_mhz * 1e6), firmware=firmware, cores=cores)
             report = run_device(name, recipe)
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None

@@ -8,7 +8,7 @@ from priot.methods.baselines import Niti, niti_mu
 from priot.methods.defaults import DEFAULTS, MethodDefaults
 from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
-from priot.methods.registry import (FAMILIES, GRID_POINTS, RANKINGS, REGISTRY, ROUNDINGS, SELECTIONS, MethodSpec,
+from priot.methods.registry import (CORES, FAMILIES, GRID_POINTS, RANKINGS, REGISTRY, ROUNDINGS, SELECTIONS, MethodSpec,
                                     Variant, names, register, spec, variant)
 
 DEFAULT_FRAC = DEFAULTS.frac  # PRIOT-S's scored fraction and score init: priot.methods.defaults
@@ -87,5 +87,5 @@ def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shi
 
 __all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP",
            "DEFAULT_LR_SHIFT", "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec",
-           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "ROUNDINGS", "RANKINGS", "Variant",
+           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "ROUNDINGS", "RANKINGS", "Variant", "CORES",
            "variant"]

@@ -12,7 +12,7 @@ sized ``SELECTIONS``). ``variant(name, ...)`` turns an entry and a run's knobs i
 and runner read: a new method is an entry here, its class and its C variant, and no other file tests its name.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from priot.errors import ConfigError
@@ -48,6 +48,8 @@ RANKINGS = {
     "signed": "keep the top-K signed scores (the project's rule)",
     "magnitude": "keep the top-K |scores|; the update reaches |s| through the abs (edge-popup's rule)",
 }
+
+CORES = (1, 2)  # a firmware runs on core 0 alone, or on both cores of the RP2040
 
 GRID_POINTS = 8  # every tuned method searches this many consecutive step values
 
@@ -116,7 +118,8 @@ class Variant:
     """One method with the knobs that shape its training state and so its firmware, normalised once by
     ``variant()``: the scored fraction (1 unless the selection rule takes one), the scored layers (None: every
     layer but the first; none for a method that scores nothing), the weight update rule and trained layers, and
-    a score-training method's selection rule, score rounding and ranking (None for the other methods)."""
+    a score-training method's selection rule, score rounding and ranking (None for the other methods); and the
+    cores its firmware runs on (``on_cores``)."""
 
     method: str
     fraction: float = 1.0
@@ -126,6 +129,7 @@ class Variant:
     selection: str | None = None
     rounding: str | None = "nearest"  # score-training methods: ROUNDINGS
     ranking: str | None = "signed"  # score-training methods: RANKINGS
+    cores: int = 1  # the RP2040 cores the firmware uses (2: heavy layer loops split by output channel)
 
     @property
     def knobs(self) -> dict:
@@ -136,6 +140,12 @@ class Variant:
         defaults = {"rounding": next(iter(ROUNDINGS)), "ranking": next(iter(RANKINGS)),
                     "select": spec(self.method).selection}
         return {k: v for k, v in out.items() if v != defaults[k]}
+
+    def on_cores(self, cores: int) -> "Variant":
+        """The same method on 1 or 2 cores (a two-core firmware splits its heavy layer loops between them)."""
+        if cores not in CORES:
+            raise ConfigError(f"cores must be one of {', '.join(map(str, CORES))}, got {cores!r}")
+        return replace(self, cores=cores)
 
     @property
     def trains(self) -> str:

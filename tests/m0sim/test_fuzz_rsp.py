@@ -60,7 +60,7 @@ class Session:
 
     def __init__(self, elf):
         cap = lambda: resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", "--once"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, preexec_fn=cap)
         first = self.proc.stderr.readline().decode()
         port = re.search(r"127\.0\.0\.1:(\d+)", first)
