@@ -26,13 +26,14 @@ def run_cli(*args):
 # The README tour's demo program: the session below is the one the README shows.
 PROGRAM = (REPO / "kernels" / "demo" / "sum_scaled.c").read_text()
 
+# Long enough (about 0.7 s of host time on the Cortex-M0 core) that a Ctrl-C sent 50 ms into the run lands in it.
 LONG_LOOP = r"""
 #include <stdio.h>
 volatile unsigned sink;
 int main(void)
 {
     unsigned x = 1;
-    for (unsigned i = 0; i < 6000000; i++) x = x * 1664525u + 1013904223u;
+    for (unsigned i = 0; i < 100000000; i++) x = x * 1664525u + 1013904223u;
     sink = x;
     printf("x = %u\n", x);
     return 3;
