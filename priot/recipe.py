@@ -88,6 +88,8 @@ class Recipe:
     score_layers: tuple | None = None  # layers PRIOT scores (None: every layer but the first)
     init_shift: int = methods.DEFAULTS.init_shift
     keep: tuple = ()  # (method, kept fraction) pairs; a method not listed keeps its tuned fraction
+    knobs: tuple = ()  # (knob, value) pairs of method knobs besides step/keep/frac (rounding, ranking, select),
+    #                    for every method that has the knob; a knob not listed is at its default
     lr_shift: int | None = None  # None: each method's tuned step
     validate_every: int = 50  # device runs: compare state every N steps (0: epoch ends only)
     clock_hz: int = memmap.CLOCK_HZ
@@ -125,6 +127,7 @@ class Recipe:
         if "angle" in overrides and overrides["angle"] is None:  # the random-angle setting
             given["angle"] = None
         given["keep"] = tuple(sorted(dict(given.get("keep", ())).items()))
+        given["knobs"] = knob_pairs(given.get("knobs", ()))
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
@@ -159,9 +162,11 @@ class Recipe:
     def make_method(self, name: str, qm, step: int | None = None):
         """Method ``name`` on backbone ``qm`` with this recipe's knobs (``step``: its learning-rate shift or mu;
         None: the recipe's, else the method's tuned one)."""
+        own = {k.name for k in methods.spec(name).knobs}
         return methods.make(name, qm, lr_shift=self.lr_shift if step is None else step, seed=self.seed,
                             keep=self.keep_for(name), frac=self.frac, init_shift=self.init_shift,
-                            layers=None if self.score_layers is None else list(self.score_layers))
+                            layers=None if self.score_layers is None else list(self.score_layers),
+                            **{k: v for k, v in self.knobs if k in own})
 
     def epoch_orders(self, n: int):
         """The sample order of every epoch (the same for every method of one seed)."""
@@ -170,6 +175,25 @@ class Recipe:
     def as_dict(self) -> dict:
         """Plain JSON values (tuples as lists), for reports."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+# Knobs a recipe sets by their own fields (step: lr_shift, keep: keep, frac: frac), not through ``knobs``.
+OWN_FIELDS = {methods.STEP: "lr_shift", "keep": "keep", "frac": "frac"}
+
+
+def knob_pairs(knobs) -> tuple:
+    """``knobs`` (a dict or (name, value) pairs) as sorted pairs, each a knob some registered method has and
+    each value in that knob's grid; anything else is one clear error."""
+    pairs = tuple(sorted(dict(knobs).items()))
+    known = {k.name: k for s in methods.REGISTRY.values() for k in s.knobs if k.name not in OWN_FIELDS}
+    for name, value in pairs:
+        if name in OWN_FIELDS:
+            raise ConfigError(f"recipe knob {name!r}: set it with the recipe's {OWN_FIELDS[name]} setting")
+        if name not in known:
+            raise ConfigError(f"unknown method knob {name!r} (known: {', '.join(sorted(known))})")
+        if value not in known[name].grid:
+            raise ConfigError(f"knob {name}: {value!r} is not one of {', '.join(map(str, known[name].grid))}")
+    return pairs
 
 
 def fit_split(adapt, test, val_frac, tuning):

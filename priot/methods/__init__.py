@@ -1,6 +1,7 @@
 """Every on-device training method behind one interface (``priot.methods.base.Method``), registered in
 ``priot.methods.registry`` with its family, tuning grid and tuned default step."""
 
+import inspect
 from dataclasses import replace
 
 from priot.methods.base import Method, NoAdapt
@@ -8,13 +9,13 @@ from priot.methods.baselines import Niti, niti_mu
 from priot.methods.defaults import DEFAULTS, MethodDefaults
 from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
-from priot.methods.registry import (FAMILIES, GRID_POINTS, REGISTRY, SELECTIONS, MethodSpec, Variant, names, register,
-                                    spec, variant)
+from priot.methods.registry import (FAMILIES, GRID_POINTS, REGISTRY, SELECTIONS, STEP, Knob, MethodSpec, Variant,
+                                    family_configurations, names, register, spec, variant)
 
 DEFAULT_FRAC = DEFAULTS.frac  # PRIOT-S's scored fraction and score init: priot.methods.defaults
 DEFAULT_INIT_SHIFT = DEFAULTS.init_shift
 # Keep fractions chosen on validation splits of rotated digits (README, "PRIOT results"): PRIOT keeps 90% of
-# its scored edges, PRIOT-S half of the edges it scores.
+# its scored edges, PRIOT-S half of the edges it scores. They are the defaults of the keep knobs below.
 DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
 
 
@@ -22,13 +23,37 @@ def _weights(qm, step, seed, spec, **_):
     return Niti(qm, lr_shift=step, layers=spec.layers, update=spec.update, seed=seed)
 
 
-def _priot(qm, step, seed, keep, frac, init_shift, layers, name, **_):
+def _priot(qm, step, seed, keep, frac, init_shift, layers, name, spec, knobs=None, **_):
     keep = DEFAULT_KEEP[name] if keep is None else keep
-    return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac, layers=layers)
+    extra = spec.keywords(knobs or {})
+    if "seed" in inspect.signature(Priot).parameters:  # the stochastic and random knobs draw from the run's seed
+        extra["seed"] = seed
+    return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac, layers=layers, **extra)
 
 
-def _grid(lo):
-    return tuple(range(lo, lo + GRID_POINTS))
+def _grid(lo, points=GRID_POINTS):
+    return tuple(range(lo, lo + points))
+
+
+# PRIOT's knobs besides the step. Rounding of the score update: round-to-nearest loses every |dS| < 1/2 (small
+# gradients never move a score), stochastic rounding keeps them on average. Ranking: "signed" keeps the top-K
+# scores, "magnitude" the top-K |scores| (edge-popup's rule, for scores drawn signed at random). A run can set it,
+# the study does not tune it: PRIOT's scores start at |w| << 2 >= 0, and measured with the class that takes it
+# (tiny CNN, 90 degrees, seed 0, steps 4/6/8, every keep and rounding) |score| ranking scored 9.5-36% on
+# validation after the first epoch against 43.5-64.5% signed: it never reached the best third at any step, so
+# searching it would only double PRIOT's configurations (the default grid's time budget, study/grid.py).
+ROUNDING = Knob("rounding", ("nearest", "stochastic"), "nearest", summary="score-update rounding")
+RANKING = Knob("ranking", ("signed", "magnitude"), "signed", tuned=False,
+               summary="rank signed scores or |scores| (not tuned: scores start non-negative)")
+# Grids widened until no choice sat on an edge in the quick runs (keep 0.9 was PRIOT's upper edge, 0.5 PRIOT-S's
+# lower one). PRIOT-S's scored fraction trades memory for accuracy (at 1 it is PRIOT): its upper end is a design
+# bound, not a search limit, and a choice there is still flagged.
+PRIOT_KNOBS = (Knob("keep", (0.6, 0.7, 0.8, 0.9, 0.95), DEFAULT_KEEP["priot"], summary="kept fraction of scored edges"),
+               ROUNDING, RANKING)
+PRIOT_S_KNOBS = (Knob("keep", (0.3, 0.5, 0.7), DEFAULT_KEEP["priot-s"], summary="kept fraction of scored edges"),
+                 Knob("frac", (0.25, 0.5), DEFAULT_FRAC, summary="scored fraction of each scored layer"),
+                 Knob("select", ("largest", "smallest", "random"), "largest", summary="which |w| get a score"),
+                 ROUNDING, RANKING)
 
 
 # Default steps: the tuned optimum at 45 degrees (`m0sim run compare --host --angle 45`, validation split of the
@@ -58,22 +83,28 @@ register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_nam
 register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 5,
                     device=False, integer=False,
                     summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
-register(MethodSpec("priot", "priot", _priot, _grid(3), 7, selection="every",
+register(MethodSpec("priot", "priot", _priot, _grid(2, 10), 7, selection="every", knobs=PRIOT_KNOBS, cls=Priot,
                     summary="edge-popup scores on every edge of the scored layers"))
-register(MethodSpec("priot-s", "priot", _priot, _grid(3), 5, selection="largest-|w|",
-                    summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
+register(MethodSpec("priot-s", "priot", _priot, _grid(2, 10), 5, selection="largest-|w|", knobs=PRIOT_S_KNOBS,
+                    cls=Priot, summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
 
 DEFAULT_LR_SHIFT = {n: s.default_step for n, s in REGISTRY.items()}
 METHODS = tuple(REGISTRY)
 
 
-def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None):
+def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None,
+         **knobs):
     """Build a registered method by name; ``layers`` are PRIOT's scored layers, ``keep=None`` and
-    ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``)."""
+    ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``);
+    ``knobs``: its other knobs by name (``rounding``, ``ranking``, ``select``; None: the knob's default). A
+    knob the method does not have is an error; so is a non-default value its class does not take yet."""
     s, v = spec(name), variant(name, frac, layers)
+    knobs = {k: val for k, val in knobs.items() if val is not None}
+    for k in knobs:
+        s.knob(k)  # a knob the method does not have: one clear error naming the ones it has
     step = s.default_step if lr_shift is None else lr_shift
     method = s.build(qm, step, seed=seed, keep=keep, frac=v.fraction, init_shift=init_shift, layers=layers, name=name,
-                     spec=s)
+                     spec=s, knobs=knobs)
     method.name = name
     if v.trains == "scores":  # the layers it scores, as the method resolved them (default: all but the first)
         v = replace(v, score_layers=tuple(method.score_layers))
@@ -83,4 +114,5 @@ def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shi
 
 __all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP",
            "DEFAULT_LR_SHIFT", "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec",
-           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "Variant", "variant"]
+           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "Variant", "variant", "Knob", "STEP",
+           "family_configurations"]

@@ -2,15 +2,18 @@
 
 The host comparison, the study, the device runs and the firmware build all read this table, so adding a
 baseline is adding an entry here (its class in ``priot.methods``; a C variant in the firmware when
-``device`` is true). ``grid`` is the step the study tunes on validation data (a learning-rate shift, or
-NITI's mu): consecutive integers, the same number of points for every method, so no method gets a finer
-search than another. ``default_step`` is the value tuned at 45 degrees that device runs start from.
+``device`` is true). A method's settings are its ``knobs`` (``Knob``: name, grid, default, tuned or not): the
+step (a learning-rate shift, or NITI's mu; ``grid`` and ``default_step`` are its grid and default, the value
+tuned at 45 degrees that device runs start from) is one knob among others, and the study tunes every tuned
+knob of a method on validation data over the product of their grids (``configurations``). The rule that keeps
+the comparison fair is a budget: no family gets more configurations than PRIOT's (``family_configurations``).
 A weight-training method names its ``update`` rule (``priot.methods.baselines.UPDATES``) and its trained
 ``layers`` ("all" or "last"); a score-training method names its ``selection`` rule (which edges get a score).
 ``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
 and runner read: a new method is an entry here, its class and its C variant, and no other file tests its name.
 """
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,12 +38,54 @@ SELECTIONS = {
     "largest-|w|": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
 }
 
-GRID_POINTS = 8  # every tuned method searches this many consecutive step values
+GRID_POINTS = 8  # the baselines' step grids: this many consecutive step values
+STEP = "step"  # the name of the step knob
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting of a method. ``grid``: the values the study tries, in order (a numeric grid ascending, so
+    its first and last values are its edges); ``default``: the value of a run nobody tunes; ``tuned``: whether
+    the study searches the grid (an untuned knob stays at its default and says why in ``summary``)."""
+
+    name: str
+    grid: tuple
+    default: object
+    tuned: bool = True
+    summary: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "grid", tuple(self.grid))
+        if len(self.grid) < 1 or len(set(self.grid)) != len(self.grid):
+            raise ConfigError(f"knob {self.name}: grid {self.grid} must list distinct values")
+        if self.default not in self.grid:
+            raise ConfigError(f"knob {self.name}: default {self.default!r} is not in its grid {self.grid}")
+        if self.ordered and list(self.grid) != sorted(self.grid):
+            raise ConfigError(f"knob {self.name}: numeric grid {self.grid} must be ascending")
+
+    @property
+    def ordered(self) -> bool:
+        """A numeric grid has edges (a categorical one, such as a rounding rule, has none)."""
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.grid)
+
+    @property
+    def values(self) -> tuple:
+        """What the study tries: the grid when tuned, else the default alone."""
+        return self.grid if self.tuned else (self.default,)
+
+    def edge(self, value) -> str | None:
+        """"lower"/"upper" when a tuned numeric knob's ``value`` sits at that end of its grid, else None: a
+        choice at an edge may have its optimum outside the grid."""
+        if not (self.tuned and self.ordered and len(self.grid) > 1):
+            return None
+        return "lower" if value == self.grid[0] else "upper" if value == self.grid[-1] else None
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One registered method. ``build(qm, step, seed=, keep=, frac=, init_shift=, layers=, spec=)`` makes it."""
+    """One registered method. ``build(qm, step, seed=, keep=, frac=, init_shift=, layers=, spec=, knobs=)``
+    makes it (``knobs``: values of its knobs other than the step, by name). ``grid``/``default_step``/
+    ``step_name`` describe its step knob; ``knobs`` lists the others (the step knob is prepended)."""
 
     name: str
     family: str
@@ -54,12 +99,23 @@ class MethodSpec:
     update: str | None = None   # weight-training methods: their update rule (UPDATE_RULES)
     layers: str | None = None   # weight-training methods: "all" or "last"
     selection: str | None = None  # score-training methods: which edges are scored (SELECTIONS)
+    knobs: tuple = ()  # every knob, the step first (given: the knobs other than the step)
+    cls: type | None = None  # the class ``build`` makes, when its knobs (other than the step) are its keywords
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ConfigError(f"method {self.name}: unknown family {self.family!r} (have {', '.join(FAMILIES)})")
-        if self.grid and list(self.grid) != list(range(self.grid[0], self.grid[0] + GRID_POINTS)):
-            raise ConfigError(f"method {self.name}: grid {self.grid} is not {GRID_POINTS} consecutive steps")
+        if self.grid and (len(self.grid) < 2 or list(self.grid) != list(range(self.grid[0], self.grid[0] + len(self.grid)))):
+            raise ConfigError(f"method {self.name}: step grid {self.grid} is not consecutive integer steps")
+        if self.grid and self.default_step not in self.grid:
+            raise ConfigError(f"method {self.name}: default step {self.default_step} is not in its grid {self.grid}")
+        others = tuple(self.knobs)
+        if any(k.name == STEP for k in others):
+            raise ConfigError(f"method {self.name}: the step knob comes from grid and default_step, not knobs")
+        step = (Knob(STEP, self.grid, self.default_step, summary=f"the step ({self.step_name})"),) if self.grid else ()
+        object.__setattr__(self, "knobs", step + others)
+        if len({k.name for k in self.knobs}) != len(self.knobs):
+            raise ConfigError(f"method {self.name}: knob names {[k.name for k in self.knobs]} repeat")
         if self.update is not None and self.update not in UPDATE_RULES:
             raise ConfigError(f"method {self.name}: unknown update rule {self.update!r} (have {', '.join(UPDATE_RULES)})")
         if (self.update is None) != (self.layers is None) or self.layers not in (None, "all", "last"):
@@ -70,6 +126,54 @@ class MethodSpec:
                               f"{', '.join(SELECTIONS)}, on a method without a weight update")
         if self.device and not self.integer:
             raise ConfigError(f"method {self.name}: the firmware is integer-only, a float method cannot have a device variant")
+
+
+    def knob(self, name: str) -> Knob:
+        for k in self.knobs:
+            if k.name == name:
+                return k
+        raise ConfigError(f"method {self.name} has no knob {name!r} (has {', '.join(k.name for k in self.knobs) or 'none'})")
+
+    def takes(self, name: str) -> bool:
+        """Whether the method accepts knob ``name`` (the step always; another knob: a keyword of ``cls``)."""
+        return name == STEP or (self.cls is not None and name in inspect.signature(self.cls).parameters)
+
+    def keywords(self, values: dict) -> dict:
+        """The knob ``values`` (other than the step) as keywords of ``cls``. A knob the class does not take yet
+        is left out at its default and refused at any other value: it never silently runs as the default."""
+        out = {}
+        for name, v in values.items():
+            k = self.knob(name)
+            if self.takes(name):
+                out[name] = v
+            elif v != k.default:
+                raise ConfigError(f"method {self.name}: knob {name}={v!r} needs a {getattr(self.cls, '__name__', 'class')} "
+                                  f"that takes a {name!r} keyword (this one does not yet); only {k.default!r} runs")
+        return out
+
+    def searched(self, k: Knob) -> tuple:
+        """The values the study tries for knob ``k``: its grid when tuned and taken, else its default alone."""
+        return k.values if self.takes(k.name) else (k.default,)
+
+    @property
+    def tuned(self) -> tuple:
+        """The knobs the study tunes (the step first)."""
+        return tuple(k for k in self.knobs if k.tuned)
+
+    def configurations(self) -> int:
+        """How many knob configurations the study tries for this method: the product of its tuned grids."""
+        n = 1
+        for k in self.tuned:
+            n *= len(k.grid)
+        return n if self.tuned else 0
+
+    def edges(self, values: dict) -> dict:
+        """{knob: "lower"/"upper"} for each tuned numeric knob whose chosen value sits at an edge of its grid."""
+        out = {}
+        for k in self.tuned:
+            if k.name in values and k.edge(values[k.name]):
+                out[k.name] = k.edge(values[k.name])
+        return out
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -87,6 +191,11 @@ def spec(name: str) -> MethodSpec:
     if name not in REGISTRY:
         raise ConfigError(f"unknown method {name!r} (have {', '.join(REGISTRY)})")
     return REGISTRY[name]
+
+
+def family_configurations(family: str) -> int:
+    """The configurations a family's methods try together: what "best of the family" is a maximum over."""
+    return sum(spec(n).configurations() for n in names(family=family))
 
 
 def names(family: str | None = None, device: bool | None = None) -> list[str]:
