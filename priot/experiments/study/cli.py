@@ -61,10 +61,10 @@ def check_writable(out: Path) -> Path:
     return cells
 
 
-def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device):
+def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device, val=None):
     study = grid.preset(preset, seeds)
-    over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain))
-            if v is not None}
+    over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain),
+                              ("val", val)) if v is not None}
     return grid.restrict(study, names=_list(names), families=_list(families), widths=_widths(widths),
                          angles=_angles(angles), device=device, **over)
 
@@ -96,15 +96,19 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
 
 
 @click.command("paper-table")
-@click.option("--quick", "preset", flag_value="quick", help="One width, two angles, 3 seeds, few samples (minutes).")
-@click.option("--full", "preset", flag_value="full", help="Every width at every angle, each seed tuned: for a cluster.")
-@click.option("--seeds", default=3, show_default=True, type=int, help="Seeds (each draws splits, pretraining, order).")
+@click.option("--quick", "preset", flag_value="quick", help="x1 at two angles, 3 seeds, few samples (minutes).")
+@click.option("--full", "preset", flag_value="full", help="Every width at every angle, 1,000 digits: for a cluster.")
+@click.option("--seeds", default=None, type=int,
+              help=f"Seeds, each tuned on its own validation split (each draws splits, pretraining, order) "
+                   f"[preset: {', '.join(f'{k} {v}' for k, v in grid.SEEDS.items())}].")
 @click.option("--methods", "names", default=None, help="Comma list of registered methods [all].")
 @click.option("--families", default=None, help="Comma list of method families [all].")
 @click.option("--widths", default=None, help="Comma list of width factors, e.g. 1,2 (replaces the preset's grid).")
 @click.option("--angles", default=None, help="Comma list of angles and/or 'random' (replaces the preset's grid).")
 @click.option("--samples", default=None, type=click.IntRange(10), help="Rotated training digits [preset].")
 @click.option("--test", "n_test", default=None, type=click.IntRange(10), help="Rotated test digits [preset].")
+@click.option("--val", default=None, type=click.IntRange(1, 100_000),
+              help=f"Validation digits held out of --samples while tuning [{grid.VAL}].")
 @click.option("--epochs", default=None, type=click.IntRange(1, 100), help="Epochs [preset].")
 @click.option("--pretrain", default=None, type=click.IntRange(10), help="Upright pretraining digits [preset].")
 @click.option("--device", is_flag=True, help="Final runs also on the emulated Pico in lockstep (bit-exact or fail).")
@@ -117,12 +121,12 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
 @click.option("--report-only", is_flag=True, help="Run nothing: report the cells already finished in --out.")
 @click.pass_context
-def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device,
+def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, val, epochs, pretrain, device,
                scheduler, workers, resume, out, no_figures, report_only):
     """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths."""
     try:
         study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
-                            pretrain, device)
+                            pretrain, device, val)
         summary = main(study, out, scheduler, workers, resume, figures=not no_figures, report_only=report_only)
     except (PriotError, InputError) as exc:
         click.echo(f"m0sim run paper-table: error: {exc}", err=True)

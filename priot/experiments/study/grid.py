@@ -1,15 +1,37 @@
 """The study's grid: which settings (width x angle), seeds and methods, and the cells they expand into.
 
-A *setting* is one model width at one rotation (or the random-angle setting). A *cell* is one training run:
-a tuning run (one method, one step, trained on the adaptation data minus its validation split, scored on
-that split) or a final run (the method with its tuned step, trained on all adaptation data, scored on the
-test split). Cells are small dicts of plain values, so a cell is a pure function of its config and its
-result file is keyed by a hash of that config.
+A *setting* is one model width at one rotation (or the random-angle setting). A *cell* is one task: a tuning
+cell (one method at one step on one seed's validation split: successive halving over the method's other
+knobs, ``priot.experiments.study.tuning``) or a final run (the method with the knobs its tuning chose, trained
+on all adaptation data, scored on the test split). Every setting and seed is tuned on its own validation split:
+nothing chosen on one seed or width is reused for another. Cells are small dicts of plain values, so a cell is
+a pure function of its config and its result file is keyed by a hash of that config.
 
-Three presets: ``quick`` (one width, two angles, 3 seeds, few samples), ``default`` (sized for a 2-core
-machine: the tiny CNN at every angle, widths x2 and x4 at 90 degrees reusing the x1 steps tuned at 90
-degrees, each setting's steps tuned on its first seed only, 300 training digits; about 900 cells) and ``full`` (every width at every angle, each
-seed tuned on its own validation split; meant for a cluster).
+Validation: ``val`` = 200 rotated digits of each seed's adaptation data, so one digit is 0.5 pp of validation
+accuracy (the test split: 500 digits, one digit 0.2 pp).
+
+Sizing of the default grid: at most 2 hours of wall time on 2 cores, 14,400 CPU-s, tuning included. CPU
+(process) time measured on this code, one worker, ``OPENBLAS_NUM_THREADS=1``, on a loaded 2-core machine, default
+preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
+
+  x1: a baseline tuning cell (one configuration: 3 epochs on 200 digits, two validation passes) 0.58 s, the 80
+      of the ten tuned baselines 46 s; PRIOT 0.62 s and PRIOT-S 0.60 s per configuration (every configuration
+      one epoch and a validation pass, a third two more epochs and a pass); the 13 finals 19 s.
+  x2: 2.4x the baselines' cost (1.56 s a cell), 1.8x PRIOT's (1.12 s a configuration).
+  x4: 3.7x the baselines' cost (sgd-all's and sgd-last's tuning cells).
+
+With the registry's grids (PRIOT 10 steps x 5 keep x 2 roundings = 100 configurations, PRIOT-S 10 x 3 keep x 2
+fractions x 3 selections x 2 roundings = 360) one seed of one setting costs 46 + 100 x 0.62 + 360 x 0.60 + 19
+= 343 s at x1 and 125 + 460 x 1.12 + 46 = 686 s at x2. The default grid, x1 at 45, 90, 180 degrees and
+random plus x2 at 90 degrees, costs 5 seeds x (4 x 343 + 686) = 10,290 s plus the 10 backbones' pretraining
+(about 9 s per seed for x1 and x2): about 10,340 CPU-s, 72% of the budget, the rest left for scheduling and
+the longest cells at the end. x4 at 90 degrees would add about 5 x 1,100 s and break the budget: it is in
+``full`` (and ``--widths 4 --angles 90``). While the PRIOT class takes no rounding/selection keyword, the study
+searches 50 PRIOT and 60 PRIOT-S configurations and costs about 132 s per x1 setting and seed.
+
+Three presets: ``quick`` (x1 at 45 and 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300
+test digits: minutes), ``default`` (sized above) and ``full`` (every width at every angle, 1,000 digits, 5
+seeds; for a cluster).
 """
 
 import hashlib
@@ -18,23 +40,26 @@ from dataclasses import dataclass, replace
 
 from priot import methods
 from priot.errors import ConfigError
+from priot.experiments.study.tuning import procedure
 from priot.models import model_name
 from priot.recipe import PRETRAIN, PRETRAIN_EPOCHS, Recipe
 
-CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
+CELL_FORMAT = 2  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
 RANDOM_RANGE = (0.0, 360.0)  # the random-angle setting: every image its own angle, uniform over a full turn
 WIDTHS = (1.0, 2.0, 4.0)
-RUN_FIRST = (45.0, 90.0)  # the default grid runs these settings first (the probes' angles; widths compare at 90)
+DEFAULT_ANGLES = (45.0, 90.0, 180.0, "random")  # the default grid's x1 angles
+DEFAULT_WIDE = (2.0,)  # the default grid's wider models, at 90 degrees (x4 breaks the time budget: see above)
+VAL = 200  # validation digits per seed (one digit = 0.5 pp)
+SEEDS = {"quick": 3, "default": 5, "full": 5}  # 3 seeds leave the sign of a few-pp difference open
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One width at one angle; ``tune_from`` names the setting whose tuned steps it reuses (None: its own)."""
+    """One width at one angle."""
 
     width: float
     angle: object  # degrees, or "random"
-    tune_from: tuple | None = None
 
     @property
     def model(self) -> str:
@@ -61,8 +86,8 @@ def angle_label(angle) -> str:
 
 @dataclass(frozen=True)
 class Study:
-    """Everything that decides which cells run. ``tune_every_seed``: tune on each seed's own validation split
-    (full) or on the first seed only and reuse the steps for the others (quick, default)."""
+    """Everything that decides which cells run. ``val``: validation digits held out of the ``samples``
+    adaptation digits while tuning (the finals train on all of them)."""
 
     settings: tuple
     seeds: tuple
@@ -72,42 +97,56 @@ class Study:
     epochs: int = 3
     pretrain: int = PRETRAIN
     pretrain_epochs: int = PRETRAIN_EPOCHS
-    val_frac: float = 0.2
-    tune_every_seed: bool = False
+    val: int = VAL
     device: bool = False
     device_every: int = 50
     dataset: str = "mnist5k"
     data_path: str | None = None
     preset: str = "custom"
 
+    def __post_init__(self):
+        if not 1 <= self.val <= self.samples - 10:
+            raise ConfigError(f"validation split of {self.val} digits needs at least {self.val + 10} adaptation "
+                              f"digits (--samples {self.samples}); lower --val or raise --samples")
+
+    @property
+    def val_frac(self) -> float:
+        """The held-out fraction of the adaptation digits (the recipe's setting)."""
+        return self.val / self.samples
+
+    # Every seed and setting is tuned on its own validation split; these two say so to the engine and report.
+    tune_every_seed = True
+
     def tuning_seed(self, seed: int) -> int:
-        """The seed whose validation split tunes the steps used by ``seed``."""
-        return seed if self.tune_every_seed else self.seeds[0]
+        """The seed whose validation split tunes ``seed``'s knobs: its own."""
+        return seed
 
 
-def preset(name: str, seeds: int = 3) -> Study:
-    """The ``quick``, ``default`` or ``full`` grid with every registered method and ``seeds`` seeds."""
+def preset(name: str, seeds: int | None = None) -> Study:
+    """The ``quick``, ``default`` or ``full`` grid with every registered method and ``seeds`` seeds (None: the
+    preset's, ``SEEDS``)."""
+    if name not in SEEDS:
+        raise ConfigError(f"unknown preset {name!r} (quick, default, full)")
+    seeds = SEEDS[name] if seeds is None else seeds
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     every = tuple(methods.REGISTRY)
     s = tuple(range(seeds))
     if name == "quick":
-        return Study(tuple(Setting(1.0, a) for a in (45.0, 90.0)), s, every, samples=200, test=300, epochs=2,
+        return Study(tuple(Setting(1.0, a) for a in (45.0, 90.0)), s, every, samples=300, test=300, epochs=2,
                      preset=name)
     if name == "default":
-        x1 = tuple(Setting(1.0, a) for a in RUN_FIRST + tuple(a for a in ANGLES if a not in RUN_FIRST))
-        wide = tuple(Setting(w, 90.0, tune_from=(1.0, 90.0)) for w in WIDTHS[1:])
-        return Study(x1 + wide, s, every, samples=300, test=500, epochs=3, preset=name)
-    if name == "full":
-        return Study(tuple(Setting(w, a) for w in WIDTHS for a in ANGLES), s, every, samples=1000, test=1000,
-                     epochs=3, tune_every_seed=True, preset=name)
-    raise ConfigError(f"unknown preset {name!r} (quick, default, full)")
+        x1 = tuple(Setting(1.0, a) for a in DEFAULT_ANGLES)
+        wide = tuple(Setting(w, 90.0) for w in DEFAULT_WIDE)
+        return Study(x1 + wide, s, every, samples=400, test=500, epochs=3, preset=name)
+    return Study(tuple(Setting(w, a) for w in WIDTHS for a in ANGLES), s, every, samples=1000, test=1000, epochs=3,
+                 preset=name)
 
 
 def restrict(study: Study, names=None, families=None, widths=None, angles=None, **overrides) -> Study:
     """The study limited to some methods (by name or family); ``widths``/``angles`` replace the grid by their
-    product (each setting tuned on its own), the preset's lists standing in for the one not given. Unknown
-    names and an empty grid are errors."""
+    product, the preset's lists standing in for the one not given. Unknown names and an empty grid are
+    errors."""
     chosen = list(study.methods)
     if names:
         for n in names:
@@ -129,8 +168,8 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
     return replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
 
 
-# The recipe settings a cell carries (with its method, step and keep): its result file is keyed by them, so this
-# list and their values are part of CELL_FORMAT.
+# The recipe settings a cell carries (with its method, step and search): its result file is keyed by them, so
+# this list and their values are part of CELL_FORMAT.
 CELL_RECIPE = ("model", "angle", "angle_range", "seed", "samples", "test", "epochs", "pretrain", "pretrain_epochs",
                "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers")
 
@@ -152,25 +191,52 @@ def base_config(study: Study, setting: Setting, seed: int) -> dict:
     return {"format": CELL_FORMAT, **{k: plain[k] for k in CELL_RECIPE}}
 
 
-def cell_recipe(cell: dict) -> Recipe:
-    """The recipe a cell runs: its CELL_RECIPE settings, its step and its kept fraction."""
-    keep = {} if cell.get("keep") is None else {cell["method"]: cell["keep"]}
-    return Recipe.build(**{k: cell[k] for k in CELL_RECIPE}, keep=keep)
+def cell_recipe(cell: dict, knobs: dict | None = None) -> Recipe:
+    """The recipe a cell runs with the method's knob values ``knobs`` besides the step (None: their defaults):
+    keep and frac by the recipe's own fields, the others as its ``knobs``."""
+    knobs = dict(knobs or {})
+    keep = knobs.pop("keep", None)
+    frac = knobs.pop("frac", None)
+    plain = {k: cell[k] for k in CELL_RECIPE}
+    if frac is not None:
+        plain["frac"] = frac
+    return Recipe.build(**plain, keep={} if keep is None else {cell["method"]: keep}, knobs=knobs)
+
+
+def search(name: str) -> dict:
+    """{knob: values} a tuning cell of method ``name`` searches besides the step, in the registry's order (a
+    knob its class does not take yet stays at its default: ``MethodSpec.searched``)."""
+    s = methods.spec(name)
+    return {k.name: list(s.searched(k)) for k in s.knobs if k.name != methods.STEP}
+
+
+def _method_config(study: Study, setting: Setting, seed: int, method: str, step) -> dict:
+    """What a method's tuning and final cells at ``step`` share: base, method, step and what its tuning
+    searches (so a final's key changes with the search that chose its knobs)."""
+    cell = dict(base_config(study, setting, seed), method=method, step=step)
+    if step is not None:
+        cell.update(search=search(method), halving=procedure(study.epochs))
+    return cell
 
 
 def tune_cells(study: Study, setting: Setting, seed: int) -> list[dict]:
-    """Every (method, step) of the registry grids, scored on the validation split of ``seed``."""
-    base = base_config(study, setting, seed)
-    return [dict(base, kind="tune", method=n, step=s, keep=methods.DEFAULT_KEEP.get(n)) for n in study.methods
+    """One tuning cell per (method, step) of the registry's step grids, scored on ``seed``'s validation split."""
+    return [dict(_method_config(study, setting, seed, n, s), kind="tune") for n in study.methods
             for s in methods.spec(n).grid]
 
 
 def final_cell(study: Study, setting: Setting, seed: int, method: str, step) -> dict:
-    cell = dict(base_config(study, setting, seed), kind="final", method=method, step=step,
-                keep=methods.DEFAULT_KEEP.get(method))
+    """The final run of ``method`` at its tuned ``step`` (None: a method without knobs); its other knobs are
+    the ones its tuning cell at that step chose (``tuning_cell_of``)."""
+    cell = dict(_method_config(study, setting, seed, method, step), kind="final")
     if study.device and methods.spec(method).device:
         cell.update(device=True, device_every=study.device_every)
     return cell
+
+
+def tuning_cell_of(final: dict) -> dict:
+    """The tuning cell whose choice a final cell runs (the same config, kind "tune", no device run)."""
+    return {k: v for k, v in final.items() if k not in ("device", "device_every")} | {"kind": "tune"}
 
 
 def backbone_key(cell: dict) -> tuple:
@@ -185,7 +251,5 @@ def cell_key(cell: dict) -> str:
 
 
 def tuning_source(setting: Setting, study: Study) -> Setting:
-    """The setting whose tuning cells choose ``setting``'s steps."""
-    if setting.tune_from is None:
-        return setting
-    return next(s for s in study.settings if s.key == setting.tune_from)
+    """The setting whose tuning cells choose ``setting``'s knobs: itself (nothing is reused across settings)."""
+    return setting
