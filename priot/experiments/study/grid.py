@@ -20,17 +20,18 @@ preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
   x2: 2.4x the baselines' cost (1.56 s a cell), 1.8x PRIOT's (1.12 s a configuration).
   x4: 3.7x the baselines' cost (sgd-all's and sgd-last's tuning cells).
 
-With the registry's grids (PRIOT 10 steps x 5 keep x 2 roundings = 100 configurations, PRIOT-S 10 x 3 keep x 2
-fractions x 3 selections x 2 roundings = 360) one seed of one setting costs 46 + 100 x 0.62 + 360 x 0.60 + 19
-= 343 s at x1 and 125 + 460 x 1.12 + 46 = 686 s at x2. The default grid, x1 at 45, 90, 180 degrees and
-random plus x2 at 90 degrees, costs 5 seeds x (4 x 343 + 686) = 10,290 s plus the 10 backbones' pretraining
-(about 9 s per seed for x1 and x2): about 10,340 CPU-s, 72% of the budget, the rest left for scheduling and
-the longest cells at the end. x4 at 90 degrees would add about 5 x 1,100 s and break the budget: it is in
-``full`` (and ``--widths 4 --angles 90``). While the PRIOT class takes no rounding/selection keyword, the study
-searches 50 PRIOT and 60 PRIOT-S configurations and costs about 132 s per x1 setting and seed.
+With the registry's grids (PRIOT 10 steps x 5 keep x 2 roundings = 100 configurations, PRIOT-S 10 steps x 5 keep
+x 3 fractions x 3 selections x 2 roundings = 900) one seed of one setting costs 46 + 100 x 0.62 + 900 x 0.60 +
+19 = 667 s at x1, 125 + 1,000 x 1.12 + 46 = 1,291 s at x2 and about 3.7 x 667 s at x4. The default grid, x1 at
+45, 90, 180 degrees and random, costs 5 seeds x 4 x 667 = 13,340 s plus 5 backbones' pretraining (a few
+seconds each): about 13,400 CPU-s, 93% of the budget (the measurement ran on a machine loaded by other jobs,
+which inflates CPU time; an idle machine has more headroom). Wider models do not fit: x2 at 90 degrees alone
+would add 5 x 1,291 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). While the PRIOT class
+takes no rounding/selection keyword, the study searches 50 PRIOT and 150 PRIOT-S configurations: about 46 +
+31 + 90 + 19 = 186 s per x1 setting and seed.
 
 Three presets: ``quick`` (x1 at 45 and 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300
-test digits: minutes), ``default`` (sized above) and ``full`` (every width at every angle, 1,000 digits, 5
+test digits: minutes), ``default`` (x1 at 45, 90, 180 degrees and random, 5 seeds: sized above) and ``full`` (every width at every angle, 1,000 digits, 5
 seeds; for a cluster).
 """
 
@@ -48,8 +49,7 @@ CELL_FORMAT = 2  # part of every cell's key: bump when a cell's meaning changes,
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
 RANDOM_RANGE = (0.0, 360.0)  # the random-angle setting: every image its own angle, uniform over a full turn
 WIDTHS = (1.0, 2.0, 4.0)
-DEFAULT_ANGLES = (45.0, 90.0, 180.0, "random")  # the default grid's x1 angles
-DEFAULT_WIDE = (2.0,)  # the default grid's wider models, at 90 degrees (x4 breaks the time budget: see above)
+DEFAULT_ANGLES = (45.0, 90.0, 180.0, "random")  # the default grid: x1 at these (wider models break its budget)
 VAL = 200  # validation digits per seed (one digit = 0.5 pp)
 SEEDS = {"quick": 3, "default": 5, "full": 5}  # 3 seeds leave the sign of a few-pp difference open
 
@@ -136,9 +136,8 @@ def preset(name: str, seeds: int | None = None) -> Study:
         return Study(tuple(Setting(1.0, a) for a in (45.0, 90.0)), s, every, samples=300, test=300, epochs=2,
                      preset=name)
     if name == "default":
-        x1 = tuple(Setting(1.0, a) for a in DEFAULT_ANGLES)
-        wide = tuple(Setting(w, 90.0) for w in DEFAULT_WIDE)
-        return Study(x1 + wide, s, every, samples=400, test=500, epochs=3, preset=name)
+        return Study(tuple(Setting(1.0, a) for a in DEFAULT_ANGLES), s, every, samples=400, test=500, epochs=3,
+                     preset=name)
     return Study(tuple(Setting(w, a) for w in WIDTHS for a in ANGLES), s, every, samples=1000, test=1000, epochs=3,
                  preset=name)
 
