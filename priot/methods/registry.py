@@ -109,10 +109,10 @@ class MethodSpec:
             raise ConfigError(f"method {self.name}: step grid {self.grid} is not consecutive integer steps")
         if self.grid and self.default_step not in self.grid:
             raise ConfigError(f"method {self.name}: default step {self.default_step} is not in its grid {self.grid}")
-        others = tuple(self.knobs)
+        step = (Knob(STEP, self.grid, self.default_step, summary=f"the step ({self.step_name})"),) if self.grid else ()
+        others = tuple(k for k in self.knobs if k not in step)  # dataclasses.replace hands back the step knob
         if any(k.name == STEP for k in others):
             raise ConfigError(f"method {self.name}: the step knob comes from grid and default_step, not knobs")
-        step = (Knob(STEP, self.grid, self.default_step, summary=f"the step ({self.step_name})"),) if self.grid else ()
         object.__setattr__(self, "knobs", step + others)
         if len({k.name for k in self.knobs}) != len(self.knobs):
             raise ConfigError(f"method {self.name}: knob names {[k.name for k in self.knobs]} repeat")

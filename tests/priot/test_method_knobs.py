@@ -108,3 +108,11 @@ def test_priot_s_selection_reaches_the_method_and_is_searched(small_qm):
 @_taken("ranking")
 def test_magnitude_ranking_reaches_the_method(small_qm):
     assert methods.make("priot", small_qm, ranking="magnitude").ranking == "magnitude"
+
+
+def test_a_replaced_spec_keeps_its_knobs_and_refuses_a_second_step_knob():
+    import dataclasses
+    s = methods.spec("priot-s")
+    assert dataclasses.replace(s, summary="another").knobs == s.knobs
+    with pytest.raises(ConfigError, match="the step knob comes from grid and default_step"):
+        dataclasses.replace(s, knobs=(Knob("step", (1, 2), 1),))
