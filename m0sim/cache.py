@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from m0sim import cachefile
+from m0sim.errors import InputError
 
 
 def root() -> Path:
@@ -31,16 +32,26 @@ def digest(*parts: str | bytes, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def lock_path_of(path: Path) -> Path:
+    """The lock file beside a cache entry (held while the entry is built)."""
+    return path.with_name(path.name + ".lock")
+
+
 def build_once(path: Path, build: Callable[[Path], object], what: str | None = None) -> Path:
     """`path`, built by `build(tmp)` if it does not exist yet; `build` writes the file `tmp` (same directory).
 
     When `what` is given, a build prints one line on stderr saying what was built and how long it took.
     """
-    path = Path(path)
+    path = cachefile.refuse_directory(path, "cache entry")
     if path.exists():
         return path
     cachefile.ensure_dir(path.parent, "m0sim cache directory ($M0SIM_CACHE)")
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
+    lock_path = cachefile.refuse_directory(lock_path_of(path), "cache entry's lock file")
+    try:
+        lock = open(lock_path, "a")
+    except OSError as exc:
+        raise InputError(f"{lock_path}: cannot open the cache entry's lock file ({exc.strerror})") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, also if this process dies
         if path.exists():  # another process built it while this one waited
             return path

@@ -33,10 +33,20 @@ def ensure_dir(directory, what: str = "directory") -> Path:
     return directory
 
 
+def refuse_directory(path, what: str = "file") -> Path:
+    """`path`, unless a directory stands where the file belongs (a rename onto it, a read or a dlopen of it
+    would fail with IsADirectoryError after the work was done)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory where the {what} belongs; remove it "
+                         f"(`m0sim cache clean` removes such entries from the cache)")
+    return path
+
+
 @contextmanager
 def atomic_path(path, mode: int = 0o666, what: str = "directory"):
     """Yield a fresh temporary path beside `path`; it replaces `path` if the body succeeds, else is removed."""
-    path = Path(path)
+    path = refuse_directory(path)
     ensure_dir(path.parent, what)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from m0sim import memmap
+from m0sim import energy, memmap, sigint
 from m0sim.errors import InputError, M0simError
 from m0sim.params import FiniteFloatRange
 
@@ -22,12 +22,36 @@ MAX_SECONDS = 1e6  # of emulated time: 1.25e14 cycles at 125 MHz, far inside the
 EXPERIMENT_GROUP = "m0sim.experiments"
 
 
+def _usage_error(exc: click.ClickException):
+    """A usage error (bad option value, unknown option) as one line, like every other error, and its exit code."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # bare `m0sim`: the help it asked for
+        exc.show()
+        sys.exit(exc.exit_code)
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    click.echo(f"m0sim: error: {where}{exc.format_message()}", err=True)
+    sys.exit(exc.exit_code)
+
+
 class _Group(click.Group):
-    """Turns m0sim's own errors into one clear line and their exit code, with no traceback."""
+    """Turns m0sim's own errors and usage errors into one clear line and their exit code, with no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            done = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _usage_error(exc)
+        except click.exceptions.Abort:  # Ctrl-C while click itself was parsing
+            click.echo("m0sim: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(done if isinstance(done, int) else 0)  # --help and --version return their exit code
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with sigint.as_keyboard_interrupt():
+                return super().invoke(ctx)
         except M0simError as exc:
             click.echo(f"m0sim: error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -54,19 +78,34 @@ def _budget_options(f):
     return f
 
 
-def _machine(program, clock_mhz, alignment_check):
-    from m0sim.machine import Machine
-    return Machine(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check)
+def _machine(program, clock_mhz, alignment_check, stdout=None):
+    from m0sim.soc import Pico  # both cores: core 1 waits in the bootrom unless the program launches it
+    return Pico(program, clock_hz=int(clock_mhz * 1e6), alignment_faults=alignment_check, stdout=stdout)
 
 
 def _budget(machine, max_seconds):
     return max(int(max_seconds * machine.clock.hz), 1)
 
 
+def _energy(machine, stats):
+    """The run's energy estimate: each core busy for its cycles but those it slept (WFI, WFE); a core never
+    launched (core 1 in the bootrom) costs only leakage."""
+    if not stats.cores:
+        return energy.of_run(stats.cycles, stats.clock_hz, sleeping=min(machine.exceptions.slept_cycles, stats.cycles))
+    engines = [machine, getattr(machine, "core1", None)]
+    cores = []
+    for core, engine in zip(stats.cores, engines):
+        wfi = engine.exceptions.slept_cycles if engine is not None else 0
+        asleep = min(core.sleep_cycles + wfi, core.cycles)
+        cores.append(energy.CoreCycles(core.cycles - asleep, asleep))
+    return energy.estimate(cores, stats.clock_hz)
+
+
 @main.command("exec")
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @_budget_options
-@click.option("--stats", is_flag=True, help="Print instructions, cycles, time and RAM on stderr after the run.")
+@click.option("--stats", is_flag=True,
+              help="Print instructions, cycles, time, RAM and an energy estimate on stderr after the run.")
 def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, stats):
     """Run PROGRAM.elf (or .uf2) from reset; its semihosting output goes to stdout and its exit code becomes ours."""
     m = _machine(program, clock_mhz, alignment_check)
@@ -76,6 +115,9 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
     if stats:
         click.echo(f"m0sim: {program.name}: {result.stats.summary()}", err=True)
         click.echo(f"m0sim: {program.name}: {result.stats.realtime(host)}", err=True)
+        if result.stats.cores:  # both cores ran: what the unmodelled bus contention could add
+            click.echo(f"m0sim: {program.name}: {m.contention_bound().summary()}", err=True)
+        click.echo(f"m0sim: {program.name}: {_energy(m, result.stats).summary()}", err=True)
     sys.exit(result.exit_code & 0xFF)
 
 
@@ -83,17 +125,23 @@ def exec_(program, max_instructions, max_seconds, clock_mhz, alignment_check, st
 @click.argument("program", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=3333, show_default=True,
               help="TCP port on 127.0.0.1 (0 picks a free one).")
-@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="Stop with an error after this much emulated time.")
-@click.option("--clock-mhz", type=click.FloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
+@click.option("--max-seconds", type=FiniteFloatRange(min=0, min_open=True, max=MAX_SECONDS), default=60.0,
+              show_default=True, help="Stop with an error after this much emulated time.")
+@click.option("--clock-mhz", type=FiniteFloatRange(min=1, max=1000), default=memmap.CLOCK_HZ / 1e6,
               show_default=True, help="clk_sys frequency.")
 @click.option("--trace", is_flag=True, help="Log the remote-protocol packets on stderr.")
-def gdbserver(program, port, max_seconds, clock_mhz, trace):
-    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`."""
-    from m0sim.loader import load_program
-    from m0sim.gdbstub import serve
+@click.option("--once", is_flag=True,
+              help="Exit with the program (its exit code; 0 when GDB kills it or goes away) instead of staying up "
+                   "for the next GDB.")
+def gdbserver(program, port, max_seconds, clock_mhz, trace, once):
+    """Debug PROGRAM.elf (or .uf2) from GDB: `gdb-multiarch PROGRAM.elf -ex 'target remote :PORT'`.
+
+    The server stays up across detaches and reconnections (the program runs on after `detach` as `exec` runs
+    it) until interrupted, or with --once until the program ends."""
+    from m0sim.loader import load_runnable
+    from m0sim.gdbserver import serve
     log = (lambda line: click.echo(f"m0sim: rsp {line}", err=True)) if trace else None
-    sys.exit(serve(load_program(program), port, int(clock_mhz * 1e6), max_seconds, log=log))
+    sys.exit(serve(load_runnable(program), port, int(clock_mhz * 1e6), max_seconds, log=log, once=once))
 
 
 @main.command()
@@ -121,9 +169,10 @@ def info(program, as_json, all_symbols):
     for s in data["sections"]:
         click.echo(f"{s['name']:<16}{s['addr']:>#12x}{s['size']:>10}  {s['flags']}")
     click.echo(f"flash: {fp['flash']:>8} bytes of {memmap.XIP.size} ({100 * fp['flash'] / memmap.XIP.size:.2f}%)"
-               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data']}")
+               f"  text {fp['text']}, rodata {fp['rodata']}, data image {fp['data_image']}")
     click.echo(f"SRAM:  {fp['static_ram']:>8} bytes of {memmap.SRAM.size} "
-               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']}, bss {fp['bss']}")
+               f"({100 * fp['static_ram'] / memmap.SRAM.size:.2f}%) static: data {fp['data']} "
+               f"(code {fp['sram_code']}), bss {fp['bss']}")
     click.echo(f"{'symbol':<32}{'address':>12}{'size':>8}  kind")
     for s in symbols:
         click.echo(f"{s.name:<32}{s.addr:>#12x}{s.size:>8}  {s.kind}")
@@ -185,6 +234,11 @@ CC_USAGE = """Usage: m0sim cc SOURCES... -o OUTPUT.elf [--stack-size BYTES] [GCC
   arm-none-eabi-gcc unchanged."""
 
 
+# gcc options whose value may follow as the next argument: joined to it (`-l m` is `-lm`), or kept as a pair.
+GCC_JOINABLE = ("-l", "-I", "-D", "-U", "-L")
+GCC_SEPARATE = ("-include", "-isystem", "-iquote", "-idirafter", "-x", "-u", "-Xlinker", "-MF", "-MT", "-MQ")
+
+
 def _cc_arguments(args):
     """(sources, output, stack size, gcc flags) from the raw command line.
 
@@ -208,6 +262,16 @@ def _cc_arguments(args):
                     raise InputError(f"--stack-size must be at least 256 bytes, got {stack}")
             else:
                 output = Path(value)
+        elif a in GCC_JOINABLE or a in GCC_SEPARATE:  # `-l m`, `-I dir`: the value is not a source
+            value = next(it, None)
+            if value is None:
+                raise InputError(f"option {a} needs a value")
+            if a in GCC_JOINABLE:
+                flags.append(a + value)
+            elif a == "-Xlinker" and "," not in value:
+                flags.append("-Wl," + value)  # one flag, so that it keeps its place among the libraries
+            else:
+                flags += [a, value]
         elif a.startswith("-"):
             flags.append(a)
         else:
@@ -254,8 +318,42 @@ def run(ctx, name):
     except click.exceptions.Exit as done:  # --help
         sys.exit(done.exit_code)
     except click.ClickException as exc:  # a usage error of the experiment's own options
-        exc.show()
-        sys.exit(exc.exit_code)
+        _usage_error(exc)
+
+
+@main.group("cache")
+def cache_():
+    """The build cache ($M0SIM_CACHE, else ~/.cache/m0sim): native counters, firmware, backbones."""
+
+
+@cache_.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cache_info(as_json):
+    """What the cache holds, by place: entries, bytes, and how much of it is stale."""
+    from m0sim import cache, cacheinfo
+    items = cacheinfo.scan()
+    places = sorted({i.place for i in items})
+    rows = {p: {"files": sum(i.place == p for i in items), "bytes": sum(i.size for i in items if i.place == p),
+                "stale_files": sum(i.place == p and bool(i.stale) for i in items),
+                "stale_bytes": sum(i.size for i in items if i.place == p and i.stale)} for p in places}
+    if as_json:
+        click.echo(json.dumps({"root": str(cache.root()), "places": rows}, indent=2))
+        return
+    click.echo(f"m0sim cache: {cache.root()}")
+    click.echo(f"{'place':<12}{'files':>8}{'size':>12}{'stale':>8}{'stale size':>12}")
+    total = {k: sum(r[k] for r in rows.values()) for k in ("files", "bytes", "stale_files", "stale_bytes")}
+    for place, r in [*rows.items(), ("total", total)]:
+        click.echo(f"{place:<12}{r['files']:>8}{cacheinfo.human(r['bytes']):>12}{r['stale_files']:>8}"
+                   f"{cacheinfo.human(r['stale_bytes']):>12}")
+
+
+@cache_.command("clean")
+@click.option("--all", "everything", is_flag=True, help="Remove every entry, not only the stale ones.")
+def cache_clean(everything):
+    """Remove stale entries (interrupted builds, superseded builds, directories in the way), or --all."""
+    from m0sim import cache, cacheinfo
+    count, size = cacheinfo.remove(cacheinfo.removable(cacheinfo.scan(), everything))
+    click.echo(f"m0sim cache: removed {count} file(s), {cacheinfo.human(size)} from {cache.root()}")
 
 
 @main.command()
@@ -266,8 +364,11 @@ def run(ctx, name):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--top", type=click.IntRange(min=1), default=25, show_default=True, help="Rows of the table.")
 def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz, alignment_check, as_json, top):
-    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...)."""
-    m = _machine(program, clock_mhz, alignment_check)
+    """Per-function cycles, share and calls of a run of PROGRAM.elf (or of one --call SYMBOL ARGS...).
+
+    With --json, stdout is one JSON document: the firmware's own output is its "output" field."""
+    output = bytearray()
+    m = _machine(program, clock_mhz, alignment_check, stdout=output.extend if as_json else None)
     budget = dict(max_instructions=max_instructions, max_cycles=_budget(m, max_seconds))
     if call_symbol:
         try:
@@ -282,7 +383,8 @@ def profile(program, call_symbol, args, max_instructions, max_seconds, clock_mhz
         run = m.run(**budget)
         stats, result = run.stats, {"exit_code": run.exit_code}
     if as_json:
-        click.echo(json.dumps({**result, **stats.to_dict()}, indent=2))
+        click.echo(json.dumps({**result, **stats.to_dict(), "energy": _energy(m, stats).to_dict(),
+                               "output": output.decode(errors="replace")}, indent=2))
         return
     click.echo(f"{'function':<32}{'cycles':>14}{'share':>8}{'instructions':>14}{'calls':>10}")
     for f in stats.functions[:top]:

@@ -44,6 +44,7 @@ class CodeTable:
     literals: np.ndarray  # uint32[]: their target addresses, in slot order
     base_cycles: np.ndarray  # uint32[n]: cost of the instruction starting in the slot (0 elsewhere)
     bad_text: dict  # slot -> "mnemonic operands" of a refused instruction
+    sp_writes: list  # addresses just after each `mov sp, rX` / `add sp, rX` (see `writes_sp_from_register`)
 
     @property
     def end(self) -> int:
@@ -59,6 +60,7 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
     condbr = np.zeros(n + 1, np.uint8)
     literal_at = {}
     bad_text = {}
+    sp_writes = []
     md = disassembler()
     for lo, hi in code_ranges:
         addr = lo
@@ -79,6 +81,8 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
                 lit = _literal_address(insn)
                 if lit is not None:
                     literal_at[slot] = lit
+                if writes_sp_from_register(insn):
+                    sp_writes.append(insn.address + insn.size)
                 if timing.is_conditional_branch(insn.mnemonic):
                     condbr[slot + insn.size // 2] = 1
                 addr = insn.address + insn.size
@@ -95,7 +99,46 @@ def build_table(memory: bytes, base: int, code_ranges) -> CodeTable:
     has_lit = np.zeros(n, np.uint32)
     has_lit[list(literal_at)] = 1
     literals = np.array([literal_at[k] for k in sorted(literal_at)] or [0], np.uint32)
-    return CodeTable(base, prefix(cyc), prefix(ins), prefix(bad), condbr, prefix(has_lit), literals, cyc, bad_text)
+    return CodeTable(base, prefix(cyc), prefix(ins), prefix(bad), condbr, prefix(has_lit), literals, cyc, bad_text,
+                     sp_writes)
+
+
+def splice(table: CodeTable, sub: CodeTable) -> CodeTable:
+    """`table` with the slots `sub` spans replaced by sub's decode (code rewritten in place): the per-slot
+    values are taken apart from the prefix sums, replaced, and summed again."""
+    i = (sub.base - table.base) // 2
+    j = i + len(sub.base_cycles)
+    per = lambda prefix: np.diff(prefix.astype(np.int64))
+    summed = lambda a: np.concatenate([[0], np.cumsum(a)]).astype(np.uint32)
+
+    def replaced(name):
+        values = per(getattr(table, name))
+        values[i:j] = per(getattr(sub, name))
+        return summed(values)
+    cyc = table.base_cycles.copy()
+    cyc[i:j] = sub.base_cycles
+    condbr = table.condbr_end.copy()
+    condbr[i + 1:j + 1] = sub.condbr_end[1:]  # a flag at slot k marks a branch ending there
+    old_lits = dict(zip(np.flatnonzero(per(table.literal_prefix)).tolist(), table.literals.tolist()))
+    new_lits = {k: v for k, v in old_lits.items() if not i <= k < j}
+    new_lits.update({i + k: v for k, v in zip(np.flatnonzero(per(sub.literal_prefix)).tolist(), sub.literals.tolist())})
+    has_lit = np.zeros(len(cyc), np.int64)
+    has_lit[list(new_lits)] = 1
+    literals = np.array([new_lits[k] for k in sorted(new_lits)] or [0], np.uint32)
+    bad_text = {k: v for k, v in table.bad_text.items() if not i <= k < j}
+    bad_text.update({i + k: v for k, v in sub.bad_text.items()})
+    sp_writes = [a for a in table.sp_writes if not sub.base < a <= sub.end] + sub.sp_writes
+    return CodeTable(table.base, summed(cyc), replaced("insns_prefix"), replaced("bad_prefix"), condbr,
+                     summed(has_lit), literals, cyc, bad_text, sp_writes)
+
+
+def writes_sp_from_register(insn) -> bool:
+    """`mov sp, rX` and `add sp, rX`: the only ARMv6-M writes of SP that can leave bits [1:0] set, which the
+    core ignores (ARMv6-M ARM B1.4.2: SP is word-aligned, writes to bits [1:0] are ignored); Unicorn keeps
+    them, so m0sim clears them just after such an instruction."""
+    ops = insn.operands
+    return (insn.mnemonic in ("mov", "add") and len(ops) == 2 and ops[0].type == capstone.arm.ARM_OP_REG
+            and ops[0].reg == capstone.arm.ARM_REG_SP and ops[1].type == capstone.arm.ARM_OP_REG)
 
 
 def _literal_address(insn) -> int | None:

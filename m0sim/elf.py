@@ -63,7 +63,8 @@ def load_elf(path) -> Program:
         raise InputError(f"{path}: unreadable ELF ({exc})") from None
     except Exception as exc:  # pyelftools raises many types on a corrupt header or table; all mean the same
         raise InputError(f"{path}: corrupt ELF ({type(exc).__name__}: {exc})") from None
-    funcs = sorted((s for s in symbols.values() if s.kind == "func"), key=lambda s: s.addr)
+    # At one address the last function wins (messages, profile): a strong symbol over its weak aliases.
+    funcs = sorted((s for s in symbols.values() if s.kind == "func"), key=lambda s: (s.addr, not s.weak))
     starts = [f.addr for f in funcs]
     code_end = lambda a: next((hi for lo, hi in code_ranges if lo <= a < hi), a + 2)
     ends = [f.addr + f.size if f.size else min(starts[i + 1] if i + 1 < len(funcs) else 2**32, code_end(f.addr))
@@ -132,7 +133,7 @@ def _symbols(path, elf):
         kind = {"STT_FUNC": "func", "STT_OBJECT": "object"}.get(stype, "other")
         addr = value & ~1 if kind == "func" else value
         if name not in symbols or kind != "other":
-            symbols[name] = Symbol(name, addr, sym["st_size"], kind)
+            symbols[name] = Symbol(name, addr, sym["st_size"], kind, sym["st_info"]["bind"] == "STB_WEAK")
     return symbols, sorted(mapping)
 
 

@@ -21,14 +21,14 @@ What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
   (lockup), m0sim stops with its exit-70 report instead.
 - WFI: the core sleeps until the next event (SysTick's next zero, a TIMER alarm with its interrupt enabled):
   the cycles advance to it. A WFI with nothing that can wake the core ends the run with a clear message.
-Not modelled: NMI sources, WFE/SEV events (WFE runs as a no-op), the process stack (CONTROL.SPSEL), other
+Not modelled here: NMI sources, WFE/SEV events (m0sim.soc's two-core loop models them), the process stack (CONTROL.SPSEL), other
 peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
 """
 
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import native
+from m0sim import codechange, native
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
@@ -69,6 +69,7 @@ class Exceptions:
         self.timer.on_change = self.reschedule
         self._next_tick = self._next_event = NO_EVENT
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
+        self.slept_cycles = 0  # cycles spent asleep in WFI (beyond the instruction's own), for m0sim.energy
         for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
         for addr in machine.instruction_sites(CPSIE):  # unmasking may let a pending exception in
@@ -146,6 +147,9 @@ class Exceptions:
                 continue
             if m._exit_code is not None:
                 return
+            if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
+                continue
             if self.route_unaligned():
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
                 continue
@@ -166,7 +170,9 @@ class Exceptions:
         give_back(m, pc)
         if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
             now = m.cycles() + WFI_CYCLES
-            m.adjust_cycles(WFI_CYCLES + max(0, self._next_event - now))
+            slept = max(0, self._next_event - now)
+            self.slept_cycles += slept
+            m.adjust_cycles(WFI_CYCLES + slept)
             s.insns += 1
             pc += 2
             m.uc.reg_write(arm.UC_ARM_REG_PC, pc | 1)
@@ -207,6 +213,8 @@ class Exceptions:
             s.cycle_budget = self.real_cycle_budget
         try:
             m.uc.emu_start(pc | 1, until)
+            while m._exit_code is None and codechange.after_stop(m):  # code run or overwritten in SRAM
+                m.uc.emu_start(m.uc.reg_read(arm.UC_ARM_REG_PC) | 1, until)
         finally:
             if hook is not None:
                 m.uc.hook_del(hook)
@@ -309,8 +317,11 @@ class Exceptions:
             give_back(self.m, pc)
             if self.priority(SVCALL) < self.execution_priority():
                 self.enter(SVCALL, pc)
+            elif self.m.uc.reg_read(arm.UC_ARM_REG_PRIMASK) & 1:
+                self.fault("SVC with PRIMASK set (CPSID I): SVCall escalates to HardFault", pc - 2)
             else:
-                self.fault("SVC at a priority that cannot preempt", pc - 2)
+                self.fault(f"SVC at execution priority {self.execution_priority()}: SVCall (priority "
+                           f"{self.priority(SVCALL)}) cannot preempt, so it escalates to HardFault", pc - 2)
             return True
         return False
 

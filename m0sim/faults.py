@@ -56,8 +56,10 @@ def access_range(insn, regs: dict) -> tuple[int, int] | None:
     return lo, lo + width
 
 
-def faulting_pc(code: bytes, start: int, regs: dict, addr: int, kind: str) -> int | None:
-    """The address of the instruction in `code` (a block at `start`) whose access of `kind` covers `addr`."""
+def faulting_access(code: bytes, start: int, regs: dict, addr: int, kind: str):
+    """(instruction address, first byte, element width) of the instruction in `code` (a block at `start`)
+    whose access of `kind` covers `addr`, or None. The width is what each of its accesses moves: 1, 2 or 4
+    (4 for the multiple-register transfers)."""
     global _MD
     if _MD is None:
         _MD = disassembler()
@@ -67,5 +69,12 @@ def faulting_pc(code: bytes, start: int, regs: dict, addr: int, kind: str) -> in
             continue
         span = access_range(insn, regs)
         if span is not None and span[0] <= addr < max(span[1], span[0] + 1):
-            return insn.address
+            single = insn.mnemonic.startswith(("ldr", "str"))
+            return insn.address, span[0], span[1] - span[0] if single else 4
     return None
+
+
+def faulting_pc(code: bytes, start: int, regs: dict, addr: int, kind: str) -> int | None:
+    """The address of the instruction in `code` (a block at `start`) whose access of `kind` covers `addr`."""
+    found = faulting_access(code, start, regs, addr, kind)
+    return found[0] if found else None

@@ -3,9 +3,15 @@
 The debugger plugs into `Machine._execute` (its `debugger` attribute): where a plain run makes one
 `emu_start`, the debugger serves GDB and runs the program in pieces between stops. No hook is added to a run
 without a debugger; with one, breakpoints are per-address code hooks, a single step is Unicorn's count of 1,
-Ctrl-C is polled between slices cut by the native instruction budget, and watchpoints add memory hooks on
-their range (plus a code hook on every instruction while any watchpoint is set, to stop right after the
-access).
+Ctrl-C is polled at least every POLL_SECONDS of host time between slices (cut by the native instruction
+budget, by each interrupt and by each WFI sleep), and watchpoints add memory hooks on their range (plus a
+code hook on every instruction while any watchpoint is set, to stop right after the access).
+
+As with a probe: `load` writes flash through the vFlash packets (m0sim.gdbflash) and the loaded image is
+the program from then on (`monitor reset` included); after `detach` (or `quit`) the program runs on exactly
+as `m0sim exec` runs it, interrupts and WFI included, and the next GDB that connects halts it; a single step
+does not stop in an interrupt handler taken during it (OpenOCD's `cortex_m maskisr auto`): the handler runs
+and the step ends where it would have without the interrupt.
 
 Counting stays exact: every stop gives back the unexecuted rest of the block charged last (m0sim.pieces), so
 the cycles after any mix of steps, breakpoints and continues equal those of an uninterrupted run
@@ -13,40 +19,51 @@ the cycles after any mix of steps, breakpoints and continues equal those of an u
 """
 
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import memmap, native
+from m0sim import codechange, interrupt, memmap, native
 from m0sim.errors import FirmwareFault
+from m0sim.exceptions import PENDSV
+from m0sim.gdbflash import FlashLoad
+from m0sim.gdbtarget import MEMORY_MAP_XML, REGISTERS, TARGET_XML, Refused, peek_peripheral
 from m0sim.pieces import give_back
-from m0sim.registers import GDB_REG_IDS as UC_REGS, GDB_REGS
 from m0sim.rsp import INTERRUPT, Connection, Disconnected, unescape
 from m0sim.stats import RunStats
 
-SLICE = 2_000_000  # instructions between Ctrl-C polls
+SLICE = 2_000_000  # instructions per emu_start at most, so that Ctrl-C is noticed between slices
+POLL_SECONDS = 0.05  # host time between two looks for Ctrl-C (or a new GDB, while detached)
 SIGINT, SIGILL, SIGTRAP, SIGSEGV = 2, 4, 5, 11
-TARGET_XML = ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd"><target version="1.0">'
-              '<architecture>arm</architecture><feature name="org.gnu.gdb.arm.m-profile">'
-              + "".join(f'<reg name="r{i}" bitsize="32"/>' for i in range(13))
-              + '<reg name="sp" bitsize="32" type="data_ptr"/><reg name="lr" bitsize="32"/>'
-                '<reg name="pc" bitsize="32" type="code_ptr"/><reg name="xpsr" bitsize="32"/>'
-                '</feature></target>')
+# The emulated budget (--max-seconds) ran out: SIGXCPU, "CPU time limit exceeded", is what happened (the
+# emulated CPU's time limit), GDB names it, and unlike SIGILL it says nothing is wrong with the program.
+SIGXCPU = 24
 WATCH_KINDS = {2: "watch", 3: "rwatch", 4: "awatch"}
-MONITOR_HELP = "monitor commands: cycles, stats, reset, help\n"
+MASKISR_MODES = ("auto", "off")
+MONITOR_HELP = ("monitor commands: reset [halt] (restart from the reset vector, halted), cycles, stats, "
+                "maskisr [auto|off] (auto: a step does not stop in an interrupt handler), help\n")
+RESET_NOTE = ("m0sim: reset: halted at the reset vector. GDB shows the registers it read before until "
+              "`maint flush register-cache` or a `stepi` (which runs nothing after a reset)\n")
 
 
 class Reset(Exception):
-    """`monitor reset`: the server builds a fresh machine and serves the same GDB from reset."""
+    """`monitor reset` or a finished `load`: the server builds a fresh machine (of the loaded program, if any)
+    and serves the same GDB from reset; `ram_writes` are GDB's writes to SRAM that belong to the load."""
+
+    def __init__(self, program=None, ram_writes=()):
+        self.program = program
+        self.ram_writes = list(ram_writes)
 
 
-class Detached(Exception):
-    """GDB detached or killed the program."""
+class Killed(Exception):
+    """GDB killed the program."""
 
-    def __init__(self, run_on: bool):
-        self.run_on = run_on
+
+class Gone(Exception):
+    """With --once: GDB disconnected without detaching; the server ends."""
 
 
 @dataclass
@@ -58,59 +75,93 @@ class Watch:
 
 
 class Debugger:
-    """Serves one GDB connection for one Machine run (see `Machine._execute`)."""
+    """Serves GDB for one Machine run (see `Machine._execute`), across detaches and reconnections: `lobby`
+    (m0sim.gdbserver.Lobby) holds the connected GDB, if any, and accepts the next one."""
 
-    def __init__(self, conn: Connection, breakpoints=None, watches=None, err=None):
-        self.conn = conn
+    def __init__(self, lobby, breakpoints=None, watches=None, err=None, once=False, ram_writes=(),
+                 maskisr="auto", sync=False):
+        self.lobby = lobby
         self.err = err or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.once = once
+        self.maskisr = maskisr
         self.m = None
         self.breaks: dict[int, int] = {}  # address -> hook handle
         self.watches: dict[tuple, Watch] = {}
         self._wanted_breaks = dict.fromkeys(breakpoints or ())
         self._wanted_watches = list(watches or ())
+        self._pending_ram_writes = list(ram_writes)
+        self._ram_writes = []  # GDB's SRAM writes since the last resume: part of a `load` if one follows
+        self._flash_load = None
         self._skip_break_at = None
         self._watch_hit = None  # (kind, addr) of an access seen; stop before the next instruction
         self._stop_pending = None
         self._step_hook = None
         self._fault = None  # FirmwareFault reported to GDB as a signal; the run ends on the next resume
+        self._hits_owed = 0  # XIP hits given back at this stop that the resumed block counts again
+        # The next single step is answered without running anything (OpenOCD's `gdb_sync`): after a watchpoint
+        # stop, GDB (which takes ARM watchpoints to stop before the access) steps over the access, which m0sim
+        # has already run, stopping right after it in its context; after a reset or load, that step is how GDB
+        # comes to show the new registers.
+        self._step_answered = sync
+        self.detached = False
+
+    @property
+    def conn(self) -> Connection | None:
+        return self.lobby.conn
 
     # --- plugged into Machine._execute --------------------------------------------------------------------
     def drive(self, machine, pc: int, until: int):
         self.m = machine
         machine.uc.reg_write(arm.UC_ARM_REG_PC, pc)
+        for addr, data in self._pending_ram_writes:
+            machine._write_bytes(addr, data)
         for addr in self._wanted_breaks:
             self._add_break(addr)
         for addr, length, kind in self._wanted_watches:
             self._add_watch(addr, length, kind)
         self.until = until
-        self._budget = (machine._state.insn_budget, machine._state.cycle_budget)
+        s = machine._state
+        # what the run's budget (--max-seconds) grants; granted again each time it runs out under GDB
+        self._allowance = (s.insn_budget - s.insns, machine.exceptions.real_cycle_budget - s.cycles)
+        self._insn_budget = s.insn_budget
         self._serve()
 
     # --- the command loop ---------------------------------------------------------------------------------
     def _serve(self):
         while True:
-            packet = self.conn.receive()
-            if packet == bytes([INTERRUPT]):
-                continue  # the target is already stopped
-            try:
-                reply = self._handle(packet.decode("latin-1"), packet)
-            except (ValueError, IndexError):
-                reply = "E01"  # a packet GDB would not send: refuse it, keep serving
-            if reply is _RESUMED:
-                if self.m._exit_code is not None:
-                    return
+            if self.detached:
+                if self._run_on():
+                    return  # the program ended while no GDB was connected
                 continue
-            if reply is not None:
-                self.conn.send(reply)
+            conn = self.lobby.wait()
+            try:
+                packet = conn.receive()
+                if packet == bytes([INTERRUPT]):
+                    continue  # the target is already stopped
+                try:
+                    reply = self._handle(packet.decode("latin-1"), packet)
+                except (ValueError, IndexError, TypeError):  # TypeError: too few fields ("Z0")
+                    reply = "E01"  # a packet GDB would not send: refuse it, keep serving
+                if reply is _RESUMED:
+                    if self.m._exit_code is not None:
+                        return
+                    continue
+                if reply is not None:
+                    conn.send(reply)
+            except Disconnected:
+                self.lobby.drop()
+                if self.once:
+                    raise Gone() from None
+                self.err("m0sim: GDB disconnected; the program stays halted for the next GDB")
 
     def _handle(self, text: str, raw: bytes):
         cmd = text[:1]
         if text.startswith("qSupported"):
-            return "PacketSize=4000;qXfer:features:read+;vContSupported+"
+            return "PacketSize=4000;qXfer:features:read+;qXfer:memory-map:read+;vContSupported+"
         if text.startswith("qXfer:features:read:target.xml:"):
-            off, length = (int(x, 16) for x in text.rsplit(":", 1)[1].split(","))
-            chunk = TARGET_XML[off:off + length]
-            return ("l" if off + length >= len(TARGET_XML) else "m") + chunk
+            return _xfer(TARGET_XML, text)
+        if text.startswith("qXfer:memory-map:read::"):
+            return _xfer(MEMORY_MAP_XML, text)
         if text == "?":
             return f"S{SIGTRAP:02x}"
         if text in ("qAttached",):
@@ -130,24 +181,26 @@ class Debugger:
         if text.startswith("vCont;"):
             action = text[6:].split(";")[0].split(":")[0]
             return self._resume(step=action[:1] in ("s", "S"))
+        if text.startswith("vFlash"):
+            return self._flash(text, raw)
         if cmd in ("c", "C", "s", "S"):
             if cmd in "cs" and len(text) > 1:  # optional resume address
                 self.m.uc.reg_write(arm.UC_ARM_REG_PC, int(text[1:], 16) | 1)
             return self._resume(step=cmd in "sS")
         if cmd == "g":
-            return "".join(_hex32(self._reg(i)) for i in range(len(GDB_REGS)))
+            return "".join(_hex32(self._reg(i)) for i in range(len(REGISTERS)))
         if cmd == "G":
             data = bytes.fromhex(text[1:])
-            for i in range(min(len(data) // 4, len(GDB_REGS))):
+            for i in range(min(len(data) // 4, len(REGISTERS))):
                 self._set_reg(i, int.from_bytes(data[4 * i:4 * i + 4], "little"))
             return "OK"
         if cmd == "p":
             n = int(text[1:], 16)
-            return _hex32(self._reg(n)) if n < len(GDB_REGS) else "E00"
+            return _hex32(self._reg(n)) if n < len(REGISTERS) else "E00"
         if cmd == "P":
             n, value = text[1:].split("=")
             n = int(n, 16)
-            if n >= len(GDB_REGS):
+            if n >= len(REGISTERS):
                 return "E00"
             self._set_reg(n, int.from_bytes(bytes.fromhex(value), "little"))
             return "OK"
@@ -167,40 +220,71 @@ class Debugger:
             return self._point(cmd == "Z", *(int(x, 16) for x in text[1:].split(";")[0].split(",")[:3]))
         if text.startswith("qRcmd,"):
             return self._monitor(bytes.fromhex(text[6:]).decode(errors="replace").strip())
-        if cmd == "k":
-            raise Detached(run_on=False)
+        if cmd == "k" or text.startswith("vKill"):
+            if text.startswith("vKill"):
+                self.conn.send("OK")
+            raise Killed()
         if cmd == "D":
             self.conn.send("OK")
-            raise Detached(run_on=True)
+            self._detach()
+            return None
         return ""  # not supported: GDB falls back or does without
 
     # --- registers and memory -----------------------------------------------------------------------------
     def _reg(self, n: int) -> int:
-        value = self.m.uc.reg_read(UC_REGS[n])
-        if GDB_REGS[n] == "xpsr":
+        value = self.m.uc.reg_read(REGISTERS[n].uc_id)
+        if REGISTERS[n].name == "xpsr":
             value |= 1 << 24  # the Thumb bit: always set on ARMv6-M
         return value
 
     def _set_reg(self, n: int, value: int):
-        if GDB_REGS[n] == "pc":
+        if REGISTERS[n].name == "pc":
             value |= 1
-        self.m.uc.reg_write(UC_REGS[n], value)
+        self.m.uc.reg_write(REGISTERS[n].uc_id, value)
 
     @staticmethod
-    def _debuggable(addr: int, length: int) -> bool:
-        """ROM, flash and SRAM only: a debugger read of a peripheral would have side effects and cost cycles."""
+    def _memory(addr: int, length: int) -> bool:
         return length >= 0 and any(r.contains(addr, max(length, 1)) for r in memmap.MEMORY_REGIONS)
 
     def _read(self, addr, length):
-        if not self._debuggable(addr, length):
+        if self._memory(addr, length):
+            return self.m._read_bytes(addr, length)
+        try:  # a peripheral register: only one that reads without side effects, at no cost
+            return peek_peripheral(self.m.bus, addr, length)
+        except Refused as why:
+            self.err(f"m0sim: GDB read refused: {why}")
             return None
-        return self.m._read_bytes(addr, length)
 
     def _write(self, addr, data) -> bool:
-        if not self._debuggable(addr, len(data)):
+        if not data:
+            return True  # GDB's probe for the X packet (a zero-length write)
+        if not self._memory(addr, len(data)) or addr < memmap.ROM.end:  # ROM: read-only, as on the Pico
             return False
         self.m._write_bytes(addr, data)
+        if memmap.SRAM.contains(addr, len(data)):
+            self._ram_writes.append((addr, bytes(data)))
         return True
+
+    # --- load: flash erase and write ----------------------------------------------------------------------
+    def _flash(self, text: str, raw: bytes):
+        if text.startswith("vFlashErase:"):
+            addr, length = (int(x, 16) for x in text[12:].split(","))
+            self._flash_load = self._flash_load or FlashLoad()
+            return "OK" if self._flash_load.erase(self.m, addr, length) else "E01"
+        if text.startswith("vFlashWrite:"):
+            colon = raw.index(b":", 12)
+            self._flash_load = self._flash_load or FlashLoad()
+            return "OK" if self._flash_load.write(self.m, int(raw[12:colon], 16), unescape(raw[colon + 1:])) \
+                else "E01"
+        if text == "vFlashDone":
+            load, self._flash_load = self._flash_load, None
+            if load is None:
+                return "OK"
+            program = load.program(self.m, self.m.program.path)
+            self.err(f"m0sim: GDB loaded {program.path.name}; the program restarts from its reset vector")
+            self.conn.send("OK")
+            raise Reset(program, self._ram_writes)
+        return ""
 
     # --- breakpoints and watchpoints ----------------------------------------------------------------------
     def _point(self, insert: bool, kind: int, addr: int, length: int = 2):
@@ -211,10 +295,7 @@ class Debugger:
                 self._add_break(addr)
             else:
                 self._wanted_breaks.pop(addr, None)
-                hook = self.breaks.pop(addr, None)
-                if hook is not None:
-                    self.m.uc.hook_del(hook)
-                    self.m.uc.ctl_remove_cache(addr, addr + 2)
+                self._remove_break(addr)
             return "OK"
         if kind in WATCH_KINDS:
             if not memmap.SRAM.contains(addr, max(length, 1)):
@@ -226,13 +307,7 @@ class Debugger:
             else:
                 if key in self._wanted_watches:
                     self._wanted_watches.remove(key)
-                w = self.watches.pop(key, None)
-                if w is not None:
-                    self.m.uc.hook_del(w.hook)
-                if not self.watches and self._step_hook is not None:
-                    self.m.uc.hook_del(self._step_hook)
-                    self._step_hook = None
-                    self.m.uc.ctl_flush_tb()
+                self._remove_watch(key)
             return "OK"
         return ""
 
@@ -241,6 +316,12 @@ class Debugger:
             return
         self.breaks[addr] = self.m.uc.hook_add(uc.UC_HOOK_CODE, self._on_break, begin=addr, end=addr)
         self.m.uc.ctl_remove_cache(addr, addr + 2)  # blocks translated before must call the new hook
+
+    def _remove_break(self, addr: int):
+        hook = self.breaks.pop(addr, None)
+        if hook is not None:
+            self.m.uc.hook_del(hook)
+            self.m.uc.ctl_remove_cache(addr, addr + 2)
 
     def _on_break(self, u, addr, _size, _user):
         if self._skip_break_at == addr:  # resuming from this very breakpoint
@@ -261,6 +342,15 @@ class Debugger:
             self._step_hook = self.m.uc.hook_add(uc.UC_HOOK_CODE, self._after_access)
         self.m.uc.ctl_flush_tb()
 
+    def _remove_watch(self, key):
+        w = self.watches.pop(key, None)
+        if w is not None:
+            self.m.uc.hook_del(w.hook)
+        if not self.watches and self._step_hook is not None:
+            self.m.uc.hook_del(self._step_hook)
+            self._step_hook = None
+            self.m.uc.ctl_flush_tb()
+
     def _on_access(self, _u, _access, _addr, _size, _value, key):
         if self._watch_hit is None:
             self._watch_hit = key
@@ -268,50 +358,111 @@ class Debugger:
     def _after_access(self, u, _addr, _size, _user):
         """Runs before every instruction while watchpoints exist: stop here if the last one hit one."""
         if self._watch_hit is not None:
-            addr, _length, kind = self._watch_hit
-            self._watch_hit = None
-            self._stop_pending = SIGTRAP, f"{WATCH_KINDS[kind]}:{addr:x};"
-            u.emu_stop()
+            self._stop_for_watch(u)
+
+    def _stop_for_watch(self, u):
+        addr, _length, kind = self._watch_hit
+        self._watch_hit = None
+        self._stop_pending = SIGTRAP, f"{WATCH_KINDS[kind]}:{addr:x};"
+        u.emu_stop()
 
     # --- running ------------------------------------------------------------------------------------------
     def _resume(self, step: bool):
         if self._fault is not None:
             self.conn.send(f"X{self._fault[0]:02x}")
             raise self._fault[1]
+        self._ram_writes = []
+        answered, self._step_answered = self._step_answered, False
+        if step and answered:
+            return f"T{SIGTRAP:02x}"
+        self._hits_owed = 0
+        active = len(self.m.exceptions.active)
+        reply = self._run(step, self.conn.poll_interrupt)
+        exc = self.m.exceptions
+        if step and self.maskisr == "auto" and reply == f"T{SIGTRAP:02x}" and len(exc.active) > active \
+                and exc.active[-1] >= PENDSV:  # an interrupt (a fault or an SVC is the step's own doing)
+            reply = self._finish_handlers(active)
+        if reply is _RESUMED:
+            self.conn.send(f"W{self.m._exit_code & 0xFF:02x}")
+        self._step_answered = isinstance(reply, str) and "watch:" in reply
+        return reply
+
+    def _finish_handlers(self, depth: int):
+        """maskisr auto: the step took an interrupt (PendSV, SysTick or an IRQ: what a Cortex-M's C_MASKINTS
+        masks; faults and SVC are the step's own doing and stop in their handler); run its handler (and any it
+        lets in) to the return to the stepped code, where the step ends. A breakpoint, watchpoint or Ctrl-C on
+        the way still stops there."""
+        m = self.m
+        if m.uc.reg_read(arm.UC_ARM_REG_PC) in self.breaks:
+            return f"T{SIGTRAP:02x}"  # a breakpoint on the handler's first instruction: it stops there
+        sp = m.uc.reg_read(arm.UC_ARM_REG_SP)
+        back = int.from_bytes(m._read_bytes(sp + 24, 4), "little") & ~1  # the frame's return address
+        exc = m.exceptions
+
+        def arrived(u, _addr, _size, _user):
+            if len(exc.active) <= depth:
+                self._stop_pending = SIGTRAP, ""
+                u.emu_stop()
+        hook = m.uc.hook_add(uc.UC_HOOK_CODE, arrived, begin=back, end=back)
+        m.uc.ctl_remove_cache(back, back + 2)
+        try:
+            return self._run(False, self.conn.poll_interrupt)
+        finally:
+            m.uc.hook_del(hook)
+            m.uc.ctl_remove_cache(back, back + 2)
+
+    def _run(self, step: bool, poll):
+        """Run until a stop GDB should hear of; its stop reply, or _RESUMED when the program exited."""
         m, s = self.m, self.m._state
+        exc = m.exceptions
         pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
         self._skip_break_at = pc if pc in self.breaks else None
         self._stop_pending = None
+        next_poll = time.monotonic() + POLL_SECONDS
         while True:
-            s.insn_budget = min(self._budget[0], s.insns + SLICE)
+            if time.monotonic() >= next_poll:  # the state is consistent here: stopped before pc
+                next_poll = time.monotonic() + POLL_SECONDS
+                if poll():
+                    return f"T{SIGINT:02x}"
+            s.insn_budget = min(self._insn_budget, s.insns + SLICE)
             if step:
                 m.uc.ctl_flush_tb()  # Unicorn's instruction count only reaches blocks translated after it is set
-            m.exceptions._wake = None
+            exc._wake = None
             try:
                 m.uc.emu_start(pc | 1, self.until, count=1 if step else 0)
-            except uc.UcError as exc:
+            except uc.UcError as err:
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
-                if exc.errno == uc.UC_ERR_INSN_INVALID and m.exceptions.on_invalid_instruction(pc):
+                if err.errno == uc.UC_ERR_INSN_INVALID and exc.on_invalid_instruction(pc):
                     pc = m.uc.reg_read(arm.UC_ARM_REG_PC)  # HardFault through the firmware's handler
                     if step:
                         return f"T{SIGTRAP:02x}"
                     continue
-                return self._report_fault(_fault_of(lambda: m._raise_fault(exc)))
+                return self._report_fault(_fault_of(lambda: m._raise_fault(err)))
             except FirmwareFault as fault:  # raised in one of the machine's hooks (a BKPT that is no call)
                 return self._report_fault(fault)
             finally:
-                s.insn_budget = self._budget[0]
+                s.insn_budget = self._insn_budget
+            if interrupt.requested():
+                raise KeyboardInterrupt  # Ctrl-C to the server itself (m0sim.interrupt)
             self._skip_break_at = None
             if m._exit_code is not None:
-                self.conn.send(f"W{m._exit_code & 0xFF:02x}")
                 return _RESUMED
+            if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
+                pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                continue
             reason = native.STOP_REASONS.get(s.stop_reason)
             pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
-            if (m.exceptions._wake is not None or reason == "budget") and m.exceptions.event_due():
-                pc = m.exceptions.handle_stop(pc, self.until)  # an interrupt: taken, then on
+            if self._watch_hit is not None and self._stop_pending is None:
+                # the access was the last instruction that ran (an exception return, the end of a step or
+                # slice, a stop for an event): report it here, in the context of the access
+                self._watch_hit, (addr, _length, kind) = None, self._watch_hit
+                self._give_back(pc)
+                s.stop_reason = 0
+                return f"T{SIGTRAP:02x}{WATCH_KINDS[kind]}:{addr:x};"
+            if (exc._wake is not None or reason == "budget") and exc.event_due():
+                pc = exc.handle_stop(pc, self.until)  # an interrupt: taken, then on
                 if pc is None:
                     if m._exit_code is not None:
-                        self.conn.send(f"W{m._exit_code & 0xFF:02x}")
                         return _RESUMED
                     pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
                     reason = native.STOP_REASONS.get(s.stop_reason)
@@ -319,13 +470,13 @@ class Debugger:
                     return f"T{SIGTRAP:02x}"
                 else:
                     continue
-            if reason == "budget" and s.insns < self._budget[0] and s.cycles < self._budget[1]:
+            if reason == "budget" and s.insns < self._insn_budget and s.cycles < exc.real_cycle_budget:
                 s.stop_reason = 0
                 self._give_back(pc)
-                if self.conn.poll_interrupt():
-                    return f"T{SIGINT:02x}"
-                continue
-            if reason == "unaligned" and m.exceptions.route_unaligned():
+                continue  # the end of a slice
+            if reason == "budget":
+                return self._budget_spent(pc)
+            if reason == "unaligned" and exc.route_unaligned():
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC)  # HardFault through the firmware's handler
                 if step:
                     return f"T{SIGTRAP:02x}"
@@ -338,28 +489,76 @@ class Debugger:
             sig, why = self._stop_pending or (SIGTRAP, "")
             return f"T{sig:02x}{why}"
 
+    def _budget_spent(self, pc: int):
+        """The emulated time (--max-seconds) ran out: a stop GDB shows as SIGXCPU with a line saying so; going
+        on grants the same budget again. Without GDB (detached) the run ends as `exec`'s does (exit 124)."""
+        m, s = self.m, self.m._state
+        fault = _fault_of(lambda: m._check_stop(None))
+        if self.detached:
+            raise fault
+        s.stop_reason = 0
+        self._give_back(pc)
+        insns, cycles = self._allowance
+        self._insn_budget = min(self._insn_budget + insns, 2**63)
+        m.exceptions.real_cycle_budget = min(m.exceptions.real_cycle_budget + cycles, 2**63)
+        m.exceptions.reschedule()
+        self.conn.send(_console(f"m0sim: {fault}; `continue` grants the same budget again\n"))
+        return f"T{SIGXCPU:02x}"
+
     def _report_fault(self, fault: FirmwareFault):
-        """Tell GDB with a signal so the state can be inspected; the run ends when GDB resumes."""
+        """Tell GDB with a signal so the state can be inspected; the run ends when GDB resumes. Without GDB
+        (detached) the run ends at once, as `exec`'s does."""
+        if self.detached:
+            raise fault
         self.err(f"m0sim: firmware fault: {fault}")
+        self.conn.send(_console(f"m0sim: firmware fault: {fault}\n"))
         sig = SIGSEGV if "memory" in str(fault) or "stack" in str(fault) else SIGILL
         self._fault = (sig, fault)
         return f"T{sig:02x}"
 
     def _give_back(self, pc: int):
+        before = self.m._state.xip_hits
         give_back(self.m, pc)
+        self._hits_owed += (before - self.m._state.xip_hits) % 2**64
+
+    # --- detach: the program runs on until it ends or a GDB connects -------------------------------------
+    def _detach(self):
+        for addr in list(self.breaks):
+            self._remove_break(addr)
+        for key in list(self.watches):
+            self._remove_watch(key)
+        self._wanted_breaks.clear()
+        self._wanted_watches.clear()
+        self.lobby.drop()
+        self.detached = True
+        self.err("m0sim: GDB detached; the program runs on")
+
+    def _run_on(self) -> bool:
+        """Run detached: True when the program ended, False when a GDB connected (the program halts for it)."""
+        self._hits_owed = 0
+        reply = self._run(False, self.lobby.arrived)
+        if reply is _RESUMED:
+            return True
+        self.detached = False  # a new GDB: it finds the program halted (its `?` is answered with a stop)
+        return False
 
     # --- monitor commands ---------------------------------------------------------------------------------
     def _monitor(self, command: str):
         m, s = self.m, self.m._state
+        words = command.split()
         if command == "cycles":
             out = f"{s.cycles} cycles, {s.insns} instructions ({s.cycles / m.clock.hz * 1e3:.6f} ms at " \
                   f"{m.clock.hz / 1e6:g} MHz)\n"
         elif command == "stats":
             out = self.stats().summary() + "\n"
-        elif command == "reset":
-            self.conn.send(_console("resetting: the program restarts from the reset vector\n"))
+        elif words in (["reset"], ["reset", "halt"]):
+            self.conn.send(_console(RESET_NOTE))
             self.conn.send("OK")
             raise Reset()
+        elif words[:1] == ["maskisr"] and len(words) <= 2 and (len(words) == 1 or words[1] in MASKISR_MODES):
+            if len(words) == 2:
+                self.maskisr = words[1]
+            out = f"maskisr {self.maskisr}\n"
         elif command in ("help", ""):
             out = MONITOR_HELP
         else:
@@ -368,7 +567,7 @@ class Debugger:
         return "OK"
 
     def stats(self) -> RunStats:
-        """The --stats figures of the run so far."""
+        """The --stats figures of the run so far (the XIP hits the resumed block counts again included)."""
         m, s = self.m, self.m._state
         heap_base, _limit, top, _ = m._heapinfo()
         sp = int(m.read(m.program.vector_table, np.uint32, 1)[0])
@@ -376,11 +575,17 @@ class Debugger:
             stack = m._stack_used((heap_base + 3) & ~3, sp)
         except FirmwareFault:
             stack = 0
-        return RunStats(s.insns, s.cycles, m.clock.hz, s.taken, s.xip_hits, s.xip_misses,
+        hits = (s.xip_hits + self._hits_owed) % 2**64
+        return RunStats(s.insns, s.cycles, m.clock.hz, s.taken, hits, s.xip_misses,
                         m.program.footprint()["static_ram"], stack, m._brk_max, [])
 
 
 _RESUMED = object()
+
+
+def _xfer(document: str, text: str) -> str:
+    off, length = (int(x, 16) for x in text.rsplit(":", 1)[1].split(","))
+    return ("l" if off + length >= len(document) else "m") + document[off:off + length]
 
 
 def _fault_of(action) -> FirmwareFault | None:
@@ -397,77 +602,3 @@ def _hex32(value: int) -> str:
 
 def _console(text: str) -> str:
     return "O" + text.encode().hex()
-
-
-def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None, log=None) -> int:
-    """Listen on localhost:port, serve one GDB until the program exits, GDB detaches or disconnects.
-
-    Returns the exit code for the command line: the program's own, or 0 when GDB went away first.
-    """
-    from m0sim.machine import Machine
-    from m0sim.rsp import listen
-    err = out or (lambda text: print(text, file=sys.stderr, flush=True))
-    server = listen(port)
-    err(f"m0sim: gdbserver for {program.path} listening on 127.0.0.1:{server.getsockname()[1]} "
-        f"(gdb-multiarch {program.path} -ex 'target remote :{server.getsockname()[1]}')")
-    try:
-        sock, _ = server.accept()
-    finally:
-        server.close()
-    conn = Connection(sock, log=log)
-    breaks, watches = {}, []
-    try:
-        while True:
-            machine = Machine(program, clock_hz=clock_hz, alignment_faults=True)  # as `m0sim exec` runs it
-            dbg = Debugger(conn, breaks, watches, err=err)
-            machine.debugger = dbg
-            try:
-                result = machine.run(max_cycles=int(max_cycles_seconds * clock_hz))
-            except Reset:
-                breaks, watches = dbg._wanted_breaks, dbg._wanted_watches
-                continue
-            err(f"m0sim: {program.path.name}: {result.stats.summary()}")
-            _wait_for_goodbye(conn)
-            return result.exit_code & 0xFF
-    except Disconnected:
-        err("m0sim: GDB disconnected; stopping")
-        return 0
-    except Detached as d:
-        if not d.run_on:
-            err("m0sim: GDB killed the program")
-            return 0
-        err("m0sim: GDB detached; the program runs on")
-        return _run_on(machine, dbg, max_cycles_seconds, clock_hz)
-    finally:
-        sock.close()
-
-
-def _run_on(machine, dbg, max_seconds, clock_hz) -> int:
-    """After a detach: finish the run without the debugger's hooks."""
-    for hook in list(dbg.breaks.values()) + [w.hook for w in dbg.watches.values()] + \
-            ([dbg._step_hook] if dbg._step_hook else []):
-        machine.uc.hook_del(hook)
-    machine.uc.ctl_flush_tb()
-    s = machine._state
-    s.insn_budget = dbg._budget[0]
-    pc = machine.uc.reg_read(arm.UC_ARM_REG_PC)
-    try:
-        machine.uc.emu_start(pc | 1, dbg.until)
-    except uc.UcError as exc:
-        machine._raise_fault(exc)
-    machine._check_stop(None)
-    if machine._exit_code is None:
-        raise FirmwareFault(f"{machine.program.path}: program stopped without exiting")
-    return machine._exit_code & 0xFF
-
-
-def _wait_for_goodbye(conn: Connection):
-    """After the exit report GDB may still ask a question or two, then closes the connection."""
-    try:
-        while True:
-            packet = conn.receive().decode("latin-1")
-            if packet in ("k", "D"):
-                return
-            conn.send("OK" if packet.startswith("D") else "")
-    except Disconnected:
-        return

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 _running = set()  # Unicorn engines inside emu_start on the main thread
 _lock = threading.Lock()
 _pipe = None  # (read fd, write fd) of the wakeup pipe, created with the watcher
+# Set by the watcher on SIGINT: the KeyboardInterrupt itself can be lost when Python's handler raises it on the
+# first line of a Unicorn hook's ctypes callback (outside the binding's guard); see `requested`.
+_requested = threading.Event()
 
 
 def _watch(read_fd):
@@ -25,6 +28,7 @@ def _watch(read_fd):
         if not data:
             return
         if signal.SIGINT in data:
+            _requested.set()
             with _lock:
                 engines = list(_running)
             for engine in engines:
@@ -49,6 +53,7 @@ def stoppable(engine):
         yield
         return
     fd = _ensure_watcher()
+    _requested.clear()
     with _lock:
         _running.add(engine)
     try:
@@ -62,3 +67,9 @@ def stoppable(engine):
             signal.set_wakeup_fd(previous)
         with _lock:
             _running.discard(engine)
+
+
+def requested() -> bool:
+    """Whether Ctrl-C (SIGINT) arrived during the current `stoppable` body: a run loop that goes on after an
+    `emu_start` asks this, so a KeyboardInterrupt lost in a hook cannot keep it running."""
+    return _requested.is_set()

@@ -13,3 +13,11 @@ def load_program(path) -> Program:
     if path.suffix.lower() == ".uf2":
         return load_uf2(path)
     return load_elf(path)
+
+
+def load_runnable(path) -> Program:
+    """A program checked to be one m0sim can run from reset (its vector table), refused with one line before
+    anything waits on it (`m0sim gdbserver` checks before GDB connects)."""
+    program = load_program(path)
+    program.check_reset(*program.reset_words())
+    return program

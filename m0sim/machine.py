@@ -14,10 +14,11 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import faults, interrupt, memmap, native, timing
+from m0sim import codechange, faults, interrupt, memmap, native, timing
 from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
 from m0sim.exceptions import Exceptions
+from m0sim.exceptions import name as exception_name
 from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
 from m0sim.peripherals.ppb import Nvic, Scb
@@ -36,6 +37,7 @@ READ_ONLY_TRAP = 1 << 32  # physical addresses past the CPU's reach: where store
 ARG_REGS = [arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3]
 SEMIHOSTING_BKPT = 0xBEAB
 MAX_BUDGET = 2**62  # instructions or cycles: the native counters are 64-bit and add the budget to their count
+XPSR_THUMB = 1 << 24  # EPSR.T: 0 after a branch to an even address (ARM state)
 NEWLIB_NO_HEAP_LIMIT = 0xCAFEDEAD  # libgloss's __heap_limit until start-up code sets it
 
 
@@ -48,14 +50,17 @@ class RunResult:
 class _Window:
     """One decoded code window and the native arrays that index it (kept alive here)."""
 
-    def __init__(self, table):
+    def __init__(self, table, ranges=()):
         self.table = table
         n = len(table.cycles_prefix)
+        self.known = np.zeros(n, np.uint8)  # 1 on each halfword of the decoded ranges (m0sim.codechange)
+        for lo, hi in ranges:
+            self.known[(lo - table.base) // 2:(hi + 1 - table.base) // 2] = 1
         self.blocks = np.zeros(n, np.dtype(native.BlockEntry))
         self.enter = np.zeros(n, np.uint32)
         self.leave = np.zeros(n, np.uint32)
         self.taken_at = np.zeros(n, np.uint32)
-        self.stall_at = np.zeros(n, np.int32)
+        self.stall_at = np.zeros(n, np.int64)  # WFI sleeps are charged here: longer than 2**31 cycles
         self.function_index = None  # per slot: index into the program's functions (len = none), built once
 
     def clear(self):
@@ -113,8 +118,9 @@ class Machine:
 
     def __init__(self, program, *, clock_hz: int = memmap.CLOCK_HZ, xip_miss_penalty: int = timing.XIP_MISS_PENALTY,
                  stdout=None, stderr=None, stdin: bytes = b"", warn=None, counting: bool = True,
-                 alignment_faults: bool = False):
+                 alignment_faults: bool = False, memory_of: "Machine | None" = None):
         self.program: Program = program if isinstance(program, Program) else load_program(program)
+        self._memory_owner = memory_of  # another core whose flash and SRAM this one maps (m0sim.soc), or None
         if not isinstance(clock_hz, (int, np.integer)) or not 1_000_000 <= clock_hz <= 1_000_000_000:
             raise InputError(f"clock_hz must be an integer from 1 MHz to 1000 MHz, got {clock_hz!r}")
         self._layout = self._memory_layout()
@@ -131,8 +137,10 @@ class Machine:
         # Unaligned halfword/word accesses fault as on silicon only with a memory hook on every load and store,
         # which costs 2-40x in speed (`make bench`): on for `m0sim exec`/`profile`, opt-in from Python.
         self._alignment_faults = alignment_faults and counting
+        self._windows = [None, None]  # decoded code: flash, SRAM (set up after loading)
         self._map_memory()
-        self._load()
+        if memory_of is None:
+            self._load()
         self._setup_counters(xip_miss_penalty)
         self.bus = Bus(default_peripherals(Clocked(self.cycles, clock_hz)), warn=warn)
         self._setup_hooks()
@@ -152,7 +160,8 @@ class Machine:
         by the native TLB fill (counter.c), which keeps stores on Unicorn's fast path too."""
         r = uc.UC_PROT_READ | uc.UC_PROT_EXEC
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
-        self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8)
+        owner = self._memory_owner
+        self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8) if owner is None else owner._flash
         flash_code = [(a, b) for a, b in self.program.code_ranges if memmap.XIP.contains(a, b - a)]
         code_end = memmap.XIP.base + ((flash_code[-1][1] - memmap.XIP.base + PAGE - 1) // PAGE * PAGE
                                       if flash_code else 0)
@@ -175,8 +184,14 @@ class Machine:
             s.ro_lo[k], s.ro_hi[k], s.ro_trap[k] = lo, hi, READ_ONLY_TRAP + (k << 28)
             if hi > lo:
                 self._map_flash_view(s.ro_trap[k], lo, hi - lo, read_cb, write_cb, native.CONSTANTS[stop])
-        self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32)  # shared with Unicorn: stack paint and scan in place
+        # shared with Unicorn (the stack paint and scan work in place), and with the other core's Unicorn
+        self._sram = np.zeros(memmap.SRAM.size // 4, np.uint32) if owner is None else owner._sram
         self.uc.mem_map_ptr(memmap.SRAM.base, memmap.SRAM.size, uc.UC_PROT_ALL, self._sram.ctypes.data)
+        # Stores to SRAM pages holding decoded code land here (see m0sim_tlb_fill and m0sim.codechange).
+        s.sram_image, s.sram_trap = self._sram.ctypes.data, READ_ONLY_TRAP + (2 << 28)
+        self._map_flash_view(s.sram_trap, memmap.SRAM.base, memmap.SRAM.size,
+                             ctypes.c_void_p(native.callback_address("m0sim_sram_code_read")),
+                             ctypes.c_void_p(native.callback_address("m0sim_sram_code_write")), 0)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
 
@@ -196,31 +211,45 @@ class Machine:
                 if seg.vaddr != seg.paddr:  # .data: also where it runs, as a debugger would load it
                     self._write_bytes(seg.vaddr, seg.data)
 
-    def _code_window(self, region) -> _Window:
-        ranges = [(a, b) for a, b in self.program.code_ranges if region.contains(a, b - a)]
+    def code_window(self, lo: int, hi: int, ranges) -> _Window:
+        """A window over [lo, hi) decoding `ranges` (sorted, absolute, inside it) of the memory as it is now."""
         if not ranges:
-            return _Window(build_table(b"\0\0", region.base, []))
-        lo, hi = ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1
-        return _Window(build_table(self._read_bytes(lo, hi - lo), lo, ranges))
+            return _Window(build_table(b"\0\0", lo, []))
+        return _Window(build_table(self._read_bytes(lo, hi - lo), lo, ranges), ranges)
+
+    def install_window(self, w: int, win: _Window):
+        """Point the native counter at window w's tables (at start, and when m0sim.codechange redecodes)."""
+        s, t = self._state, win.table
+        self._windows[w] = win
+        s.lo[w], s.hi[w] = t.base, t.end if len(t.cycles_prefix) > 1 else t.base
+        s.cycles_prefix[w] = t.cycles_prefix.ctypes.data
+        s.insns_prefix[w] = t.insns_prefix.ctypes.data
+        s.bad_prefix[w] = t.bad_prefix.ctypes.data
+        s.condbr_end[w] = t.condbr_end.ctypes.data
+        s.literal_prefix[w], s.literals[w] = t.literal_prefix.ctypes.data, t.literals.ctypes.data
+        s.blocks[w] = win.blocks.ctypes.data
+        s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
+        s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
+        s.known[w] = win.known.ctypes.data
+        for a in win.table.sp_writes:  # SP[1:0] ignored on writes: see m0sim.decode.writes_sp_from_register
+            if a not in self._sp_hooks:
+                self._sp_hooks.add(a)
+                self._native_hook(uc.UC_HOOK_CODE, "m0sim_align_sp", a, a)
 
     def _setup_counters(self, xip_miss_penalty):
         s = self._state
-        self._windows = [self._code_window(memmap.XIP), self._code_window(memmap.SRAM)]
-        for w, win in enumerate(self._windows):
-            t = win.table
-            s.lo[w], s.hi[w] = t.base, t.end if len(t.cycles_prefix) > 1 else t.base
-            s.cycles_prefix[w] = t.cycles_prefix.ctypes.data
-            s.insns_prefix[w] = t.insns_prefix.ctypes.data
-            s.bad_prefix[w] = t.bad_prefix.ctypes.data
-            s.condbr_end[w] = t.condbr_end.ctypes.data
-            s.literal_prefix[w], s.literals[w] = t.literal_prefix.ctypes.data, t.literals.ctypes.data
-            s.blocks[w] = win.blocks.ctypes.data
-            s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
-            s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
+        self._sp_hooks = set()
+        self._native_hooks = []
+        for w, region in enumerate((memmap.XIP, memmap.SRAM)):
+            ranges = [(a, b) for a, b in self.program.code_ranges if region.contains(a, b - a)]
+            lo, hi = (ranges[0][0] & ~1, (ranges[-1][1] + 1) & ~1) if ranges else (region.base, region.base + 2)
+            self.install_window(w, self.code_window(lo, hi, ranges))
+        codechange.watch_pages(self, self._windows[1])
         s.fetch_through_xip[0] = 1
         s.xip_miss_penalty = xip_miss_penalty
         s.emu_stop = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_emu_stop, ctypes.c_void_p).value
         s.reg_read = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_read, ctypes.c_void_p).value
+        s.reg_write = ctypes.cast(uc.unicorn_py3.unicorn.uclib.uc_reg_write, ctypes.c_void_p).value
         for k, reg in enumerate(REG_IDS):
             s.reg_ids[k] = reg
         s.flash_image = self._flash.ctypes.data
@@ -229,22 +258,14 @@ class Machine:
 
     def _setup_hooks(self):
         """Native counters (unless `counting` is off, for speed comparisons) and the rare Python hooks."""
-        lib = uc.unicorn_py3.unicorn.uclib
-        state_ptr = ctypes.c_void_p(ctypes.addressof(self._state))
-        self._native_hooks = []
         hooks = [(uc.UC_HOOK_TLB_FILL, "m0sim_tlb_fill", 1, 0)]
         if self._counting:
             hooks.append((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0))
         if self._alignment_faults:
             hooks.append((uc.UC_HOOK_MEM_READ | uc.UC_HOOK_MEM_WRITE, "m0sim_data_access", memmap.XIP.base,
-                          memmap.SRAM.end - 1))  # flash, its aliases and SRAM
+                          memmap.SRAM.end - 1))  # flash, its aliases and SRAM (peripherals: _check_width)
         for htype, fn, begin, end in hooks:
-            h = ctypes.c_size_t()
-            err = lib.uc_hook_add(self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
-                                  state_ptr, ctypes.c_uint64(begin), ctypes.c_uint64(end))
-            if err != uc.UC_ERR_OK:
-                raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
-            self._native_hooks.append(h)
+            self._native_hook(htype, fn, begin, end)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
         # covers on its slow store path.
@@ -253,6 +274,16 @@ class Machine:
         if self._watching_sbrk():
             sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
+
+    def _native_hook(self, htype, fn: str, begin: int, end: int):
+        """Register a callback of counter.c over [begin, end], with the counter state as its user data."""
+        h = ctypes.c_size_t()
+        err = uc.unicorn_py3.unicorn.uclib.uc_hook_add(
+            self.uc._uch, ctypes.byref(h), htype, ctypes.c_void_p(native.callback_address(fn)),
+            ctypes.c_void_p(ctypes.addressof(self._state)), ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if err != uc.UC_ERR_OK:
+            raise RuntimeError(f"uc_hook_add({fn}) failed: {err}")
+        self._native_hooks.append(h)
 
     def _watching_sbrk(self) -> bool:
         """Whether the heap's growth is known (a hook on `_sbrk`); a stripped ELF has no symbol to hook."""
@@ -287,25 +318,10 @@ class Machine:
         return self._layout
 
     def _reset_vector(self) -> tuple[int, int]:
-        """(SP, PC) a Pico takes from the vector table at the start of flash, checked before anything runs."""
-        path = self.program.path
-        table = self.program.vector_table
-        if not any(s.paddr <= table and table + 8 <= s.paddr + len(s.data) for s in self.program.segments):
-            raise InputError(f"{path}: no vector table at 0x{table:08x}: a Pico takes its initial SP and PC "
-                             f"from there")
-        sp, pc = (int(v) for v in self.read(table, np.uint32, 2))
-        if not memmap.SRAM.base < sp <= memmap.SRAM.end or sp & 3:
-            raise InputError(f"{path}: initial SP 0x{sp:08x} (vector table at 0x{table:08x}) is not a "
-                             f"word-aligned address in SRAM (0x{memmap.SRAM.base:08x}..0x{memmap.SRAM.end:08x})")
-        if not pc & 1 or not any(lo <= pc & ~1 < hi for lo, hi in self.program.code_ranges):
-            raise InputError(f"{path}: reset vector 0x{pc:08x} (at 0x{table + 4:08x}) is not Thumb code "
-                             f"of the program")
-        if table != memmap.XIP.base:  # after a boot2 (pico-sdk): the ELF's entry is the boot2's, not reset's
-            return sp, pc
-        if self.program.entry != pc & ~1:
-            raise InputError(f"{path}: ELF entry point 0x{self.program.entry:08x} differs from the reset vector "
-                             f"0x{pc & ~1:08x}; a Pico starts at the reset vector (link with ENTRY(<reset handler>))")
-        return sp, pc
+        """(SP, PC) a Pico takes from the vector table, checked before anything runs (Program.check_reset)."""
+        self.program.reset_words()  # the table is in the image
+        sp, pc = (int(v) for v in self.read(self.program.vector_table, np.uint32, 2))
+        return self.program.check_reset(sp, pc)
 
     # --- counters ----------------------------------------------------------------------------------------
     def cycles(self) -> int:
@@ -365,13 +381,18 @@ class Machine:
         return int.from_bytes(self._read_bytes(addr, 4), "little")
 
     def _write_bytes(self, addr: int, data: bytes):
+        """Write memory as a debugger does (loading, exception frames, semihosting, GDB): code written over is
+        decoded again (m0sim.codechange) so it runs, counted and checked, as written."""
+        before = self._read_bytes(addr, len(data)) if self._windows[0] is not None else None
         off = self._flash_offset(addr, len(data))
         if off is None:
             self.uc.mem_write(addr, bytes(data))
-            return
-        self._flash[off:off + len(data)] = np.frombuffer(bytes(data), np.uint8)
-        if memmap.XIP.base + off < self._flash_code_end:  # code may change: drop stale translations
-            self.uc.ctl_remove_cache(memmap.XIP.base + off, memmap.XIP.base + off + len(data))
+        else:
+            self._flash[off:off + len(data)] = np.frombuffer(bytes(data), np.uint8)
+            if memmap.XIP.base + off < self._flash_code_end:  # code may change: drop stale translations
+                self.uc.ctl_remove_cache(memmap.XIP.base + off, memmap.XIP.base + off + len(data))
+        if before is not None:
+            codechange.rewrite(self, memmap.XIP.base + off if off is not None else addr, before, bytes(data))
 
     def read(self, where, dtype=np.uint8, count: int | None = None) -> np.ndarray:
         """Typed read by symbol name or address; count defaults to the whole symbol (or one element)."""
@@ -395,6 +416,8 @@ class Machine:
             if size and arr.nbytes > size:
                 raise InputError(f"writing {arr.nbytes} bytes to '{where}' which holds {size} bytes")
         self._check_range(addr, arr.nbytes, "write")
+        if addr < memmap.ROM.end:
+            raise InputError(f"write of {arr.nbytes} bytes at 0x{addr:08x}: the bootrom is read-only")
         self._write_bytes(addr, arr.tobytes())
 
     def reg(self, name: str) -> int:
@@ -452,7 +475,7 @@ class Machine:
             with interrupt.stoppable(self.uc):
                 self.exceptions.begin()
                 if self.debugger is None:
-                    self.exceptions.run(pc | 1, until)
+                    self._run_cores(pc | 1, until)
                 else:  # m0sim.gdbstub: GDB decides how the program runs
                     self.debugger.drive(self, pc | 1, until)
         except uc.UcError as exc:
@@ -467,6 +490,10 @@ class Machine:
             self._stack_used(paint_lo, sp), self._brk_max, functools.partial(self._profile, counts))
         self.last_stats = stats
         return stats
+
+    def _run_cores(self, pc: int, until: int):
+        """The run loop: this one core's (m0sim.soc.Pico runs both cores in lockstep here)."""
+        self.exceptions.run(pc, until)
 
     def _check_stop(self, stop_at):
         s = self._state
@@ -491,6 +518,9 @@ class Machine:
             raise FirmwareFault(f"unaligned {kind} of {fault.size} bytes at 0x{fault.addr:08x} (a Cortex-M0+ "
                                 f"HardFaults) by {self._where(fault.pc)}; "
                                 + " ".join(f"{n}=0x{v:08x}" for n, v in regs.items() if n != "pc"))
+        if reason in ("decode", "code write"):  # m0sim.codechange goes on after these; a run never ends on one
+            raise FirmwareFault(f"internal: the run ended on a '{reason}' stop at 0x{s.stop_addr:08x} that m0sim "
+                                f"did not resume; please report it")
         if reason == "undecoded" and s.stop_addr != stop_at:
             raise FirmwareFault(f"execution reached 0x{s.stop_addr:08x}, which is not code of "
                                 f"{self.program.path.name} ({self.program.describe(s.stop_addr)})")
@@ -534,6 +564,10 @@ class Machine:
             raise FirmwareFault(f"invalid memory {kind} of {size} bytes at 0x{addr:08x} "
                                 f"({_region_name(addr)}) by {self._where(pc)}; {self.registers()}") from None
         pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
+        if exc.errno == uc.UC_ERR_INSN_INVALID and not self.uc.reg_read(arm.UC_ARM_REG_XPSR) & XPSR_THUMB:
+            raise FirmwareFault(f"branch to ARM state: a BX, BLX or POP into PC with bit 0 clear reached "
+                                f"0x{pc:08x} ({self.program.describe(pc)}); the Cortex-M0+ runs Thumb only and "
+                                f"HardFaults (INVSTATE); {self.registers()}") from None
         raise FirmwareFault(f"{exc} at {self._where(pc)}; {self.registers()}") from None
 
     # --- memory accounting -------------------------------------------------------------------------------
@@ -615,11 +649,24 @@ class Machine:
                 self.uc.reg_write(arm.UC_ARM_REG_R0, r0)
                 self.uc.reg_write(arm.UC_ARM_REG_PC, (pc + 2) | 1)
                 return
-            self._stop_with(f"breakpoint BKPT #{insn & 0xFF} (hard fault or a debugger trap) at {self._where(pc)}")
+            self._stop_with(f"breakpoint BKPT #{insn & 0xFF} (hard fault or a debugger trap) at {self._where(pc)}"
+                            f"{self._in_handler(pc)}")
         elif intno == EXCP_UDEF:
             self._stop_with(f"undefined instruction (hard fault) at {self._where(pc)}")
         else:
             self._stop_with(f"exception {intno} (hard fault) at {self._where(pc)}")
+
+    def _in_handler(self, pc: int) -> str:
+        """Which exception the core was handling at a stop in a handler: a BKPT in m0sim's Default_Handler
+        means the firmware has no handler for it (the handler's weak aliases would name another)."""
+        if not self.exceptions.active:
+            return ""
+        what = exception_name(self.exceptions.active[-1])
+        default = self.program.symbols.get("Default_Handler")
+        f = self.program.function_at(pc)
+        if default is not None and f is not None and f.addr == default.addr:
+            return f": {what} was taken and the firmware defines no handler for it (Default_Handler)"
+        return f", in the handler of {what}"
 
     def _stop_with(self, message: str):
         self.uc.emu_stop()
@@ -651,12 +698,34 @@ class Machine:
 
     def _mmio_read(self, _uc, offset, size, region):
         addr = region.base + offset
+        self._check_width(region, addr, size, "read")
         self._bus_cost(region)
         return self.bus.read(addr, size)
 
     def _mmio_write(self, _uc, offset, size, value, region):
+        self._check_width(region, region.base + offset, size, "write")
         self._bus_cost(region)
         self.bus.write(region.base + offset, size, value)
+
+    def _check_width(self, region, addr: int, size: int, what: str):
+        """The Cortex-M0+'s system control space (SysTick, NVIC, SCB on the PPB) takes word accesses only
+        (ARMv6-M: its registers, NVIC_IPR and SHPR included, are word-accessible; other sizes are
+        UNPREDICTABLE, which m0sim refuses). The RP2040's own registers take narrow accesses: a narrow read
+        picks byte lanes, a narrow write is replicated across the word (datasheet 2.1.4), see Bus.write."""
+        if size == 4:
+            return  # a word-aligned word access: never split, always allowed
+        pc, lo, width = None, addr, size
+        if self._alignment_faults:  # which instruction, how wide: a decode of the block (narrow accesses only)
+            _table, start, length = self.current_block()
+            regs = {n: self.uc.reg_read(r) for n, r in zip(REG_NAMES, REG_IDS)}
+            pc, lo, width = faults.faulting_access(self._read_bytes(start, length or 2), start, regs, addr,
+                                                   what) or (None, addr, size)
+        if lo & (width - 1):  # Unicorn split it into aligned pieces: silicon HardFaults on the whole access
+            self._stop_with(f"unaligned {what} of {width} bytes at 0x{lo:08x} ({region.name}; a Cortex-M0+ "
+                            f"HardFaults) by {self._where(pc)}")
+        if region is memmap.PPB:
+            self._stop_with(f"{width}-byte {what} of Cortex-M0+ system register 0x{lo:08x} (PPB): the system "
+                            f"control space takes word accesses only (ARMv6-M) by {self._where(pc)}")
 
     def _bus_cost(self, region):
         if region is memmap.SIO:

@@ -26,6 +26,7 @@ class Symbol:
     addr: int  # without the Thumb bit
     size: int
     kind: str  # "func" | "object" | "other"
+    weak: bool = False  # a weak alias (crt0's isr_* for Default_Handler): a strong symbol at its address names it
 
 
 @dataclass(frozen=True)
@@ -72,20 +73,60 @@ class Program:
         hand-written assembly that has no size."""
         return list(zip(self._funcs, self._func_ends))
 
+    def reset_words(self) -> tuple[int, int]:
+        """(initial SP, reset vector) as the image stores them at the vector table, before anything runs."""
+        table = self.vector_table
+        for seg in self.segments:
+            if seg.paddr <= table and table + 8 <= seg.paddr + len(seg.data):
+                off = table - seg.paddr
+                return (int.from_bytes(seg.data[off:off + 4], "little"),
+                        int.from_bytes(seg.data[off + 4:off + 8], "little"))
+        raise InputError(f"{self.path}: no vector table at 0x{table:08x}: a Pico takes its initial SP and PC "
+                         f"from there")
+
+    def check_reset(self, sp: int, pc: int) -> tuple[int, int]:
+        """(SP, PC) a Pico takes at reset, refused with one line when m0sim could not run the program from them
+        (a pico-sdk ELF starts in boot2, whose first word is code, not a stack pointer)."""
+        table = self.vector_table
+        if not memmap.SRAM.base < sp <= memmap.SRAM.end or sp & 3:
+            raise InputError(f"{self.path}: initial SP 0x{sp:08x} (vector table at 0x{table:08x}) is not a "
+                             f"word-aligned address in SRAM (0x{memmap.SRAM.base:08x}..0x{memmap.SRAM.end:08x})")
+        if not pc & 1 or not any(lo <= pc & ~1 < hi for lo, hi in self.code_ranges):
+            raise InputError(f"{self.path}: reset vector 0x{pc:08x} (at 0x{table + 4:08x}) is not Thumb code "
+                             f"of the program")
+        if table == memmap.XIP.base and self.entry != pc & ~1:  # after a boot2 the entry is boot2's
+            raise InputError(f"{self.path}: ELF entry point 0x{self.entry:08x} differs from the reset vector "
+                             f"0x{pc & ~1:08x}; a Pico starts at the reset vector (link with ENTRY(<reset handler>))")
+        return sp, pc
+
     def footprint(self) -> dict[str, int]:
-        """Bytes by part: flash holds text+rodata+data's initial image; static RAM is data+bss."""
-        sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+        """Bytes by part, classified by where each section runs, not by its flags: code placed in SRAM (a RAM
+        function in `.data`, or a program linked to RAM) takes SRAM, and flash only for its load image.
+
+        flash = text + rodata + data_image; static_ram = data + bss, where data includes sram_code.
+        """
+        sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0, "sram_code": 0, "data_image": 0}
         for s in self.sections:
             if "a" not in s.flags or s.size == 0:
                 continue
-            if s.nobits:
-                sizes["bss"] += s.size
-            elif "x" in s.flags:
-                sizes["text"] += s.size
-            elif "w" in s.flags:
+            if memmap.SRAM.contains(s.addr):
+                if s.nobits:
+                    sizes["bss"] += s.size
+                    continue
                 sizes["data"] += s.size
-            else:
-                sizes["rodata"] += s.size
-        sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data"]
+                if "x" in s.flags:
+                    sizes["sram_code"] += s.size
+                if memmap.XIP.contains(self._load_address(s.addr)):
+                    sizes["data_image"] += s.size
+            elif memmap.XIP.contains(s.addr) and not s.nobits:
+                sizes["text" if "x" in s.flags else "rodata"] += s.size
+        sizes["flash"] = sizes["text"] + sizes["rodata"] + sizes["data_image"]
         sizes["static_ram"] = sizes["data"] + sizes["bss"]
         return sizes
+
+    def _load_address(self, addr: int) -> int:
+        """Where the image stores the byte that runs at addr (its segment's load address), or addr itself."""
+        for seg in self.segments:
+            if seg.vaddr <= addr < seg.vaddr + max(seg.memsz, 1):
+                return seg.paddr + addr - seg.vaddr
+        return addr

@@ -6,9 +6,6 @@ from unicorn import arm_const as arm
 REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"]
 REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR,
                                                                    arm.UC_ARM_REG_PC]
-# GDB's ARM M-profile register file (m0sim.gdbstub's target description): the core registers, then xPSR.
-GDB_REGS = REG_NAMES + ["xpsr"]
-GDB_REG_IDS = REG_IDS + [arm.UC_ARM_REG_XPSR]
 
 # Unicorn's interrupt numbers (QEMU's EXCP_*) for UC_HOOK_INTR.
 EXCP_UDEF, EXCP_SWI, EXCP_BKPT = 1, 2, 7

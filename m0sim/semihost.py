@@ -22,6 +22,9 @@ SYS = {
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 FEATURES = b"SHFB" + bytes([0b11])  # SYS_EXIT_EXTENDED, stdout/stderr through ":tt"
 EPOCH = 0  # SYS_TIME counts emulated seconds from 1970-01-01: the same answer on every run
+# Open handles at once, as a host C library caps them (glibc's default RLIMIT_NOFILE is 1,024 descriptors): one
+# more SYS_OPEN returns -1 with errno EMFILE, so a firmware that never closes cannot grow the host's memory.
+MAX_OPEN_HANDLES = 1024
 OPEN_MODES = ["r", "rb", "r+", "r+b", "w", "wb", "w+", "w+b", "a", "ab", "a+", "a+b"]
 
 
@@ -54,7 +57,6 @@ class Semihost:
     cmdline: str = "firmware"
     handles: dict = field(default_factory=dict)
     last_errno: int = 0
-    _next_handle: int = 1
     _stdin_pos: int = 0
     _op: str = "?"
 
@@ -69,6 +71,10 @@ class Semihost:
         """Guest bytes a call writes: only SRAM is writable (a real Pico's flash is read-only to the core)."""
         if n and not memmap.SRAM.contains(addr, n):
             region = memmap.region_of(addr)
+            if region is memmap.SRAM:
+                raise FirmwareFault(f"semihosting SYS_{self._op} would write {n} bytes at 0x{addr:08x}, "
+                                    f"{addr + n - memmap.SRAM.end} bytes past the end of SRAM "
+                                    f"(0x{memmap.SRAM.end:08x})")
             raise FirmwareFault(f"semihosting SYS_{self._op} would write {n} bytes at 0x{addr:08x} "
                                 f"({region.name if region else 'unmapped'}); only SRAM is writable")
 
@@ -113,8 +119,10 @@ class Semihost:
         else:
             self.last_errno = errno.ENOENT
             return -1
-        h = self._next_handle
-        self._next_handle += 1
+        if len(self.handles) >= MAX_OPEN_HANDLES:
+            self.last_errno = errno.EMFILE
+            return -1
+        h = next(n for n in range(1, MAX_OPEN_HANDLES + 1) if n not in self.handles)  # the lowest free, as POSIX
         self.handles[h] = _Handle(kind)
         return h
 

@@ -22,12 +22,17 @@ class RunStats:
     taken_branches: int = 0
     xip_hits: int = 0
     xip_misses: int = 0
-    static_ram: int = 0  # .data + .bss
+    static_ram: int = 0  # sections that run in SRAM: .data (code placed in SRAM too) + .bss
     stack_bytes: int = 0  # stack high-water below the initial SP
     heap_bytes: int = 0  # sbrk high-water
     # the per-function profile, or what computes it on first use of `functions` (most callers never look)
     functions_source: Callable[[], list[FunctionStats]] | list[FunctionStats] = field(default_factory=list,
                                                                                       repr=False)
+    sleep_cycles: int = 0  # of `cycles`, spent asleep in WFE (m0sim.lockstep)
+    # of `cycles`, those charged at run time rather than by the instructions' table: XIP misses, wait states,
+    # exception entry and return, WFE sleep, less a cycle per single-cycle SIO access (m0sim.soc.Pico fills it)
+    stall_cycles: int = 0
+    cores: list["RunStats"] = field(default_factory=list)  # per core, when core 1 ran (m0sim.soc); else empty
 
     @property
     def functions(self) -> list[FunctionStats]:
@@ -49,8 +54,11 @@ class RunStats:
 
     def to_dict(self) -> dict:
         self.functions  # resolve the profile before copying
+        cores, self.cores = self.cores, []
         d = asdict(self)
+        self.cores = cores
         d["functions"] = d.pop("functions_source")
+        d["cores"] = [c.to_dict() for c in cores]
         d.update(seconds=self.seconds, cpi=self.cpi, peak_ram=self.peak_ram, sram_bytes=memmap.SRAM.size)
         return d
 
@@ -81,4 +89,7 @@ class RunStats:
                 f"({self.seconds * 1e3:.3f} ms at {self.clock_hz / 1e6:g} MHz, CPI {self.cpi:.2f}), "
                 f"{self.taken_branches:,} taken branches, XIP {self.xip_hits:,} hits / {self.xip_misses:,} misses; "
                 f"RAM peak {self.peak_ram / kb:.1f} KB of {memmap.SRAM.size // kb} KB "
-                f"(static {self.static_ram / kb:.1f}, stack {self.stack_bytes / kb:.1f}, heap {self.heap_bytes / kb:.1f})")
+                f"(static {self.static_ram / kb:.1f}, stack {self.stack_bytes / kb:.1f}, heap {self.heap_bytes / kb:.1f})"
+                + "".join(f"; core {k}: {c.instructions:,} instructions, {c.cycles:,} cycles ({c.stall_cycles:,} "
+                          f"charged at run time, {c.sleep_cycles:,} asleep in WFE), {c.taken_branches:,} taken branches, XIP {c.xip_hits:,} hits / "
+                          f"{c.xip_misses:,} misses, stack {c.stack_bytes:,} bytes" for k, c in enumerate(self.cores)))

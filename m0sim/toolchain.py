@@ -4,6 +4,7 @@
 the same way.
 """
 
+import functools
 import os
 import shutil
 import subprocess
@@ -39,11 +40,28 @@ def linker_script(stack_size: int = DEFAULT_STACK_SIZE) -> str:
 
 
 def fingerprint(extra_flags=(), stack_size: int = DEFAULT_STACK_SIZE, opt: str = "-O2") -> list[str]:
-    """Everything compile_program adds to a program's own sources: flags, start-up code, linker script (for
-    build caches keyed by their inputs; the compiler's version is not among them)."""
+    """Everything compile_program adds to a program's own sources: flags, start-up code, linker script and the
+    compiler's version (for build caches keyed by their inputs: a new compiler builds anew)."""
     flags = [*CPU_FLAGS, opt, *C_FLAGS, *extra_flags, *LINK_FLAGS]
     script = linker_script(stack_size)  # first: it says so when the runtime files are missing
-    return [" ".join(flags), script, (runtime_dir() / "crt0.c").read_text()]
+    return [" ".join(flags), script, (runtime_dir() / "crt0.c").read_text(), compiler_version()]
+
+
+def compiler_version() -> str:
+    """The first line of `arm-none-eabi-gcc --version` (a placeholder when there is no compiler: building then
+    says what to install)."""
+    return _version_line(shutil.which(CC))
+
+
+@functools.cache
+def _version_line(path: str | None) -> str:
+    if path is None:
+        return f"{CC}: not found"
+    try:
+        proc = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{CC}: {exc}"
+    return next(iter(proc.stdout.splitlines()), f"{CC}: no version")
 
 
 def find_compiler() -> str:
@@ -55,15 +73,16 @@ def find_compiler() -> str:
 
 
 def _is_library(flag: str) -> bool:
-    """-lNAME: the linker resolves it only against objects named before it."""
-    return flag.startswith("-l")
+    """-lNAME and linker options (-Wl,...: e.g. -Wl,-lm or -Wl,--whole-archive around a library): the linker
+    resolves a library only against objects named before it, so these go after the sources, in their order."""
+    return flag.startswith(("-l", "-Wl,"))
 
 
 def compile_program(sources, output, extra_flags=(), stack_size: int = DEFAULT_STACK_SIZE, opt: str = "-O2") -> Path:
     """Build sources into an ELF for the emulated Pico; the output appears only if the build succeeded.
 
     `opt` comes first and `extra_flags` keep their order, so a later -O wins as with gcc; -l flags go after
-    the sources so that the libraries they name are linked."""
+    the sources (with -Wl, options, in their order) so that the libraries they name are linked."""
     sources = [Path(s) for s in sources]
     for s in sources:
         if not s.is_file():

@@ -26,6 +26,7 @@ PAYLOAD = 256  # bytes per block, the flash page size the RP2040 bootrom expects
 DATA_AREA = 476
 HEADER = struct.Struct("<8I")
 BOOT2_SIZE = 256
+MAX_FAMILIES_NAMED = 8  # other families named in an error (the file may hold many)
 
 
 def _blocks_from_image(pages: dict[int, bytes]) -> bytes:
@@ -65,48 +66,64 @@ def write_uf2(program: Program, output) -> Path:
 
 
 def read_image(path) -> dict[int, bytes]:
-    """Flash address -> 256-byte payload of every main-flash block, checked as the bootrom would and stricter."""
+    """Flash address -> 256-byte payload of every RP2040 main-flash block, checked as the bootrom would and
+    stricter.
+
+    The file is read one block at a time and nothing is allocated from a header field: what is kept is bounded
+    by the Pico's flash (one page per 256 bytes of it, 8,192) whatever the file claims.  Blocks of other
+    families are skipped, as the UF2 specification asks of a device that does not recognise the family; so are
+    blocks flagged as not main flash.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    raw = path.read_bytes()
-    if not raw or len(raw) % BLOCK_SIZE:
-        raise InputError(f"{path}: {len(raw)} bytes is not a whole number of 512-byte UF2 blocks")
-    total, seen, pages = None, set(), {}
-    for i in range(len(raw) // BLOCK_SIZE):
-        block = raw[i * BLOCK_SIZE:(i + 1) * BLOCK_SIZE]
-        m0, m1, flags, addr, size, number, count, family = HEADER.unpack_from(block)
-        where = f"{path}: block {i} (file offset {i * BLOCK_SIZE})"
-        end_magic = struct.unpack_from("<I", block, BLOCK_SIZE - 4)[0]
-        if (m0, m1, end_magic) != (MAGIC_START0, MAGIC_START1, MAGIC_END):
-            raise InputError(f"{where}: bad UF2 magic (0x{m0:08x} 0x{m1:08x} ... 0x{end_magic:08x}); "
-                             f"not a UF2 file or corrupt")
-        if flags & FLAG_NOT_MAIN_FLASH:
-            continue
-        if not flags & FLAG_FAMILY_ID or family != RP2040_FAMILY:
-            fam = f"0x{family:08x}" if flags & FLAG_FAMILY_ID else "none"
-            raise InputError(f"{where}: family ID {fam}, expected the RP2040's 0x{RP2040_FAMILY:08x}")
-        if size != PAYLOAD or addr % PAYLOAD:
-            raise InputError(f"{where}: {size} bytes at 0x{addr:08x}; the RP2040 takes 256-byte blocks at "
-                             f"256-byte aligned addresses")
-        if not memmap.XIP.contains(addr, size):
-            raise InputError(f"{where}: target 0x{addr:08x} is outside flash (0x{memmap.XIP.base:08x}, "
-                             f"{memmap.XIP.size // memmap.MB} MB)")
-        if total is None:
-            total = count
-        if count != total or number >= count:
-            raise InputError(f"{where}: block number {number} of {count}, but the file says {total} blocks")
-        if number in seen:
-            raise InputError(f"{where}: block number {number} appears twice")
-        if addr in pages:
-            raise InputError(f"{where}: overlaps another block at 0x{addr:08x}")
-        seen.add(number)
-        pages[addr] = block[32:32 + PAYLOAD]
+    file_size = path.stat().st_size
+    if not file_size or file_size % BLOCK_SIZE:
+        raise InputError(f"{path}: {file_size} bytes is not a whole number of 512-byte UF2 blocks")
+    file_blocks = file_size // BLOCK_SIZE
+    total, seen, pages, families = None, set(), {}, set()
+    with open(path, "rb") as fh:
+        for i in range(file_blocks):
+            block = fh.read(BLOCK_SIZE)
+            if len(block) != BLOCK_SIZE:
+                raise InputError(f"{path}: the file changed while it was read (block {i} is short)")
+            m0, m1, flags, addr, size, number, count, family = HEADER.unpack_from(block)
+            where = f"{path}: block {i} (file offset {i * BLOCK_SIZE})"
+            end_magic = struct.unpack_from("<I", block, BLOCK_SIZE - 4)[0]
+            if (m0, m1, end_magic) != (MAGIC_START0, MAGIC_START1, MAGIC_END):
+                raise InputError(f"{where}: bad UF2 magic (0x{m0:08x} 0x{m1:08x} ... 0x{end_magic:08x}); "
+                                 f"not a UF2 file or corrupt")
+            if flags & FLAG_NOT_MAIN_FLASH:
+                continue
+            if not flags & FLAG_FAMILY_ID or family != RP2040_FAMILY:
+                if len(families) < MAX_FAMILIES_NAMED:
+                    families.add(f"0x{family:08x}" if flags & FLAG_FAMILY_ID else "none")
+                continue
+            if size != PAYLOAD or addr % PAYLOAD:
+                raise InputError(f"{where}: {size} bytes at 0x{addr:08x}; the RP2040 takes 256-byte blocks at "
+                                 f"256-byte aligned addresses")
+            if not memmap.XIP.contains(addr, size):
+                raise InputError(f"{where}: target 0x{addr:08x} is outside flash (0x{memmap.XIP.base:08x}, "
+                                 f"{memmap.XIP.size // memmap.MB} MB)")
+            if total is None:
+                total = count
+            if count != total or number >= count:
+                raise InputError(f"{where}: block number {number} of {count}, but the file says {total} blocks")
+            if number in seen:
+                raise InputError(f"{where}: block number {number} appears twice")
+            if addr in pages:
+                raise InputError(f"{where}: overlaps another block at 0x{addr:08x}")
+            seen.add(number)
+            pages[addr] = block[32:32 + PAYLOAD]
     if total is None:
-        raise InputError(f"{path}: no main-flash blocks for the RP2040")
-    missing = sorted(set(range(total)) - seen)
-    if missing:
-        raise InputError(f"{path}: hole: {len(missing)} of {total} blocks missing (first: block {missing[0]})")
+        found = f" (families found: {', '.join(sorted(families))})" if families else ""
+        raise InputError(f"{path}: no main-flash blocks for the RP2040 (family ID 0x{RP2040_FAMILY:08x}){found}")
+    # With other families in the file, numbering may run over the whole file (the UF2 specification leaves it
+    # to the writer), so only an RP2040-only file can be checked for holes.
+    if not families and len(seen) != total:
+        first = next(n for n in range(total) if n not in seen)  # at most len(seen) steps, whatever total says
+        raise InputError(f"{path}: hole: {total - len(seen)} of {total} blocks missing (first: block {first}; "
+                         f"the file holds {file_blocks})")
     return pages
 
 

@@ -11,6 +11,7 @@ m0sim's own layout (`m0sim cc`). A real Pico's bootrom accepts and writes either
 that starts with a valid boot2, which m0sim's own layout does not have.
 """
 
+import bisect
 from pathlib import Path
 
 import capstone
@@ -27,7 +28,11 @@ VECTOR_WORDS = 16 + 32  # system exceptions + the RP2040's 32 IRQs
 def load_uf2(path) -> Program:
     """A Program from a UF2: contiguous flash runs as segments, code found by following control flow."""
     path = Path(path)
-    pages = read_image(path)
+    return program_from_pages(path, read_image(path))
+
+
+def program_from_pages(path: Path, pages: dict[int, bytes]) -> Program:
+    """A Program from flash pages (a UF2's, or an image GDB loaded): `path` names it in messages."""
     segments, run_start, run = [], None, bytearray()
     for addr in sorted(pages):
         if run_start is not None and addr != run_start + len(run):
@@ -56,17 +61,54 @@ def load_uf2(path) -> Program:
 
 
 class _Image:
+    """The image's contiguous runs, found by bisection (a UF2 may hold thousands of scattered pages), and a
+    decode of each halfword done at most once: discovery does work linear in the image's size."""
+
     def __init__(self, segments):
-        self.segments = segments
+        self.segments = sorted(segments, key=lambda s: s.vaddr)
+        self._starts = [s.vaddr for s in self.segments]
+        self._md = disassembler()
+        self._sizes: dict[int, int] = {}  # halfword address -> instruction size (0: none): a few bytes each
+        self._last = None
+        self.decodes = 0  # capstone calls made: at most one per halfword of the image
+
+    def _segment(self, addr):
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and addr < self._starts[i] + len(self.segments[i].data):
+            return self.segments[i]
+        return None
 
     def has(self, addr, n) -> bool:
-        return any(s.vaddr <= addr and addr + n <= s.vaddr + len(s.data) for s in self.segments)
+        s = self._segment(addr)
+        return s is not None and addr + n <= s.vaddr + len(s.data)
 
     def read(self, addr, n) -> bytes:
-        for s in self.segments:
-            if s.vaddr <= addr < s.vaddr + len(s.data):
-                return s.data[addr - s.vaddr:addr - s.vaddr + n]
-        return b""
+        s = self._segment(addr)
+        return s.data[addr - s.vaddr:addr - s.vaddr + n] if s is not None else b""
+
+    def next_start(self, addr) -> int | None:
+        """The start of the first run at or after addr (where to go on from a gap between runs)."""
+        i = bisect.bisect_left(self._starts, addr)
+        return self._starts[i] if i < len(self._starts) else None
+
+    def size_at(self, addr) -> int:
+        """The size of the ARMv6-M instruction at addr (0: none).  Only sizes are remembered, a few bytes an
+        address; the last instruction decoded is kept for `instruction`."""
+        size = self._sizes.get(addr)
+        if size is None:
+            self.decodes += 1
+            insn = next(self._md.disasm(self.read(addr, 4), addr, 1), None)
+            size = insn.size if insn is not None and is_armv6m(insn) else 0
+            self._sizes[addr] = size
+            self._last = insn
+        return size
+
+    def instruction(self, addr):
+        """The instruction at addr, which `size_at` found: the one it just decoded, or decoded again."""
+        if self._last is None or self._last.address != addr:
+            self.decodes += 1
+            self._last = next(self._md.disasm(self.read(addr, 4), addr, 1))
+        return self._last
 
     def words(self):
         for s in self.segments:
@@ -86,22 +128,20 @@ def _find_code(image: _Image, vector_targets, reset) -> list[tuple[int, int]]:
     may be a literal pool): a weak path stops where it would overlap an instruction already known, so data
     decoded by mistake never shifts the boundaries of real code.
     """
-    md = disassembler()
     strong = [reset, *(t & ~1 for t in vector_targets)]
-    strong += [w & ~1 for w in image.words() if w & 1 and image.has(w & ~1, 2)]
+    strong += dict.fromkeys(w & ~1 for w in image.words() if w & 1 and image.has(w & ~1, 2))  # each once
     weak = []
     starts: dict[int, int] = {}  # instruction address -> size
     covered: set[int] = set()  # halfword addresses inside known instructions
     while strong or weak:
         addr = strong.pop() if strong else weak.pop()
         while addr not in starts and image.has(addr, 2):
-            chunk = image.read(addr, 4)
-            insn = next(md.disasm(chunk, addr, 1), None)
-            if insn is None or not is_armv6m(insn) or any(a in covered or a in starts
-                                                          for a in range(addr + 2, addr + insn.size, 2)):
-                break
             if addr in covered:
                 break
+            size = image.size_at(addr)
+            if not size or any(a in covered or a in starts for a in range(addr + 2, addr + size, 2)):
+                break
+            insn = image.instruction(addr)
             starts[addr] = insn.size
             covered.update(range(addr, addr + insn.size, 2))
             m = insn.mnemonic.split(".")[0]
@@ -116,7 +156,7 @@ def _find_code(image: _Image, vector_targets, reset) -> list[tuple[int, int]]:
             if m in STOP_MNEMONICS or (m == "pop" and "pc" in insn.op_str) or _writes_pc(insn):
                 break
             addr += insn.size
-    _fill_gaps(image, md, starts, is_armv6m)
+    _fill_gaps(image, starts)
     ranges = []
     for a in sorted(starts):
         end = a + starts[a]
@@ -127,7 +167,7 @@ def _find_code(image: _Image, vector_targets, reset) -> list[tuple[int, int]]:
     return ranges
 
 
-def _fill_gaps(image: _Image, md, starts: dict[int, int], is_armv6m):
+def _fill_gaps(image: _Image, starts: dict[int, int]):
     """Decode the gaps between code found by control flow linearly (switch tables and computed branches
     reach code the walk cannot see), restarting at every known instruction and skipping a halfword where
     the bytes are no ARMv6-M instruction, so a literal pool never shifts the code after it."""
@@ -140,12 +180,18 @@ def _fill_gaps(image: _Image, md, starts: dict[int, int], is_armv6m):
         if addr in starts:
             addr += starts[addr]
             continue
-        insn = next(md.disasm(image.read(addr, 4), addr, 1), None) if image.has(addr, 2) else None
-        if insn is None or not is_armv6m(insn) or any(a in starts for a in range(addr + 2, addr + insn.size, 2)):
+        if not image.has(addr, 2):
+            nxt = image.next_start(addr + 1)
+            if nxt is None:
+                return
+            addr = nxt
+            continue
+        size = image.size_at(addr)
+        if not size or any(a in starts for a in range(addr + 2, addr + size, 2)):
             addr += 2
             continue
-        starts[addr] = insn.size
-        addr += insn.size
+        starts[addr] = size
+        addr += size
 
 
 def _branch_target(insn):

@@ -6,9 +6,9 @@ raises ``DataError`` naming the file and what was expected. No network access.
 """
 
 import gzip
+import hashlib
 import importlib.util
 import os
-import pickle
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from priot import safepickle
 from priot.errors import DataError
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -44,6 +45,15 @@ class Dataset:
 
     def __len__(self):
         return len(self.labels)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the images and labels (shapes included): equal iff the same samples in the same order,
+        wherever and under whatever path they were read."""
+        h = hashlib.sha256()
+        for a in (self.images, self.labels):
+            h.update(f"{a.dtype.str}{a.shape};".encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
 
     def subset(self, idx):
         """The samples at ``idx`` (a new Dataset)."""
@@ -160,25 +170,62 @@ def load_mnist_csv(path):
     return Dataset(a[:, :784].astype(np.uint8).reshape(-1, 28, 28, 1), a[:, 784].astype(np.uint8), "mnist5k")
 
 
+def _cifar_field(d, key):
+    """``d[b'key']`` (Python 2 batches) or ``d['key']`` (batches re-pickled by Python 3)."""
+    for k in (key.encode(), key):
+        if k in d:
+            return d[k]
+    raise KeyError(key)
+
+
+def _cifar_labels(y, p):
+    """Labels 0..9 as uint8, from a list of ints or an integer array; anything else is refused with one line."""
+    if isinstance(y, np.ndarray):
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise DataError(f"{p}: labels must be integers 0..9, got an array of {y.dtype} {y.shape}")
+        values = y
+    elif isinstance(y, list):
+        at = next((i for i, v in enumerate(y) if type(v) is not int), None)  # bool, float, NaN, bytes, str, None
+        if at is not None:
+            raise DataError(f"{p}: labels must be integers 0..9, label {at} is {type(y[at]).__name__} {y[at]!r:.40}")
+        values = y
+    else:
+        raise DataError(f"{p}: labels must be a list of integers 0..9, got {type(y).__name__}")
+    if len(values) and (min(values) < 0 or max(values) > 9):
+        raise DataError(f"{p}: label outside 0..9 (found {min(values)}..{max(values)})")
+    return np.asarray(values, dtype=np.int64).astype(np.uint8)
+
+
+def _cifar_batch(p):
+    """One batch file as (images [N,32,32,3] uint8, labels [N] uint8). The pickle is read by ``safepickle``,
+    which builds only containers, scalars and numeric arrays: a batch that names any other code is refused."""
+    raw = _read_bytes(p)
+    try:
+        d = safepickle.loads(raw)
+    except safepickle.UnsafePickle as e:
+        raise DataError(f"{p}: not a CIFAR-10 python batch: {e}") from None
+    except Exception as e:  # pickle raises many types on junk input
+        raise DataError(f"{p}: not a CIFAR-10 python batch ({type(e).__name__})") from None
+    try:
+        x, y = _cifar_field(d, "data"), _cifar_field(d, "labels")
+    except (KeyError, TypeError):
+        raise DataError(f"{p}: not a CIFAR-10 python batch with b'data' and b'labels'") from None
+    if not isinstance(x, np.ndarray):
+        raise DataError(f"{p}: expected data uint8 [N,3072], got {type(x).__name__}")
+    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
+        raise DataError(f"{p}: expected data uint8 [N,3072], got {x.dtype} {x.shape}")
+    labels = _cifar_labels(y, p)
+    if labels.shape != (x.shape[0],):
+        raise DataError(f"{p}: {x.shape[0]} images but {len(labels)} labels")
+    return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
 def load_cifar10(directory, split="train"):
     """CIFAR-10 ``cifar-10-batches-py`` pickles (data_batch_1..5 or test_batch) as HWC uint8."""
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    xs, ys = [], []
-    for n in names:
-        p = Path(directory) / n
-        raw = _read_bytes(p)
-        try:
-            d = pickle.loads(raw, encoding="bytes")
-            x, y = np.asarray(d[b"data"]), np.asarray(d[b"labels"])
-        except Exception as e:  # pickle raises many types on junk input
-            raise DataError(f"{p}: not a CIFAR-10 python batch with b'data' and b'labels' ({type(e).__name__})") from None
-        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (x.shape[0],):
-            raise DataError(f"{p}: expected data uint8 [N,3072] and N labels, got {x.dtype} {x.shape} and {y.shape}")
-        if y.size and (y.min() < 0 or y.max() > 9):
-            raise DataError(f"{p}: label outside 0..9")
-        xs.append(x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        ys.append(y.astype(np.uint8))
-    return Dataset(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys), "cifar10")
+    batches = [_cifar_batch(Path(directory) / n) for n in names]
+    return Dataset(np.ascontiguousarray(np.concatenate([x for x, _ in batches])),
+                   np.concatenate([y for _, y in batches]), "cifar10")
 
 
 def fit_to(ds, shape):

@@ -164,6 +164,7 @@ def float_params(pre, cfg, rng_seed, cache=None):
     default ``cache_dir()``), else pretrained again (deterministic on one machine) and cached."""
     cfg = full_config(cfg, rng_seed)
     path = _float_path(Path(cache or cache_dir()) / _key(cfg))
+    cachefile.refuse_directory(path, "backbone cache file")
     n = len(get_model(cfg["model"]).param_indices())
     if path.is_file():
         try:
@@ -216,6 +217,8 @@ def backbone(pre, cfg, rng_seed):
     source = float_source(pre, cfg, rng_seed)
     cfg = full_config(cfg, rng_seed)
     path = cache_dir() / _key(cfg)
+    for entry in (path, _float_path(path)):  # before pretraining, not at the rename after it
+        cachefile.refuse_directory(entry, "backbone cache file")
     if path.is_file():
         try:
             qm = load(path)[0]

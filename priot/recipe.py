@@ -87,9 +87,10 @@ class Recipe:
     frac: float | None = None  # PRIOT-S scored fraction
     score_layers: tuple | None = None  # layers PRIOT scores (None: every layer but the first)
     init_shift: int = methods.DEFAULTS.init_shift
+    rounding: str = "nearest"  # PRIOT's score rounding (methods.ROUNDINGS)
+    ranking: str = "signed"  # PRIOT's score ranking (methods.RANKINGS)
+    select: str | None = None  # PRIOT-S's selection rule (None: the registry's, largest |w|)
     keep: tuple = ()  # (method, kept fraction) pairs; a method not listed keeps its tuned fraction
-    knobs: tuple = ()  # (knob, value) pairs of method knobs besides step/keep/frac (rounding, ranking, select),
-    #                    for every method that has the knob; a knob not listed is at its default
     lr_shift: int | None = None  # None: each method's tuned step
     validate_every: int = 50  # device runs: compare state every N steps (0: epoch ends only)
     clock_hz: int = memmap.CLOCK_HZ
@@ -127,46 +128,54 @@ class Recipe:
         if "angle" in overrides and overrides["angle"] is None:  # the random-angle setting
             given["angle"] = None
         given["keep"] = tuple(sorted(dict(given.get("keep", ())).items()))
-        given["knobs"] = knob_pairs(given.get("knobs", ()))
+        methods.variant("priot-s", None, None, given.get("rounding"), given.get("ranking"), given.get("select"))  # refuse a bad knob now
         return cls(model=name, **given)
 
     # --- data and backbone --------------------------------------------------------------------------------
-    def backbone_key(self) -> tuple[dict, int]:
-        """(backbone recipe, pretraining seed): what keys the backbone in the cache and the shipped files."""
-        key = {"model": self.model, "dataset": self.dataset, "data_path": str(self.data_path), "seed": self.seed,
+    def backbone_key(self, ds=None) -> tuple[dict, int]:
+        """(backbone recipe, pretraining seed): what keys the backbone in the cache and the shipped files. Data
+        read from a ``data_path`` are keyed by their content (``ds``, the loaded data, else read here), not by
+        the path's spelling: a relative and an absolute path to the same files share one backbone. The built-in
+        data keep the key "None" (the shipped backbones' names depend on it)."""
+        if self.data_path is None:
+            data_key = "None"
+        else:
+            loaded = ds if ds is not None else data.load_dataset(self.dataset, self.data_path)
+            data_key = "sha256:" + loaded.fingerprint()
+        key = {"model": self.model, "dataset": self.dataset, "data_path": data_key, "seed": self.seed,
                "epochs": self.pretrain_epochs, "n_pretrain": self.pretrain, "n_calib": self.calib}
         if self.pretrain_lr is not None:  # only set for models that need it: the tiny CNN's cache key stays
             key["lr"] = self.pretrain_lr
         return key, self.seed + 1
 
-    def splits(self):
+    def splits(self, ds=None):
         """(upright pretraining, rotated adaptation, rotated test) splits of the data set."""
-        ds = data.load_dataset(self.dataset, self.data_path)
+        ds = data.load_dataset(self.dataset, self.data_path) if ds is None else ds
         return rotate.make_splits(ds, self.pretrain, self.samples, self.test, np.random.default_rng(self.seed),
                                   angle=self.angle, angle_range=self.angle_range,
                                   shape=get_model(self.model).input_shape)
 
     def prepare(self):
         """(quantized backbone, rotated adaptation split, rotated test split)."""
-        pre, adapt, test = self.splits()
-        return backbones.backbone(pre, *self.backbone_key()), adapt, test
+        ds = data.load_dataset(self.dataset, self.data_path)
+        pre, adapt, test = self.splits(ds)
+        return backbones.backbone(pre, *self.backbone_key(ds)), adapt, test
 
     # --- training ------------------------------------------------------------------------------------------
     def keep_for(self, name: str) -> float | None:
         return dict(self.keep).get(name)
 
     def variant(self, name: str) -> methods.Variant:
-        """Method ``name``'s firmware variant with this recipe's scored fraction and layers."""
-        return methods.variant(name, self.frac, self.score_layers)
+        """Method ``name``'s firmware variant with this recipe's scored fraction, layers and score knobs."""
+        return methods.variant(name, self.frac, self.score_layers, self.rounding, self.ranking, self.select)
 
     def make_method(self, name: str, qm, step: int | None = None):
         """Method ``name`` on backbone ``qm`` with this recipe's knobs (``step``: its learning-rate shift or mu;
         None: the recipe's, else the method's tuned one)."""
-        own = {k.name for k in methods.spec(name).knobs}
         return methods.make(name, qm, lr_shift=self.lr_shift if step is None else step, seed=self.seed,
                             keep=self.keep_for(name), frac=self.frac, init_shift=self.init_shift,
                             layers=None if self.score_layers is None else list(self.score_layers),
-                            **{k: v for k, v in self.knobs if k in own})
+                            rounding=self.rounding, ranking=self.ranking, select=self.select)
 
     def epoch_orders(self, n: int):
         """The sample order of every epoch (the same for every method of one seed)."""
@@ -175,25 +184,6 @@ class Recipe:
     def as_dict(self) -> dict:
         """Plain JSON values (tuples as lists), for reports."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
-# Knobs a recipe sets by their own fields (step: lr_shift, keep: keep, frac: frac), not through ``knobs``.
-OWN_FIELDS = {methods.STEP: "lr_shift", "keep": "keep", "frac": "frac"}
-
-
-def knob_pairs(knobs) -> tuple:
-    """``knobs`` (a dict or (name, value) pairs) as sorted pairs, each a knob some registered method has and
-    each value in that knob's grid; anything else is one clear error."""
-    pairs = tuple(sorted(dict(knobs).items()))
-    known = {k.name: k for s in methods.REGISTRY.values() for k in s.knobs if k.name not in OWN_FIELDS}
-    for name, value in pairs:
-        if name in OWN_FIELDS:
-            raise ConfigError(f"recipe knob {name!r}: set it with the recipe's {OWN_FIELDS[name]} setting")
-        if name not in known:
-            raise ConfigError(f"unknown method knob {name!r} (known: {', '.join(sorted(known))})")
-        if value not in known[name].grid:
-            raise ConfigError(f"knob {name}: {value!r} is not one of {', '.join(map(str, known[name].grid))}")
-    return pairs
 
 
 def fit_split(adapt, test, val_frac, tuning):

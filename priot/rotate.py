@@ -64,16 +64,23 @@ def stratified_order(labels, rng):
     return perm[np.lexsort((labels[perm], key[perm]))]
 
 
+def check_split_sizes(n_pretrain, n_adapt, n_test, available) -> int:
+    """The samples three disjoint splits take, refused when they do not fit ``available`` (checked by a driver
+    before it hands work out, and by ``make_splits``)."""
+    need = n_pretrain + n_adapt + n_test
+    if min(n_pretrain, n_adapt, n_test) < 1 or need > available:
+        raise ConfigError(f"the splits need {n_pretrain} pretraining + {n_adapt} training + {n_test} test = {need} "
+                          f"disjoint samples, at least 1 each, and the dataset has {available} (lower --samples, "
+                          f"--test or --pretrain)")
+    return need
+
+
 def make_splits(ds, n_pretrain, n_adapt, n_test, rng, angle=45.0, angle_range=None, shape=None):
     """Disjoint splits: upright ``pretrain``, rotated ``adapt`` (on-device training) and rotated ``test``.
 
     ``shape``: the model's input (H, W, C); each split is fitted to it (``data.fit_to``: padded, channels
     repeated) before rotating, so content turned past the original border is kept."""
-    need = n_pretrain + n_adapt + n_test
-    if min(n_pretrain, n_adapt, n_test) < 1 or need > len(ds):
-        raise ConfigError(f"the splits need {n_pretrain} pretraining + {n_adapt} training + {n_test} test = {need} "
-                          f"disjoint samples, at least 1 each, and the dataset has {len(ds)} (lower --samples, "
-                          f"--test or --pretrain)")
+    need = check_split_sizes(n_pretrain, n_adapt, n_test, len(ds))
     order = stratified_order(ds.labels, rng)
     fit = (lambda d: fit_to(d, shape)) if shape is not None else (lambda d: d)
     pre = fit(ds.subset(order[:n_pretrain]))

@@ -5,7 +5,8 @@ walks the bins from 255 down until the running count reaches k: that bin ``b`` h
 largest key. Pass 2 histograms the low byte of the keys whose high byte is ``b`` and walks down
 the same way, giving the threshold key ``t`` (the k-th largest). Keep every key > t, and of the
 keys == t keep the lowest indices first until k are kept (tie rule: lower index wins).
-k = 0 keeps nothing; k >= n keeps everything. The C side needs one uint16[256] histogram.
+k = 0 keeps nothing; k >= n keeps everything. The C side needs one uint16[256] histogram. With
+``magnitude=True`` the key is ``|score|`` instead (edge-popup ranks magnitudes; PRIOT by default signed scores).
 """
 
 import numpy as np
@@ -23,17 +24,25 @@ def _walk_down(hist, need):
     raise ConfigError("histogram holds fewer than k items")
 
 
-def threshold(scores, k):
+def rank_key(scores, magnitude=False):
+    """The uint16 ranking key of int16 scores: ``score + 32768`` (signed ranking, the project's rule) or
+    ``|score|`` (edge-popup's rule, ``magnitude=True``; |-32768| = 32768 still fits). Both order-preserving."""
+    s = np.asarray(scores).astype(np.int32)
+    return np.abs(s) if magnitude else s + 32768
+
+
+def threshold(scores, k, magnitude=False):
     """(threshold key t, how many keys equal to t to keep) for the top-k of int16 ``scores``."""
-    key = scores.astype(np.int32) + 32768
+    key = rank_key(scores, magnitude)
     hi, above = _walk_down(np.bincount(key >> 8, minlength=256), k)
     sel = key[(key >> 8) == hi] & 255
     lo, above2 = _walk_down(np.bincount(sel, minlength=256), k - above)
     return hi * 256 + lo, k - above - above2
 
 
-def topk_mask(scores, k):
-    """uint8 mask keeping the k largest int16 scores, ties at the threshold to the lowest indices."""
+def topk_mask(scores, k, magnitude=False):
+    """uint8 mask keeping the k largest int16 scores (or |scores|, ``magnitude``), ties at the threshold to
+    the lowest indices."""
     scores = np.asarray(scores)
     if scores.dtype != np.int16 or scores.ndim != 1:
         raise ConfigError(f"scores must be a 1-D int16 array, got {scores.dtype} {scores.shape}")
@@ -42,15 +51,15 @@ def topk_mask(scores, k):
         return np.zeros(n, np.uint8)
     if k >= n:
         return np.ones(n, np.uint8)
-    t, n_eq = threshold(scores, k)
-    key = scores.astype(np.int32) + 32768
+    t, n_eq = threshold(scores, k, magnitude)
+    key = rank_key(scores, magnitude)
     eq = key == t
     return ((key > t) | (eq & (np.cumsum(eq) <= n_eq))).astype(np.uint8)
 
 
-def topk_mask_sorted(scores, k):
-    """Reference: sort by (score descending, index ascending), keep the first k."""
-    order = np.lexsort((np.arange(len(scores)), -np.asarray(scores, dtype=np.int64)))
+def topk_mask_sorted(scores, k, magnitude=False):
+    """Reference: sort by (key descending, index ascending), keep the first k."""
+    order = np.lexsort((np.arange(len(scores)), -rank_key(scores, magnitude).astype(np.int64)))
     mask = np.zeros(len(scores), np.uint8)
     mask[order[:max(k, 0)]] = 1
     return mask

@@ -19,7 +19,18 @@
 #define IS_SGD (PRIOT_TRAINS == PRIOT_TRAINS_WEIGHTS)
 #define IS_DYNAMIC (PRIOT_UPDATE == PRIOT_UPDATE_DYNAMIC)
 #define IS_NITI_STATIC (PRIOT_UPDATE == PRIOT_UPDATE_NITI_STATIC)
-#define USES_RNG (PRIOT_UPDATE == PRIOT_UPDATE_STOCHASTIC || IS_DYNAMIC) /* rules that draw from the counter */
+/* PRIOT's score knobs: the generated header defines PRIOT_<KNOB>_<VALUE> (as 1) only for a value that is not the
+ * default (priot/device/layout.py: KNOB_MACROS), so the default variants compile as before. */
+#ifdef PRIOT_SCORE_ROUND_STOCHASTIC
+#define STOCHASTIC_SCORES IS_PRIOT
+#else
+#define STOCHASTIC_SCORES 0
+#endif
+/* rules that draw from the counter: the SGD baselines' hash-stochastic and dynamic updates, PRIOT's stochastic
+ * score rounding */
+#define USES_RNG (PRIOT_UPDATE == PRIOT_UPDATE_STOCHASTIC || IS_DYNAMIC || STOCHASTIC_SCORES)
+/* The layers whose update draws from the counter: the trained layers, or PRIOT's layers with scored edges. */
+#define LEARNS(p) (IS_PRIOT ? (uint32_t)(P.n_scored[p] != 0) : (uint32_t)P.trained[p])
 
 /* Flash: the frozen model as a deployment keeps it (written by the host before the run). */
 const uint32_t priot_layout_hash = PRIOT_LAYOUT_HASH;
@@ -47,6 +58,13 @@ static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row
 static int32_t out_exp;
 
 #if IS_PRIOT
+#ifdef PRIOT_RANK_MAGNITUDE /* edge-popup's rule: the top-k |scores| */
+#define RANK_KEY(s) topk_key_magnitude(s)
+#define TOPK_THRESHOLD topk_threshold_magnitude
+#else /* the top-k signed scores */
+#define RANK_KEY(s) ((uint32_t)((s) + 32768))
+#define TOPK_THRESHOLD topk_threshold
+#endif
 int16_t priot_scores[PRIOT_SCORE_CAP];
 /* The keep mask of one layer at a time (bit i = edge i of that layer), expanded from the scores right before
  * the layer runs: a mask over every weight would not fit the SRAM beside a Pico-sized VGG11. */
@@ -153,19 +171,48 @@ static int32_t forward(void)
 
 /* ------------------------------------------------------------------------------------------------ updates */
 #if IS_PRIOT
+/* Whether edge i (flat index in layer p) of weight w is scored, from the layer's threshold (score_t). */
+#if !defined(PRIOT_SELECT_SMALLEST) && !defined(PRIOT_SELECT_RANDOM) /* the largest |w| (the default) */
 static int32_t is_scored(int32_t p, int8_t w) { return (w < 0 ? -w : w) >= P.score_t[p]; }
+#define IS_SCORED(p, w, i) is_scored(p, w)
+#elif defined(PRIOT_SELECT_SMALLEST)
+static int32_t is_scored(int32_t p, int8_t w) { return (w < 0 ? -w : w) <= P.score_t[p]; }
+#define IS_SCORED(p, w, i) is_scored(p, w)
+#else /* random: a seeded 16-bit hash of the edge's index under the threshold (priot.methods.priot.select_hash) */
+static uint32_t select_base[PRIOT_N_PARAM];
+static int32_t is_scored_at(int32_t p, int32_t i)
+{
+    return (int32_t)(lowbias32(select_base[p] + (uint32_t)i) >> 16) < P.score_t[p];
+}
+#define IS_SCORED(p, w, i) ((void)(w), is_scored_at(p, i)) /* the weight does not decide it */
+#endif
+
+#if STOCHASTIC_SCORES /* s -= sround(g16 * w, lr_shift) with this layer's rounding base, indexed by scored edge */
+static uint32_t score_base;
+#define SCORE_DELTA(v, j) sround((v), P.lr_shift, score_base, (uint32_t)(j))
+#else
+#define SCORE_DELTA(v, j) rshift_round((v), P.lr_shift)
+#endif
 
 /* Straight-through score update of one row of edges: s -= rshift_round(sat16(g >> grad_shift) * w, lr). */
 PHASE static void score_row(int32_t p, int32_t row, int32_t len, const int32_t *g, int32_t e, const int8_t *x)
 {
     const int8_t *w = weights_of(p) + row * len;
-    int16_t *s = priot_scores + P.score_off[p] + row_scored_start[p * PRIOT_MAX_COUT + row];
+    int32_t j = row_scored_start[p * PRIOT_MAX_COUT + row]; /* the scored edge's index in its layer */
+    int16_t *s = priot_scores + P.score_off[p] + j;
+    (void)j;
     for (int32_t i = 0; i < len; i++) {
-        if (!is_scored(p, w[i])) continue;
+        if (!IS_SCORED(p, w[i], row * len + i)) continue;
         int32_t gi = g ? g[i] : e * x[i];
         int32_t g16 = sat16(rshift_round(gi, P.grad_shift[p]));
-        *s = sat16(*s - rshift_round(g16 * w[i], P.lr_shift));
+#ifdef PRIOT_RANK_MAGNITUDE /* edge-popup: the gradient reaches |s| through abs, sign(0) = 0 */
+        int32_t d = SCORE_DELTA(g16 * w[i], j);
+        *s = sat16(*s - (*s > 0 ? d : *s < 0 ? -d : 0));
+#else
+        *s = sat16(*s - SCORE_DELTA(g16 * w[i], j));
+#endif
         s++;
+        j++;
     }
 }
 
@@ -179,10 +226,10 @@ PHASE static void select_layer(int32_t p)
     mask_of = -1;
     if (k >= n) { keep_t[p] = 0; tie_last[p] = n; return; }          /* every key >= 0: all kept */
     if (k <= 0) { keep_t[p] = 0x10000u; tie_last[p] = -1; return; }  /* above every key: none kept */
-    topk_threshold(s, n, k, &t, &n_eq);
+    TOPK_THRESHOLD(s, n, k, &t, &n_eq);
     int32_t last = -1;
     for (int32_t i = 0; i < n && n_eq > 0; i++)
-        if ((uint32_t)(s[i] + 32768) == t && --n_eq == 0) last = i;
+        if (RANK_KEY(s[i]) == t && --n_eq == 0) last = i;
     keep_t[p] = t;
     tie_last[p] = last;
 }
@@ -201,8 +248,8 @@ PHASE static const uint8_t *layer_mask(int32_t p)
     uint8_t *out = priot_mask;
     for (int32_t i = 0, j = 0; i < priot_weight_count[p]; i++) {
         uint32_t keep = 1;
-        if (is_scored(p, w[i])) {
-            uint32_t key = (uint32_t)(s[j] + 32768);
+        if (IS_SCORED(p, w[i], i)) {
+            uint32_t key = RANK_KEY(s[j]);
             keep = key > t || (key == t && j <= last);
             j++;
         }
@@ -219,7 +266,7 @@ PHASE static const uint8_t *layer_mask(int32_t p)
 static uint32_t trained_rank(int32_t p)
 {
     uint32_t r = 0;
-    for (int32_t j = 0; j < p; j++) r += (uint32_t)P.trained[j];
+    for (int32_t j = 0; j < p; j++) r += LEARNS(j);
     return r;
 }
 #endif
@@ -293,6 +340,9 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
     if (!P.trained[p]) return;
 #endif
 #if IS_PRIOT
+#if STOCHASTIC_SCORES
+    score_base = lowbias32((uint32_t)P.seed ^ (priot_rng_counter + trained_rank(p)));
+#endif
     for (int32_t r = 0; r < rows; r++) {
         if (conv) { conv3x3_channel_grad(err, in, &d, r, g); score_row(p, r, len, g, 0, in); }
         else if (err[r]) score_row(p, r, len, 0, err[r], in);
@@ -387,6 +437,9 @@ int32_t priot_init(void)
     }
 #if IS_PRIOT
     for (int32_t p = 0; p < PRIOT_N_PARAM; p++) {
+#ifdef PRIOT_SELECT_RANDOM
+        select_base[p] = lowbias32((uint32_t)P.seed ^ (PRIOT_SELECT_SALT ^ (uint32_t)p));
+#endif
         const int8_t *w = weights_of(p);
         int32_t rows = priot_layers[0].out_c, n = 0;
         for (int32_t i = 0; i < PRIOT_N_LAYERS; i++)
@@ -394,7 +447,7 @@ int32_t priot_init(void)
         int32_t len = priot_weight_count[p] / rows;
         for (int32_t r = 0; r < rows; r++) {
             row_scored_start[p * PRIOT_MAX_COUT + r] = (PRIOT_ROW_START_T)n;
-            for (int32_t i = 0; i < len; i++) n += is_scored(p, w[r * len + i]);
+            for (int32_t i = 0; i < len; i++) n += IS_SCORED(p, w[r * len + i], r * len + i);
         }
         if (n != P.n_scored[p]) return -1 - p; /* host and device disagree on the scored edges */
         select_layer(p);
@@ -433,7 +486,7 @@ int32_t priot_train_step(int32_t label)
     for (int32_t p = 0; p < PRIOT_N_PARAM; p++) select_layer(p);
 #endif
 #if USES_RNG
-    for (int32_t p = 0; p < PRIOT_N_PARAM; p++) priot_rng_counter += (uint32_t)P.trained[p];
+    for (int32_t p = 0; p < PRIOT_N_PARAM; p++) priot_rng_counter += LEARNS(p);
 #endif
     return predicted;
 }

@@ -20,10 +20,15 @@ from m0sim.errors import M0simError
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
 assert (1 << XIP_SET_BITS) * timing.XIP_CACHE_WAYS * timing.XIP_LINE_BYTES == timing.XIP_CACHE_BYTES
 
-STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned", 6: "rom write"}
+STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "unaligned", 6: "rom write",
+                7: "decode", 8: "code write"}
+CODE_PAGE_BITS = 12  # SRAM pages holding decoded code, whose stores are checked (>= Unicorn's 1 KB ARM page)
+SRAM_CODE_PAGES = memmap.SRAM.size >> CODE_PAGE_BITS
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: saved at an unaligned access for the fault report
 CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
              "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
+             "STOP_DECODE": 7, "STOP_CODE_WRITE": 8,
+             "SRAM_BASE": memmap.SRAM.base, "SRAM_SIZE": memmap.SRAM.size, "CODE_PAGE_BITS": CODE_PAGE_BITS,
              "FAULT_REGS": FAULT_REGS, "UC_MEM_WRITE_TYPE": 17,  # unicorn.h: UC_MEM_READ = 16, UC_MEM_WRITE
              "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS, "FLASH_SIZE": memmap.FLASH_SIZE}
 
@@ -46,9 +51,14 @@ STATE_FIELDS = [
     # configuration
     ("xip_miss_penalty", u32), ("emu_stop", u64), ("flash_image", u64),
     # an unaligned access: its size, whether a store, and the registers at that moment (read with reg_read)
-    ("reg_read", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
+    ("reg_read", u64), ("reg_write", u64), ("reg_ids", u32 * FAULT_REGS), ("fault_regs", u64 * FAULT_REGS),
     ("fault_size", u32), ("fault_write", u32),
     ("ro_lo", u32 * 2), ("ro_hi", u32 * 2), ("ro_trap", u64 * 2),  # read-only ranges, where their stores go
+    # code in SRAM: per window, 1 for each halfword inside decoded instructions; SRAM pages holding such code
+    # (their stores go through sram_trap, which notes changed code in [code_dirty_lo, code_dirty_hi))
+    ("known", u64 * 2), ("sram_code_pages", u32 * ((SRAM_CODE_PAGES + 31) // 32)), ("sram_image", u64),
+    ("sram_trap", u64), ("code_dirty_lo", u32), ("code_dirty_hi", u32),
+    ("code_write_insns", u64),  # the instruction count at the last such store (was a block charged after it?)
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
 ]
 
@@ -104,15 +114,25 @@ _lib = None
 CFLAGS = ("-O2", "-shared", "-fPIC")
 
 
+def _source() -> str:
+    return (Path(__file__).parent / "counter.c").read_text()
+
+
+def library_path() -> Path:
+    """Where this version's compiled callbacks live in the cache (named by a hash of everything they are built
+    from; `m0sim cache clean` removes the others)."""
+    key = cache.digest(_source(), state_header(), " ".join(CFLAGS), TRAILER_MAGIC)
+    return cache.root() / "native" / f"m0sim_counter_{key}.so"
+
+
 def library() -> ctypes.CDLL:
     """The compiled callbacks, built once per source version (and once per machine, see m0sim.cache)."""
     global _lib
     if _lib is not None:
         return _lib
-    source = (Path(__file__).parent / "counter.c").read_text()
-    header = state_header()
-    so_path = cache.root() / "native" / f"m0sim_counter_{cache.digest(source, header, ' '.join(CFLAGS), TRAILER_MAGIC)}.so"
+    source, header, so_path = _source(), state_header(), library_path()
     cachefile.ensure_dir(so_path.parent, "m0sim cache directory ($M0SIM_CACHE)")
+    cachefile.refuse_directory(so_path, "native counters library")
     if so_path.exists() and not _intact(so_path):
         print(f"m0sim: {so_path} is damaged (truncated or changed); rebuilding it", file=sys.stderr)
         so_path.unlink(missing_ok=True)

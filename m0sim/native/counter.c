@@ -49,7 +49,7 @@ static void unaligned(counter_state_t *s, uc_engine *uc, uint32_t addr, unsigned
 static void stall(counter_state_t *s, uint32_t cycles)
 {
     s->cycles += cycles;
-    ((int32_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += (int32_t)cycles;
+    ((int64_t *)(uintptr_t)s->stall_at[s->cur_window])[s->cur_slot] += cycles; /* 64-bit: long WFI sleeps */
 }
 
 /* 16 KB, 2-way set-associative, 8-byte lines: XIP_SETS sets, LRU replacement (xip_lru[set] = the way to evict).
@@ -195,14 +195,36 @@ static inline __attribute__((always_inline)) void account(counter_state_t *s, uc
 
 /* A block not seen with this size at this slot: check it lies in decoded code and holds only ARMv6-M, fill
  * its cache entry, then charge it. */
+/* Code in SRAM the decode does not know yet (written at run time): stop so that m0sim decodes it, then runs on. */
+static COLD void stop_decode(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
+{
+    s->fault_size = size;
+    stop(s, uc, STOP_DECODE, a);
+}
+
+static int all_known(const counter_state_t *s, int w, uint32_t i, uint32_t size)
+{
+    const uint8_t *known = (const uint8_t *)(uintptr_t)s->known[w];
+    for (uint32_t k = i; k < i + (size >> 1); k++)
+        if (!known[k]) return 0;
+    return 1;
+}
+
 static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
 {
     int w;
+    int in_sram = a - SRAM_BASE < SRAM_SIZE;
     if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
     else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
+    else if (in_sram) { stop_decode(s, uc, a, size); return; }
     else { stop(s, uc, STOP_UNDECODED, a); return; }
-    if (a + size > s->hi[w]) { stop(s, uc, STOP_UNDECODED, a + size); return; }
+    if (a + size > s->hi[w]) {
+        if (in_sram) stop_decode(s, uc, a, size);
+        else stop(s, uc, STOP_UNDECODED, a + size);
+        return;
+    }
     uint32_t i = (a - s->lo[w]) >> 1;
+    if (in_sram && !all_known(s, w, i, size)) { stop_decode(s, uc, a, size); return; }
     block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
     settle_branch(s, a); /* before a refill can move the previous block's counts */
     s->prev_block = 0;
@@ -272,9 +294,59 @@ int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, v
             }
         }
     }
+    uint32_t sram_off = a - SRAM_BASE;
+    if (sram_off < SRAM_SIZE
+        && (s->sram_code_pages[sram_off >> CODE_PAGE_BITS >> 5] >> (sram_off >> CODE_PAGE_BITS & 31) & 1)) {
+        /* a page holding decoded code: its stores are checked, so no entry of it may let a store through */
+        perms = UC_PROT_READ;
+        if (type == UC_MEM_WRITE) {
+            e->paddr = s->sram_trap + sram_off;
+            perms = UC_PROT_WRITE;
+        }
+    }
     if (type == UC_MEM_FETCH) perms |= UC_PROT_EXEC;
     e->perms = perms;
     return 1;
+}
+
+/* Stores to an SRAM page holding decoded code: done here, and a store that changes decoded code stops the run
+ * at the end of its block so that m0sim drops the stale decode (and Unicorn's translations) before going on. */
+void m0sim_sram_code_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
+{
+    const flash_view_t *v = (const flash_view_t *)user;
+    counter_state_t *s = (counter_state_t *)(uintptr_t)v->state;
+    uint8_t *p = (uint8_t *)(uintptr_t)s->sram_image + offset;
+    uint32_t addr = SRAM_BASE + (uint32_t)offset;
+    int changed = 0;
+    for (unsigned k = 0; k < size; k++) {
+        uint8_t b = (uint8_t)(value >> (8 * k));
+        changed |= p[k] != b;
+        p[k] = b;
+    }
+    if (!changed || addr + size <= s->lo[1] || addr >= s->hi[1]) return;
+    const uint8_t *known = (const uint8_t *)(uintptr_t)s->known[1];
+    uint32_t first = addr < s->lo[1] ? 0 : (addr - s->lo[1]) >> 1;
+    uint32_t last = (addr + size - 1 - s->lo[1]) >> 1;
+    uint32_t slots = (s->hi[1] - s->lo[1]) >> 1;
+    int code = 0;
+    for (uint32_t k = first; k <= last && k < slots; k++) code |= known[k];
+    if (!code) return;
+    if (s->code_dirty_hi <= s->code_dirty_lo) { s->code_dirty_lo = addr; s->code_dirty_hi = addr + size; }
+    if (addr < s->code_dirty_lo) s->code_dirty_lo = addr;
+    if (addr + size > s->code_dirty_hi) s->code_dirty_hi = addr + size;
+    s->code_write_insns = s->insns;
+    stop(s, uc, STOP_CODE_WRITE, addr);
+}
+
+uint64_t m0sim_sram_code_read(uc_engine *uc, uint64_t offset, unsigned size, void *user)
+{
+    (void)uc;
+    const flash_view_t *v = (const flash_view_t *)user;
+    const counter_state_t *s = (const counter_state_t *)(uintptr_t)v->state;
+    const uint8_t *p = (const uint8_t *)(uintptr_t)s->sram_image + offset;
+    uint64_t value = 0;
+    for (unsigned k = 0; k < size; k++) value |= (uint64_t)p[k] << (8 * k);
+    return value;
 }
 
 /* Loads and stores of flash and SRAM (a memory hook, registered when alignment faults are on; it sees an access
@@ -284,4 +356,19 @@ void m0sim_data_access(uc_engine *uc, int type, uint64_t address, int size, int6
     (void)value;
     if (address & (uint64_t)(size - 1))
         unaligned((counter_state_t *)user, uc, (uint32_t)address, (unsigned)size, type == UC_MEM_WRITE_TYPE);
+}
+
+/* A code hook on the instruction just after each `mov sp, rX` / `add sp, rX`: the core ignores writes to SP's
+ * bits [1:0] (ARMv6-M), Unicorn keeps them, so they are cleared here before anything uses SP. */
+void m0sim_align_sp(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    (void)address; (void)size;
+    const counter_state_t *s = (const counter_state_t *)user;
+    uint64_t sp = 0;
+    int id = (int)s->reg_ids[13];
+    ((int (*)(uc_engine *, int, void *))(uintptr_t)s->reg_read)(uc, id, &sp);
+    if (sp & 3u) {
+        sp &= ~(uint64_t)3;
+        ((int (*)(uc_engine *, int, const void *))(uintptr_t)s->reg_write)(uc, id, &sp);
+    }
 }

@@ -7,6 +7,7 @@ CSR, RVR, CVR, CALIB = 0x0, 0x4, 0x8, 0xC
 
 class SysTick:
     name = "SysTick"
+    read_side_effects = {CSR: "reading clears COUNTFLAG"}  # what a debugger must not read (m0sim.gdbtarget)
     base = memmap.SYSTICK_BASE
     size = 0x10
 

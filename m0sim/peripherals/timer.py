@@ -16,6 +16,7 @@ N_ALARMS = 4
 
 class Timer:
     name = "TIMER"
+    read_side_effects = {TIMELR: "reading latches TIMEHR"}  # what a debugger must not read (m0sim.gdbtarget)
     base = memmap.TIMER_BASE
     size = 0x44
 

@@ -64,10 +64,12 @@ def cached_build(name: str, srcs, includes=(KERNEL_DIR,), generated: dict[str, s
 
 
 def variant_name(model, v: Variant) -> str:
-    """The firmware's file name: model, method, and the scored fraction and layers when they are its own."""
+    """The firmware's file name: model, method, and the scored fraction and layers when they are its own, and
+    the score knobs that are not their defaults."""
     suffix = f"-p{v.fraction:g}" if v.sized else ""
     if v.trains == "scores" and v.score_layers is not None:
         suffix += "-L" + "".join(str(j) for j in scored_layers(make_layout(model), v.score_layers))
+    suffix += "".join(f"-{value}" for value in v.knobs.values())
     return f"priot-{model.name}-{v.method}{suffix}"
 
 

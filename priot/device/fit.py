@@ -69,6 +69,10 @@ def model_parts(model, v: methods.Variant) -> Budget:
     if priot:
         row_start = 2 if d["PRIOT_ROW_START_T"] == "uint16_t" else 4
         state += _w(2 * d["PRIOT_SCORE_CAP"]) + _w(row_start * d["PRIOT_MAX_ROWS"]) + 8 * layout.n_param
+        if v.random_update:  # stochastic score rounding: the rng counter and a layer's rounding base
+            state += 8
+        if v.selection == "random":  # each layer's selection hash base
+            state += 4 * layout.n_param
     if sgd:
         state += _w(d["PRIOT_TRAIN_WEIGHTS"]) + (4 if v.random_update else 0)  # rng counter
     buffers = _w(d["PRIOT_IM2COL_BYTES"]) + _w(d["PRIOT_MAX_ROW_BYTES"])

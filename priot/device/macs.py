@@ -14,6 +14,7 @@ import numpy as np
 
 from m0sim.errors import InputError
 from m0sim.machine import Machine
+from priot import texttable
 from priot.device.firmware import KERNEL_DIR, KERNELS, cached_build
 from priot.device.layout import conv_row_bytes as row_bytes
 from priot.models import Conv3x3, Dense
@@ -87,10 +88,7 @@ def measure(model, seed: int = 0, path: Path | None = None) -> list[dict]:
 
 
 def table(rows) -> str:
-    lines = [f"{'layer':<26}{'mask':>6}{'MACs':>10}{'cycles':>12}{'cycles/MAC':>12}"
-             f"{'MAC loop cycles/product':>26}"]
-    for r in rows:
-        inner = r["inner_cycles_per_product"]
-        lines.append(f"{r['layer']:<26}{'yes' if r['masked'] else 'no':>6}{r['macs']:>10,}{r['cycles']:>12,}"
-                     f"{r['cycles_per_mac']:>12.2f}{inner if inner is None else f'{inner:.2f}':>26}")
-    return "\n".join(lines)
+    header = ["layer", "mask", "MACs", "cycles", "cycles/MAC", "MAC loop cycles/product"]
+    return texttable.render(header, [[r["layer"], "yes" if r["masked"] else "no", f"{r['macs']:,}", f"{r['cycles']:,}",
+                                      f"{r['cycles_per_mac']:.2f}", "None" if r["inner_cycles_per_product"] is None
+                                      else f"{r['inner_cycles_per_product']:.2f}"] for r in rows])

@@ -165,8 +165,8 @@ class DeviceMethod:
                 n = self.qm.weights[j].size
                 out[f"w{j}"] = w[off:off + n].reshape(self.qm.weights[j].shape)
                 off += n
-            if self.variant.random_update:
-                out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
+        if self.variant.random_update:  # the SGD baselines' rounding, or PRIOT's stochastic score rounding
+            out["rng_counter"] = m.read("priot_rng_counter", np.uint32)
         return out
 
     def host_state(self) -> dict:

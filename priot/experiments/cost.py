@@ -16,14 +16,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from m0sim import cachefile, memmap
+from m0sim import cachefile, energy, memmap
 from m0sim.errors import InputError
-from priot import data, ref
+from priot import data, methods, ref, texttable
 from priot.device import fit, macs
 from priot.device.runner import open_device
 from priot.errors import PriotError
 from priot.experiments.device import DEVICE_RUN, state_bytes
-from priot.recipe import Recipe
+from priot.recipe import Recipe, model_defaults
 
 SELECTION = {"select_layer", "topk_threshold", "walk_down"}
 UPDATE = {"update_layer", "score_row", "sgd_row", "conv3x3_channel_grad", "trained_rank", "lowbias32", "grad_max"}
@@ -41,7 +41,9 @@ def _by_name(stats) -> dict:
     return out
 
 
-def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps):
+def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps):
+    """Mean counters of ``steps`` training steps after ``warmup``, with the energy estimate per step and per epoch
+    of ``epoch_steps`` steps (one core active, m0sim.energy)."""
     dev = open_device(recipe.make_method(name, qm))
     for i in range(warmup):
         dev.step(xs[i], int(labels[i]))
@@ -57,11 +59,14 @@ def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps):
         rows.append({"step": step.cycles, "instructions": step.instructions, "inference": infer.cycles,
                      "forward": infer.cycles, "selection": selection, "update": update,
                      "backward": step.cycles - infer.cycles - selection - update,
-                     "scale": sum(f_step.get(n, 0) for n in SCALE), "stack": step.stack_bytes})
+                     "scale": sum(f_step.get(n, 0) for n in SCALE), "stack": step.stack_bytes,
+                     "energy_mj": energy.of_run(step.cycles, step.clock_hz).total_mj})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     fp = dev.machine.program.footprint()
     stack = int(max(r["stack"] for r in rows))
-    return {"method": name, **{k: v for k, v in mean.items() if k != "stack"},
+    return {"method": name, **{k: v for k, v in mean.items() if k not in ("stack", "energy_mj")},
+            "energy_mj_per_step": mean["energy_mj"], "energy_mj_per_epoch": mean["energy_mj"] * epoch_steps,
+            "steps_per_epoch": epoch_steps, "energy_estimate": energy.LABEL,
             "ms_per_step": mean["step"] / memmap.CLOCK_HZ * 1e3, "state_bytes": state_bytes(dev.machine.program),
             "static_ram": fp["static_ram"], "stack_bytes": stack, "peak_ram": fp["static_ram"] + stack,
             "flash_bytes": fp["flash"], "host_seconds_per_step": t_host / steps,
@@ -77,20 +82,24 @@ def refused(recipe: Recipe, name, model) -> dict | None:
             "sram": b.sram, "flash": b.flash, "breakdown": b.describe()}
 
 
+# (header, row key, format): the table's columns after the method name
+COLUMNS = (("cycles/step", "step", ",.0f"), ("ms/step", "ms_per_step", ".1f"),
+           ("mJ/step*", "energy_mj_per_step", ".3f"), ("mJ/epoch*", "energy_mj_per_epoch", ",.1f"),
+           ("forward", "forward", ",.0f"), ("backward", "backward", ",.0f"), ("selection", "selection", ",.0f"),
+           ("update", "update", ",.0f"), ("scale calc", "scale", ",.0f"), ("inference", "inference", ",.0f"),
+           ("state B", "state_bytes", ","), ("peak RAM B", "peak_ram", ","), ("flash B", "flash_bytes", ","),
+           ("host s/step", "host_seconds_per_step", ".4f"), ("x real time", "realtime_factor", ".2f"))
+
+
 def table(rows) -> str:
-    head = (f"{'method':<14}{'cycles/step':>13}{'ms/step':>9}{'forward':>11}{'backward':>11}{'selection':>11}"
-            f"{'update':>11}{'scale calc':>11}{'inference':>11}{'state B':>9}{'peak RAM B':>11}{'flash B':>9}"
-            f"{'host s/step':>12}{'x real time':>12}")
-    lines = [head]
+    """One line per method (COLUMNS), through priot.texttable so that no two columns ever run together."""
+    lines = []
     for r in rows:
         if r.get("fits") is False:
-            lines.append(f"{r['method']:<14}  does not fit: {r['breakdown']}")
+            lines.append([r["method"], f"does not fit: {r['breakdown']}"])
             continue
-        lines.append(f"{r['method']:<14}{r['step']:>13,.0f}{r['ms_per_step']:>9.1f}{r['forward']:>11,.0f}"
-                     f"{r['backward']:>11,.0f}{r['selection']:>11,.0f}{r['update']:>11,.0f}{r['scale']:>11,.0f}"
-                     f"{r['inference']:>11,.0f}{r['state_bytes']:>9,}{r['peak_ram']:>11,}{r['flash_bytes']:>9,}"
-                     f"{r['host_seconds_per_step']:>12.4f}{r['realtime_factor']:>12.2f}")
-    return "\n".join(lines)
+        lines.append([r["method"]] + [format(r[k], f) for _, k, f in COLUMNS])
+    return texttable.render(["method"] + [h for h, _, _ in COLUMNS], lines)
 
 
 @click.command("cost", epilog=data.MNIST5K_NOTE + ".")
@@ -119,7 +128,9 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     except PriotError as exc:  # bad data: m0sim reports it as bad input (exit 2)
         raise InputError(str(exc)) from None
     xs, labels = ref.to_input(adapt.images), adapt.labels
-    rows = [refused(recipe, n, qm.model) or measure(recipe, n, qm, xs, labels, warmup, steps) for n in ORDER]
+    epoch_steps = model_defaults(recipe.model).samples  # one step per rotated training sample of a device run
+    rows = [refused(recipe, n, qm.model) or measure(recipe, n, qm, xs, labels, warmup, steps, epoch_steps)
+            for n in ORDER]
     try:
         mac_rows, mac_note = macs.measure(qm.model), None
     except InputError as exc:  # the harness is sized for the tiny CNN's layers
@@ -127,6 +138,9 @@ def experiment(steps, warmup, keep, frac, model, json_path):
     click.echo(f"{qm.model.name} on rotated {recipe.dataset}, {steps} steps per method after {warmup} warm-up, cycles at "
                f"{memmap.CLOCK_HZ / 1e6:g} MHz (forward = one inference)")
     click.echo(table(rows))
+    click.echo(f"* energy at DVDD, one core active: an {energy.LABEL}; an epoch is {epoch_steps:,} steps (the "
+               f"device run's rotated training samples)")
+    click.echo(energy.describe())
     click.echo(f"\nforward layers one at a time ({macs.HARNESS_SOURCES[0].name}): the whole layer per useful MAC, "
                f"and the MAC loop (dot_m0.S, conv3x3_c1_m0.S) per product it ran (general rows padded to words)")
     click.echo(macs.table(mac_rows) if mac_rows else f"skipped: {mac_note}")

@@ -7,6 +7,7 @@ against 2 MB. Device state is compared bit for bit with the host model every N s
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -145,6 +146,13 @@ def make_command(name: str) -> click.Command:
                        "that fits the Pico].")
     @click.option("--score-layers", default=None, callback=_layers,
                   help="Parameter layers PRIOT/PRIOT-S score [tiny CNN 1,2; VGG11 every layer but the first].")
+    @click.option("--score-rounding", "rounding", default=DEVICE_RUN.rounding, show_default=True,
+                  type=click.Choice(list(methods.ROUNDINGS)), help="PRIOT, PRIOT-S: rounding of the score update.")
+    @click.option("--score-ranking", "ranking", default=DEVICE_RUN.ranking, show_default=True,
+                  type=click.Choice(list(methods.RANKINGS)),
+                  help="PRIOT, PRIOT-S: keep the top signed scores, or the top |scores| (edge-popup).")
+    @click.option("--select", default=None, type=click.Choice([k for k in methods.SELECTIONS if k != "every"]),
+                  help="PRIOT-S: which edges get a score, by |w| or a seeded hash [largest].")
     @click.option("--init-shift", default=DEVICE_RUN.init_shift, show_default=True, type=click.IntRange(0, 8), help="Score init |w| << this.")
     @click.option("--lr-shift", default=None, type=click.IntRange(0, 20), help="Learning-rate shift [tuned default].")
     @click.option("--width", default=None, type=click.FloatRange(0, 64, min_open=True),
@@ -158,20 +166,21 @@ def make_command(name: str) -> click.Command:
     @click.option("--json", "json_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
                   help="Write the per-epoch table and summary here.")
     def command(model, dataset, data_path, epochs, samples, n_test, pretrain, angle, seed, keep, frac, score_layers,
-                init_shift, lr_shift, width, validate_every, clock_mhz, firmware, json_path):
+                rounding, ranking, select, init_shift, lr_shift, width, validate_every, clock_mhz, firmware, json_path):
         if json_path:
             cachefile.check_writable(json_path, "--json file")
         try:  # --model vgg11 --width 0.25 is vgg11_x0.25
             recipe = Recipe.build(model, width, dataset=dataset, data_path=data_path, seed=seed, epochs=epochs,
                                   samples=samples, test=n_test, pretrain=pretrain, angle=angle,
                                   keep={} if keep is None else {name: keep}, frac=frac, score_layers=score_layers,
+                                  rounding=rounding, ranking=ranking, select=select,
                                   init_shift=init_shift, lr_shift=lr_shift, validate_every=validate_every,
                                   clock_hz=int(clock_mhz * 1e6), firmware=firmware)
             report = run_device(name, recipe)
         except PriotError as exc:  # bad data or parameters: m0sim reports it as bad input (exit 2)
             raise InputError(str(exc)) from None
         if json_path:
-            cachefile.write_text(json_path, json.dumps(report, indent=1, allow_nan=False))
+            cachefile.write_text(json_path, json.dumps(report, indent=1, allow_nan=False, default=os.fspath))
 
     return command
 

@@ -1,7 +1,6 @@
 """Every on-device training method behind one interface (``priot.methods.base.Method``), registered in
 ``priot.methods.registry`` with its family, tuning grid and tuned default step."""
 
-import inspect
 from dataclasses import replace
 
 from priot.methods.base import Method, NoAdapt
@@ -9,8 +8,8 @@ from priot.methods.baselines import Niti, niti_mu
 from priot.methods.defaults import DEFAULTS, MethodDefaults
 from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
-from priot.methods.registry import (FAMILIES, GRID_POINTS, REGISTRY, SELECTIONS, STEP, Knob, MethodSpec, Variant,
-                                    family_configurations, names, register, spec, variant)
+from priot.methods.registry import (FAMILIES, GRID_POINTS, RANKINGS, REGISTRY, ROUNDINGS, SELECTIONS, STEP, Knob,
+                                    MethodSpec, Variant, family_configurations, names, register, spec, variant)
 
 DEFAULT_FRAC = DEFAULTS.frac  # PRIOT-S's scored fraction and score init: priot.methods.defaults
 DEFAULT_INIT_SHIFT = DEFAULTS.init_shift
@@ -23,12 +22,11 @@ def _weights(qm, step, seed, spec, **_):
     return Niti(qm, lr_shift=step, layers=spec.layers, update=spec.update, seed=seed)
 
 
-def _priot(qm, step, seed, keep, frac, init_shift, layers, name, spec, knobs=None, **_):
+def _priot(qm, step, seed, keep, frac, init_shift, layers, name, variant, **_):
     keep = DEFAULT_KEEP[name] if keep is None else keep
-    extra = spec.keywords(knobs or {})
-    if "seed" in inspect.signature(Priot).parameters:  # the stochastic and random knobs draw from the run's seed
-        extra["seed"] = seed
-    return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac, layers=layers, **extra)
+    select = "largest" if variant.selection == "every" else variant.selection  # at fraction 1 both score every edge
+    return Priot(qm, lr_shift=step, keep=keep, init_shift=init_shift, frac=frac, layers=layers, seed=seed,
+                 rounding=variant.rounding, ranking=variant.ranking, select=select)
 
 
 def _grid(lo, points=GRID_POINTS):
@@ -43,21 +41,25 @@ def _grid(lo, points=GRID_POINTS):
 # was never chosen (PRIOT at steps 4, 6, 8; PRIOT-S at step 3) and PRIOT's |score| runs scored 9-36% on
 # validation after the first epoch against 43.5-64.5% signed: searching it would double PRIOT's configurations
 # (the default grid's time budget, study/grid.py) for nothing.
-ROUNDING = Knob("rounding", ("nearest", "stochastic"), "nearest", summary="score-update rounding")
-RANKING = Knob("ranking", ("signed", "magnitude"), "signed", tuned=False,
+ROUNDING = Knob("rounding", tuple(ROUNDINGS), next(iter(ROUNDINGS)), summary="score-update rounding")
+RANKING = Knob("ranking", tuple(RANKINGS), next(iter(RANKINGS)), tuned=False,
                summary="rank signed scores or |scores| (not tuned: scores start non-negative)")
-# Grids widened after the quick runs (`m0sim run paper-table --quick`, the class without rounding/selection
-# keywords). PRIOT: keep 0.95 was chosen once at the upper edge of 0.6..0.95 (0.6 never): with 0.7..0.98 no PRIOT
-# choice sat on an edge (6 of 6 finals). PRIOT-S chose keep 0.3 and 0.7 (both edges of 0.3..0.7) and fraction
-# 0.25 and 0.5 (both edges); with keep 0.2..0.8 and fraction 0.125..0.5 it chose keep 0.8 with fraction 0.5 in 4
-# of 6 finals: both upper edges. The fraction trades memory for accuracy (at 1 it is PRIOT), so 0.5 is a design
-# bound; keep 0.9 scored worst in the default-size probe at 90 degrees and a sixth keep value breaks the default
-# grid's time budget (study/grid.py), so that edge stays flagged in the results.
-PRIOT_KNOBS = (Knob("keep", (0.7, 0.8, 0.9, 0.95, 0.98), DEFAULT_KEEP["priot"], summary="kept fraction of scored edges"),
+# Grids widened after the quick runs (`m0sim run paper-table --quick`). PRIOT: keep 0.95 was chosen once at the
+# upper edge of 0.6..0.95 (0.6 never): with 0.7..0.98 no PRIOT choice sat on an edge (6 of 6 finals). PRIOT-S
+# chose keep 0.3 and 0.7 (both edges of 0.3..0.7) and fraction 0.25 and 0.5; with keep 0.2..0.8 and fraction
+# 0.125..0.5 it chose keep 0.8 with fraction 0.5 in 4 of 6 finals: both upper edges. So its grids move up: keep
+# 0.35..0.9 and fraction 0.25..0.75 (at fraction 1 PRIOT-S is PRIOT, so 0.75 is the largest that still differs);
+# five keep values and three fractions hold the default grid in its time budget (study/grid.py). The quick grids
+# (``Knob.quick``) are sub-grids for the quick preset only: the same procedure on fewer configurations.
+SELECT_GRID = tuple(k for k in SELECTIONS if k != "every")  # the sized selection rules
+PRIOT_KNOBS = (Knob("keep", (0.7, 0.8, 0.9, 0.95, 0.98), DEFAULT_KEEP["priot"], quick=(0.8, 0.95),
+                    summary="kept fraction of scored edges"),
                ROUNDING, RANKING)
-PRIOT_S_KNOBS = (Knob("keep", (0.2, 0.35, 0.5, 0.65, 0.8), DEFAULT_KEEP["priot-s"], summary="kept fraction of scored edges"),
-                 Knob("frac", (0.125, 0.25, 0.5), DEFAULT_FRAC, summary="scored fraction of each scored layer"),
-                 Knob("select", ("largest", "smallest", "random"), "largest", summary="which |w| get a score"),
+PRIOT_S_KNOBS = (Knob("keep", (0.35, 0.5, 0.65, 0.8, 0.9), DEFAULT_KEEP["priot-s"], quick=(0.5, 0.8),
+                      summary="kept fraction of scored edges"),
+                 Knob("frac", (0.25, 0.5, 0.75), DEFAULT_FRAC, quick=(0.25, 0.5),
+                      summary="scored fraction of each scored layer"),
+                 Knob("select", SELECT_GRID, SELECT_GRID[0], quick=("largest", "random"), summary="which |w| get a score"),
                  ROUNDING, RANKING)
 
 
@@ -88,28 +90,24 @@ register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_nam
 register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 5,
                     device=False, integer=False,
                     summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
-register(MethodSpec("priot", "priot", _priot, _grid(2, 10), 7, selection="every", knobs=PRIOT_KNOBS, cls=Priot,
+register(MethodSpec("priot", "priot", _priot, _grid(2, 10), 7, selection="every", knobs=PRIOT_KNOBS,
                     summary="edge-popup scores on every edge of the scored layers"))
-register(MethodSpec("priot-s", "priot", _priot, _grid(2, 10), 5, selection="largest-|w|", knobs=PRIOT_S_KNOBS,
-                    cls=Priot, summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
+register(MethodSpec("priot-s", "priot", _priot, _grid(2, 10), 5, selection="largest", knobs=PRIOT_S_KNOBS,
+                    summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
 
 DEFAULT_LR_SHIFT = {n: s.default_step for n, s in REGISTRY.items()}
 METHODS = tuple(REGISTRY)
 
 
 def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shift=DEFAULT_INIT_SHIFT, layers=None,
-         **knobs):
+         rounding=None, ranking=None, select=None):
     """Build a registered method by name; ``layers`` are PRIOT's scored layers, ``keep=None`` and
     ``lr_shift=None`` are the method's tuned values (``DEFAULT_KEEP``, the registry's ``default_step``);
-    ``knobs``: its other knobs by name (``rounding``, ``ranking``, ``select``; None: the knob's default). A
-    knob the method does not have is an error; so is a non-default value its class does not take yet."""
-    s, v = spec(name), variant(name, frac, layers)
-    knobs = {k: val for k, val in knobs.items() if val is not None}
-    for k in knobs:
-        s.knob(k)  # a knob the method does not have: one clear error naming the ones it has
+    ``rounding``, ``ranking`` and ``select`` are the score knobs (``variant``; None: the default)."""
+    s, v = spec(name), variant(name, frac, layers, rounding, ranking, select)
     step = s.default_step if lr_shift is None else lr_shift
     method = s.build(qm, step, seed=seed, keep=keep, frac=v.fraction, init_shift=init_shift, layers=layers, name=name,
-                     spec=s, knobs=knobs)
+                     spec=s, variant=v)
     method.name = name
     if v.trains == "scores":  # the layers it scores, as the method resolved them (default: all but the first)
         v = replace(v, score_layers=tuple(method.score_layers))
@@ -119,5 +117,5 @@ def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shi
 
 __all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP",
            "DEFAULT_LR_SHIFT", "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec",
-           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "Variant", "variant", "Knob", "STEP",
-           "family_configurations"]
+           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "ROUNDINGS", "RANKINGS", "Variant",
+           "variant", "Knob", "STEP", "family_configurations"]

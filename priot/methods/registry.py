@@ -9,11 +9,11 @@ knob of a method on validation data over the product of their grids (``configura
 the comparison fair is a budget: no family gets more configurations than PRIOT's (``family_configurations``).
 A weight-training method names its ``update`` rule (``priot.methods.baselines.UPDATES``) and its trained
 ``layers`` ("all" or "last"); a score-training method names its ``selection`` rule (which edges get a score).
-``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
+Score-training methods have three more knobs (``ROUNDINGS``, ``RANKINGS``, and PRIOT-S's ``select``, one of the
+sized ``SELECTIONS``). ``variant(name, ...)`` turns an entry and a run's knobs into a ``Variant``, the one value layout, fit, firmware
 and runner read: a new method is an entry here, its class and its C variant, and no other file tests its name.
 """
 
-import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,10 +32,23 @@ FAMILIES = {
     "reference": "not a static-scale integer competitor: no adaptation, NITI dynamic scaling, float fine-tuning",
 }
 
-# Selection rules of the score-training methods: which edges of a scored layer get a score.
+# Selection rules of the score-training methods: which edges of a scored layer get a score. "every" is PRIOT's;
+# the others take a scored fraction (PRIOT-S: "largest" by default, the rest through the ``select`` knob).
 SELECTIONS = {
     "every": "every edge of the scored layers (scored fraction 1)",
-    "largest-|w|": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
+    "largest": "each scored layer's largest-|w| edges, up to the scored fraction (no index memory)",
+    "smallest": "each scored layer's smallest-|w| edges, up to the scored fraction (no index memory)",
+    "random": "a seeded hash of each edge's index picks up to the scored fraction (no index memory)",
+}
+# The score-training methods' other knobs (priot.methods.priot), each compiled into the firmware; the first value
+# is the default (the method as published here).
+ROUNDINGS = {
+    "nearest": "the score update dS is rounded to nearest (ties away from zero)",
+    "stochastic": "dS is rounded by the seeded hash the SGD baselines use (small gradients move scores on average)",
+}
+RANKINGS = {
+    "signed": "keep the top-K signed scores (the project's rule)",
+    "magnitude": "keep the top-K |scores|; the update reaches |s| through the abs (edge-popup's rule)",
 }
 
 GRID_POINTS = 8  # the baselines' step grids: this many consecutive step values
@@ -53,9 +66,14 @@ class Knob:
     default: object
     tuned: bool = True
     summary: str = ""
+    quick: tuple | None = None  # the values the quick preset tries (a sub-grid; None: the whole grid)
 
     def __post_init__(self):
         object.__setattr__(self, "grid", tuple(self.grid))
+        if self.quick is not None:
+            object.__setattr__(self, "quick", tuple(self.quick))
+            if not self.quick or not set(self.quick) <= set(self.grid):
+                raise ConfigError(f"knob {self.name}: quick grid {self.quick} must be values of its grid {self.grid}")
         if len(self.grid) < 1 or len(set(self.grid)) != len(self.grid):
             raise ConfigError(f"knob {self.name}: grid {self.grid} must list distinct values")
         if self.default not in self.grid:
@@ -73,6 +91,10 @@ class Knob:
         """What the study tries: the grid when tuned, else the default alone."""
         return self.grid if self.tuned else (self.default,)
 
+    def searched(self, quick: bool = False) -> tuple:
+        """What a study tries: ``values``, or in the quick preset the quick sub-grid of a tuned knob."""
+        return self.quick if quick and self.tuned and self.quick is not None else self.values
+
     def edge(self, value) -> str | None:
         """"lower"/"upper" when a tuned numeric knob's ``value`` sits at that end of its grid, else None: a
         choice at an edge may have its optimum outside the grid."""
@@ -83,9 +105,10 @@ class Knob:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One registered method. ``build(qm, step, seed=, keep=, frac=, init_shift=, layers=, spec=, knobs=)``
-    makes it (``knobs``: values of its knobs other than the step, by name). ``grid``/``default_step``/
-    ``step_name`` describe its step knob; ``knobs`` lists the others (the step knob is prepended)."""
+    """One registered method. ``build(qm, step, seed=, keep=, frac=, init_shift=, layers=, name=, spec=,
+    variant=)`` makes it (``variant``: its score knobs, ``Variant``). ``grid``/``default_step``/``step_name``
+    describe its step knob (its quick grid: every other step); ``knobs`` lists the others (the step knob is
+    prepended)."""
 
     name: str
     family: str
@@ -100,7 +123,6 @@ class MethodSpec:
     layers: str | None = None   # weight-training methods: "all" or "last"
     selection: str | None = None  # score-training methods: which edges are scored (SELECTIONS)
     knobs: tuple = ()  # every knob, the step first (given: the knobs other than the step)
-    cls: type | None = None  # the class ``build`` makes, when its knobs (other than the step) are its keywords
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -109,7 +131,8 @@ class MethodSpec:
             raise ConfigError(f"method {self.name}: step grid {self.grid} is not consecutive integer steps")
         if self.grid and self.default_step not in self.grid:
             raise ConfigError(f"method {self.name}: default step {self.default_step} is not in its grid {self.grid}")
-        step = (Knob(STEP, self.grid, self.default_step, summary=f"the step ({self.step_name})"),) if self.grid else ()
+        step = (Knob(STEP, self.grid, self.default_step, quick=self.grid[::2],
+                     summary=f"the step ({self.step_name})"),) if self.grid else ()
         others = tuple(k for k in self.knobs if k not in step)  # dataclasses.replace hands back the step knob
         if any(k.name == STEP for k in others):
             raise ConfigError(f"method {self.name}: the step knob comes from grid and default_step, not knobs")
@@ -133,27 +156,6 @@ class MethodSpec:
             if k.name == name:
                 return k
         raise ConfigError(f"method {self.name} has no knob {name!r} (has {', '.join(k.name for k in self.knobs) or 'none'})")
-
-    def takes(self, name: str) -> bool:
-        """Whether the method accepts knob ``name`` (the step always; another knob: a keyword of ``cls``)."""
-        return name == STEP or (self.cls is not None and name in inspect.signature(self.cls).parameters)
-
-    def keywords(self, values: dict) -> dict:
-        """The knob ``values`` (other than the step) as keywords of ``cls``. A knob the class does not take yet
-        is left out at its default and refused at any other value: it never silently runs as the default."""
-        out = {}
-        for name, v in values.items():
-            k = self.knob(name)
-            if self.takes(name):
-                out[name] = v
-            elif v != k.default:
-                raise ConfigError(f"method {self.name}: knob {name}={v!r} needs a {getattr(self.cls, '__name__', 'class')} "
-                                  f"that takes a {name!r} keyword (this one does not yet); only {k.default!r} runs")
-        return out
-
-    def searched(self, k: Knob) -> tuple:
-        """The values the study tries for knob ``k``: its grid when tuned and taken, else its default alone."""
-        return k.values if self.takes(k.name) else (k.default,)
 
     @property
     def tuned(self) -> tuple:
@@ -210,7 +212,8 @@ def names(family: str | None = None, device: bool | None = None) -> list[str]:
 class Variant:
     """One method with the knobs that shape its training state and so its firmware, normalised once by
     ``variant()``: the scored fraction (1 unless the selection rule takes one), the scored layers (None: every
-    layer but the first; none for a method that scores nothing), the weight update rule and trained layers."""
+    layer but the first; none for a method that scores nothing), the weight update rule and trained layers, and
+    a score-training method's selection rule, score rounding and ranking (None for the other methods)."""
 
     method: str
     fraction: float = 1.0
@@ -218,6 +221,18 @@ class Variant:
     update: str | None = None
     weight_layers: str | None = None  # "all" or "last" (weight-training methods)
     selection: str | None = None
+    rounding: str | None = "nearest"  # score-training methods: ROUNDINGS
+    ranking: str | None = "signed"  # score-training methods: RANKINGS
+
+    @property
+    def knobs(self) -> dict:
+        """The score knobs that differ from their defaults (each makes its own firmware), in a fixed order."""
+        if self.trains != "scores":
+            return {}
+        out = {"rounding": self.rounding, "ranking": self.ranking, "select": self.selection}
+        defaults = {"rounding": next(iter(ROUNDINGS)), "ranking": next(iter(RANKINGS)),
+                    "select": spec(self.method).selection}
+        return {k: v for k, v in out.items() if v != defaults[k]}
 
     @property
     def trains(self) -> str:
@@ -232,15 +247,30 @@ class Variant:
     @property
     def random_update(self) -> bool:
         """Its update draws from a rounding counter (the device keeps one)."""
-        return self.update in ("stochastic", "dynamic")
+        return self.update in ("stochastic", "dynamic") or self.rounding == "stochastic"
 
 
-def variant(name: str, fraction: float | None = None, score_layers=None) -> Variant:
-    """The ``Variant`` of method ``name`` with a run's scored fraction (None: ``DEFAULTS.frac``) and scored
-    layers; knobs the method does not have are dropped, so equal variants build the same firmware."""
+def _knob(what: str, value, table, default):
+    if value is None:
+        return default
+    if value not in table:
+        raise ConfigError(f"unknown {what} {value!r} (have {', '.join(table)})")
+    return value
+
+
+def variant(name: str, fraction: float | None = None, score_layers=None, rounding: str | None = None,
+            ranking: str | None = None, select: str | None = None) -> Variant:
+    """The ``Variant`` of method ``name`` with a run's scored fraction (None: ``DEFAULTS.frac``), scored layers
+    and score knobs (None: the default; ``select``: PRIOT-S's selection rule, a sized one of ``SELECTIONS``);
+    knobs the method does not have are dropped, so equal variants build the same firmware."""
     s = spec(name)
+    rounding = _knob("score rounding", rounding, ROUNDINGS, next(iter(ROUNDINGS)))
+    ranking = _knob("score ranking", ranking, RANKINGS, next(iter(RANKINGS)))
+    sized = [k for k in SELECTIONS if k != "every"]
+    select = _knob("selection rule", select, sized, None)
     if s.selection is None:
-        return Variant(name, 1.0, None, s.update, s.layers, None)
+        return Variant(name, 1.0, None, s.update, s.layers, None, None, None)
     frac = 1.0 if s.selection == "every" else DEFAULTS.frac if fraction is None else float(fraction)
     layers = None if score_layers is None else tuple(sorted({int(j) for j in score_layers}))
-    return Variant(name, frac, layers, None, None, s.selection)
+    selection = s.selection if s.selection == "every" or select is None else select
+    return Variant(name, frac, layers, None, None, selection, rounding, ranking)

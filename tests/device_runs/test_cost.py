@@ -4,10 +4,12 @@ import json
 
 import pytest
 
+from m0sim import energy, memmap
 from m0sim.errors import InputError
 from priot import methods
 from priot.device import macs
 from priot.models import Dense, ModelDef
+from priot.recipe import model_defaults
 
 
 def test_cost_table_and_mac_loops(cli, tmp_path):
@@ -15,6 +17,9 @@ def test_cost_table_and_mac_loops(cli, tmp_path):
     proc = cli("run", "cost", "--steps", "1", "--warmup", "1", "--json", out)
     assert proc.returncode == 0, proc.stderr
     assert "cycles/step" in proc.stdout and "cycles/MAC" in proc.stdout
+    assert "mJ/step*" in proc.stdout and "mJ/epoch*" in proc.stdout and "* energy at DVDD" in proc.stdout
+    assert "estimate from the RP2040 datasheet" in proc.stdout
+    assert energy.describe() in proc.stdout and "Popcorn" in energy.describe()  # the model, its sources
     report = json.loads(out.read_text())
     rows = {r["method"]: r for r in report["methods"]}
     assert set(rows) == {"none", "sgd-last", "sgd-all", "niti-last", "niti-all", "niti-dynamic", "priot", "priot-s"}
@@ -22,6 +27,11 @@ def test_cost_table_and_mac_loops(cli, tmp_path):
     # no adaptation: a step is an inference (up to an XIP miss or two from the other entry point's code)
     assert abs(none["step"] - none["inference"]) <= 2 * 50 and none["selection"] == 0
     for name, r in rows.items():
+        # the energy column: one core busy for the step's cycles (one measured step: its own cycles)
+        assert r["energy_mj_per_step"] == pytest.approx(energy.of_run(int(r["step"]), memmap.CLOCK_HZ).total_mj)
+        assert r["steps_per_epoch"] == model_defaults("tiny_cnn").samples
+        assert r["energy_mj_per_epoch"] == pytest.approx(r["energy_mj_per_step"] * r["steps_per_epoch"])
+        assert "estimate" in r["energy_estimate"]
         assert 0 < r["peak_ram"] <= 264 * 1024 and 0 < r["flash_bytes"] <= 2 * 1024 * 1024
         if name != "none":  # last-layer methods back-propagate through the dense layer only: the cheapest steps
             last = methods.spec(name).layers == "last"

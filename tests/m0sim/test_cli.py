@@ -65,3 +65,23 @@ def test_profile_call_json(cli, firmware):
     data = json.loads(cli("profile", firmware(HELLO), "--call", "square", "12", "--json").stdout)
     assert data["returned"] == 144
     assert data["instructions"] > 0 and data["functions"][0]["name"] == "square"
+
+
+NEEDS_LIBM = ('#include <math.h>\n#include "scale.h"\nvolatile double x = 2.0;\n'
+              'int main(void) { return (int)(sqrt(x) * SCALE); }\n')
+
+
+def test_cc_links_libraries_however_gcc_accepts_them(cli, tmp_path):
+    """`-l m`, `-lm`, `-Wl,-lm` and `-Xlinker -lm` all link libm as gcc does (after the sources), and `-I dir`
+    takes its directory as a value, not as a source."""
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "scale.h").write_text("#define SCALE 100\n")
+    src = tmp_path / "root.c"
+    src.write_text(NEEDS_LIBM)
+    elf = tmp_path / "root.elf"
+    for spelling in (["-l", "m"], ["-lm"], ["-Wl,-lm"], ["-Xlinker", "-lm"]):
+        built = cli("cc", *spelling, src, "-I", tmp_path / "inc", "-o", elf)
+        assert built.returncode == 0, (spelling, built.stderr)
+        assert cli("exec", elf).returncode == 141, spelling
+        elf.unlink()
+    assert "option -l needs a value" in cli("cc", src, "-o", elf, "-l").stderr

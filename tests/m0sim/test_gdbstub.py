@@ -64,8 +64,10 @@ def exec_stats(elf):
 class Server:
     """`m0sim gdbserver --port 0` in a subprocess; the port is read from its first line."""
 
-    def __init__(self, elf, *extra):
-        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", *extra],
+    def __init__(self, elf, *extra, once=True):
+        once_flag = ["--once"] if once else []
+        self.proc = subprocess.Popen([sys.executable, "-m", "m0sim", "gdbserver", str(elf), "--port", "0", *once_flag,
+                                      *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
         self.first_line = self.proc.stderr.readline()
         match = re.search(r"127\.0\.0\.1:(\d+)", self.first_line)
@@ -206,7 +208,7 @@ def test_ctrl_c_interrupts_and_counts_stay_exact(programs):
     assert c.reply() == "T02"
     assert 0 < int(c.monitor("cycles").split()[0])
     regs = c.cmd("g")
-    assert len(regs) == 17 * 8
+    assert len(regs) == 21 * 8
     assert c.cmd("c") == "W03"
     c.sock.close()
     rc, sout, err = server.finish()
@@ -226,7 +228,9 @@ def test_registers_memory_and_target_description(programs):
     assert c.cmd("P0=78563412") == "OK" and c.reg(0) == 0x12345678
     assert c.cmd("M20000100,4:deadbeef") == "OK" and c.cmd("m20000100,4") == "deadbeef"
     assert c.cmd("X20000104,2:}\x03}]") == "OK" and c.cmd("m20000104,2") == "237d"  # escaped # and }
-    assert c.cmd("m40000000,4").startswith("E")  # peripherals are not read behind the program's back
+    assert c.cmd("X10000000,0:") == "OK"  # GDB's probe for the X packet, before its first write (`load`)
+    assert c.cmd("M10000100,2:00be") == "OK" and c.cmd("m10000100,2") == "00be"  # flash code, as `load` may
+    assert c.cmd("m40000000,4").startswith("E")  # an unmodelled peripheral: not read
     assert c.cmd(f"m{sp - 4:x},4") is not None
     out = c.monitor("stats")
     assert "instructions" in out and "cycles" in out
@@ -263,7 +267,7 @@ def test_malformed_packets_are_nakked(programs):
     c.raw(b"$g#zz")  # not hex
     assert c.ack() == b"-"
     c.raw(b"garbage without a packet")
-    assert len(c.cmd("g")) == 17 * 8  # still serving
+    assert len(c.cmd("g")) == 21 * 8  # still serving
     assert c.cmd("vFrobnicate") == ""  # unknown packets: the empty reply
     assert c.cmd("mzz,4").startswith("E")
     c.sock.close()
@@ -298,7 +302,7 @@ def test_firmware_fault_stops_for_inspection_then_ends_with_70(firmware):
     c = Client(server.port)
     c.cmd("?")
     assert c.cmd("c") == "T0b"  # SIGSEGV: GDB can look at the registers and memory where it happened
-    assert len(c.cmd("g")) == 17 * 8
+    assert len(c.cmd("g")) == 21 * 8
     assert c.cmd("c") == "X0b"
     c.sock.close()
     rc, _, err = server.finish()
@@ -354,3 +358,90 @@ int main(void)
     rc, sout, err = server.finish()
     assert (rc, sout) == (code, out)
     assert STATS.search(err).groups() == counts
+
+
+def test_stepping_runs_handlers_but_stops_at_a_breakpoint_in_one(firmware):
+    """maskisr auto: steps go past SysTick interrupts (their handlers run: ticks advance); a breakpoint on the
+    handler's first instruction still stops a step that takes the interrupt."""
+    elf = firmware(r"""
+#include <stdint.h>
+volatile uint32_t ticks, spins;
+void isr_systick(void) { ticks++; }
+int main(void)
+{
+    *(volatile uint32_t *)0xE000E014 = 299;
+    *(volatile uint32_t *)0xE000E010 = 7;
+    while (ticks < 1000) spins++;
+    return 0;
+}
+""", opt="-O0")
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    isr, main, ticks = symbol(elf, "isr_systick"), symbol(elf, "main"), symbol(elf, "ticks")
+    assert c.cmd(f"Z0,{main:x},2") == "OK" and c.cmd("c").startswith("T05")
+    assert c.cmd(f"z0,{main:x},2") == "OK"
+    for _ in range(300):  # about 4 ticks' worth of instructions
+        c.cmd("s")
+        assert c.reg(15) != isr and c.reg(16) & 0x3F == 0  # never stopped in the handler
+    assert int.from_bytes(bytes.fromhex(c.cmd(f"m{ticks:x},4")), "little") > 0  # but the handlers ran
+    assert c.cmd(f"Z0,{isr:x},2") == "OK"
+    for _ in range(300):
+        c.cmd("s")
+        if c.reg(15) == isr:
+            break
+    assert c.reg(15) == isr and c.reg(16) & 0x3F == 15
+    c.raw(b"$k#6b")
+    c.sock.close()
+    server.finish()
+
+
+def test_a_step_into_a_fault_stops_in_the_hardfault_handler(firmware):
+    """maskisr auto runs only interrupt handlers through a step: a fault's handler (here one that never
+    returns) is where the step stops."""
+    elf = firmware(r"""
+volatile int reached;
+void isr_hardfault(void) { for (;;) reached = 1; }
+int main(void)
+{
+    __asm__ volatile("udf #0");
+    return 0;
+}
+""", opt="-O0")
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    main, hardfault = symbol(elf, "main"), symbol(elf, "isr_hardfault")
+    assert c.cmd(f"Z0,{main:x},2") == "OK" and c.cmd("c").startswith("T05")
+    for _ in range(20):
+        assert c.cmd("s").startswith("T05")
+        if c.reg(15) == hardfault:
+            break
+    assert c.reg(15) == hardfault and c.reg(16) & 0x3F == 3  # IPSR: HardFault
+    c.raw(b"$k#6b")
+    c.sock.close()
+    server.finish()
+
+
+def test_a_fault_after_detach_ends_as_exec_does(firmware):
+    elf = firmware("int main(void){ *(volatile int *)0x60000000 = 1; return 0; }")
+    server = Server(elf)
+    c = Client(server.port)
+    c.cmd("?")
+    assert c.cmd("D") == "OK"
+    c.sock.close()
+    rc, _, err = server.finish()
+    exec_run = run_cli("exec", elf)
+    assert rc == exec_run.returncode == 70
+    assert exec_run.stderr.strip().splitlines()[-1] in err and "Traceback" not in err
+
+
+def test_a_program_that_cannot_run_is_refused_before_listening(programs, tmp_path):
+    from elfpatch import ElfPatch
+    bad = tmp_path / "sp.elf"
+    patch = ElfPatch(programs["dbg"].read_bytes())
+    patch.word_at(0x10000000, 0xF0000000)  # an initial SP outside SRAM
+    bad.write_bytes(patch.bytes())
+    proc = subprocess.run([sys.executable, "-m", "m0sim", "gdbserver", str(bad), "--port", "0", "--once"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert_one_line_error(proc, INPUT, "initial SP 0xf0000000")  # no "listening" line: nobody waits for GDB

@@ -5,6 +5,7 @@ import struct
 import numpy as np
 import pytest
 
+from m0sim.errors import InputError
 from priot import data, quant
 from priot.errors import DataError
 
@@ -56,3 +57,14 @@ def test_damaged_backbone_cache_is_rebuilt_with_a_notice(small_splits, tmp_path,
     assert "rebuilding" in capsys.readouterr().err
     assert all(np.array_equal(a, b) for a, b in zip(first.weights, again.weights))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([cached.name, "float-" + cached.name])  # no temporaries
+
+
+@pytest.mark.parametrize("which", ["backbone", "float"])
+def test_directory_at_a_backbone_cache_file_is_refused_before_pretraining(small_splits, tmp_path, monkeypatch, which):
+    monkeypatch.setenv("M0SIM_CACHE", str(tmp_path))
+    cfg = {"model": "tiny_cnn", "dataset": "mnist5k", "seed": 0, "epochs": 1, "n_pretrain": 300, "n_calib": 100}
+    name = quant._key(quant.full_config(cfg, 1))
+    (tmp_path / (name if which == "backbone" else "float-" + name)).mkdir()
+    monkeypatch.setattr(quant, "_pretrain", lambda *a: pytest.fail("pretrained although the result cannot be cached"))
+    with pytest.raises(InputError, match="is a directory where the backbone cache file belongs"):
+        quant.backbone(small_splits[0], cfg, 1)

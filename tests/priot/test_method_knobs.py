@@ -1,21 +1,14 @@
-"""Every method's knobs are registry data: grids, defaults, the tuning budget per family, and a knob whose
-value a method's class does not take yet fails loudly instead of running as the default."""
-
-import inspect
+"""Every method's knobs are registry data: grids (the registry's tables of rules are their single source),
+defaults, quick sub-grids, the tuning budget per family, and the knob values reach the method through the
+recipe's fields."""
 
 import numpy as np
 import pytest
 
 from priot import methods
 from priot.errors import ConfigError
-from priot.methods import Knob, MethodSpec, Priot
+from priot.methods import Knob
 from priot.recipe import Recipe
-
-
-def _taken(keyword):
-    """Skip until ``Priot`` takes ``keyword`` (the PRIOT knobs land in the class separately)."""
-    return pytest.mark.skipif(keyword not in inspect.signature(Priot).parameters,
-                              reason=f"Priot takes no {keyword!r} keyword yet")
 
 
 def test_every_method_lists_its_knobs_the_step_first():
@@ -28,7 +21,9 @@ def test_every_method_lists_its_knobs_the_step_first():
     assert [k.name for k in methods.spec("priot").knobs] == ["step", "keep", "rounding", "ranking"]
     assert [k.name for k in methods.spec("priot-s").knobs] == ["step", "keep", "frac", "select", "rounding", "ranking"]
     assert methods.spec("priot-s").knob("select").grid == ("largest", "smallest", "random")
-    assert methods.spec("priot").knob("rounding").grid == ("nearest", "stochastic")
+    assert methods.spec("priot-s").knob("select").grid == tuple(k for k in methods.SELECTIONS if k != "every")
+    assert methods.spec("priot").knob("rounding").grid == tuple(methods.ROUNDINGS) == ("nearest", "stochastic")
+    assert methods.spec("priot").knob("ranking").grid == tuple(methods.RANKINGS)
     assert not methods.spec("priot").knob("ranking").tuned  # the docstring of priot.methods says why
     assert methods.spec("priot").knob("keep").default == methods.DEFAULT_KEEP["priot"]
 
@@ -40,8 +35,26 @@ def test_priot_alone_tries_at_least_as_many_configurations_as_any_family():
     for name in methods.names(family="priot"):
         s = methods.spec(name)
         assert s.configurations() >= rivals
-        searched = np.prod([len(s.searched(k)) for k in s.tuned])  # what runs with the class as it is
-        assert searched >= rivals, name
+        searched = np.prod([len(k.searched()) for k in s.tuned])
+        assert searched == s.configurations(), name
+    quick = {n: np.prod([len(k.searched(True)) for k in methods.spec(n).tuned]) for n in methods.names()
+             if methods.spec(n).tuned}
+    assert quick["priot"] >= max(v for n, v in quick.items() if methods.spec(n).family != "priot")
+
+
+def test_priot_s_grids_reach_past_the_quick_runs_edges():
+    s = methods.spec("priot-s")
+    assert s.knob("keep").grid[-1] >= 0.9 and 0.8 in s.knob("keep").grid[1:-1]
+    assert s.knob("frac").grid[-1] == 0.75 and 0.5 in s.knob("frac").grid[1:-1]
+
+
+def test_quick_grids_are_sub_grids_and_only_for_tuned_knobs():
+    s = methods.spec("priot-s")
+    assert s.knob("step").searched(True) == s.grid[::2] and s.knob("step").searched() == s.grid
+    assert s.knob("select").searched(True) == ("largest", "random")
+    assert s.knob("ranking").searched(True) == ("signed",)  # untuned: its default alone
+    with pytest.raises(ConfigError, match="quick grid"):
+        Knob("keep", (0.6, 0.9), 0.9, quick=(0.7,))
 
 
 def test_knob_edges_only_for_tuned_numeric_grids():
@@ -56,56 +69,18 @@ def test_knob_edges_only_for_tuned_numeric_grids():
         Knob("keep", (0.9, 0.6), 0.9)
 
 
-class _Plain:
-    def __init__(self, qm, lr_shift=3, keep=0.5):
-        self.qm, self.lr_shift, self.keep = qm, lr_shift, keep
-
-
-def test_a_knob_the_class_does_not_take_fails_loudly_unless_at_its_default():
-    s = MethodSpec("plain", "naive", None, (1, 2), 1, knobs=(Knob("select", ("largest", "random"), "largest"),),
-                   cls=_Plain)
-    assert not s.takes("select") and s.takes("keep") and s.takes(methods.STEP)
-    assert s.keywords({"select": "largest"}) == {}  # the default runs: the class's own behaviour
-    with pytest.raises(ConfigError, match="knob select='random' needs a _Plain that takes a 'select' keyword"):
-        s.keywords({"select": "random"})
-    assert s.searched(s.knob("select")) == ("largest",)  # the study holds it at its default
-    with pytest.raises(ConfigError, match="has no knob 'rounding'"):
-        s.knob("rounding")
-
-
-def test_make_refuses_a_knob_the_method_does_not_have(small_qm):
-    with pytest.raises(ConfigError, match="method sgd-all has no knob 'rounding'"):
-        methods.make("sgd-all", small_qm, rounding="stochastic")
-    assert methods.make("priot", small_qm, rounding="nearest", ranking="signed").keep == 0.9
-
-
-def test_recipe_carries_knob_values_and_refuses_unknown_ones():
-    r = Recipe.build(knobs={"select": "largest", "rounding": "nearest"})
-    assert r.knobs == (("rounding", "nearest"), ("select", "largest"))
-    with pytest.raises(ConfigError, match="unknown method knob 'speed'"):
-        Recipe.build(knobs={"speed": 1})
-    with pytest.raises(ConfigError, match="knob rounding: 'up' is not one of nearest, stochastic"):
-        Recipe.build(knobs={"rounding": "up"})
-    with pytest.raises(ConfigError, match="set it with the recipe's keep setting"):
-        Recipe.build(knobs={"keep": 0.8})
-
-
-@_taken("rounding")
 def test_stochastic_rounding_reaches_the_method(small_qm):
-    m = Recipe.build(knobs={"rounding": "stochastic"}).make_method("priot", small_qm)
+    m = Recipe.build(rounding="stochastic").make_method("priot", small_qm)
     assert m.rounding == "stochastic"
-    assert "stochastic" in methods.spec("priot").searched(methods.spec("priot").knob("rounding"))
+    assert "stochastic" in methods.spec("priot").knob("rounding").searched()
 
 
-@_taken("select")
 def test_priot_s_selection_reaches_the_method_and_is_searched(small_qm):
-    m = Recipe.build(knobs={"select": "random"}).make_method("priot-s", small_qm)
+    m = Recipe.build(select="random").make_method("priot-s", small_qm)
     assert m.select == "random"
-    s = methods.spec("priot-s")
-    assert s.searched(s.knob("select")) == ("largest", "smallest", "random")
+    assert methods.spec("priot-s").knob("select").searched() == ("largest", "smallest", "random")
 
 
-@_taken("ranking")
 def test_magnitude_ranking_reaches_the_method(small_qm):
     assert methods.make("priot", small_qm, ranking="magnitude").ranking == "magnitude"
 

@@ -2,6 +2,9 @@
 
 import json
 
+import pytest
+
+from m0sim import energy
 from priot.experiments.study import cells, grid
 
 
@@ -40,6 +43,9 @@ def test_device_cell_trains_in_lockstep_on_the_emulated_pico(study_cache, tmp_pa
     dev = rec["result"]["device"]
     assert dev["bit_exact"] and dev["accuracy"] == rec["result"]["accuracy"]
     assert dev["steps"] == 2 * 30 and dev["states_compared"] == 6 + 2 and dev["cycles_per_step"] > 0
+    # the energy estimate of a step (one core busy): linear in the cycles, so the mean step's energy
+    assert dev["energy_mj_per_step"] == pytest.approx(energy.of_run(dev["cycles_per_step"], 125e6).total_mj)
+    assert "estimate" in dev["energy_estimate"]
     host = cells.run_cell(grid.final_cell(grid.restrict(st, device=False), st.settings[0], 0, "priot-s", 5),
                           str(tmp_path))
     assert host["result"]["accuracy"] == rec["result"]["accuracy"]

@@ -110,7 +110,7 @@ def broken_methods():
 
 
 def test_failing_cells_are_kept_and_reported_while_the_others_finish(study_cache, tmp_path, broken_methods):
-    study = grid.restrict(grid.preset("quick", 1), names=["none", "flaky", "broken"], angles=[45.0], samples=40,
+    study = grid.restrict(grid.preset("default", 1), names=["none", "flaky", "broken"], angles=[45.0], samples=40,
                           test=40, pretrain=200, epochs=1, val=10)
     cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0",
                            silence_logs=logging.ERROR)  # threads: the workers see the methods registered here

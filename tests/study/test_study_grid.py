@@ -12,7 +12,7 @@ def test_presets_cover_the_issue_grid_and_every_registered_method():
     assert {(s.width, s.angle) for s in full.settings} == {(w, a) for w in (1, 2, 4) for a in grid.ANGLES}
     assert default.methods == quick.methods == tuple(methods.REGISTRY)
     assert (len(quick.seeds), len(default.seeds), len(grid.preset("default", 7).seeds)) == (3, 5, 7)
-    assert {s.width for s in quick.settings} == {1.0} and len(quick.settings) == 2
+    assert quick.settings == (grid.Setting(1.0, 90.0),) and quick.quick and not default.quick
     assert {(s.width, s.angle) for s in default.settings} == {(1.0, a) for a in grid.DEFAULT_ANGLES}
     assert all(p.val >= 200 and p.samples - p.val >= 100 for p in (full, default, quick))
 
@@ -21,7 +21,7 @@ def test_cell_keys_are_stable_and_differ_by_any_setting():
     st = grid.preset("quick")
     a = grid.final_cell(st, st.settings[0], 0, "priot", 7)
     assert grid.cell_key(a) == grid.cell_key(dict(reversed(list(a.items()))))
-    for change in ({"seed": 1}, {"step": 8}, {"angle": 90.0}, {"samples": 201}, {"model": "tiny_cnn_x2"},
+    for change in ({"seed": 1}, {"step": 8}, {"angle": 45.0}, {"samples": 201}, {"model": "tiny_cnn_x2"},
                    {"search": dict(a["search"], keep=[0.8, 0.9])}, {"halving": dict(a["halving"], rate=2)}):
         assert grid.cell_key(dict(a, **change)) != grid.cell_key(a)
 
@@ -54,3 +54,27 @@ def test_seeds_below_one_and_unknown_preset_are_refused():
         grid.preset("default", 0)
     with pytest.raises(ConfigError, match="unknown preset"):
         grid.preset("huge")
+
+
+def test_a_cell_sets_priots_knobs_through_its_recipe():
+    """PRIOT's score knobs are cell settings (defaults in every cell), keyed and passed to the cell's recipe; a
+    cell written before them runs with the defaults."""
+    st = grid.preset("quick")
+    a = grid.final_cell(st, st.settings[0], 0, "priot-s", 5)
+    assert (a["rounding"], a["ranking"], a["select"]) == ("nearest", "signed", None)
+    b = dict(a, rounding="stochastic", select="random")
+    assert grid.cell_key(b) != grid.cell_key(a)
+    assert grid.cell_recipe(b).variant("priot-s").knobs == {"rounding": "stochastic", "select": "random"}
+    old = {k: v for k, v in a.items() if k not in grid.KNOB_RECIPE}
+    assert grid.cell_recipe(old) == grid.cell_recipe(a)
+
+
+def test_tuned_knob_values_reach_the_recipe_fields():
+    st = grid.preset("quick")
+    a = grid.final_cell(st, st.settings[0], 0, "priot-s", 5)
+    r = grid.cell_recipe(a, {"keep": 0.8, "frac": 0.75, "select": "smallest", "rounding": "stochastic",
+                             "ranking": "signed"})
+    assert (r.keep_for("priot-s"), r.frac, r.select, r.rounding, r.ranking) == (0.8, 0.75, "smallest", "stochastic",
+                                                                                "signed")
+    with pytest.raises(ConfigError, match="knob\\(s\\) speed have no recipe setting"):
+        grid.cell_recipe(a, {"speed": 1})

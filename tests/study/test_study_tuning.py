@@ -88,15 +88,19 @@ def test_each_seed_and_setting_tunes_on_its_own_split():
     assert grid.tuning_cell_of(final) in grid.tune_cells(st, st.settings[-1], 3)
 
 
-def test_tuning_cells_search_the_registry_knobs_at_every_step():
-    st = grid.preset("quick")
+@pytest.mark.parametrize("preset", ["default", "quick"])
+def test_tuning_cells_search_the_registry_knobs_at_every_step(preset):
+    st = grid.preset(preset)
+    quick = preset == "quick"
     cs = grid.tune_cells(st, st.settings[0], 0)
     for name in st.methods:
         mine = [c for c in cs if c["method"] == name]
-        assert [c["step"] for c in mine] == list(methods.spec(name).grid)
         s = methods.spec(name)
-        assert all(c["search"] == {k.name: list(s.searched(k)) for k in s.knobs[1:]} for c in mine)
-    assert next(c for c in cs if c["method"] == "priot")["search"]["keep"] == list(methods.spec("priot").knob("keep").grid)
+        steps = s.knob("step").searched(quick) if s.grid else ()
+        assert [c["step"] for c in mine] == list(steps) and all(c["steps"] == list(steps) for c in mine)
+        assert all(c["search"] == {k.name: list(k.searched(quick)) for k in s.knobs[1:]} for c in mine)
+    keep = methods.spec("priot").knob("keep")
+    assert next(c for c in cs if c["method"] == "priot")["search"]["keep"] == list(keep.quick if quick else keep.grid)
 
 
 def test_final_cell_records_its_knobs_and_edges_and_reads_its_tuning(study_cache, tmp_path):

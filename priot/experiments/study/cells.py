@@ -2,9 +2,9 @@
 
 ``run_cell(cell, cells_dir)`` is a pure function of its small config (a dict of plain values): it draws the
 splits, the backbone (cached) and the sample order from the config's seed, so any worker on any machine
-computes the same bits. It writes ``cells_dir/<hash of the config>.json`` atomically (temporary file, then
-rename) whatever happens: a result, or the error that stopped it. Nothing is half-written, so an
-interrupted study loses only the cells that were running.
+computes the same bits. It writes ``cells_dir/<hash of the config and code version>.json`` atomically
+(temporary file, then rename) whatever happens: a result, or the error that stopped it. Nothing is
+half-written, so an interrupted study loses only the cells that were running.
 
 A tuning cell runs ``tuning.successive_halving`` over its method's other knobs at its step and records the
 chosen knob values, whether each sits at an edge of its grid, and every trial. A final cell runs the knobs
@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from m0sim import energy
 from priot import methods, ref, train
 from priot.device import lockstep
 from priot.device.runner import open_device
 from priot.experiments.study import tuning
 from priot.experiments.study.grid import cell_key, cell_recipe, tuning_cell_of
+from priot.experiments.study.version import code_version
 from priot.recipe import fit_split
 
 
@@ -78,16 +80,18 @@ def _lockstep(method, cell, recipe, fit, test):
     dev = open_device(method)
     dev.compare("after priot_init")
     x, labels = ref.to_input(fit.images), fit.labels
-    cycles, steps, compared = [], 0, 0
+    cycles, energy_mj, steps, compared = [], [], 0, 0
     for ep in lockstep.train(dev, x, labels, recipe.epoch_orders(len(fit)), cell["device_every"],
                              where=f"{cell['method']}, "):
         cycles += [r.stats.cycles for r in ep.results]
+        energy_mj += [energy.of_run(r.stats.cycles, r.stats.clock_hz).total_mj for r in ep.results]
         steps, compared = steps + len(ep.results), ep.compared
     acc, host_acc = lockstep.evaluate(dev, ref.to_input(test.images), test.labels.astype(np.int64))
     if acc != host_acc:
         raise RuntimeError(f"{cell['method']}: device accuracy {acc} differs from the host model's {host_acc}")
     return {"accuracy": acc, "bit_exact": True, "steps": steps, "states_compared": compared,
-            "cycles_per_step": float(np.mean(cycles))}
+            "cycles_per_step": float(np.mean(cycles)), "energy_mj_per_step": float(np.mean(energy_mj)),
+            "energy_estimate": energy.LABEL}
 
 
 def tune(cell: dict, qm, adapt, test) -> dict:
@@ -151,7 +155,7 @@ def evaluate_cell(cell: dict, cells_dir=None) -> dict:
     out["accuracy"] = train.accuracy(method, ev.images, ev.labels)
     if cell["step"] is not None:
         ran = {methods.STEP: cell["step"], **knobs}
-        out.update(knobs=ran, edges=tuning.edges({methods.STEP: list(methods.spec(cell["method"]).grid),
+        out.update(knobs=ran, edges=tuning.edges({methods.STEP: cell["steps"],
                                                   **cell["search"]}, ran))
     return out
 
@@ -159,13 +163,14 @@ def evaluate_cell(cell: dict, cells_dir=None) -> dict:
 def run_cell(cell: dict, cells_dir: str, *after) -> dict:
     """Run one cell and write its record; ``after`` only orders the task after its backbone is built."""
     t0, c0 = time.perf_counter(), time.process_time()
-    record = {"key": cell_key(cell), "config": cell}
+    record = {"key": cell_key(cell), "config": cell, "code_version": code_version()}
     try:
         record.update(status="ok", result=evaluate_cell(cell, cells_dir))
     except Exception as exc:  # every failure is kept in the cell's file and reported; the study goes on
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc(limit=-6))
-    # wall time, and CPU time of this worker process (what the cell costs on an idle core, whatever the load)
+    # wall time (``seconds``: depends on the load) and CPU time of this worker process (``cpu_seconds``: what
+    # the cell costs on an idle core, whatever the load)
     record.update(seconds=round(time.perf_counter() - t0, 3), cpu_seconds=round(time.process_time() - c0, 3),
                   worker=f"{socket.gethostname()}:{os.getpid()}")
     write_atomic(result_path(cells_dir, cell), record)
@@ -174,5 +179,5 @@ def run_cell(cell: dict, cells_dir: str, *after) -> dict:
 
 def error_record(cell: dict, message: str) -> dict:
     """The record of a cell that could not run at all (its task died, or it had nothing to tune from)."""
-    return {"key": cell_key(cell), "config": cell, "status": "error", "error": message, "seconds": 0.0,
-            "worker": None}
+    return {"key": cell_key(cell), "config": cell, "code_version": code_version(), "status": "error",
+            "error": message, "seconds": 0.0, "worker": None}

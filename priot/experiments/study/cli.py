@@ -1,5 +1,6 @@
 """``m0sim run paper-table``: the study as one command (grid, Dask engine, report, figures)."""
 
+import json
 import os
 import sys
 import time
@@ -8,9 +9,13 @@ from pathlib import Path
 import click
 
 from m0sim.errors import InputError
+from priot import data, rotate
 from priot.errors import PriotError
 from priot.experiments.study import engine as E
 from priot.experiments.study import grid, report
+
+
+VERIFY_FAILED = 3  # exit code: --verify re-ran a cell and got other results
 
 
 def _list(value):
@@ -61,28 +66,74 @@ def check_writable(out: Path) -> Path:
     return cells
 
 
+REPORT_FILES = ("results.json", "table.md")
+WORKER_LOG = "dask-workers.log"  # the local workers' stderr (their tracebacks at Ctrl-C, lost-scheduler errors)
+
+
+class InterruptionReported(KeyboardInterrupt):
+    """Ctrl-C, its one line already printed."""
+
+
+def say_interrupted(out):
+    """The one line Ctrl-C gives; then this process's stderr goes to the report folder's log, so that what Dask
+    prints while it shuts down half-way (lost keys, cancelled tasks, a half-started cluster) stays off the
+    terminal."""
+    click.echo(f"m0sim run paper-table: interrupted; finished cells are kept in {Path(out) / 'cells'}, "
+               f"rerun to resume", err=True)
+    E.stderr_to(Path(out) / WORKER_LOG)
+
+
+def check_study_folder(out: Path, cells: Path):
+    """Refuse, before any work, a report folder the run could not finish in: a directory standing where
+    results.json, table.md or a cell's result file belongs, or a cell file of JSON that is not a record (an
+    object). A cell file that is not JSON at all stays what it was: unfinished, so the cell runs again."""
+    for name in REPORT_FILES:
+        if (out / name).is_dir():
+            raise InputError(f"{out / name}: is a directory where the study's {name} belongs; remove it")
+    for path in sorted(cells.iterdir()):
+        if path.name.startswith("."):  # a temporary of an interrupted write
+            continue
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory where a cell's result file belongs; remove it")
+        try:
+            record = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict):
+            raise InputError(f"{path}: holds a JSON {type(record).__name__}, not a cell record (an object); "
+                             f"remove it and the cell runs again")
+
+
 def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device, val=None):
+    """The study the options ask for, every bound checked (grid size, digits the dataset holds) before any work."""
     study = grid.preset(preset, seeds)
     over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain),
                               ("val", val)) if v is not None}
-    return grid.restrict(study, names=_list(names), families=_list(families), widths=_widths(widths),
-                         angles=_angles(angles), device=device, **over)
+    study = grid.restrict(study, names=_list(names), families=_list(families), widths=_widths(widths),
+                          angles=_angles(angles), device=device, **over)
+    available = len(data.load_dataset(study.dataset, study.data_path))
+    rotate.check_split_sizes(study.pretrain, study.samples, study.test, available)
+    return study
 
 
 def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, report_only=False) -> dict:
     """Run ``study`` and write its report into ``out``; returns the summary (results.json). ``report_only``:
     run nothing, report the cells already finished (a partial run's table)."""
     cells_dir = check_writable(Path(out))
+    check_study_folder(Path(out), cells_dir)
     t0 = time.monotonic()
     if report_only:
         outcome = E.run_study(study, None, cells_dir, execute=False)
         info = {"engine": "none", "kind": "report only", "workers": 0}
     else:
-        eng = E.connect(scheduler, workers)
+        eng = E.connect(scheduler, workers, worker_log=Path(out) / WORKER_LOG)
         try:
             echo(f"paper-table: {len(study.settings)} settings x {len(study.seeds)} seeds x {len(study.methods)} "
                  f"methods on {eng.info['kind']} ({eng.info['workers']} workers); results in {cells_dir}")
             outcome = E.run_study(study, eng, cells_dir, resume=resume, echo=echo)
+        except KeyboardInterrupt:
+            say_interrupted(out)  # before closing: Dask's complaints about the work cut short go to the log
+            raise InterruptionReported from None
         finally:
             eng.close()
         info = eng.info
@@ -120,20 +171,34 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
               help="Report folder: table.md, results.json, figures, cells/.")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
 @click.option("--report-only", is_flag=True, help="Run nothing: report the cells already finished in --out.")
+@click.option("--verify", "verify_k", default=None, type=click.IntRange(1),
+              help=f"Run nothing new: re-run K finished cells of --out chosen at random and compare them bit for "
+                   f"bit; exit {VERIFY_FAILED} naming any that differ.")
+@click.option("--verify-seed", default=0, show_default=True, type=int, help="Seed of --verify's random choice.")
 @click.pass_context
 def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, val, epochs, pretrain, device,
-               scheduler, workers, resume, out, no_figures, report_only):
-    """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths."""
+               scheduler, workers, resume, out, no_figures, report_only, verify_k, verify_seed):
+    """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths.
+
+    Exit codes: 0 done; 1 some cells failed; 2 bad input; 3 --verify found cells that differ; 130 interrupted."""
     try:
         study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
                             pretrain, device, val)
+        if verify_k is not None:
+            from priot.experiments.study.verify import verify
+            differ = verify(study, check_writable(Path(out)), verify_k, verify_seed, echo=click.echo)
+            for line in differ:
+                click.echo(f"m0sim run paper-table: verify: cell {line}", err=True)
+            click.echo(f"verify: {verify_k} cell(s) re-run, {len(differ)} differ")
+            ctx.exit(VERIFY_FAILED if differ else 0)
         summary = main(study, out, scheduler, workers, resume, figures=not no_figures, report_only=report_only)
     except (PriotError, InputError) as exc:
         click.echo(f"m0sim run paper-table: error: {exc}", err=True)
         ctx.exit(2)
+    except InterruptionReported:
+        ctx.exit(130)
     except KeyboardInterrupt:
-        click.echo(f"m0sim run paper-table: interrupted; finished cells are kept in {Path(out) / 'cells'}, "
-                   f"rerun to resume", err=True)
+        say_interrupted(out)
         ctx.exit(130)
     click.echo(Path(out, "table.md").read_text())
     c = summary["cells"]

@@ -8,14 +8,20 @@ and a partial run still gives whole rows. The driver never trains anything itsel
 """
 
 import logging
+import os
+import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from m0sim.errors import InputError
 from priot import methods
 from priot.experiments.study import cells as C
+from priot.experiments.study import scheduler_probe, worker_setup
 from priot.experiments.study.grid import Study, backbone_key, cell_key, final_cell, tune_cells, tuning_source
+from priot.experiments.study.version import code_version
 
 CONNECT_TIMEOUT_S = 5
 WORKER_WAIT_S = 30  # a scheduler without workers would leave the study waiting forever
@@ -37,13 +43,48 @@ class Engine:
                 self.cluster.close()
 
 
-def connect(scheduler: str | None = None, workers: int | None = None) -> Engine:
+def stderr_to(log_path) -> bool:
+    """From now on this process's stderr (file descriptor 2) goes to ``log_path``; False if it cannot be opened."""
+    sys.stderr.flush()
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        return False
+    os.dup2(log, 2)
+    os.close(log)
+    return True
+
+
+@contextmanager
+def _workers_write_stderr_to(log_path):
+    """Worker processes started in the body get ``log_path`` as their stderr (file descriptors are inherited;
+    the driver's own stderr is restored when the body ends). A terminal's Ctrl-C reaches every process of its
+    group: each worker then prints its KeyboardInterrupt traceback and its lost-scheduler errors into the log,
+    and the terminal shows only the driver's one line."""
+    if log_path is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(log, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(log)
+
+
+def connect(scheduler: str | None = None, workers: int | None = None, worker_log=None) -> Engine:
     """A client on ``scheduler`` (host:port or tcp://host:port), or on a LocalCluster of ``workers`` processes
-    with one thread each. A scheduler that does not answer within a few seconds is bad input."""
+    with one thread each (their stderr into ``worker_log`` when given). A scheduler that does not answer within
+    a few seconds is bad input."""
     from distributed import Client, LocalCluster
 
     if scheduler:
-        address = scheduler if "://" in scheduler else f"tcp://{scheduler}"
+        address = scheduler_probe.check(scheduler, CONNECT_TIMEOUT_S)  # before Client(), which trusts its peer
         try:
             client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -57,8 +98,9 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Engine:
                              f"`dask worker {address}`") from None
         cluster, kind = None, "scheduler"
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        with _workers_write_stderr_to(worker_log):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.ERROR, preload=[worker_setup.__name__])
         client, kind, address = Client(cluster), "LocalCluster", None
     ws = client.scheduler_info()["workers"].values()
     info = {"engine": "dask.distributed", "kind": kind, "address": address or client.scheduler.address,
@@ -178,6 +220,9 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
         except Exception as exc:  # the task died (worker lost, backbone failed): keep the reason in its file
             rec = C.error_record(cell, f"{type(exc).__name__}: {exc}")
             C.write_atomic(C.result_path(cells_dir, cell), rec)
+        if rec.get("code_version") != code_version():
+            raise InputError(f"worker {rec.get('worker')} runs other code (version {rec.get('code_version')}) than "
+                             f"this driver ({code_version()}): install the same commit on every worker")
         out.records[rec["key"]] = rec
         done += 1
         if rec["status"] != "ok":

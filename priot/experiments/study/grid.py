@@ -5,7 +5,8 @@ cell (one method at one step on one seed's validation split: successive halving 
 knobs, ``priot.experiments.study.tuning``) or a final run (the method with the knobs its tuning chose, trained
 on all adaptation data, scored on the test split). Every setting and seed is tuned on its own validation split:
 nothing chosen on one seed or width is reused for another. Cells are small dicts of plain values, so a cell is
-a pure function of its config and its result file is keyed by a hash of that config.
+a pure function of its config and its result file is keyed by a hash of that config and the code version
+(``version``).
 
 Validation: ``val`` = 200 rotated digits of each seed's adaptation data, so one digit is 0.5 pp of validation
 accuracy (the test split: 500 digits, one digit 0.2 pp).
@@ -21,17 +22,20 @@ preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
   x4: 3.7x the baselines' cost (sgd-all's and sgd-last's tuning cells).
 
 With the registry's grids (PRIOT 10 steps x 5 keep x 2 roundings = 100 configurations, PRIOT-S 10 steps x 5 keep
-x 3 fractions x 3 selections x 2 roundings = 900) one seed of one setting costs 46 + 100 x 0.62 + 900 x 0.60 +
+(0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 900) one seed of one setting costs 46 + 100 x 0.62 + 900 x 0.60 +
 19 = 667 s at x1, 125 + 1,000 x 1.12 + 46 = 1,291 s at x2 and about 3.7 x 667 s at x4. The default grid, x1 at
 45, 90, 180 degrees and random, costs 5 seeds x 4 x 667 = 13,340 s plus 5 backbones' pretraining (a few
 seconds each): about 13,400 CPU-s, 93% of the budget (the measurement ran on a machine loaded by other jobs,
 which inflates CPU time; an idle machine has more headroom). Wider models do not fit: x2 at 90 degrees alone
-would add 5 x 1,291 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). While the PRIOT class
-takes no rounding/selection keyword, the study searches 50 PRIOT and 150 PRIOT-S configurations: about 46 +
-31 + 90 + 19 = 186 s per x1 setting and seed.
+would add 5 x 1,291 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A sixth keep value or a
+fourth fraction for PRIOT-S would add 180 or 300 configurations (108 or 180 s a seed and setting): 15,500 or
+16,900 CPU-s, over the budget. The per-configuration cost was measured at fractions up to 0.5; PRIOT-S at 0.75
+scores more edges, so its third of the configurations costs somewhat more (at most PRIOT's 0.62 s).
 
-Three presets: ``quick`` (x1 at 45 and 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300
-test digits: minutes), ``default`` (x1 at 45, 90, 180 degrees and random, 5 seeds: sized above) and ``full`` (every width at every angle, 1,000 digits, 5
+Three presets: ``quick`` (x1 at 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300 test
+digits; every knob over its quick sub-grid, ``Knob.quick``: every other step, two keep values, two fractions,
+two selections, so 4 steps x 1 configuration per baseline, 5 x 4 for PRIOT and 5 x 16 for PRIOT-S: minutes),
+``default`` (x1 at 45, 90, 180 degrees and random, 5 seeds: sized above) and ``full`` (every width at every angle, 1,000 digits, 5
 seeds; for a cluster).
 """
 
@@ -43,6 +47,7 @@ from priot import methods
 from priot.errors import ConfigError
 from priot.experiments.study.tuning import procedure
 from priot.models import model_name
+from priot.experiments.study.version import code_version
 from priot.recipe import PRETRAIN, PRETRAIN_EPOCHS, Recipe
 
 CELL_FORMAT = 2  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
@@ -52,6 +57,13 @@ WIDTHS = (1.0, 2.0, 4.0)
 DEFAULT_ANGLES = (45.0, 90.0, 180.0, "random")  # the default grid: x1 at these (wider models break its budget)
 VAL = 200  # validation digits per seed (one digit = 0.5 pp)
 SEEDS = {"quick": 3, "default": 5, "full": 5}  # 3 seeds leave the sign of a few-pp difference open
+# Bounds checked before any work, so that no option makes the driver allocate more than a study can use:
+MAX_SEEDS = 100
+MAX_WIDTH = 64.0  # channel factor of the tiny CNN (as `m0sim run compare --width`)
+MAX_ANGLE = 360.0  # |degrees|: a full turn either way
+MAX_SETTINGS = 1_000  # widths x angles
+MAX_CELLS = 200_000  # tuning plus final cells (the full preset at 100 seeds is 196,200)
+RUN_FIRST = (45.0, 90.0)  # the default grid runs these settings first (the probes' angles; widths compare at 90)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,11 @@ class Study:
     # Every seed and setting is tuned on its own validation split; these two say so to the engine and report.
     tune_every_seed = True
 
+    @property
+    def quick(self) -> bool:
+        """The quick preset tunes each knob over its quick sub-grid (``Knob.quick``)."""
+        return self.preset == "quick"
+
     def tuning_seed(self, seed: int) -> int:
         """The seed whose validation split tunes ``seed``'s knobs: its own."""
         return seed
@@ -130,10 +147,12 @@ def preset(name: str, seeds: int | None = None) -> Study:
     seeds = SEEDS[name] if seeds is None else seeds
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    if seeds > MAX_SEEDS:
+        raise ConfigError(f"seeds must be at most {MAX_SEEDS}, got {seeds}")
     every = tuple(methods.REGISTRY)
     s = tuple(range(seeds))
     if name == "quick":
-        return Study(tuple(Setting(1.0, a) for a in (45.0, 90.0)), s, every, samples=300, test=300, epochs=2,
+        return Study((Setting(1.0, 90.0),), s, every, samples=300, test=300, epochs=2,
                      preset=name)
     if name == "default":
         return Study(tuple(Setting(1.0, a) for a in DEFAULT_ANGLES), s, every, samples=400, test=500, epochs=3,
@@ -157,20 +176,53 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
         chosen = [n for n in chosen if methods.spec(n).family in families]
     settings = list(study.settings)
     if widths is not None or angles is not None:
-        widths = list(dict.fromkeys(s.width for s in settings)) if widths is None else widths
-        angles = list(dict.fromkeys(s.angle for s in settings)) if angles is None else angles
+        widths = list(dict.fromkeys(s.width for s in settings)) if widths is None else check_widths(widths)
+        angles = list(dict.fromkeys(s.angle for s in settings)) if angles is None else check_angles(angles)
+        if len(widths) * len(angles) > MAX_SETTINGS:
+            raise ConfigError(f"{len(widths)} widths x {len(angles)} angles is more than {MAX_SETTINGS:,} settings")
         settings = [Setting(float(w), a) for w in widths for a in angles]
     if not chosen:
         raise ConfigError("the grid is empty: no registered method matches --methods/--families")
     if not settings:
         raise ConfigError("the grid is empty: no width x angle setting left (--widths/--angles)")
-    return replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
+    out = replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
+    if planned_cells(out) > MAX_CELLS:
+        raise ConfigError(f"the grid has {planned_cells(out):,} cells, more than {MAX_CELLS:,} (fewer seeds, "
+                          f"widths, angles or methods)")
+    return out
+
+
+def check_widths(widths) -> list:
+    """Width factors, distinct, each finite in (0, MAX_WIDTH]."""
+    for w in widths:
+        if not (isinstance(w, (int, float)) and 0 < w <= MAX_WIDTH):  # false for nan too
+            raise ConfigError(f"--widths: a width factor must be in (0, {MAX_WIDTH:g}], got {w:g}")
+    return list(dict.fromkeys(float(w) for w in widths))
+
+
+def check_angles(angles) -> list:
+    """Angles in degrees (finite, |a| <= MAX_ANGLE) or "random", distinct."""
+    for a in angles:
+        if a != "random" and not (isinstance(a, (int, float)) and -MAX_ANGLE <= a <= MAX_ANGLE):
+            raise ConfigError(f"--angles: an angle must be a number of degrees in -{MAX_ANGLE:g}..{MAX_ANGLE:g} "
+                              f"or 'random', got {a}")
+    return list(dict.fromkeys(angles))
+
+
+def planned_cells(study: Study) -> int:
+    """How many cells ``study`` expands into (tuning groups x their grids, plus one final per setting, seed and
+    method), counted without building them."""
+    per_group = sum(len(steps(n, study.quick)) for n in study.methods)
+    groups = {(tuning_source(s, study).key, study.tuning_seed(seed)) for s in study.settings for seed in study.seeds}
+    return len(groups) * per_group + len(study.settings) * len(study.seeds) * len(study.methods)
 
 
 # The recipe settings a cell carries (with its method, step and search): its result file is keyed by them, so
 # this list and their values are part of CELL_FORMAT.
 CELL_RECIPE = ("model", "angle", "angle_range", "seed", "samples", "test", "epochs", "pretrain", "pretrain_epochs",
-               "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers")
+               "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers", "rounding", "ranking",
+               "select")
+KNOB_RECIPE = ("rounding", "ranking", "select")  # PRIOT's score knobs: a cell written before them has their defaults
 
 
 def setting_recipe(study: Study, setting: Setting, seed: int) -> Recipe:
@@ -192,21 +244,27 @@ def base_config(study: Study, setting: Setting, seed: int) -> dict:
 
 def cell_recipe(cell: dict, knobs: dict | None = None) -> Recipe:
     """The recipe a cell runs with the method's knob values ``knobs`` besides the step (None: their defaults):
-    keep and frac by the recipe's own fields, the others as its ``knobs``."""
+    each by the recipe field of its name (keep per method; frac, rounding, ranking, select)."""
     knobs = dict(knobs or {})
     keep = knobs.pop("keep", None)
-    frac = knobs.pop("frac", None)
-    plain = {k: cell[k] for k in CELL_RECIPE}
-    if frac is not None:
-        plain["frac"] = frac
-    return Recipe.build(**plain, keep={} if keep is None else {cell["method"]: keep}, knobs=knobs)
+    plain = {k: cell.get(k) if k in KNOB_RECIPE else cell[k] for k in CELL_RECIPE}
+    unknown = sorted(set(knobs) - set(CELL_RECIPE))
+    if unknown:
+        raise ConfigError(f"method {cell['method']}: knob(s) {', '.join(unknown)} have no recipe setting")
+    plain.update(knobs)
+    return Recipe.build(**plain, keep={} if keep is None else {cell["method"]: keep})
 
 
-def search(name: str) -> dict:
-    """{knob: values} a tuning cell of method ``name`` searches besides the step, in the registry's order (a
-    knob its class does not take yet stays at its default: ``MethodSpec.searched``)."""
+def search(name: str, quick: bool = False) -> dict:
+    """{knob: values} a tuning cell of method ``name`` searches besides the step, in the registry's order (the
+    quick preset: each knob's quick sub-grid)."""
+    return {k.name: list(k.searched(quick)) for k in methods.spec(name).knobs if k.name != methods.STEP}
+
+
+def steps(name: str, quick: bool = False) -> tuple:
+    """The steps method ``name`` is tuned over: its step knob's grid (quick: its quick sub-grid); () without one."""
     s = methods.spec(name)
-    return {k.name: list(s.searched(k)) for k in s.knobs if k.name != methods.STEP}
+    return s.knob(methods.STEP).searched(quick) if s.grid else ()
 
 
 def _method_config(study: Study, setting: Setting, seed: int, method: str, step) -> dict:
@@ -214,14 +272,15 @@ def _method_config(study: Study, setting: Setting, seed: int, method: str, step)
     searches (so a final's key changes with the search that chose its knobs)."""
     cell = dict(base_config(study, setting, seed), method=method, step=step)
     if step is not None:
-        cell.update(search=search(method), halving=procedure(study.epochs))
+        cell.update(steps=list(steps(method, study.quick)), search=search(method, study.quick),
+                    halving=procedure(study.epochs))
     return cell
 
 
 def tune_cells(study: Study, setting: Setting, seed: int) -> list[dict]:
     """One tuning cell per (method, step) of the registry's step grids, scored on ``seed``'s validation split."""
     return [dict(_method_config(study, setting, seed, n, s), kind="tune") for n in study.methods
-            for s in methods.spec(n).grid]
+            for s in steps(n, study.quick)]
 
 
 def final_cell(study: Study, setting: Setting, seed: int, method: str, step) -> dict:
@@ -243,9 +302,10 @@ def backbone_key(cell: dict) -> tuple:
     return (cell["model"], cell["seed"], cell["pretrain"], cell["pretrain_epochs"], cell["dataset"], cell["data_path"])
 
 
-def cell_key(cell: dict) -> str:
-    """A stable name for a cell's result file: a hash of its whole config."""
-    text = json.dumps(cell, sort_keys=True, separators=(",", ":"))
+def cell_key(cell: dict, code: str | None = None) -> str:
+    """A stable name for a cell's result file: a hash of its whole config and the code version (this
+    process's, unless ``code`` names another), so results of other code are never reused."""
+    text = json.dumps({"config": cell, "code": code or code_version()}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -1,9 +1,13 @@
 """From cell records to the study's numbers: per-setting means, paired differences, verdicts, table.md.
 
 Statistics: accuracy as mean ± sample std over seeds; PRIOT − baseline as the per-seed paired difference
-(same splits, backbone and sample order), mean ± std. The *best* baseline of a family is chosen on
-validation data (the member whose tuning curve reaches the highest validation accuracy on the seed's
-tuning split), never on the test set.
+(same splits, backbone and sample order), its mean and 95% t-interval over the seeds of the setting; the
+pooled verdict treats settings as fixed strata (``stats``). The *best* baseline of a group is chosen on
+validation data (the member whose tuning curve reaches the highest validation accuracy on the seed's tuning
+split), never on the test set, and a seed whose chosen baseline (or PRIOT) has no test result is marked
+missing, not replaced by another member. Each final run's tuned knob values (``result.knobs``) are shown per
+method and seed, and every tuned knob at the edge of the grid searched (``result.edges``) is flagged: the step
+with ‡ in the accuracy table, every knob in the edge section.
 """
 
 import json
@@ -12,11 +16,14 @@ import os
 from pathlib import Path
 
 from priot import methods
+from priot.experiments.study import stats
+from priot.experiments.study.version import code_version
 from priot.experiments.study.grid import Study, angle_label, display_order, cell_key, final_cell, tune_cells, tuning_source
 
 PAPER_CLAIM = "paper: ≥ +8"
 PRIOTS = ("priot", "priot-s")
 LABEL = {"priot": "PRIOT", "priot-s": "PRIOT-S"}
+WHOLE = "whole-network static-scale"  # the comparison group of every competitor that trains all layers
 
 
 def competitor_families():
@@ -44,9 +51,27 @@ def _curves(study, setting, seed, records):
     return curves
 
 
+def comparison_groups() -> dict:
+    """What PRIOT is compared with: {group name: member methods}. Each competitor family, and the
+    whole-network static-scale methods (every competitor that trains all layers: the abstract's claim is
+    about training a network under static scales)."""
+    groups = {fam: methods.names(family=fam) for fam in competitor_families()}
+    groups[WHOLE] = [n for n in methods.REGISTRY if methods.spec(n).layers == "all"
+                     and methods.spec(n).family in competitor_families()]
+    return groups
+
+
+def edge_of(name, step):
+    """'lower'/'upper' when a tuned ``step`` sits at that edge of the method's grid, else None."""
+    grid = methods.spec(name).grid
+    if not grid or step is None:
+        return None
+    return "lower" if step == grid[0] else "upper" if step == grid[-1] else None
+
+
 def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict:
     src = tuning_source(setting, study)
-    rows, curves, steps = {}, {}, {}
+    rows, curves, missing = {}, {}, {}
     for seed in study.seeds:
         g = (src.key, study.tuning_seed(seed))
         curves[str(g[1])] = _curves(study, setting, seed, records)
@@ -54,42 +79,71 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
             step = tuned.get(g, {}).get(name) if methods.spec(name).grid else None
             r = records.get(cell_key(final_cell(study, setting, seed, name, step)))
             if r is None or r["status"] != "ok":
+                missing.setdefault(name, []).append(str(seed))
                 continue
             row = rows.setdefault(name, {"family": methods.spec(name).family, "seeds": {}, "steps": {},
-                                         "state_bytes": r["result"]["state_bytes"], "device": {}})
+                                         "state_bytes": r["result"]["state_bytes"], "device": {}, "edge": {}})
             row["seeds"][str(seed)] = r["result"]["accuracy"]
             row["steps"][str(seed)] = step
+            at = {k: side for k, side in r["result"].get("edges", {}).items() if side}
+            if r["result"].get("knobs"):  # the grid searched decides (the quick preset's is a sub-grid)
+                row.setdefault("knobs", {})[str(seed)] = r["result"]["knobs"]
+                row.setdefault("knob_edges", {})
+                if at:
+                    row["knob_edges"][str(seed)] = at
+            side = at.get(methods.STEP) if "knobs" in r["result"] else edge_of(name, step)
+            if side:
+                row["edge"][str(seed)] = side
             if "device" in r["result"]:
                 row["device"][str(seed)] = r["result"]["device"]
-            steps.setdefault(name, step)
     for row in rows.values():
         row["mean"], row["std"] = mean_std(row["seeds"].values())
     diffs = {}
     for p in PRIOTS:
-        if p not in rows:
+        if p not in study.methods:
             continue
-        for fam in competitor_families():
-            per_seed = {}
-            for seed in study.seeds:
-                best = best_member(fam, curves[str(study.tuning_seed(seed))], rows, seed)
-                if best is not None and str(seed) in rows[p]["seeds"]:
-                    per_seed[str(seed)] = {"baseline": best,
-                                           "diff": 100 * (rows[p]["seeds"][str(seed)] - rows[best]["seeds"][str(seed)])}
-            if per_seed:
-                m, s = mean_std(d["diff"] for d in per_seed.values())
-                diffs.setdefault(p, {})[fam] = {"per_seed": per_seed, "mean_pp": m, "std_pp": s,
-                                                "baselines": sorted({d["baseline"] for d in per_seed.values()})}
+        for group, members in comparison_groups().items():
+            d = paired_difference(p, [m for m in members if m in study.methods], rows, curves, study)
+            if d is not None:
+                diffs.setdefault(p, {})[group] = d
     return {"model": setting.model, "width": setting.width, "angle": setting.angle, "label": setting.label,
             "tuned_on": {"setting": tuning_source(setting, study).label,
                          "seeds": "each seed" if study.tune_every_seed else f"seed {study.seeds[0]}"},
-            "methods": rows, "tuning_curves": curves, "differences": diffs}
+            "methods": rows, "missing": missing, "tuning_curves": curves, "differences": diffs}
 
 
-def best_member(family, curves, rows, seed):
-    """The family's member with the best validation accuracy (tie: registry order) that has a test result."""
+def paired_difference(priot: str, members: list, rows: dict, curves: dict, study: Study) -> dict | None:
+    """PRIOT − the group's best member (chosen on validation) per seed, with the seeds' t-interval. A seed
+    whose PRIOT or chosen baseline has no test result is listed under ``missing``, never replaced by
+    another member. None when no member of the group is in the study."""
+    if not members:
+        return None
+    per_seed, missing = {}, []
+    for seed in study.seeds:
+        k = str(seed)
+        best = best_member(members, curves[str(study.tuning_seed(seed))])
+        if best is None:
+            missing.append(f"seed {seed}: no member tuned")
+            continue
+        gone = [n for n in (priot, best) if k not in rows.get(n, {}).get("seeds", {})]
+        if gone:
+            missing.append(f"seed {seed}: {' and '.join(gone)} not run")
+            continue
+        per_seed[k] = {"baseline": best, "diff": 100 * (rows[priot]["seeds"][k] - rows[best]["seeds"][k])}
+    if not per_seed and not missing:
+        return None
+    ci = stats.t_interval([d["diff"] for d in per_seed.values()])
+    return {"per_seed": per_seed, "missing": missing, "mean_pp": ci["mean"], "std_pp": ci["sd"],
+            "ci_pp": [ci["lo"], ci["hi"]], "half_pp": ci["half"], "n": ci["n"],
+            "baselines": sorted({d["baseline"] for d in per_seed.values()})}
+
+
+def best_member(members, curves):
+    """The member with the best validation accuracy on the seed's tuning split (tie: registry order). The
+    choice uses validation only: whether the member's test run exists does not change it."""
     best = None
-    for name in methods.names(family=family):
-        if name not in rows or str(seed) not in rows[name]["seeds"] or name not in curves:
+    for name in members:
+        if not curves.get(name):
             continue
         v = max(curves[name].values())
         if best is None or v > best[1]:
@@ -97,24 +151,46 @@ def best_member(family, curves, rows, seed):
     return best[0] if best else None
 
 
+def _fmt_ci(c) -> str:
+    if math.isnan(c["half"]):
+        return f"{c['mean']:+.1f} (no interval: {c.get('strata', c.get('n'))} usable)"
+    return f"{c['mean']:+.1f} [{c['lo']:+.1f}, {c['hi']:+.1f}]"
+
+
 def verdicts(settings: list) -> list:
-    """One line per (PRIOT variant, competitor family), pooled over every setting and seed."""
+    """One line per (PRIOT variant, comparison group) and scope: every setting together, then each model
+    alone. The interval treats settings as fixed strata (``stats.stratified_interval``)."""
     lines = []
-    for p in PRIOTS:
-        for fam in competitor_families():
-            pairs = [d["diff"] for s in settings for d in s["differences"].get(p, {}).get(fam, {}).get(
-                "per_seed", {}).values()]
-            if not pairs:
-                continue
-            per_setting = [s["differences"][p][fam]["mean_pp"] for s in settings if fam in s["differences"].get(p, {})]
-            seeds = {k for s in settings for k in s["differences"].get(p, {}).get(fam, {}).get("per_seed", {})}
-            m, sd = mean_std(pairs)
-            lines.append({"priot": p, "family": fam, "mean_pp": m, "std_pp": sd, "pairs": len(pairs),
-                          "seeds": len(seeds), "settings": len(per_setting), "min_setting_pp": min(per_setting),
-                          "max_setting_pp": max(per_setting),
-                          "line": f"{LABEL[p]} − best {fam} baseline = {m:+.1f} ± {sd:.1f} pp over {len(seeds)} seeds"
-                                  f" × {len(per_setting)} settings ({len(pairs)} paired runs; per setting "
-                                  f"{min(per_setting):+.1f} to {max(per_setting):+.1f}) ({PAPER_CLAIM})"})
+    models = list(dict.fromkeys(s["model"] for s in settings))
+    scopes = [("all settings", settings)] + ([(m, [s for s in settings if s["model"] == m]) for m in models]
+                                             if len(models) > 1 else [])
+    for scope, ss in scopes:
+        for p in PRIOTS:
+            for group in comparison_groups():
+                ds = [s["differences"][p][group] for s in ss if group in s["differences"].get(p, {})]
+                strata = [[d["diff"] for d in x["per_seed"].values()] for x in ds]
+                if not any(strata):
+                    continue
+                ci = stats.stratified_interval(strata)
+                seeds = sorted({k for x in ds for k in x["per_seed"]}, key=int)
+                per_setting = [x["mean_pp"] for x in ds if x["n"]]
+                n_missing = sum(len(x["missing"]) for x in ds)
+                what = f"best {group} baseline" if group != WHOLE else f"best {WHOLE} method"
+                df = "" if math.isnan(ci["half"]) else f", df {ci['df']:.1f}"
+                lines.append({"priot": p, "family": group, "scope": scope, "mean_pp": ci["mean"],
+                              "ci_pp": [ci["lo"], ci["hi"]],
+                              "se_pp": ci["se"], "df": ci["df"], "pairs": sum(len(s) for s in strata),
+                              "seeds": len(seeds), "settings": ci["strata"], "excluded_settings": ci["excluded"],
+                              "missing_pairs": n_missing, "min_setting_pp": min(per_setting),
+                              "max_setting_pp": max(per_setting),
+                              "line": f"{LABEL[p]} − {what} = {_fmt_ci(ci)} pp (95% CI, settings as fixed strata{df}) "
+                                      f"[{scope}] over {len(seeds)} seeds × {ci['strata']} settings "
+                                      f"({ci['n']} paired runs"
+                                      + (f"; {ci['excluded']} setting(s) with < 2 seeds left out"
+                                         if ci["excluded"] else "")
+                                      + (f"; {n_missing} pair(s) missing" if n_missing else "")
+                                      + f"; per setting {min(per_setting):+.1f} to {max(per_setting):+.1f})"
+                                        f" ({PAPER_CLAIM})"})
     return lines
 
 
@@ -128,11 +204,12 @@ def summarize(study: Study, outcome, engine_info: dict, wall_seconds: float) -> 
                       "epochs": study.epochs, "pretrain": study.pretrain, "val_frac": study.val_frac,
                       "tuning": "each seed on its own validation split" if study.tune_every_seed else
                       "first seed's validation split, steps reused for the other seeds",
-                      "device": study.device, "families": {m: methods.spec(m).family for m in study.methods}},
+                      "device": study.device, "families": {m: methods.spec(m).family for m in study.methods},
+                      "code_version": code_version(), "code_sources": "priot.experiments.study.version.SOURCES"},
             "engine": dict(engine_info, wall_seconds=round(wall_seconds, 1)),
             "cells": {"total": len(outcome.records), "ran": outcome.ran, "skipped": outcome.skipped,
                       "missing": outcome.missing, "failed": len(failed), "backbones_built": outcome.backbones,
-                      "cell_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1),
+                      "cell_wall_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1),
                       "cell_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in outcome.records.values()), 1),
                       "cells_with_cpu_time": sum("cpu_seconds" in r for r in outcome.records.values())},
             "settings": settings, "verdicts": verdicts(settings), "failed": failed}
@@ -147,18 +224,97 @@ def _family_order(names):
     return sorted(names, key=lambda n: (fams.index(methods.spec(n).family), list(methods.REGISTRY).index(n)))
 
 
+def _steps_note(row) -> str:
+    """' (7)', or ' (3/4)' when seeds were tuned apart; '‡' marks a step at the edge of its grid."""
+    steps = [(st, k in row["edge"]) for k, st in row["steps"].items() if st is not None]
+    if not steps:
+        return ""
+    shown = list(dict.fromkeys(f"{st}{'‡' if edge else ''}" for st, edge in steps))
+    return f" ({'/'.join(shown)})"
+
+
+def _missing_note(seeds) -> str:
+    return f" [seed {', '.join(seeds)} missing]" if seeds else ""
+
+
+def _diff_cell(v, baselines=False) -> str:
+    ci = "" if math.isnan(v["half_pp"]) else f" [{v['ci_pp'][0]:+.1f}, {v['ci_pp'][1]:+.1f}]"
+    mean = "–" if math.isnan(v["mean_pp"]) else f"{v['mean_pp']:+.1f}"
+    return (f"{mean}{ci} (n={v['n']}" + (f"; {', '.join(v['baselines'])}" if baselines else "") + ")"
+            + (f" missing: {'; '.join(v['missing'])}" if v["missing"] else ""))
+
+
+def _searched(name, knob, quick) -> tuple:
+    """The grid a study searched for ``name``'s ``knob`` (the quick preset: its quick sub-grid)."""
+    return methods.spec(name).knob(knob).searched(quick)
+
+
+def edge_flags(summary) -> list:
+    """One line per (method, setting, knob value) whose tuned value sits at an edge of the grid searched, with
+    the seeds it did so on. Finals that record their knobs' edges (``knob_edges``) flag every knob; older ones
+    only the step."""
+    quick = summary["study"]["preset"] == "quick"
+    out = []
+    for s in summary["settings"]:
+        for n, r in s["methods"].items():
+            if "knob_edges" in r:
+                at = {}
+                for seed, edges in r["knob_edges"].items():
+                    for k, side in edges.items():
+                        at.setdefault((k, r["knobs"][seed][k], side), []).append(seed)
+                order = [k.name for k in methods.spec(n).knobs]
+                for (k, v, side), seeds in sorted(at.items(), key=lambda e: (order.index(e[0][0]), str(e[0][1]))):
+                    grid = _searched(n, k, quick)
+                    out.append(f"{n} @ {s['label']}: {k} {v:g} ({side} edge) of {grid[0]:g}..{grid[-1]:g}, "
+                               f"seed(s) {', '.join(sorted(seeds, key=int))}")
+            elif r["edge"]:
+                grid = methods.spec(n).grid
+                at = sorted({f"{r['steps'][k]} ({side} edge)" for k, side in r["edge"].items()})
+                out.append(f"{n} @ {s['label']}: step {', '.join(at)} of {grid[0]}..{grid[-1]}, seed(s) "
+                           f"{', '.join(sorted(r['edge'], key=int))}")
+    return out
+
+
+def _fmt_knob(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def knob_lines(summary) -> list:
+    """Per setting, one table row per method whose tuning chose knobs besides the step: each seed's tuned
+    values (the untuned ones left out), ‡ at an edge of the grid searched."""
+    out = []
+    for s in summary["settings"]:
+        rows = []
+        for n in _family_order(s["methods"]):
+            r = s["methods"][n]
+            tuned = [k.name for k in methods.spec(n).tuned]
+            if not r.get("knobs") or not any(k != methods.STEP for k in tuned):
+                continue
+            per_seed = []
+            for seed in sorted(r["knobs"], key=int):
+                edges = r.get("knob_edges", {}).get(seed, {})
+                vals = [f"{k} {_fmt_knob(r['knobs'][seed][k])}{'‡' if k in edges else ''}" for k in tuned
+                        if k in r["knobs"][seed]]
+                per_seed.append(f"seed {seed}: {', '.join(vals)}")
+            rows.append(f"| {n} | {'; '.join(per_seed)} |")
+        if rows:
+            out += [f"### {s['label']}", "", "| method | tuned knobs per seed |", "|---|---|"] + rows + [""]
+    return out
+
+
 def table_md(summary: dict) -> str:
     """The paper-style tables: per width, method × angle (mean ± std, tuned step), state bytes; differences;
     accuracy against width; verdicts."""
-    st, eng = summary["study"], summary["engine"]
-    partial = f"; PARTIAL: {summary['cells']['missing']} cells not run yet" if summary["cells"]["missing"] else ""
+    st, eng, cells = summary["study"], summary["engine"], summary["cells"]
+    partial = f"; PARTIAL: {cells['missing']} cells not run yet" if cells["missing"] else ""
     out = [f"# PRIOT against the baselines: rotated MNIST, tiny CNN ({st['preset']} grid)", "",
            f"{len(st['seeds'])} seeds; {st['samples']} rotated training digits ({int(round(100 * st['val_frac']))}% "
            f"held out for tuning), {st['test']} test digits, {st['epochs']} epochs, backbone pretrained on "
-           f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {summary['cells']['total']} "
-           f"({summary['cells']['ran']} run now, {summary['cells']['skipped']} reused, {summary['cells']['failed']} "
-           f"failed{partial}); {summary['cells']['cell_seconds']:.0f} s of cell time; {eng['kind']} with {eng['workers']} "
-           f"workers, {eng['wall_seconds']:.0f} s wall time this invocation.", ""]
+           f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {cells['total']} "
+           f"({cells['ran']} run now, {cells['skipped']} reused, {cells['failed']} "
+           f"failed{partial}); {cells['cell_wall_seconds']:.0f} s of cell wall time, {cells['cell_cpu_seconds']:.0f} s "
+           f"of cell CPU time ({cells['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
+           f"workers, {eng['wall_seconds']:.0f} s wall time this invocation. Code version {st['code_version']}.", ""]
     waiting = [s["label"] for s in summary["settings"] if not s["methods"]]
     if waiting:
         out += [f"Not finished yet (no final runs): {', '.join(waiting)}.", ""]
@@ -168,7 +324,7 @@ def table_md(summary: dict) -> str:
         by_width.setdefault(s["model"], []).append(s)
     for model, ss in by_width.items():
         names = _family_order({n for s in ss for n in s["methods"]})
-        out += [f"## {model}: test accuracy (%), mean ± std over seeds (tuned step)", "",
+        out += [f"## {model}: test accuracy (%), mean ± std over seeds (tuned step; ‡ at the edge of its grid)", "",
                 "| family | method | " + " | ".join(angle_label(s["angle"]) for s in ss) + " | state B |",
                 "|---|---|" + "---|" * len(ss) + "---|"]
         for n in names:
@@ -178,20 +334,19 @@ def table_md(summary: dict) -> str:
                 if r is None:
                     cells.append("–")
                     continue
-                step = next(iter(r["steps"].values()))
-                cells.append(_pm(r["mean"], r["std"]) + ("" if step is None else f" ({step})"))
+                cells.append(_pm(r["mean"], r["std"]) + _steps_note(r) + _missing_note(s["missing"].get(n)))
             sb = next(s["methods"][n]["state_bytes"] for s in ss if n in s["methods"])
             out.append(f"| {methods.spec(n).family} | {n} | " + " | ".join(cells) + f" | {sb:,} |")
-        out += ["", f"Paired differences (pp), mean ± std over seeds; best baseline of each family chosen on validation:", "",
+        out += ["", "Paired differences (pp): mean [95% t-interval] over the seeds (n); best baseline of each group "
+                "chosen on validation; “missing” names a seed without a pair:", "",
                 "| difference | " + " | ".join(angle_label(s["angle"]) for s in ss) + " |",
                 "|---|" + "---|" * len(ss)]
         for p in PRIOTS:
-            for fam in competitor_families():
+            for fam in comparison_groups():
                 vals = [s["differences"].get(p, {}).get(fam) for s in ss]
                 if not any(vals):
                     continue
-                cells = ["–" if v is None else f"{v['mean_pp']:+.1f} ± {v['std_pp']:.1f} ({', '.join(v['baselines'])})"
-                         for v in vals]
+                cells = ["–" if v is None else _diff_cell(v, baselines=True) for v in vals]
                 out.append(f"| {LABEL[p]} − best {fam} | " + " | ".join(cells) + " |")
         out.append("")
     by_angle = {}
@@ -208,13 +363,21 @@ def table_md(summary: dict) -> str:
             out.append(f"| {n} | " + " | ".join(_pm(s["methods"][n]["mean"], s["methods"][n]["std"])
                                                 if n in s["methods"] else "–" for s in ss) + " |")
         for p in PRIOTS:
-            for fam in competitor_families():
+            for fam in comparison_groups():
                 vals = [s["differences"].get(p, {}).get(fam) for s in ss]
                 if any(vals):
                     out.append(f"| {LABEL[p]} − best {fam} (pp) | " + " | ".join(
-                        "–" if v is None else f"{v['mean_pp']:+.1f} ± {v['std_pp']:.1f}" for v in vals) + " |")
+                        "–" if v is None else _diff_cell(v) for v in vals) + " |")
         out.append("")
-    out += ["## Verdicts", ""] + [f"- {v['line']}" for v in summary["verdicts"]]
+    knobs = knob_lines(summary)
+    if knobs:
+        out += ["## Tuned knobs (‡ at an edge of the grid searched)", ""] + knobs
+    edges = edge_flags(summary)
+    out += ["## Tuned knobs at the edge of their grid", ""] + ([f"- {e}" for e in edges] or ["- none"]) + [""]
+    out += ["## Verdicts", "", f"Two readings: *best {{family}}* is PRIOT against the best member of each family; "
+            f"*best {WHOLE}* is PRIOT against the best method that trains the whole network under static scales "
+            f"({', '.join(comparison_groups()[WHOLE])}).", ""]
+    out += [f"- {v['line']}" for v in summary["verdicts"]]
     if not summary["verdicts"]:
         out.append("- none: the grid has no PRIOT variant together with a competitor family")
     if summary["failed"]:
