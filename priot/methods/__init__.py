@@ -8,13 +8,13 @@ from priot.methods.baselines import Niti, niti_mu
 from priot.methods.defaults import DEFAULTS, MethodDefaults
 from priot.methods.float_tune import FloatFineTune
 from priot.methods.priot import Priot
-from priot.methods.registry import (CORES, FAMILIES, GRID_POINTS, RANKINGS, REGISTRY, ROUNDINGS, SELECTIONS, MethodSpec,
-                                    Variant, names, register, spec, variant)
+from priot.methods.registry import (CORES, FAMILIES, GRID_POINTS, RANKINGS, REGISTRY, ROUNDINGS, SELECTIONS, STEP, Knob,
+                                    MethodSpec, Variant, family_configurations, names, register, spec, variant)
 
 DEFAULT_FRAC = DEFAULTS.frac  # PRIOT-S's scored fraction and score init: priot.methods.defaults
 DEFAULT_INIT_SHIFT = DEFAULTS.init_shift
 # Keep fractions chosen on validation splits of rotated digits (README, "PRIOT results"): PRIOT keeps 90% of
-# its scored edges, PRIOT-S half of the edges it scores.
+# its scored edges, PRIOT-S half of the edges it scores. They are the defaults of the keep knobs below.
 DEFAULT_KEEP = {"priot": 0.9, "priot-s": 0.5}
 
 
@@ -29,8 +29,38 @@ def _priot(qm, step, seed, keep, frac, init_shift, layers, name, variant, **_):
                  rounding=variant.rounding, ranking=variant.ranking, select=select)
 
 
-def _grid(lo):
-    return tuple(range(lo, lo + GRID_POINTS))
+def _grid(lo, points=GRID_POINTS):
+    return tuple(range(lo, lo + points))
+
+
+# PRIOT's knobs besides the step. Rounding of the score update: round-to-nearest loses every |dS| < 1/2 (small
+# gradients never move a score), stochastic rounding keeps them on average. Ranking: "signed" keeps the top-K
+# scores, "magnitude" the top-K |scores| (edge-popup's rule, for scores drawn signed at random). A run can set it,
+# the study does not tune it: PRIOT's scores start at |w| << 2 >= 0, and measured with the class that takes it
+# (h16a's, tiny CNN x1, 90 degrees, seed 0, 400 digits, every keep/fraction/selection/rounding) |score| ranking
+# was never chosen (PRIOT at steps 4, 6, 8; PRIOT-S at step 3) and PRIOT's |score| runs scored 9-36% on
+# validation after the first epoch against 43.5-64.5% signed: searching it would double PRIOT's configurations
+# (the default grid's time budget, study/grid.py) for nothing.
+ROUNDING = Knob("rounding", tuple(ROUNDINGS), next(iter(ROUNDINGS)), summary="score-update rounding")
+RANKING = Knob("ranking", tuple(RANKINGS), next(iter(RANKINGS)), tuned=False,
+               summary="rank signed scores or |scores| (not tuned: scores start non-negative)")
+# Grids widened after the quick runs (`m0sim run paper-table --quick`). PRIOT: keep 0.95 was chosen once at the
+# upper edge of 0.6..0.95 (0.6 never): with 0.7..0.98 no PRIOT choice sat on an edge (6 of 6 finals). PRIOT-S
+# chose keep 0.3 and 0.7 (both edges of 0.3..0.7) and fraction 0.25 and 0.5; with keep 0.2..0.8 and fraction
+# 0.125..0.5 it chose keep 0.8 with fraction 0.5 in 4 of 6 finals: both upper edges. So its grids move up: keep
+# 0.35..0.9 and fraction 0.25..0.75 (at fraction 1 PRIOT-S is PRIOT, so 0.75 is the largest that still differs);
+# five keep values and three fractions hold the default grid in its time budget (study/grid.py). The quick grids
+# (``Knob.quick``) are sub-grids for the quick preset only: the same procedure on fewer configurations.
+SELECT_GRID = tuple(k for k in SELECTIONS if k != "every")  # the sized selection rules
+PRIOT_KNOBS = (Knob("keep", (0.7, 0.8, 0.9, 0.95, 0.98), DEFAULT_KEEP["priot"], quick=(0.8, 0.95),
+                    summary="kept fraction of scored edges"),
+               ROUNDING, RANKING)
+PRIOT_S_KNOBS = (Knob("keep", (0.35, 0.5, 0.65, 0.8, 0.9), DEFAULT_KEEP["priot-s"], quick=(0.5, 0.8),
+                      summary="kept fraction of scored edges"),
+                 Knob("frac", (0.25, 0.5, 0.75), DEFAULT_FRAC, quick=(0.25, 0.5),
+                      summary="scored fraction of each scored layer"),
+                 Knob("select", SELECT_GRID, SELECT_GRID[0], quick=("largest", "random"), summary="which |w| get a score"),
+                 ROUNDING, RANKING)
 
 
 # Default steps: the tuned optimum at 45 degrees (`m0sim run compare --host --angle 45`, validation split of the
@@ -60,9 +90,9 @@ register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_nam
 register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 5,
                     device=False, integer=False,
                     summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
-register(MethodSpec("priot", "priot", _priot, _grid(3), 7, selection="every",
+register(MethodSpec("priot", "priot", _priot, _grid(2, 10), 7, selection="every", knobs=PRIOT_KNOBS,
                     summary="edge-popup scores on every edge of the scored layers"))
-register(MethodSpec("priot-s", "priot", _priot, _grid(3), 5, selection="largest",
+register(MethodSpec("priot-s", "priot", _priot, _grid(2, 10), 5, selection="largest", knobs=PRIOT_S_KNOBS,
                     summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
 
 DEFAULT_LR_SHIFT = {n: s.default_step for n, s in REGISTRY.items()}
@@ -87,5 +117,5 @@ def make(name, qm, lr_shift=None, seed=1, keep=None, frac=DEFAULT_FRAC, init_shi
 
 __all__ = ["Method", "NoAdapt", "Niti", "FloatFineTune", "niti_mu", "Priot", "make", "METHODS", "DEFAULT_KEEP",
            "DEFAULT_LR_SHIFT", "DEFAULT_FRAC", "DEFAULT_INIT_SHIFT", "FAMILIES", "GRID_POINTS", "REGISTRY", "MethodSpec",
-           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "ROUNDINGS", "RANKINGS", "Variant", "CORES",
-           "variant"]
+           "names", "register", "spec", "DEFAULTS", "MethodDefaults", "SELECTIONS", "ROUNDINGS", "RANKINGS", "Variant",
+           "variant", "CORES", "Knob", "STEP", "family_configurations"]

@@ -2,9 +2,11 @@
 
 The host comparison, the study, the device runs and the firmware build all read this table, so adding a
 baseline is adding an entry here (its class in ``priot.methods``; a C variant in the firmware when
-``device`` is true). ``grid`` is the step the study tunes on validation data (a learning-rate shift, or
-NITI's mu): consecutive integers, the same number of points for every method, so no method gets a finer
-search than another. ``default_step`` is the value tuned at 45 degrees that device runs start from.
+``device`` is true). A method's settings are its ``knobs`` (``Knob``: name, grid, default, tuned or not): the
+step (a learning-rate shift, or NITI's mu; ``grid`` and ``default_step`` are its grid and default, the value
+tuned at 45 degrees that device runs start from) is one knob among others, and the study tunes every tuned
+knob of a method on validation data over the product of their grids (``configurations``). The rule that keeps
+the comparison fair is a budget: no family gets more configurations than PRIOT's (``family_configurations``).
 A weight-training method names its ``update`` rule (``priot.methods.baselines.UPDATES``) and its trained
 ``layers`` ("all" or "last"); a score-training method names its ``selection`` rule (which edges get a score).
 Score-training methods have three more knobs (``ROUNDINGS``, ``RANKINGS``, and PRIOT-S's ``select``, one of the
@@ -51,12 +53,64 @@ RANKINGS = {
 
 CORES = (1, 2)  # a firmware runs on core 0 alone, or on both cores of the RP2040
 
-GRID_POINTS = 8  # every tuned method searches this many consecutive step values
+GRID_POINTS = 8  # the baselines' step grids: this many consecutive step values
+STEP = "step"  # the name of the step knob
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting of a method. ``grid``: the values the study tries, in order (a numeric grid ascending, so
+    its first and last values are its edges); ``default``: the value of a run nobody tunes; ``tuned``: whether
+    the study searches the grid (an untuned knob stays at its default and says why in ``summary``)."""
+
+    name: str
+    grid: tuple
+    default: object
+    tuned: bool = True
+    summary: str = ""
+    quick: tuple | None = None  # the values the quick preset tries (a sub-grid; None: the whole grid)
+
+    def __post_init__(self):
+        object.__setattr__(self, "grid", tuple(self.grid))
+        if self.quick is not None:
+            object.__setattr__(self, "quick", tuple(self.quick))
+            if not self.quick or not set(self.quick) <= set(self.grid):
+                raise ConfigError(f"knob {self.name}: quick grid {self.quick} must be values of its grid {self.grid}")
+        if len(self.grid) < 1 or len(set(self.grid)) != len(self.grid):
+            raise ConfigError(f"knob {self.name}: grid {self.grid} must list distinct values")
+        if self.default not in self.grid:
+            raise ConfigError(f"knob {self.name}: default {self.default!r} is not in its grid {self.grid}")
+        if self.ordered and list(self.grid) != sorted(self.grid):
+            raise ConfigError(f"knob {self.name}: numeric grid {self.grid} must be ascending")
+
+    @property
+    def ordered(self) -> bool:
+        """A numeric grid has edges (a categorical one, such as a rounding rule, has none)."""
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.grid)
+
+    @property
+    def values(self) -> tuple:
+        """What the study tries: the grid when tuned, else the default alone."""
+        return self.grid if self.tuned else (self.default,)
+
+    def searched(self, quick: bool = False) -> tuple:
+        """What a study tries: ``values``, or in the quick preset the quick sub-grid of a tuned knob."""
+        return self.quick if quick and self.tuned and self.quick is not None else self.values
+
+    def edge(self, value) -> str | None:
+        """"lower"/"upper" when a tuned numeric knob's ``value`` sits at that end of its grid, else None: a
+        choice at an edge may have its optimum outside the grid."""
+        if not (self.tuned and self.ordered and len(self.grid) > 1):
+            return None
+        return "lower" if value == self.grid[0] else "upper" if value == self.grid[-1] else None
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One registered method. ``build(qm, step, seed=, keep=, frac=, init_shift=, layers=, spec=)`` makes it."""
+    """One registered method. ``build(qm, step, seed=, keep=, frac=, init_shift=, layers=, name=, spec=,
+    variant=)`` makes it (``variant``: its score knobs, ``Variant``). ``grid``/``default_step``/``step_name``
+    describe its step knob (its quick grid: every other step); ``knobs`` lists the others (the step knob is
+    prepended)."""
 
     name: str
     family: str
@@ -70,12 +124,23 @@ class MethodSpec:
     update: str | None = None   # weight-training methods: their update rule (UPDATE_RULES)
     layers: str | None = None   # weight-training methods: "all" or "last"
     selection: str | None = None  # score-training methods: which edges are scored (SELECTIONS)
+    knobs: tuple = ()  # every knob, the step first (given: the knobs other than the step)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ConfigError(f"method {self.name}: unknown family {self.family!r} (have {', '.join(FAMILIES)})")
-        if self.grid and list(self.grid) != list(range(self.grid[0], self.grid[0] + GRID_POINTS)):
-            raise ConfigError(f"method {self.name}: grid {self.grid} is not {GRID_POINTS} consecutive steps")
+        if self.grid and (len(self.grid) < 2 or list(self.grid) != list(range(self.grid[0], self.grid[0] + len(self.grid)))):
+            raise ConfigError(f"method {self.name}: step grid {self.grid} is not consecutive integer steps")
+        if self.grid and self.default_step not in self.grid:
+            raise ConfigError(f"method {self.name}: default step {self.default_step} is not in its grid {self.grid}")
+        step = (Knob(STEP, self.grid, self.default_step, quick=self.grid[::2],
+                     summary=f"the step ({self.step_name})"),) if self.grid else ()
+        others = tuple(k for k in self.knobs if k not in step)  # dataclasses.replace hands back the step knob
+        if any(k.name == STEP for k in others):
+            raise ConfigError(f"method {self.name}: the step knob comes from grid and default_step, not knobs")
+        object.__setattr__(self, "knobs", step + others)
+        if len({k.name for k in self.knobs}) != len(self.knobs):
+            raise ConfigError(f"method {self.name}: knob names {[k.name for k in self.knobs]} repeat")
         if self.update is not None and self.update not in UPDATE_RULES:
             raise ConfigError(f"method {self.name}: unknown update rule {self.update!r} (have {', '.join(UPDATE_RULES)})")
         if (self.update is None) != (self.layers is None) or self.layers not in (None, "all", "last"):
@@ -86,6 +151,33 @@ class MethodSpec:
                               f"{', '.join(SELECTIONS)}, on a method without a weight update")
         if self.device and not self.integer:
             raise ConfigError(f"method {self.name}: the firmware is integer-only, a float method cannot have a device variant")
+
+
+    def knob(self, name: str) -> Knob:
+        for k in self.knobs:
+            if k.name == name:
+                return k
+        raise ConfigError(f"method {self.name} has no knob {name!r} (has {', '.join(k.name for k in self.knobs) or 'none'})")
+
+    @property
+    def tuned(self) -> tuple:
+        """The knobs the study tunes (the step first)."""
+        return tuple(k for k in self.knobs if k.tuned)
+
+    def configurations(self) -> int:
+        """How many knob configurations the study tries for this method: the product of its tuned grids."""
+        n = 1
+        for k in self.tuned:
+            n *= len(k.grid)
+        return n if self.tuned else 0
+
+    def edges(self, values: dict) -> dict:
+        """{knob: "lower"/"upper"} for each tuned numeric knob whose chosen value sits at an edge of its grid."""
+        out = {}
+        for k in self.tuned:
+            if k.name in values and k.edge(values[k.name]):
+                out[k.name] = k.edge(values[k.name])
+        return out
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -103,6 +195,11 @@ def spec(name: str) -> MethodSpec:
     if name not in REGISTRY:
         raise ConfigError(f"unknown method {name!r} (have {', '.join(REGISTRY)})")
     return REGISTRY[name]
+
+
+def family_configurations(family: str) -> int:
+    """The configurations a family's methods try together: what "best of the family" is a maximum over."""
+    return sum(spec(n).configurations() for n in names(family=family))
 
 
 def names(family: str | None = None, device: bool | None = None) -> list[str]:

@@ -95,11 +95,12 @@ def test_bad_method_arguments(small_qm):
         methods.make("sgd-all", small_qm).step(np.zeros((28, 28, 1), np.uint8), 1)
 
 
-def test_registry_grids_have_equal_density_and_known_families():
+def test_registry_step_grids_are_consecutive_and_families_known():
     from priot.methods import registry
 
     tuned = [s for s in methods.REGISTRY.values() if s.grid]
-    assert tuned and all(len(s.grid) == methods.GRID_POINTS for s in tuned)
+    assert tuned and all(len(s.grid) == methods.GRID_POINTS for s in tuned if s.family != "priot")
+    assert all(list(s.grid) == list(range(s.grid[0], s.grid[-1] + 1)) for s in tuned)
     assert all(s.default_step in s.grid for s in tuned)
     assert set(methods.names(family="priot")) == {"priot", "priot-s"}
     with pytest.raises(ConfigError, match="unknown method family"):

@@ -9,7 +9,7 @@ from priot.experiments.study import cells, grid
 
 
 def _tiny(**over):
-    st = grid.restrict(grid.preset("quick", 1), samples=40, test=40, pretrain=200, epochs=1)
+    st = grid.restrict(grid.preset("quick", 1), samples=40, test=40, pretrain=200, epochs=1, val=10)
     return grid.final_cell(st, st.settings[0], 0, "sgd-last", 7) | over
 
 
@@ -34,7 +34,8 @@ def test_failing_cell_keeps_its_error_in_its_file(study_cache, tmp_path):
 
 def test_device_cell_trains_in_lockstep_on_the_emulated_pico(study_cache, tmp_path):
     """--device: the final run on the emulated Pico beside the host model, state compared, same accuracy."""
-    st = grid.restrict(grid.preset("quick", 1), samples=30, test=20, pretrain=200, epochs=2, device=True)
+    st = grid.restrict(grid.preset("quick", 1), samples=30, test=20, pretrain=200, epochs=2, device=True,
+                      val=10)
     cell = grid.final_cell(st, st.settings[0], 0, "priot-s", 5) | {"device_every": 10}
     assert cell["device"] is True
     rec = cells.run_cell(cell, str(tmp_path))

@@ -31,6 +31,7 @@ def no_cluster(monkeypatch):
     (["--angles", "north"], "--angles: 'north' is neither a number"),
     (["--widths", "0"], "--widths: a width factor must be positive"),
     (["--seeds", "0"], "seeds must be at least 1"),
+    (["--samples", "150"], "validation split of 200 digits needs at least 210 adaptation digits"),
 ])
 def test_bad_selection_one_line_exit_2(args, msg, tmp_path, no_cluster):
     res = CliRunner().invoke(experiment, args + ["--out", str(tmp_path / "r")])
@@ -86,7 +87,7 @@ def test_real_dask_scheduler_and_worker_processes(study_cache, tiny_args, tmp_pa
         summary = json.loads((out / "results.json").read_text())
         assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
         assert summary["engine"]["address"] == f"tcp://127.0.0.1:{port}"
-        assert summary["cells"]["ran"] == 22 and summary["cells"]["failed"] == 0
+        assert summary["cells"]["ran"] == 42 and summary["cells"]["failed"] == 0
         pids = {json.loads(p.read_text())["worker"].split(":")[1] for p in (out / "cells").glob("*.json")}
         assert pids and str(os.getpid()) not in pids  # the cells ran in the worker processes, not here
     finally:

@@ -42,16 +42,21 @@ def test_tiny_study_on_two_worker_processes_writes_the_report(tiny_run):
     summary = json.loads((out / "results.json").read_text())
     assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
     assert summary["engine"]["wall_seconds"] > 0
-    # 2 tuned methods x 8 steps on the first seed, then 3 methods x 2 seeds
-    assert summary["cells"] == {**summary["cells"], "total": 22, "ran": 22, "skipped": 0, "failed": 0}
+    # 2 tuned methods x (8 + 10) steps on each of 2 seeds, then 3 methods x 2 seeds
+    assert summary["cells"] == {**summary["cells"], "total": 42, "ran": 42, "skipped": 0, "failed": 0}
     workers = {json.loads(p.read_text())["worker"] for p in (out / "cells").glob("*.json")}
     assert len(workers) == 2  # both processes did work
     s = summary["settings"][0]
     assert set(s["methods"]) == {"none", "sgd-last", "priot-s"}
     assert set(s["methods"]["priot-s"]["seeds"]) == {"0", "1"}
     assert len(s["tuning_curves"]["0"]["sgd-last"]) == methods.GRID_POINTS
-    tuned = max(s["tuning_curves"]["0"]["priot-s"].items(), key=lambda kv: (kv[1], -int(kv[0])))[0]
-    assert s["methods"]["priot-s"]["steps"] == {"0": int(tuned), "1": int(tuned)}  # first seed's step reused
+    tuned = {k: int(max(s["tuning_curves"][k]["priot-s"].items(), key=lambda kv: (kv[1], -int(kv[0])))[0])
+             for k in ("0", "1")}
+    assert s["methods"]["priot-s"]["steps"] == tuned  # each seed tuned on its own validation split
+    finals = [json.loads(p.read_text()) for p in (out / "cells").glob("*.json")]
+    chosen = [r["result"] for r in finals if r["config"]["kind"] == "final" and r["config"]["method"] == "priot-s"]
+    assert len(chosen) == 2 and all(set(r["knobs"]) >= {"step", "keep", "frac"} and "step" in r["edges"]
+                                    for r in chosen)
     d = s["differences"]["priot-s"]["engineered"]
     diffs = [100 * (s["methods"]["priot-s"]["seeds"][k] - s["methods"]["sgd-last"]["seeds"][k]) for k in ("0", "1")]
     assert [v["diff"] for v in d["per_seed"].values()] == pytest.approx(diffs)
@@ -72,7 +77,7 @@ def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_
                                                       "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert (cells["ran"], cells["skipped"]) == (0, 22)
+    assert (cells["ran"], cells["skipped"]) == (0, 42)
     assert all(p.stat().st_mtime_ns == stamps[p] for p in files)
     lost = next(p for p in files if json.loads(p.read_text())["config"]["kind"] == "tune")
     lost.unlink()
@@ -80,7 +85,7 @@ def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_
                                                       "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert (cells["ran"], cells["skipped"]) == (1, 21)
+    assert (cells["ran"], cells["skipped"]) == (1, 41)
     assert lost.exists()
 
 
@@ -105,8 +110,8 @@ def broken_methods():
 
 
 def test_failing_cells_are_kept_and_reported_while_the_others_finish(study_cache, tmp_path, broken_methods):
-    study = grid.restrict(grid.preset("quick", 1), names=["none", "flaky", "broken"], angles=[45.0], samples=40,
-                          test=40, pretrain=200, epochs=1)
+    study = grid.restrict(grid.preset("default", 1), names=["none", "flaky", "broken"], angles=[45.0], samples=40,
+                          test=40, pretrain=200, epochs=1, val=10)
     cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0",
                            silence_logs=logging.ERROR)  # threads: the workers see the methods registered here
     eng = engine.Engine(Client(cluster), cluster, {"kind": "test", "workers": 1})

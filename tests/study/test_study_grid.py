@@ -10,28 +10,19 @@ from priot.experiments.study import grid
 def test_presets_cover_the_issue_grid_and_every_registered_method():
     full, default, quick = grid.preset("full"), grid.preset("default"), grid.preset("quick")
     assert {(s.width, s.angle) for s in full.settings} == {(w, a) for w in (1, 2, 4) for a in grid.ANGLES}
-    assert full.tune_every_seed and not default.tune_every_seed
     assert default.methods == quick.methods == tuple(methods.REGISTRY)
-    assert len(quick.seeds) == len(default.seeds) == 3
-    assert {s.width for s in quick.settings} == {1.0} and len(quick.settings) == 2
-    wide = [s for s in default.settings if s.width != 1]
-    assert wide and all(s.tune_from == (1.0, 90.0) for s in wide)
-
-
-def test_tuning_cells_use_each_methods_registry_grid_at_the_same_density():
-    st = grid.preset("quick")
-    cells = grid.tune_cells(st, st.settings[0], 0)
-    for name in st.methods:
-        steps = [c["step"] for c in cells if c["method"] == name]
-        assert steps == list(methods.spec(name).grid)
-        assert len(steps) in (0, methods.GRID_POINTS)
+    assert (len(quick.seeds), len(default.seeds), len(grid.preset("default", 7).seeds)) == (3, 5, 7)
+    assert quick.settings == (grid.Setting(1.0, 90.0),) and quick.quick and not default.quick
+    assert {(s.width, s.angle) for s in default.settings} == {(1.0, a) for a in grid.DEFAULT_ANGLES}
+    assert all(p.val >= 200 and p.samples - p.val >= 100 for p in (full, default, quick))
 
 
 def test_cell_keys_are_stable_and_differ_by_any_setting():
     st = grid.preset("quick")
     a = grid.final_cell(st, st.settings[0], 0, "priot", 7)
     assert grid.cell_key(a) == grid.cell_key(dict(reversed(list(a.items()))))
-    for change in ({"seed": 1}, {"step": 8}, {"angle": 90.0}, {"samples": 201}, {"model": "tiny_cnn_x2"}):
+    for change in ({"seed": 1}, {"step": 8}, {"angle": 45.0}, {"samples": 201}, {"model": "tiny_cnn_x2"},
+                   {"search": dict(a["search"], keep=[0.8, 0.9])}, {"halving": dict(a["halving"], rate=2)}):
         assert grid.cell_key(dict(a, **change)) != grid.cell_key(a)
 
 
@@ -41,19 +32,10 @@ def test_random_setting_draws_angles_over_a_full_turn():
     assert cell["angle"] is None and cell["angle_range"] == list(grid.RANDOM_RANGE)
 
 
-def test_default_reuses_first_seed_tuning_and_full_tunes_every_seed():
-    d, f = grid.preset("default"), grid.preset("full")
-    assert [d.tuning_seed(s) for s in d.seeds] == [0, 0, 0]
-    assert [f.tuning_seed(s) for s in f.seeds] == [0, 1, 2]
-    x4 = next(s for s in d.settings if s.width == 4)
-    assert grid.tuning_source(x4, d).key == (1.0, 90.0)
-
-
 def test_restrict_by_family_and_widths_angles():
     st = grid.restrict(grid.preset("default"), families=["priot", "naive"], widths=[1, 2], angles=[30.0, "random"])
     assert set(st.methods) == set(methods.names(family="priot") + methods.names(family="naive"))
     assert {(s.width, s.angle) for s in st.settings} == {(1, 30.0), (1, "random"), (2, 30.0), (2, "random")}
-    assert all(s.tune_from is None for s in st.settings)
 
 
 @pytest.mark.parametrize("kwargs, msg", [
@@ -85,3 +67,14 @@ def test_a_cell_sets_priots_knobs_through_its_recipe():
     assert grid.cell_recipe(b).variant("priot-s").knobs == {"rounding": "stochastic", "select": "random"}
     old = {k: v for k, v in a.items() if k not in grid.KNOB_RECIPE}
     assert grid.cell_recipe(old) == grid.cell_recipe(a)
+
+
+def test_tuned_knob_values_reach_the_recipe_fields():
+    st = grid.preset("quick")
+    a = grid.final_cell(st, st.settings[0], 0, "priot-s", 5)
+    r = grid.cell_recipe(a, {"keep": 0.8, "frac": 0.75, "select": "smallest", "rounding": "stochastic",
+                             "ranking": "signed"})
+    assert (r.keep_for("priot-s"), r.frac, r.select, r.rounding, r.ranking) == (0.8, 0.75, "smallest", "stochastic",
+                                                                                "signed")
+    with pytest.raises(ConfigError, match="knob\\(s\\) speed have no recipe setting"):
+        grid.cell_recipe(a, {"speed": 1})

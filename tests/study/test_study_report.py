@@ -1,10 +1,11 @@
 """The report on hand-made cell records: paired differences with intervals, a missing seed marked (never
-replaced by another method), the whole-network reading, and tuned steps at the edge of their grid flagged."""
+replaced by another method), the whole-network reading, the tuned knob values per method and seed, and every
+tuned knob at the edge of its grid flagged (the step with ‡)."""
 
 import pytest
 
 from priot import methods
-from priot.experiments.study import engine, grid, report
+from priot.experiments.study import engine, grid, report, tuning
 
 NAMES = ["none", "sgd-all", "sgd-last", "priot"]
 FINAL = {"priot": [0.80, 0.82, 0.78], "sgd-last": [0.85, 0.86, None], "sgd-all": [0.70, 0.72, 0.71],
@@ -12,28 +13,43 @@ FINAL = {"priot": [0.80, 0.82, 0.78], "sgd-last": [0.85, 0.86, None], "sgd-all":
 VALIDATION_PEAK = {"sgd-last": 0.90, "sgd-all": 0.80, "priot": 0.85}  # sgd-last is engineered's best on validation
 
 
+# PRIOT's chosen keep and rounding per seed, as its final cells record them: keep at the grid's top on seeds 0, 2
+PRIOT_KNOBS = {0: {"keep": 0.98, "rounding": "stochastic", "ranking": "signed"},
+               1: {"keep": 0.9, "rounding": "nearest", "ranking": "signed"},
+               2: {"keep": 0.98, "rounding": "nearest", "ranking": "signed"}}
+
+
 def _ok(cell, acc):
     return {"key": grid.cell_key(cell), "config": cell, "status": "ok", "result": {"accuracy": acc, "state_bytes": 100}}
 
 
+def _final(cell, acc):
+    """A final record as cells.evaluate_cell writes it: the knob values it ran and their edges."""
+    rec = _ok(cell, acc)
+    if cell["step"] is not None:
+        knobs = {methods.STEP: cell["step"], **(PRIOT_KNOBS[cell["seed"]] if cell["method"] == "priot" else {})}
+        rec["result"].update(knobs=knobs, edges=tuning.edges({methods.STEP: cell["steps"], **cell["search"]}, knobs))
+    return rec
+
+
 @pytest.fixture
 def summary():
-    study = grid.restrict(grid.preset("quick", 3), names=NAMES, angles=[45.0])
+    study = grid.restrict(grid.preset("default", 3), names=NAMES, angles=[45.0])
     setting = study.settings[0]
     out = engine.Outcome()
-    g = (setting.key, 0)
-    tunes = grid.tune_cells(study, setting, 0)
-    for c in tunes:
-        lo = methods.spec(c["method"]).grid[0]
-        peak = c["step"] == (lo if c["method"] == "priot" else lo + 3)  # priot peaks at its grid's lower edge
-        out.records[grid.cell_key(c)] = _ok(c, VALIDATION_PEAK[c["method"]] - (0 if peak else 0.1))
-    out.tuned[g] = engine.best_steps([out.records[grid.cell_key(c)] for c in tunes])
-    for seed in study.seeds:
+    for seed in study.seeds:  # every seed tuned on its own split
+        g = (setting.key, seed)
+        tunes = grid.tune_cells(study, setting, seed)
+        for c in tunes:
+            lo = methods.spec(c["method"]).grid[0]
+            peak = c["step"] == (lo if c["method"] == "priot" else lo + 3)  # priot peaks at its grid's lower edge
+            out.records[grid.cell_key(c)] = _ok(c, VALIDATION_PEAK[c["method"]] - (0 if peak else 0.1))
+        out.tuned[g] = engine.best_steps([out.records[grid.cell_key(c)] for c in tunes])
         for n in NAMES:
             acc = FINAL[n][seed]
             if acc is not None:
                 c = grid.final_cell(study, setting, seed, n, out.tuned[g].get(n))
-                out.records[grid.cell_key(c)] = _ok(c, acc)
+                out.records[grid.cell_key(c)] = _final(c, acc)
     return report.summarize(study, out, {"kind": "test", "workers": 0}, 1.0)
 
 
@@ -67,6 +83,22 @@ def test_a_step_at_the_edge_of_its_grid_is_flagged(summary):
     table = report.table_md(summary)
     assert f"({lo}‡)" in table
     assert f"priot @ tiny_cnn @ 45°: step {lo} (lower edge)" in table
+
+
+def test_tuned_knobs_are_shown_and_every_knob_at_an_edge_is_flagged(summary):
+    row = summary["settings"][0]["methods"]["priot"]
+    lo = methods.spec("priot").grid[0]
+    assert row["knobs"]["0"] == {"step": lo, "keep": 0.98, "rounding": "stochastic", "ranking": "signed"}
+    assert row["knob_edges"] == {"0": {"step": "lower", "keep": "upper"}, "1": {"step": "lower"},
+                                 "2": {"step": "lower", "keep": "upper"}}
+    assert "knobs" not in summary["settings"][0]["methods"]["none"]  # no knobs, nothing shown
+    table = report.table_md(summary)
+    assert "| priot | seed 0: step 2‡, keep 0.98‡, rounding stochastic; seed 1: step 2‡, keep 0.9, rounding nearest;" \
+        in table
+    assert "priot @ tiny_cnn @ 45°: keep 0.98 (upper edge) of 0.7..0.98, seed(s) 0, 2" in table
+    assert f"priot @ tiny_cnn @ 45°: step {lo} (lower edge) of {lo}..{methods.spec('priot').grid[-1]}, seed(s) 0, 1, 2" \
+        in table
+    assert "sgd-all @" not in "".join(report.edge_flags(summary))
 
 
 def test_edge_of_reads_the_registry_grid():

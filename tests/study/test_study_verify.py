@@ -12,7 +12,7 @@ from m0sim.errors import InputError
 from priot.experiments.study import cells, engine, grid, version
 from priot.experiments.study.cli import VERIFY_FAILED, experiment
 
-ARGS = ["--widths", "1", "--angles", "45", "--seeds", "1", "--samples", "40", "--test", "40", "--pretrain", "200",
+ARGS = ["--widths", "1", "--angles", "45", "--seeds", "1", "--samples", "40", "--val", "10", "--test", "40", "--pretrain", "200",
         "--epochs", "1", "--methods", "none"]
 
 
@@ -45,7 +45,7 @@ def test_the_version_list_counts_core_kernels_and_the_emulator_but_not_the_cli()
 
 
 def _one_finished_cell(out):
-    study = grid.restrict(grid.preset("quick", 1), names=["none"], angles=[45.0], samples=40, test=40, pretrain=200,
+    study = grid.restrict(grid.preset("quick", 1), names=["none"], angles=[45.0], samples=40, test=40, pretrain=200, val=10,
                           epochs=1)
     cell = grid.final_cell(study, study.settings[0], 0, "none", None)
     (out / "cells").mkdir(parents=True)
@@ -74,7 +74,7 @@ def test_verify_more_cells_than_finished_is_one_clear_error(study_cache, tmp_pat
 
 
 def test_a_worker_running_other_code_is_refused(study_cache, tmp_path, monkeypatch):
-    study = grid.restrict(grid.preset("quick", 1), names=["none"], angles=[45.0], samples=40, test=40, pretrain=200,
+    study = grid.restrict(grid.preset("quick", 1), names=["none"], angles=[45.0], samples=40, test=40, pretrain=200, val=10,
                           epochs=1)
     monkeypatch.setattr(cells, "code_version", lambda: "0123456789abcdef")  # what the worker says it runs
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",

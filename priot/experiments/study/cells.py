@@ -1,10 +1,17 @@
-"""One cell of the study: train one method with one step, score it, write the result file.
+"""One cell of the study: tune one method at one step, or train its final run; score it; write the result.
 
 ``run_cell(cell, cells_dir)`` is a pure function of its small config (a dict of plain values): it draws the
 splits, the backbone (cached) and the sample order from the config's seed, so any worker on any machine
 computes the same bits. It writes ``cells_dir/<hash of the config and code version>.json`` atomically
 (temporary file, then rename) whatever happens: a result, or the error that stopped it. Nothing is
 half-written, so an interrupted study loses only the cells that were running.
+
+A tuning cell runs ``tuning.successive_halving`` over its method's other knobs at its step and records the
+chosen knob values, whether each sits at an edge of its grid, and every trial. A final cell runs the knobs
+its tuning cell chose: it reads that cell's result file when there is one (a cache of a deterministic
+computation, keyed by its config like any cell) and otherwise runs that tuning itself, so its result stays a
+function of its config alone. Its record names every knob value it ran and, per tuned knob, whether the value
+sits at an edge of the grid searched (the step's grid included).
 """
 
 import json
@@ -17,10 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from m0sim import energy
-from priot import ref, train
+from priot import methods, ref, train
 from priot.device import lockstep
 from priot.device.runner import open_device
-from priot.experiments.study.grid import cell_key, cell_recipe
+from priot.experiments.study import tuning
+from priot.experiments.study.grid import cell_key, cell_recipe, tuning_cell_of
 from priot.experiments.study.version import code_version
 from priot.recipe import fit_split
 
@@ -86,11 +94,58 @@ def _lockstep(method, cell, recipe, fit, test):
             "energy_estimate": energy.LABEL}
 
 
-def evaluate_cell(cell: dict) -> dict:
-    """Train the cell's method and score it: validation accuracy (tune) or test accuracy (final)."""
+def tune(cell: dict, qm, adapt, test) -> dict:
+    """A tuning cell: successive halving over the method's searched knobs at the cell's step, on the
+    validation split; every configuration sees the same sample order."""
+    base = cell_recipe(cell)
+    fit, val = fit_split(adapt, test, base.val_frac, True)
+    orders = base.epoch_orders(len(fit))
+    search = cell["search"]
+
+    def start(knobs):
+        method = cell_recipe(cell, knobs).make_method(cell["method"], qm, cell["step"])
+        method.begin(len(orders))  # the full run's length, so a continued run is the full run
+        return {"method": method, "epoch": 0}
+
+    def advance(run, epochs):
+        for order in orders[run["epoch"]:run["epoch"] + epochs]:
+            train.train(run["method"], fit.images, fit.labels, [order], decay=False)
+            run["method"].end_epoch()
+        run["epoch"] += epochs
+
+    def score(run):
+        return train.accuracy(run["method"], val.images, val.labels)
+
+    h = cell["halving"]
+    out = tuning.successive_halving(tuning.configurations(search), start, advance, score, h["short_epochs"],
+                                    h["epochs"], h["rate"])
+    chosen = out["trials"][out["index"]]["config"]
+    return {"accuracy": out["accuracy"], "knobs": chosen, "edges": tuning.edges(search, chosen),
+            "configurations": len(out["trials"]), "continued": sum(t["full"] is not None for t in out["trials"]),
+            "trials": out["trials"]}
+
+
+def chosen_knobs(cell: dict, cells_dir=None) -> dict:
+    """The knob values (besides the step) a final cell runs: its tuning cell's choice, read from that cell's
+    result file in ``cells_dir`` when it finished, else computed here."""
+    if cell["step"] is None:
+        return {}
+    t = tuning_cell_of(cell)
+    rec = read_record(result_path(cells_dir, t)) if cells_dir is not None else None
+    if rec is not None and rec.get("status") == "ok" and rec.get("config") == t:
+        return dict(rec["result"]["knobs"])
+    return tune(t, *prepared(t))["knobs"]
+
+
+def evaluate_cell(cell: dict, cells_dir=None) -> dict:
+    """Tune (validation accuracy of the chosen configuration) or train the final run with the knobs its
+    tuning chose and score it on the test split."""
     qm, adapt, test = prepared(cell)
-    recipe = cell_recipe(cell)
-    fit, ev = fit_split(adapt, test, recipe.val_frac, cell["kind"] == "tune")
+    if cell["kind"] == "tune":
+        return tune(cell, qm, adapt, test)
+    knobs = chosen_knobs(cell, cells_dir)
+    recipe = cell_recipe(cell, knobs)
+    fit, ev = fit_split(adapt, test, recipe.val_frac, False)
     method = recipe.make_method(cell["method"], qm, cell["step"])
     out = {"state_bytes": int(method.state_bytes())}  # the untrained backbone's accuracy is method "none"
     if cell.get("device"):
@@ -98,6 +153,10 @@ def evaluate_cell(cell: dict) -> dict:
     else:
         train.train(method, fit.images, fit.labels, recipe.epoch_orders(len(fit)))
     out["accuracy"] = train.accuracy(method, ev.images, ev.labels)
+    if cell["step"] is not None:
+        ran = {methods.STEP: cell["step"], **knobs}
+        out.update(knobs=ran, edges=tuning.edges({methods.STEP: cell["steps"],
+                                                  **cell["search"]}, ran))
     return out
 
 
@@ -106,7 +165,7 @@ def run_cell(cell: dict, cells_dir: str, *after) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     record = {"key": cell_key(cell), "config": cell, "code_version": code_version()}
     try:
-        record.update(status="ok", result=evaluate_cell(cell))
+        record.update(status="ok", result=evaluate_cell(cell, cells_dir))
     except Exception as exc:  # every failure is kept in the cell's file and reported; the study goes on
         record.update(status="error", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc(limit=-6))

@@ -104,11 +104,11 @@ def check_study_folder(out: Path, cells: Path):
                              f"remove it and the cell runs again")
 
 
-def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device):
+def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device, val=None):
     """The study the options ask for, every bound checked (grid size, digits the dataset holds) before any work."""
     study = grid.preset(preset, seeds)
-    over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain))
-            if v is not None}
+    over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain),
+                              ("val", val)) if v is not None}
     study = grid.restrict(study, names=_list(names), families=_list(families), widths=_widths(widths),
                           angles=_angles(angles), device=device, **over)
     available = len(data.load_dataset(study.dataset, study.data_path))
@@ -147,15 +147,19 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
 
 
 @click.command("paper-table")
-@click.option("--quick", "preset", flag_value="quick", help="One width, two angles, 3 seeds, few samples (minutes).")
-@click.option("--full", "preset", flag_value="full", help="Every width at every angle, each seed tuned: for a cluster.")
-@click.option("--seeds", default=3, show_default=True, type=int, help="Seeds (each draws splits, pretraining, order).")
+@click.option("--quick", "preset", flag_value="quick", help="x1 at two angles, 3 seeds, few samples (minutes).")
+@click.option("--full", "preset", flag_value="full", help="Every width at every angle, 1,000 digits: for a cluster.")
+@click.option("--seeds", default=None, type=int,
+              help=f"Seeds, each tuned on its own validation split (each draws splits, pretraining, order) "
+                   f"[preset: {', '.join(f'{k} {v}' for k, v in grid.SEEDS.items())}].")
 @click.option("--methods", "names", default=None, help="Comma list of registered methods [all].")
 @click.option("--families", default=None, help="Comma list of method families [all].")
 @click.option("--widths", default=None, help="Comma list of width factors, e.g. 1,2 (replaces the preset's grid).")
 @click.option("--angles", default=None, help="Comma list of angles and/or 'random' (replaces the preset's grid).")
 @click.option("--samples", default=None, type=click.IntRange(10), help="Rotated training digits [preset].")
 @click.option("--test", "n_test", default=None, type=click.IntRange(10), help="Rotated test digits [preset].")
+@click.option("--val", default=None, type=click.IntRange(1, 100_000),
+              help=f"Validation digits held out of --samples while tuning [{grid.VAL}].")
 @click.option("--epochs", default=None, type=click.IntRange(1, 100), help="Epochs [preset].")
 @click.option("--pretrain", default=None, type=click.IntRange(10), help="Upright pretraining digits [preset].")
 @click.option("--device", is_flag=True, help="Final runs also on the emulated Pico in lockstep (bit-exact or fail).")
@@ -172,14 +176,14 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
                    f"bit; exit {VERIFY_FAILED} naming any that differ.")
 @click.option("--verify-seed", default=0, show_default=True, type=int, help="Seed of --verify's random choice.")
 @click.pass_context
-def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device,
+def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, val, epochs, pretrain, device,
                scheduler, workers, resume, out, no_figures, report_only, verify_k, verify_seed):
     """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths.
 
     Exit codes: 0 done; 1 some cells failed; 2 bad input; 3 --verify found cells that differ; 130 interrupted."""
     try:
         study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
-                            pretrain, device)
+                            pretrain, device, val)
         if verify_k is not None:
             from priot.experiments.study.verify import verify
             differ = verify(study, check_writable(Path(out)), verify_k, verify_seed, echo=click.echo)

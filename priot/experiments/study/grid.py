@@ -1,15 +1,42 @@
 """The study's grid: which settings (width x angle), seeds and methods, and the cells they expand into.
 
-A *setting* is one model width at one rotation (or the random-angle setting). A *cell* is one training run:
-a tuning run (one method, one step, trained on the adaptation data minus its validation split, scored on
-that split) or a final run (the method with its tuned step, trained on all adaptation data, scored on the
-test split). Cells are small dicts of plain values, so a cell is a pure function of its config and its
-result file is keyed by a hash of that config and the code version (``version``).
+A *setting* is one model width at one rotation (or the random-angle setting). A *cell* is one task: a tuning
+cell (one method at one step on one seed's validation split: successive halving over the method's other
+knobs, ``priot.experiments.study.tuning``) or a final run (the method with the knobs its tuning chose, trained
+on all adaptation data, scored on the test split). Every setting and seed is tuned on its own validation split:
+nothing chosen on one seed or width is reused for another. Cells are small dicts of plain values, so a cell is
+a pure function of its config and its result file is keyed by a hash of that config and the code version
+(``version``).
 
-Three presets: ``quick`` (one width, two angles, 3 seeds, few samples), ``default`` (sized for a 2-core
-machine: the tiny CNN at every angle, widths x2 and x4 at 90 degrees reusing the x1 steps tuned at 90
-degrees, each setting's steps tuned on its first seed only, 300 training digits; about 900 cells) and ``full`` (every width at every angle, each
-seed tuned on its own validation split; meant for a cluster).
+Validation: ``val`` = 200 rotated digits of each seed's adaptation data, so one digit is 0.5 pp of validation
+accuracy (the test split: 500 digits, one digit 0.2 pp).
+
+Sizing of the default grid: at most 2 hours of wall time on 2 cores, 14,400 CPU-s, tuning included. CPU
+(process) time measured on this code, one worker, ``OPENBLAS_NUM_THREADS=1``, on a loaded 2-core machine, default
+preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
+
+  x1: a baseline tuning cell (one configuration: 3 epochs on 200 digits, two validation passes) 0.58 s, the 80
+      of the ten tuned baselines 46 s; PRIOT 0.62 s and PRIOT-S 0.60 s per configuration (every configuration
+      one epoch and a validation pass, a third two more epochs and a pass); the 13 finals 19 s.
+  x2: 2.4x the baselines' cost (1.56 s a cell), 1.8x PRIOT's (1.12 s a configuration).
+  x4: 3.7x the baselines' cost (sgd-all's and sgd-last's tuning cells).
+
+With the registry's grids (PRIOT 10 steps x 5 keep x 2 roundings = 100 configurations, PRIOT-S 10 steps x 5 keep
+(0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 900) one seed of one setting costs 46 + 100 x 0.62 + 900 x 0.60 +
+19 = 667 s at x1, 125 + 1,000 x 1.12 + 46 = 1,291 s at x2 and about 3.7 x 667 s at x4. The default grid, x1 at
+45, 90, 180 degrees and random, costs 5 seeds x 4 x 667 = 13,340 s plus 5 backbones' pretraining (a few
+seconds each): about 13,400 CPU-s, 93% of the budget (the measurement ran on a machine loaded by other jobs,
+which inflates CPU time; an idle machine has more headroom). Wider models do not fit: x2 at 90 degrees alone
+would add 5 x 1,291 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A sixth keep value or a
+fourth fraction for PRIOT-S would add 180 or 300 configurations (108 or 180 s a seed and setting): 15,500 or
+16,900 CPU-s, over the budget. The per-configuration cost was measured at fractions up to 0.5; PRIOT-S at 0.75
+scores more edges, so its third of the configurations costs somewhat more (at most PRIOT's 0.62 s).
+
+Three presets: ``quick`` (x1 at 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300 test
+digits; every knob over its quick sub-grid, ``Knob.quick``: every other step, two keep values, two fractions,
+two selections, so 4 steps x 1 configuration per baseline, 5 x 4 for PRIOT and 5 x 16 for PRIOT-S: minutes),
+``default`` (x1 at 45, 90, 180 degrees and random, 5 seeds: sized above) and ``full`` (every width at every angle, 1,000 digits, 5
+seeds; for a cluster).
 """
 
 import hashlib
@@ -18,14 +45,18 @@ from dataclasses import dataclass, replace
 
 from priot import methods
 from priot.errors import ConfigError
+from priot.experiments.study.tuning import procedure
 from priot.models import model_name
 from priot.experiments.study.version import code_version
 from priot.recipe import PRETRAIN, PRETRAIN_EPOCHS, Recipe
 
-CELL_FORMAT = 1  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
+CELL_FORMAT = 2  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
 RANDOM_RANGE = (0.0, 360.0)  # the random-angle setting: every image its own angle, uniform over a full turn
 WIDTHS = (1.0, 2.0, 4.0)
+DEFAULT_ANGLES = (45.0, 90.0, 180.0, "random")  # the default grid: x1 at these (wider models break its budget)
+VAL = 200  # validation digits per seed (one digit = 0.5 pp)
+SEEDS = {"quick": 3, "default": 5, "full": 5}  # 3 seeds leave the sign of a few-pp difference open
 # Bounds checked before any work, so that no option makes the driver allocate more than a study can use:
 MAX_SEEDS = 100
 MAX_WIDTH = 64.0  # channel factor of the tiny CNN (as `m0sim run compare --width`)
@@ -37,11 +68,10 @@ RUN_FIRST = (45.0, 90.0)  # the default grid runs these settings first (the prob
 
 @dataclass(frozen=True)
 class Setting:
-    """One width at one angle; ``tune_from`` names the setting whose tuned steps it reuses (None: its own)."""
+    """One width at one angle."""
 
     width: float
     angle: object  # degrees, or "random"
-    tune_from: tuple | None = None
 
     @property
     def model(self) -> str:
@@ -68,8 +98,8 @@ def angle_label(angle) -> str:
 
 @dataclass(frozen=True)
 class Study:
-    """Everything that decides which cells run. ``tune_every_seed``: tune on each seed's own validation split
-    (full) or on the first seed only and reuse the steps for the others (quick, default)."""
+    """Everything that decides which cells run. ``val``: validation digits held out of the ``samples``
+    adaptation digits while tuning (the finals train on all of them)."""
 
     settings: tuple
     seeds: tuple
@@ -79,21 +109,42 @@ class Study:
     epochs: int = 3
     pretrain: int = PRETRAIN
     pretrain_epochs: int = PRETRAIN_EPOCHS
-    val_frac: float = 0.2
-    tune_every_seed: bool = False
+    val: int = VAL
     device: bool = False
     device_every: int = 50
     dataset: str = "mnist5k"
     data_path: str | None = None
     preset: str = "custom"
 
+    def __post_init__(self):
+        if not 1 <= self.val <= self.samples - 10:
+            raise ConfigError(f"validation split of {self.val} digits needs at least {self.val + 10} adaptation "
+                              f"digits (--samples {self.samples}); lower --val or raise --samples")
+
+    @property
+    def val_frac(self) -> float:
+        """The held-out fraction of the adaptation digits (the recipe's setting)."""
+        return self.val / self.samples
+
+    # Every seed and setting is tuned on its own validation split; these two say so to the engine and report.
+    tune_every_seed = True
+
+    @property
+    def quick(self) -> bool:
+        """The quick preset tunes each knob over its quick sub-grid (``Knob.quick``)."""
+        return self.preset == "quick"
+
     def tuning_seed(self, seed: int) -> int:
-        """The seed whose validation split tunes the steps used by ``seed``."""
-        return seed if self.tune_every_seed else self.seeds[0]
+        """The seed whose validation split tunes ``seed``'s knobs: its own."""
+        return seed
 
 
-def preset(name: str, seeds: int = 3) -> Study:
-    """The ``quick``, ``default`` or ``full`` grid with every registered method and ``seeds`` seeds."""
+def preset(name: str, seeds: int | None = None) -> Study:
+    """The ``quick``, ``default`` or ``full`` grid with every registered method and ``seeds`` seeds (None: the
+    preset's, ``SEEDS``)."""
+    if name not in SEEDS:
+        raise ConfigError(f"unknown preset {name!r} (quick, default, full)")
+    seeds = SEEDS[name] if seeds is None else seeds
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     if seeds > MAX_SEEDS:
@@ -101,22 +152,19 @@ def preset(name: str, seeds: int = 3) -> Study:
     every = tuple(methods.REGISTRY)
     s = tuple(range(seeds))
     if name == "quick":
-        return Study(tuple(Setting(1.0, a) for a in (45.0, 90.0)), s, every, samples=200, test=300, epochs=2,
+        return Study((Setting(1.0, 90.0),), s, every, samples=300, test=300, epochs=2,
                      preset=name)
     if name == "default":
-        x1 = tuple(Setting(1.0, a) for a in RUN_FIRST + tuple(a for a in ANGLES if a not in RUN_FIRST))
-        wide = tuple(Setting(w, 90.0, tune_from=(1.0, 90.0)) for w in WIDTHS[1:])
-        return Study(x1 + wide, s, every, samples=300, test=500, epochs=3, preset=name)
-    if name == "full":
-        return Study(tuple(Setting(w, a) for w in WIDTHS for a in ANGLES), s, every, samples=1000, test=1000,
-                     epochs=3, tune_every_seed=True, preset=name)
-    raise ConfigError(f"unknown preset {name!r} (quick, default, full)")
+        return Study(tuple(Setting(1.0, a) for a in DEFAULT_ANGLES), s, every, samples=400, test=500, epochs=3,
+                     preset=name)
+    return Study(tuple(Setting(w, a) for w in WIDTHS for a in ANGLES), s, every, samples=1000, test=1000, epochs=3,
+                 preset=name)
 
 
 def restrict(study: Study, names=None, families=None, widths=None, angles=None, **overrides) -> Study:
     """The study limited to some methods (by name or family); ``widths``/``angles`` replace the grid by their
-    product (each setting tuned on its own), the preset's lists standing in for the one not given. Unknown
-    names and an empty grid are errors."""
+    product, the preset's lists standing in for the one not given. Unknown names and an empty grid are
+    errors."""
     chosen = list(study.methods)
     if names:
         for n in names:
@@ -164,13 +212,13 @@ def check_angles(angles) -> list:
 def planned_cells(study: Study) -> int:
     """How many cells ``study`` expands into (tuning groups x their grids, plus one final per setting, seed and
     method), counted without building them."""
-    per_group = sum(len(methods.spec(n).grid) for n in study.methods)
+    per_group = sum(len(steps(n, study.quick)) for n in study.methods)
     groups = {(tuning_source(s, study).key, study.tuning_seed(seed)) for s in study.settings for seed in study.seeds}
     return len(groups) * per_group + len(study.settings) * len(study.seeds) * len(study.methods)
 
 
-# The recipe settings a cell carries (with its method, step and keep): its result file is keyed by them, so this
-# list and their values are part of CELL_FORMAT.
+# The recipe settings a cell carries (with its method, step and search): its result file is keyed by them, so
+# this list and their values are part of CELL_FORMAT.
 CELL_RECIPE = ("model", "angle", "angle_range", "seed", "samples", "test", "epochs", "pretrain", "pretrain_epochs",
                "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers", "rounding", "ranking",
                "select")
@@ -194,25 +242,59 @@ def base_config(study: Study, setting: Setting, seed: int) -> dict:
     return {"format": CELL_FORMAT, **{k: plain[k] for k in CELL_RECIPE}}
 
 
-def cell_recipe(cell: dict) -> Recipe:
-    """The recipe a cell runs: its CELL_RECIPE settings, its step and its kept fraction."""
-    keep = {} if cell.get("keep") is None else {cell["method"]: cell["keep"]}
-    return Recipe.build(**{k: cell.get(k) if k in KNOB_RECIPE else cell[k] for k in CELL_RECIPE}, keep=keep)
+def cell_recipe(cell: dict, knobs: dict | None = None) -> Recipe:
+    """The recipe a cell runs with the method's knob values ``knobs`` besides the step (None: their defaults):
+    each by the recipe field of its name (keep per method; frac, rounding, ranking, select)."""
+    knobs = dict(knobs or {})
+    keep = knobs.pop("keep", None)
+    plain = {k: cell.get(k) if k in KNOB_RECIPE else cell[k] for k in CELL_RECIPE}
+    unknown = sorted(set(knobs) - set(CELL_RECIPE))
+    if unknown:
+        raise ConfigError(f"method {cell['method']}: knob(s) {', '.join(unknown)} have no recipe setting")
+    plain.update(knobs)
+    return Recipe.build(**plain, keep={} if keep is None else {cell["method"]: keep})
+
+
+def search(name: str, quick: bool = False) -> dict:
+    """{knob: values} a tuning cell of method ``name`` searches besides the step, in the registry's order (the
+    quick preset: each knob's quick sub-grid)."""
+    return {k.name: list(k.searched(quick)) for k in methods.spec(name).knobs if k.name != methods.STEP}
+
+
+def steps(name: str, quick: bool = False) -> tuple:
+    """The steps method ``name`` is tuned over: its step knob's grid (quick: its quick sub-grid); () without one."""
+    s = methods.spec(name)
+    return s.knob(methods.STEP).searched(quick) if s.grid else ()
+
+
+def _method_config(study: Study, setting: Setting, seed: int, method: str, step) -> dict:
+    """What a method's tuning and final cells at ``step`` share: base, method, step and what its tuning
+    searches (so a final's key changes with the search that chose its knobs)."""
+    cell = dict(base_config(study, setting, seed), method=method, step=step)
+    if step is not None:
+        cell.update(steps=list(steps(method, study.quick)), search=search(method, study.quick),
+                    halving=procedure(study.epochs))
+    return cell
 
 
 def tune_cells(study: Study, setting: Setting, seed: int) -> list[dict]:
-    """Every (method, step) of the registry grids, scored on the validation split of ``seed``."""
-    base = base_config(study, setting, seed)
-    return [dict(base, kind="tune", method=n, step=s, keep=methods.DEFAULT_KEEP.get(n)) for n in study.methods
-            for s in methods.spec(n).grid]
+    """One tuning cell per (method, step) of the registry's step grids, scored on ``seed``'s validation split."""
+    return [dict(_method_config(study, setting, seed, n, s), kind="tune") for n in study.methods
+            for s in steps(n, study.quick)]
 
 
 def final_cell(study: Study, setting: Setting, seed: int, method: str, step) -> dict:
-    cell = dict(base_config(study, setting, seed), kind="final", method=method, step=step,
-                keep=methods.DEFAULT_KEEP.get(method))
+    """The final run of ``method`` at its tuned ``step`` (None: a method without knobs); its other knobs are
+    the ones its tuning cell at that step chose (``tuning_cell_of``)."""
+    cell = dict(_method_config(study, setting, seed, method, step), kind="final")
     if study.device and methods.spec(method).device:
         cell.update(device=True, device_every=study.device_every)
     return cell
+
+
+def tuning_cell_of(final: dict) -> dict:
+    """The tuning cell whose choice a final cell runs (the same config, kind "tune", no device run)."""
+    return {k: v for k, v in final.items() if k not in ("device", "device_every")} | {"kind": "tune"}
 
 
 def backbone_key(cell: dict) -> tuple:
@@ -228,7 +310,5 @@ def cell_key(cell: dict, code: str | None = None) -> str:
 
 
 def tuning_source(setting: Setting, study: Study) -> Setting:
-    """The setting whose tuning cells choose ``setting``'s steps."""
-    if setting.tune_from is None:
-        return setting
-    return next(s for s in study.settings if s.key == setting.tune_from)
+    """The setting whose tuning cells choose ``setting``'s knobs: itself (nothing is reused across settings)."""
+    return setting

@@ -5,7 +5,9 @@ Statistics: accuracy as mean ± sample std over seeds; PRIOT − baseline as the
 pooled verdict treats settings as fixed strata (``stats``). The *best* baseline of a group is chosen on
 validation data (the member whose tuning curve reaches the highest validation accuracy on the seed's tuning
 split), never on the test set, and a seed whose chosen baseline (or PRIOT) has no test result is marked
-missing, not replaced by another member. A tuned step at the edge of its grid is flagged.
+missing, not replaced by another member. Each final run's tuned knob values (``result.knobs``) are shown per
+method and seed, and every tuned knob at the edge of the grid searched (``result.edges``) is flagged: the step
+with ‡ in the accuracy table, every knob in the edge section.
 """
 
 import json
@@ -83,8 +85,15 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
                                          "state_bytes": r["result"]["state_bytes"], "device": {}, "edge": {}})
             row["seeds"][str(seed)] = r["result"]["accuracy"]
             row["steps"][str(seed)] = step
-            if edge_of(name, step):
-                row["edge"][str(seed)] = edge_of(name, step)
+            at = {k: side for k, side in r["result"].get("edges", {}).items() if side}
+            if r["result"].get("knobs"):  # the grid searched decides (the quick preset's is a sub-grid)
+                row.setdefault("knobs", {})[str(seed)] = r["result"]["knobs"]
+                row.setdefault("knob_edges", {})
+                if at:
+                    row["knob_edges"][str(seed)] = at
+            side = at.get(methods.STEP) if "knobs" in r["result"] else edge_of(name, step)
+            if side:
+                row["edge"][str(seed)] = side
             if "device" in r["result"]:
                 row["device"][str(seed)] = r["result"]["device"]
     for row in rows.values():
@@ -235,16 +244,61 @@ def _diff_cell(v, baselines=False) -> str:
             + (f" missing: {'; '.join(v['missing'])}" if v["missing"] else ""))
 
 
+def _searched(name, knob, quick) -> tuple:
+    """The grid a study searched for ``name``'s ``knob`` (the quick preset: its quick sub-grid)."""
+    return methods.spec(name).knob(knob).searched(quick)
+
+
 def edge_flags(summary) -> list:
-    """One line per (method, setting) whose tuned step sits at the edge of its grid, for any seed."""
+    """One line per (method, setting, knob value) whose tuned value sits at an edge of the grid searched, with
+    the seeds it did so on. Finals that record their knobs' edges (``knob_edges``) flag every knob; older ones
+    only the step."""
+    quick = summary["study"]["preset"] == "quick"
     out = []
     for s in summary["settings"]:
         for n, r in s["methods"].items():
-            if r["edge"]:
+            if "knob_edges" in r:
+                at = {}
+                for seed, edges in r["knob_edges"].items():
+                    for k, side in edges.items():
+                        at.setdefault((k, r["knobs"][seed][k], side), []).append(seed)
+                order = [k.name for k in methods.spec(n).knobs]
+                for (k, v, side), seeds in sorted(at.items(), key=lambda e: (order.index(e[0][0]), str(e[0][1]))):
+                    grid = _searched(n, k, quick)
+                    out.append(f"{n} @ {s['label']}: {k} {v:g} ({side} edge) of {grid[0]:g}..{grid[-1]:g}, "
+                               f"seed(s) {', '.join(sorted(seeds, key=int))}")
+            elif r["edge"]:
                 grid = methods.spec(n).grid
                 at = sorted({f"{r['steps'][k]} ({side} edge)" for k, side in r["edge"].items()})
                 out.append(f"{n} @ {s['label']}: step {', '.join(at)} of {grid[0]}..{grid[-1]}, seed(s) "
                            f"{', '.join(sorted(r['edge'], key=int))}")
+    return out
+
+
+def _fmt_knob(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def knob_lines(summary) -> list:
+    """Per setting, one table row per method whose tuning chose knobs besides the step: each seed's tuned
+    values (the untuned ones left out), ‡ at an edge of the grid searched."""
+    out = []
+    for s in summary["settings"]:
+        rows = []
+        for n in _family_order(s["methods"]):
+            r = s["methods"][n]
+            tuned = [k.name for k in methods.spec(n).tuned]
+            if not r.get("knobs") or not any(k != methods.STEP for k in tuned):
+                continue
+            per_seed = []
+            for seed in sorted(r["knobs"], key=int):
+                edges = r.get("knob_edges", {}).get(seed, {})
+                vals = [f"{k} {_fmt_knob(r['knobs'][seed][k])}{'‡' if k in edges else ''}" for k in tuned
+                        if k in r["knobs"][seed]]
+                per_seed.append(f"seed {seed}: {', '.join(vals)}")
+            rows.append(f"| {n} | {'; '.join(per_seed)} |")
+        if rows:
+            out += [f"### {s['label']}", "", "| method | tuned knobs per seed |", "|---|---|"] + rows + [""]
     return out
 
 
@@ -315,8 +369,11 @@ def table_md(summary: dict) -> str:
                     out.append(f"| {LABEL[p]} − best {fam} (pp) | " + " | ".join(
                         "–" if v is None else _diff_cell(v) for v in vals) + " |")
         out.append("")
+    knobs = knob_lines(summary)
+    if knobs:
+        out += ["## Tuned knobs (‡ at an edge of the grid searched)", ""] + knobs
     edges = edge_flags(summary)
-    out += ["## Tuned steps at the edge of their grid", ""] + ([f"- {e}" for e in edges] or ["- none"]) + [""]
+    out += ["## Tuned knobs at the edge of their grid", ""] + ([f"- {e}" for e in edges] or ["- none"]) + [""]
     out += ["## Verdicts", "", f"Two readings: *best {{family}}* is PRIOT against the best member of each family; "
             f"*best {WHOLE}* is PRIOT against the best method that trains the whole network under static scales "
             f"({', '.join(comparison_groups()[WHOLE])}).", ""]

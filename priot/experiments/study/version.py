@@ -6,7 +6,7 @@ the priot core (numerics, models, data, pretraining, quantization and the run's 
 ``priot/*.py``, ``recipe.py`` included), the methods and their registry (``Variant``), the device layer
 (layout, firmware, runner and the lockstep loop ``device/lockstep.py``) and its C kernels (whose
 ``kernels`` folder is the repository's ``kernels/``), the shipped backbones, the cell code
-(``study/cells.py``), and m0sim's emulator core (every module that loads or executes firmware: ``program``,
+(``study/cells.py``) and the tuning procedure it runs (``study/tuning.py``: it chooses a cell's knobs), and m0sim's emulator core (every module that loads or executes firmware: ``program``,
 ``loader``, ``registers``, ``machine``, ``peripherals/ppb.py`` and the rest; its command line, debugger and
 benchmarks are left out, and so is ``python -m priot.device``, which only prebuilds firmware). Grid and report code is not listed: the grid decides
 the cell's config, which is hashed into its key anyway, and the report only reads results.
@@ -22,7 +22,7 @@ import priot
 # package -> glob patterns under the package's folder (files only; sorted; hashed with their paths)
 SOURCES = {
     "priot": ("*.py", "methods/*.py", "device/*.py", "device/kernels/priot/*.[chS]", "backbones/*.npz",
-              "backbones/manifest.json", "experiments/study/cells.py"),
+              "backbones/manifest.json", "experiments/study/cells.py", "experiments/study/tuning.py"),
     "m0sim": ("*.py", "native/*", "peripherals/*.py", "runtime/*"),
 }
 LEFT_OUT = {"m0sim": ("cli.py", "__main__.py", "bench.py", "gdbstub.py", "rsp.py"), "priot": ("device/__main__.py",)}  # never touch a cell's bits
