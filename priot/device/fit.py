@@ -7,7 +7,7 @@ same rules. The stack is the linker script's reserve. A variant that does not fi
 breakdown (``DoesNotFit``, exit 2) before the linker would have said only "region overflowed".
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -17,9 +17,9 @@ from m0sim.loader import load_program
 from priot import methods
 from priot.device import firmware
 from priot.device.firmware import STACK_RESERVE
-from priot.device.layout import KIND, make_layout, params_dtype, sizes
+from priot.device.layout import make_layout, params_dtype, sizes
 from priot.errors import ConfigError
-from priot.models import Conv3x3, get_model, split_name
+from priot.models import get_model, split_name
 
 
 class DoesNotFit(ConfigError):
@@ -82,8 +82,8 @@ def model_parts(model, v: methods.Variant) -> Budget:
         buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
     if update == "dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
         buffers += 4 * d["PRIOT_MAX_COUT"] + 4 * d["PRIOT_MAX_ACT"] + 4 * d["PRIOT_MAX_LAYER_WEIGHTS"]
-    elif any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"] for l in layout.layers):
-        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]  # one conv output channel's weight gradient (no trained conv: none)
+    if d["PRIOT_CONV_ROW_GRAD"]:  # one conv output channel's weight gradient (no trained conv: none)
+        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]
     n_layers, n_param = len(layout.layers), layout.n_param
     tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
     sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
@@ -94,10 +94,14 @@ def model_parts(model, v: methods.Variant) -> Budget:
 
 
 @lru_cache(maxsize=None)
-def _runtime(method: str) -> tuple[int, int]:
+def _runtime(method: str, rounding: str | None, ranking: str | None, select: str | None) -> tuple[int, int]:
     """(static RAM, flash) of the firmware beyond its model-dependent parts: measured on the tiny CNN's ELF of
-    the method's default variant (the one `make kernels` builds)."""
-    tiny, v = get_model("tiny_cnn"), firmware.default_variant(method)
+    the method with the same score knobs (each knob brings its own code; the default variant is the one
+    `make kernels` builds)."""
+    tiny = get_model("tiny_cnn")
+    v = firmware.default_variant(method)
+    if v.trains == "scores":
+        v = replace(v, rounding=rounding, ranking=ranking, selection=select or v.selection)
     elf = load_program(firmware.locate(tiny, v))
     fp = elf.footprint()
     parts = model_parts(tiny, v)
@@ -108,7 +112,8 @@ def _runtime(method: str) -> tuple[int, int]:
 def budget(model, v: methods.Variant) -> Budget:
     """Flash and SRAM the variant needs, by part (the runtime's own data counted as static, its code as code)."""
     parts = model_parts(model, v)
-    ram, code = _runtime(v.method)
+    select = v.selection if v.sized else None
+    ram, code = _runtime(v.method, v.rounding, v.ranking, select)
     sram = dict(parts.sram, static=parts.sram["static"] + ram)
     return Budget(sram, dict(parts.flash, code=code))
 
