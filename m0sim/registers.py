@@ -10,3 +10,25 @@ REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_RE
 # Unicorn's interrupt numbers (QEMU's EXCP_*) for UC_HOOK_INTR.
 EXCP_UDEF, EXCP_SWI, EXCP_BKPT = 1, 2, 7
 EXCP_EXCEPTION_EXIT = 8  # a branch to EXC_RETURN in handler mode
+
+
+class FastRegs:
+    """Read and write one 32-bit core register through Unicorn's C API with one reused buffer: the binding's
+    ``reg_read``/``reg_write`` pick a register class and allocate a ctypes value on every call, which made
+    them most of a semihosting call's host cost."""
+
+    def __init__(self, engine):
+        import ctypes
+        from unicorn.unicorn_py3.unicorn import uclib
+        self._buf = ctypes.c_uint32()
+        self._ref = ctypes.byref(self._buf)
+        self._handle = engine._uch
+        self._read, self._write = uclib.uc_reg_read, uclib.uc_reg_write
+
+    def read(self, reg: int) -> int:
+        self._read(self._handle, reg, self._ref)
+        return self._buf.value
+
+    def write(self, reg: int, value: int) -> None:
+        self._buf.value = value & 0xFFFFFFFF
+        self._write(self._handle, reg, self._ref)
