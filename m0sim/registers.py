@@ -1,7 +1,10 @@
 """The core's registers as Unicorn names them, and the CPU exceptions its interrupt hook reports: one table each,
 for the machine, the exception model and the GDB stub."""
 
+import ctypes
+
 from unicorn import arm_const as arm
+from unicorn.unicorn_py3.unicorn import uclib
 
 REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc"]
 REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_REG_SP, arm.UC_ARM_REG_LR,
@@ -18,8 +21,6 @@ class FastRegs:
     them most of a semihosting call's host cost."""
 
     def __init__(self, engine):
-        import ctypes
-        from unicorn.unicorn_py3.unicorn import uclib
         self._buf = ctypes.c_uint32()
         self._ref = ctypes.byref(self._buf)
         self._handle = engine._uch
