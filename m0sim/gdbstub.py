@@ -288,6 +288,8 @@ class Debugger:
     # --- breakpoints and watchpoints ----------------------------------------------------------------------
     def _point(self, insert: bool, kind: int, addr: int, length: int = 2):
         if kind in (0, 1):
+            if not 0 <= addr < 1 << 32:
+                return "E01"  # not an address of the core: refused now, not when the core resumes
             addr &= ~1
             if insert:  # the hooks follow when the core resumes (_sync_breaks)
                 self._wanted_breaks[addr] = None

@@ -75,3 +75,11 @@ def test_a_removed_breakpoint_is_unhooked_at_the_resume():
     stub._sync_breaks()
     assert sorted(stub.m.uc.hooks.values()) == [ADDRS[0], ADDRS[2]] and set(stub.breaks) == {ADDRS[0], ADDRS[2]}
     assert stub.m.uc.calls["hook_del"] == 1
+
+
+def test_an_address_beyond_32_bits_is_refused_at_once():
+    stub = _stub()
+    for bad in (-2, 1 << 32, int("1" * 40, 16)):
+        assert stub._point(True, 0, bad) == "E01"
+    stub._sync_breaks()
+    assert stub.m.uc.calls["hook_add"] == 0
