@@ -115,8 +115,7 @@ class Debugger:
         machine.uc.reg_write(arm.UC_ARM_REG_PC, pc)
         for addr, data in self._pending_ram_writes:
             machine._write_bytes(addr, data)
-        for addr in self._wanted_breaks:
-            self._add_break(addr)
+        self._sync_breaks()
         for addr, length, kind in self._wanted_watches:
             self._add_watch(addr, length, kind)
         self.until = until
@@ -289,13 +288,13 @@ class Debugger:
     # --- breakpoints and watchpoints ----------------------------------------------------------------------
     def _point(self, insert: bool, kind: int, addr: int, length: int = 2):
         if kind in (0, 1):
+            if not 0 <= addr < 1 << 32:
+                return "E01"  # not an address of the core: refused now, not when the core resumes
             addr &= ~1
-            if insert:
+            if insert:  # the hooks follow when the core resumes (_sync_breaks)
                 self._wanted_breaks[addr] = None
-                self._add_break(addr)
             else:
                 self._wanted_breaks.pop(addr, None)
-                self._remove_break(addr)
             return "OK"
         if kind in WATCH_KINDS:
             if not memmap.SRAM.contains(addr, max(length, 1)):
@@ -310,6 +309,16 @@ class Debugger:
                 self._remove_watch(key)
             return "OK"
         return ""
+
+    def _sync_breaks(self):
+        """Give the core a code hook at exactly the wanted breakpoints, changing only the difference. GDB
+        removes every breakpoint at each stop and inserts them all again at each resume (each step of a
+        `next` too): hooking and unhooking them all each time, with the retranslation every change forces,
+        made thousands of breakpoints crawl; an unchanged set now costs nothing."""
+        for addr in [a for a in self.breaks if a not in self._wanted_breaks]:
+            self._remove_break(addr)
+        for addr in self._wanted_breaks:
+            self._add_break(addr)
 
     def _add_break(self, addr: int):
         if addr in self.breaks:
@@ -413,6 +422,7 @@ class Debugger:
 
     def _run(self, step: bool, poll):
         """Run until a stop GDB should hear of; its stop reply, or _RESUMED when the program exited."""
+        self._sync_breaks()
         m, s = self.m, self.m._state
         exc = m.exceptions
         pc = m.uc.reg_read(arm.UC_ARM_REG_PC)

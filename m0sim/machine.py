@@ -23,7 +23,7 @@ from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
 from m0sim.peripherals.ppb import Nvic, Scb
 from m0sim.program import Program
-from m0sim.registers import EXCP_BKPT, EXCP_UDEF, REG_IDS, REG_NAMES
+from m0sim.registers import EXCP_BKPT, EXCP_UDEF, REG_IDS, REG_NAMES, FastRegs
 from m0sim.semihost import ProgramExit, Semihost
 from m0sim.stats import FunctionStats, RunStats
 
@@ -259,6 +259,7 @@ class Machine:
             hooks.append((uc.UC_HOOK_BLOCK, "m0sim_block", 1, 0))
         for htype, fn, begin, end in hooks:
             self._native_hook(htype, fn, begin, end)
+        self._regs = FastRegs(self.uc)  # the interrupt hook's register access (semihosting calls)
         self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
         # covers on its slow store path.
@@ -624,23 +625,26 @@ class Machine:
 
     # --- hooks (Python; none of these runs per instruction) ----------------------------------------------
     def _on_interrupt(self, _uc, intno, _user):
-        pc = self.uc.reg_read(arm.UC_ARM_REG_PC)
-        if self.exceptions.on_interrupt(intno, pc):  # SVC, exception return: m0sim.exceptions
-            return
+        regs = self._regs
+        pc = regs.read(arm.UC_ARM_REG_PC)
         if intno == EXCP_BKPT:
             insn = int.from_bytes(self._read_bytes(pc, 2), "little")
             if insn == SEMIHOSTING_BKPT:
                 try:
-                    r0 = self.semihost.call(self.uc.reg_read(arm.UC_ARM_REG_R0), self.uc.reg_read(arm.UC_ARM_REG_R1))
+                    r0 = self.semihost.call(regs.read(arm.UC_ARM_REG_R0), regs.read(arm.UC_ARM_REG_R1))
                 except ProgramExit as done:
                     self._exit_code = done.code
                     self.uc.emu_stop()
                     return
                 except FirmwareFault as bad:
                     self._stop_with(f"{bad}, by {self._where(pc)}")
-                self.uc.reg_write(arm.UC_ARM_REG_R0, r0)
-                self.uc.reg_write(arm.UC_ARM_REG_PC, (pc + 2) | 1)
+                regs.write(arm.UC_ARM_REG_R0, r0)
+                regs.write(arm.UC_ARM_REG_PC, (pc + 2) | 1)
                 return
+        if self.exceptions.on_interrupt(intno, pc):  # SVC, exception return: m0sim.exceptions
+            return
+        if intno == EXCP_BKPT:
+            insn = int.from_bytes(self._read_bytes(pc, 2), "little")
             self._stop_with(f"breakpoint BKPT #{insn & 0xFF} (hard fault or a debugger trap) at {self._where(pc)}"
                             f"{self._in_handler(pc)}")
         elif intno == EXCP_UDEF:

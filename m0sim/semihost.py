@@ -60,6 +60,10 @@ class Semihost:
     _stdin_pos: int = 0
     _op: str = "?"
 
+    def __post_init__(self):
+        # operation number -> (name, server), built once: a call is a dict lookup, not a scan of SYS
+        self._dispatch = {v: (k, getattr(self, "_sys_" + k.lower())) for k, v in SYS.items()}
+
     def _read(self, addr: int, n: int) -> bytes:
         """Guest bytes a call reads: refused unless they lie in ROM, flash or SRAM."""
         if n and not any(r.contains(addr, n) for r in memmap.MEMORY_REGIONS):
@@ -100,12 +104,12 @@ class Semihost:
 
     def call(self, op: int, r1: int) -> int:
         """Serve one request; returns the value for r0."""
-        name = next((k for k, v in SYS.items() if v == op), None)
-        if name is None:
+        served = self._dispatch.get(op)
+        if served is None:
             self.last_errno = errno.ENOSYS
             return 0xFFFFFFFF
-        self._op = name
-        return getattr(self, "_sys_" + name.lower())(r1) & 0xFFFFFFFF
+        self._op, serve = served
+        return serve(r1) & 0xFFFFFFFF
 
     # --- files -------------------------------------------------------------------------------------------
     def _sys_open(self, r1):

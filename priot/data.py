@@ -243,6 +243,14 @@ def fit_to(ds, shape):
     return Dataset(out, ds.labels, ds.name)
 
 
+ITEMS = {"mnist5k": "digits", "mnist": "digits", "fashion": "images", "cifar10": "images"}
+
+
+def items(name: str) -> str:
+    """What one sample of data set ``name`` is, for messages ("rotated test digits" / "... images")."""
+    return ITEMS.get(name, "images")
+
+
 def load_dataset(name="mnist5k", path=None, split="train"):
     """One entry point: ``mnist5k`` (embedded), ``mnist`` (IDX dir or mnist.npz), ``fashion`` (IDX), ``cifar10``."""
     if name == "mnist5k":

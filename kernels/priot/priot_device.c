@@ -51,8 +51,12 @@ int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tabl
 static int8_t err_a[PRIOT_MAX_ERR] ALIGNED, err_b[PRIOT_MAX_ERR] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
-#if PRIOT_TRAINS != PRIOT_TRAINS_NONE
+#if PRIOT_CONV_ROW_GRAD /* a trained conv layer, updated channel by channel (not declared otherwise: the fit
+                         * check counts exactly the buffers declared, whatever the compiler could prove unused) */
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
+#define ROW_GRAD row_grad
+#else
+#define ROW_GRAD ((int32_t *)0) /* never used: no trained conv layer */
 #endif
 static int8_t im2col_buf[PRIOT_IM2COL_BYTES] ALIGNED; /* output rows of a conv layer's input, unrolled */
 static int8_t row_buf[PRIOT_MAX_ROW_BYTES] ALIGNED;   /* one (masked) weight row */
@@ -519,7 +523,7 @@ PHASE static void update_layer(const priot_layer_t *L, int32_t p, const int8_t *
 #else
     int32_t rows = L->out_c, len = priot_weight_count[p] / rows;
     conv_dims_t d = {L->in_h, L->in_w, L->in_c, L->out_c};
-    int32_t *g = row_grad;
+    int32_t *g = ROW_GRAD;
     int conv = L->kind == KIND_CONV3X3;
 #if IS_PRIOT
     if (!P.n_scored[p]) return; /* a layer used whole: nothing to learn here */

@@ -8,7 +8,7 @@ and scratch (``two_core_bytes``). A variant that does not fit is refused with th
 breakdown (``DoesNotFit``, exit 2) before the linker would have said only "region overflowed".
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -18,9 +18,9 @@ from m0sim.loader import load_program
 from priot import methods
 from priot.device import firmware
 from priot.device.firmware import STACK_RESERVE
-from priot.device.layout import CORE1_STACK_BYTES, KIND, make_layout, params_dtype, sizes
+from priot.device.layout import CORE1_STACK_BYTES, make_layout, params_dtype, sizes
 from priot.errors import ConfigError
-from priot.models import Conv3x3, get_model, split_name
+from priot.models import get_model, split_name
 
 
 class DoesNotFit(ConfigError):
@@ -83,16 +83,14 @@ def model_parts(model, v: methods.Variant) -> Budget:
         buffers += 2 * _w(d["PRIOT_MAX_ERR"]) + 4 * d["PRIOT_MAX_PARAM_IN"]
     if update == "dynamic":  # aligned biases, int32 forward outputs and whole-layer gradients
         buffers += 4 * d["PRIOT_MAX_COUT"] + 4 * d["PRIOT_MAX_ACT"] + 4 * d["PRIOT_MAX_LAYER_WEIGHTS"]
-    elif any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"] for l in layout.layers):
-        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]  # one conv output channel's weight gradient (no trained conv: none)
+    if d["PRIOT_CONV_ROW_GRAD"]:  # one conv output channel's weight gradient (no trained conv: none)
+        buffers += 4 * d["PRIOT_MAX_CONV_ROW"]
     n_layers, n_param = len(layout.layers), layout.n_param
     tables = n_layers * 8 * 4 + 3 * n_param * 4 + n_layers * 4
     sram = {"static": static, "training state": state, "activations kept": _w(d["PRIOT_ACT_TOTAL"]),
             "buffers": buffers}
     if v.cores == 2:
-        has_row_grad = update != "dynamic" and any(l[0] == KIND[Conv3x3] and l[7] >= d["PRIOT_LOWEST_TRAINED"]
-                                                   for l in layout.layers)
-        sram["two cores"] = two_core_bytes(d, v, has_row_grad)
+        sram["two cores"] = two_core_bytes(d, v, bool(d["PRIOT_CONV_ROW_GRAD"]))
     sram["stack reserve"] = STACK_RESERVE
     flash = {"code": 0, "tables": tables, "weights": _w(d["PRIOT_N_WEIGHTS"]), "biases": 4 * d["PRIOT_N_BIAS"],
              "exp tables": 1024 * d["PRIOT_N_EXP_TABLES"]}
@@ -115,10 +113,15 @@ def two_core_bytes(d: dict, v: methods.Variant, has_row_grad: bool) -> int:
 
 
 @lru_cache(maxsize=None)
-def _runtime(method: str, cores: int = 1) -> tuple[int, int]:
+def _runtime(method: str, cores: int = 1, rounding: str | None = None, ranking: str | None = None,
+             select: str | None = None) -> tuple[int, int]:
     """(static RAM, flash) of the firmware beyond its model-dependent parts: measured on the tiny CNN's ELF of
-    the method's default variant (the one `make kernels` builds; its two-core build for ``cores`` 2)."""
-    tiny, v = get_model("tiny_cnn"), firmware.default_variant(method).on_cores(cores)
+    the method with the same score knobs (each knob brings its own code; the default variant is the one
+    `make kernels` builds) on ``cores`` cores."""
+    tiny = get_model("tiny_cnn")
+    v = firmware.default_variant(method).on_cores(cores)
+    if v.trains == "scores":
+        v = replace(v, rounding=rounding, ranking=ranking, selection=select or v.selection)
     elf = load_program(firmware.locate(tiny, v))
     fp = elf.footprint()
     parts = model_parts(tiny, v)
@@ -129,7 +132,8 @@ def _runtime(method: str, cores: int = 1) -> tuple[int, int]:
 def budget(model, v: methods.Variant) -> Budget:
     """Flash and SRAM the variant needs, by part (the runtime's own data counted as static, its code as code)."""
     parts = model_parts(model, v)
-    ram, code = _runtime(v.method, v.cores)
+    select = v.selection if v.sized else None
+    ram, code = _runtime(v.method, v.cores, v.rounding, v.ranking, select)
     sram = dict(parts.sram, static=parts.sram["static"] + ram)
     return Budget(sram, dict(parts.flash, code=code))
 

@@ -201,6 +201,10 @@ def sizes(layout: Layout, v: methods.Variant) -> dict:
         "PRIOT_MAX_COUT": max(l[6] for l in layout.layers if l[7] >= 0),
         "PRIOT_MAX_LAYER_WEIGHTS": max(counts),
         "PRIOT_MAX_CONV_ROW": max([9 * l[3] for l in layout.layers if l[0] == KIND[Conv3x3]] + [1]),
+        # a trained conv layer's weight gradient is made one output channel at a time (row_grad; the dynamic
+        # update keeps the whole layer's instead): 1 iff the firmware declares that buffer
+        "PRIOT_CONV_ROW_GRAD": int(v.trains != "none" and v.update != "dynamic"
+                                   and any(l[0] == KIND[Conv3x3] and l[7] >= lowest for l in layout.layers)),
         # scratch of the conv kernels: one output row of unrolled windows, or the one-input-channel loop's
         # input and table (layers.h, conv3x3_c1.h; the row is checked by priot_init)
         "PRIOT_IM2COL_BYTES": max([l[2] * conv_row_bytes(l[3]) for l in layout.layers if l[0] == KIND[Conv3x3]]

@@ -64,13 +64,13 @@ def compare(recipe: Recipe, angles, names, jobs, tune=True):
         for row in final:
             row["tuning"] = grid[row["method"]]
         label = a if a is not None else "uniform({}, {})".format(*recipe.angle_range)
-        out.append({"angle": label, "model": recipe.model, "rows": final})
+        out.append({"angle": label, "model": recipe.model, "dataset": recipe.dataset, "rows": final})
     return out
 
 
 def table(result):
     """Plain-text table of one angle's results."""
-    lines = [f"angle {result['angle']}: accuracy on rotated test digits" + (f" ({result['model']})" if "model" in result else ""),
+    lines = [f"angle {result['angle']}: accuracy on rotated test {data.items(result.get('dataset', 'mnist5k'))}" + (f" ({result['model']})" if "model" in result else ""),
              f"{'method':<14}{'lr_shift':>9}{'before':>8}{'after':>8}{'state B':>9}  validation accuracy per lr_shift"]
     for r in result["rows"]:
         tune = " ".join(f"{k}:{v:.3f}" for k, v in r["tuning"].items())

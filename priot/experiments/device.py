@@ -87,7 +87,7 @@ def run_device(name, recipe: Recipe | None = None, echo=click.echo):
              f"core 1's share): {describe_speedup(gain)}")
     cores = ", both cores" if recipe.cores == 2 else ""
     echo(f"{name} ({qm.model.name}) on the emulated Pico ({clock / 1e6:g} MHz{cores}): {len(x)} rotated "
-         f"{recipe.dataset} images x {recipe.epochs} "
+         f"{recipe.dataset} {data.items(recipe.dataset)} x {recipe.epochs} "
          f"epochs, angle {recipe.angle:g}, test {len(xt)}; firmware {dev.machine.program.path.name}")
     echo(f"accuracy before training: {100 * acc0:.1f}%")
     orders = recipe.epoch_orders(len(x))
@@ -123,7 +123,7 @@ def run_device(name, recipe: Recipe | None = None, echo=click.echo):
                    "static_ram", "state_bytes", "stack_bytes", "flash_bytes")},
                "host_seconds_per_epoch": last["host_seconds_per_step"] * len(x),
                **({"two_cores": gain} if gain else {})}
-    echo(f"summary: {name} {100 * acc0:.1f}% -> {100 * summary['accuracy_after']:.1f}% on rotated test digits, "
+    echo(f"summary: {name} {100 * acc0:.1f}% -> {100 * summary['accuracy_after']:.1f}% on rotated test {data.items(recipe.dataset)}, "
          f"bit-exact with the numpy model over {total_steps} steps; {summary['ms_per_step']:.1f} ms per step on a "
          f"Pico; peak RAM {summary['peak_ram'] / 1024:.1f} KB (state {summary['state_bytes'] / 1024:.1f} KB); "
          f"{summary['host_seconds_per_epoch']:.0f} s of host time per epoch")

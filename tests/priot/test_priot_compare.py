@@ -58,3 +58,12 @@ def test_compare_bad_arguments_give_one_clear_error(cache, args, msg):
     # usage errors are click's; bad data is m0sim's InputError (exit 2 through the m0sim command line)
     message = res.output or f"m0sim: error: {res.exception}"
     assert msg in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("dataset, noun", [("mnist5k", "digits"), ("mnist", "digits"), ("fashion", "images"),
+                                           ("cifar10", "images")])
+def test_the_table_names_the_data_sets_items(dataset, noun):
+    """Fashion-MNIST and CIFAR-10 hold images, not digits."""
+    from priot.experiments.compare import table
+    head = table({"angle": 45, "model": "vgg11", "dataset": dataset, "rows": []}).splitlines()[0]
+    assert head == f"angle 45: accuracy on rotated test {noun} (vgg11)"
