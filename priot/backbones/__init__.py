@@ -93,7 +93,8 @@ def regenerate(defaults, missing_only=False, echo=print) -> dict:
     after each (so an interrupted run keeps what it made); the manifest lists defaults only. ``missing_only``:
     only those it does not list yet."""
     names = {quant._key(cfg) for cfg, _ in defaults}
-    entries = {n: e for n, e in manifest().items() if n in names}
+    # --add-missing keeps every listed entry (a subset of defaults must not drop the others' lines)
+    entries = {n: e for n, e in manifest().items() if n in names or missing_only}
     for cfg, pre in defaults:
         name = quant._key(cfg)
         if missing_only and entry(cfg) is not None:
