@@ -51,8 +51,9 @@ int32_t priot_status; /* non-zero: a dynamic exponent left the exported exp tabl
 static int8_t err_a[PRIOT_MAX_ERR] ALIGNED, err_b[PRIOT_MAX_ERR] ALIGNED;
 static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
-#if PRIOT_CONV_ROW_GRAD /* a trained conv layer, updated channel by channel (not declared otherwise: the fit
-                         * check counts exactly the buffers declared, whatever the compiler could prove unused) */
+/* A trained conv layer, updated channel by channel, or core 0's share of the rows on two cores (not declared
+ * otherwise: the fit check counts exactly the buffers declared, whatever the compiler could prove unused). */
+#if PRIOT_CONV_ROW_GRAD || (PRIOT_CORES == 2 && (IS_PRIOT || (IS_SGD && !IS_DYNAMIC)))
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
 #define ROW_GRAD row_grad
 #else
