@@ -88,17 +88,10 @@ def _budget(machine, max_seconds):
 
 
 def _energy(machine, stats):
-    """The run's energy estimate: each core busy for its cycles but those it slept (WFI, WFE); a core never
-    launched (core 1 in the bootrom) costs only leakage."""
-    if not stats.cores:
-        return energy.of_run(stats.cycles, stats.clock_hz, sleeping=min(machine.exceptions.slept_cycles, stats.cycles))
-    engines = [machine, getattr(machine, "core1", None)]
-    cores = []
-    for core, engine in zip(stats.cores, engines):
-        wfi = engine.exceptions.slept_cycles if engine is not None else 0
-        asleep = min(core.sleep_cycles + wfi, core.cycles)
-        cores.append(energy.CoreCycles(core.cycles - asleep, asleep))
-    return energy.estimate(cores, stats.clock_hz)
+    """The run's energy estimate, with the cycles each core slept in WFI (a core never launched: leakage only)."""
+    wfi = [engine.exceptions.slept_cycles if engine is not None else 0
+           for engine in (machine, getattr(machine, "core1", None))]
+    return energy.of_stats(stats, wfi)
 
 
 @main.command("exec")

@@ -116,3 +116,12 @@ def estimate(cores: Sequence[CoreCycles], clock_hz: float) -> Energy:
 def of_run(cycles: int, clock_hz: float, sleeping: int = 0) -> Energy:
     """A one-core run (core 1 asleep in the bootrom): ``cycles`` in all, ``sleeping`` of them in WFI."""
     return estimate([CoreCycles(cycles - sleeping, sleeping)], clock_hz)
+
+
+def of_stats(stats, slept_wfi=(0, 0)) -> Energy:
+    """A run's estimate from its RunStats: each core busy for its cycles but those it slept (WFE, counted in the
+    stats; WFI, ``slept_wfi`` per core, counted by each core's exception model)."""
+    if not stats.cores:
+        return of_run(stats.cycles, stats.clock_hz, sleeping=min(slept_wfi[0], stats.cycles))
+    asleep = [min(c.sleep_cycles + wfi, c.cycles) for c, wfi in zip(stats.cores, slept_wfi)]
+    return estimate([CoreCycles(c.cycles - a, a) for c, a in zip(stats.cores, asleep)], stats.clock_hz)

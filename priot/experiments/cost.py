@@ -28,14 +28,6 @@ from priot.recipe import Recipe, model_defaults
 ORDER = ("none", "sgd-last", "sgd-all", "niti-last", "niti-all", "niti-dynamic", "priot", "priot-s")
 
 
-def step_energy(stats):
-    """A step's energy estimate: one core busy for the step, or each core for its own active cycles."""
-    if not stats.cores:
-        return energy.of_run(stats.cycles, stats.clock_hz)
-    return energy.estimate([energy.CoreCycles(c.cycles - min(c.sleep_cycles, c.cycles), min(c.sleep_cycles, c.cycles))
-                            for c in stats.cores], stats.clock_hz)
-
-
 def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps, cores: int = 1):
     """Mean counters of ``steps`` training steps after ``warmup``, with the energy estimate per step and per epoch
     of ``epoch_steps`` steps (m0sim.energy: each core's active cycles)."""
@@ -49,7 +41,7 @@ def measure(recipe: Recipe, name, qm, xs, labels, warmup, steps, epoch_steps, co
         step = dev.step(xs[i], int(labels[i])).stats
         t_host += time.process_time() - t0
         rows.append({**phases.split(step, infer), "instructions": step.instructions, "inference": infer.cycles,
-                     "stack": step.stack_bytes, "energy_mj": step_energy(step).total_mj})
+                     "stack": step.stack_bytes, "energy_mj": energy.of_stats(step).total_mj})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     fp = dev.machine.program.footprint()
     stack = int(max(r["stack"] for r in rows))
