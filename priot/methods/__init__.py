@@ -57,8 +57,8 @@ PRIOT_KNOBS = (Knob("keep", (0.7, 0.8, 0.9, 0.95, 0.98), DEFAULT_KEEP["priot"], 
                ROUNDING, RANKING)
 PRIOT_S_KNOBS = (Knob("keep", (0.35, 0.5, 0.65, 0.8, 0.9), DEFAULT_KEEP["priot-s"], quick=(0.5, 0.8),
                       summary="kept fraction of scored edges"),
-                 Knob("frac", (0.25, 0.5, 0.75), DEFAULT_FRAC, quick=(0.25, 0.5),
-                      summary="scored fraction of each scored layer"),
+                 Knob("frac", (0.25, 0.5, 0.75), DEFAULT_FRAC, quick=(0.25, 0.5), fit_capped=True,
+                      summary="scored fraction of each scored layer (searched up to the largest that fits)"),
                  Knob("select", SELECT_GRID, SELECT_GRID[0], quick=("largest", "random"), summary="which |w| get a score"),
                  ROUNDING, RANKING)
 
@@ -90,9 +90,12 @@ register(MethodSpec("niti-dynamic", "reference", _weights, _grid(0), 4, step_nam
 register(MethodSpec("float-all", "reference", lambda qm, step, **_: FloatFineTune(qm, lr_shift=step), _grid(3), 5,
                     device=False, integer=False,
                     summary="NOT INTEGER: float32 SGD fine-tuning of the float backbone, every layer (an upper bound)"))
-register(MethodSpec("priot", "priot", _priot, _grid(2, 10), 7, selection="every", knobs=PRIOT_KNOBS,
+# PRIOT's steps: 1..11. The VGG11 quick run (2..11, quick sub-grid 2, 4, .., 10) chose PRIOT's 2 (the lower edge)
+# and PRIOT-S's 2 and 10 (both edges of the sub-grid); 1..11 puts both ends of the sub-grid (1, 3, .., 11) beyond.
+PRIOT_STEPS = _grid(1, 11)
+register(MethodSpec("priot", "priot", _priot, PRIOT_STEPS, 7, selection="every", knobs=PRIOT_KNOBS,
                     summary="edge-popup scores on every edge of the scored layers"))
-register(MethodSpec("priot-s", "priot", _priot, _grid(2, 10), 5, selection="largest", knobs=PRIOT_S_KNOBS,
+register(MethodSpec("priot-s", "priot", _priot, PRIOT_STEPS, 5, selection="largest", knobs=PRIOT_S_KNOBS,
                     summary="edge-popup scores on the largest-|w| fraction of each scored layer"))
 
 DEFAULT_LR_SHIFT = {n: s.default_step for n, s in REGISTRY.items()}

@@ -69,6 +69,7 @@ class Knob:
     tuned: bool = True
     summary: str = ""
     quick: tuple | None = None  # the values the quick preset tries (a sub-grid; None: the whole grid)
+    fit_capped: bool = False  # searched only up to the largest value that fits the Pico (a scored fraction)
 
     def __post_init__(self):
         object.__setattr__(self, "grid", tuple(self.grid))

@@ -62,7 +62,7 @@ def test_knob_edges_only_for_tuned_numeric_grids():
     assert (step.edge(2), step.edge(3), step.edge(4)) == ("lower", None, "upper")
     assert Knob("rounding", ("nearest", "stochastic"), "nearest").edge("stochastic") is None
     assert Knob("keep", (0.6, 0.9), 0.9, tuned=False).edge(0.9) is None
-    assert methods.spec("priot").edges({"step": 2, "keep": 0.8, "rounding": "stochastic"}) == {"step": "lower"}
+    assert methods.spec("priot").edges({"step": 1, "keep": 0.8, "rounding": "stochastic"}) == {"step": "lower"}
     with pytest.raises(ConfigError, match="not in its grid"):
         Knob("keep", (0.6, 0.9), 0.5)
     with pytest.raises(ConfigError, match="ascending"):

@@ -2,13 +2,13 @@
 
 import pytest
 
-TINY = ["--widths", "1", "--angles", "45", "--seeds", "2", "--samples", "40", "--val", "10", "--test", "40", "--pretrain", "200",
+TINY = ["--model", "tiny_cnn", "--widths", "1", "--angles", "45", "--seeds", "2", "--samples", "40", "--val", "10", "--test", "40", "--pretrain", "200",
         "--epochs", "1", "--methods", "none,sgd-last,priot-s"]
 
 
 @pytest.fixture(scope="session")
 def tiny_args():
-    """`m0sim run paper-table` options of the tiny study: 42 cells of a few seconds each."""
+    """`m0sim run paper-table` options of the tiny study: 44 cells of a few seconds each."""
     return list(TINY)
 
 

@@ -29,7 +29,7 @@ def no_cluster(monkeypatch):
     (["--methods", "sgd-all", "--families", "priot"], "the grid is empty"),
     (["--angles", ","], "the grid is empty"),
     (["--angles", "north"], "--angles: 'north' is neither a number"),
-    (["--widths", "0"], "--widths: a width factor must be positive"),
+    (["--model", "tiny_cnn", "--widths", "0"], "--widths: a width factor must be positive"),
     (["--seeds", "0"], "seeds must be at least 1"),
     (["--samples", "150"], "validation split of 200 digits needs at least 210 adaptation digits"),
 ])
@@ -87,7 +87,7 @@ def test_real_dask_scheduler_and_worker_processes(study_cache, tiny_args, tmp_pa
         summary = json.loads((out / "results.json").read_text())
         assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
         assert summary["engine"]["address"] == f"tcp://127.0.0.1:{port}"
-        assert summary["cells"]["ran"] == 42 and summary["cells"]["failed"] == 0
+        assert summary["cells"]["ran"] == 44 and summary["cells"]["failed"] == 0
         pids = {json.loads(p.read_text())["worker"].split(":")[1] for p in (out / "cells").glob("*.json")}
         assert pids and str(os.getpid()) not in pids  # the cells ran in the worker processes, not here
     finally:
@@ -105,3 +105,11 @@ def test_scheduler_without_workers_is_refused(tmp_path, monkeypatch):
                                               "--out", str(tmp_path / "r")])
     assert res.exit_code == 2, res.output
     assert "has no workers after 1 s" in res.output
+
+
+def test_widths_or_a_dataset_with_both_models_is_one_line(tmp_path):
+    from priot.experiments.study.cli import experiment
+    for args, says in ((["--widths", "1"], "give one --model"), (["--dataset", "fashion"], "give one --model"),
+                       (["--model", "resnet"], "the study knows tiny_cnn, vgg11")):
+        res = CliRunner().invoke(experiment, args + ["--report-only", "--out", str(tmp_path / "r")])
+        assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1 and says in res.output, res.output

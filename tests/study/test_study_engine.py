@@ -42,8 +42,8 @@ def test_tiny_study_on_two_worker_processes_writes_the_report(tiny_run):
     summary = json.loads((out / "results.json").read_text())
     assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
     assert summary["engine"]["wall_seconds"] > 0
-    # 2 tuned methods x (8 + 10) steps on each of 2 seeds, then 3 methods x 2 seeds
-    assert summary["cells"] == {**summary["cells"], "total": 42, "ran": 42, "skipped": 0, "failed": 0}
+    # 2 tuned methods x (8 + 11) steps on each of 2 seeds, then 3 methods x 2 seeds
+    assert summary["cells"] == {**summary["cells"], "total": 44, "ran": 44, "skipped": 0, "failed": 0}
     workers = {json.loads(p.read_text())["worker"] for p in (out / "cells").glob("*.json")}
     assert len(workers) == 2  # both processes did work
     s = summary["settings"][0]
@@ -77,7 +77,7 @@ def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_
                                                       "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert (cells["ran"], cells["skipped"]) == (0, 42)
+    assert (cells["ran"], cells["skipped"]) == (0, 44)
     assert all(p.stat().st_mtime_ns == stamps[p] for p in files)
     lost = next(p for p in files if json.loads(p.read_text())["config"]["kind"] == "tune")
     lost.unlink()
@@ -85,7 +85,7 @@ def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_
                                                       "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert (cells["ran"], cells["skipped"]) == (1, 41)
+    assert (cells["ran"], cells["skipped"]) == (1, 43)
     assert lost.exists()
 
 

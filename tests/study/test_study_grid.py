@@ -78,3 +78,28 @@ def test_tuned_knob_values_reach_the_recipe_fields():
                                                                                 "signed")
     with pytest.raises(ConfigError, match="knob\\(s\\) speed have no recipe setting"):
         grid.cell_recipe(a, {"speed": 1})
+
+
+def test_vgg11_presets_and_the_fit_capped_scored_fraction():
+    quick, default = grid.preset("quick", family="vgg11"), grid.preset("default", family="vgg11")
+    assert quick.quick and default.quick and len(default.seeds) >= 3
+    assert [(s.model, s.angle) for s in default.settings] == [("vgg11_x0.125", 45.0), ("vgg11_x0.125", 90.0),
+                                                              ("vgg11_x0.125", 180.0), ("vgg11_x0.25", 90.0)]
+    assert default.data == "fashion" and default.pretrain_images == 55000
+    # PRIOT-S's fraction is searched only up to what fits the Pico: all of the sub-grid at x0.125, the largest
+    # fitting fraction alone at x0.25 (0.13 of each scored layer)
+    assert grid.search("priot-s", True, "vgg11_x0.125")["frac"] == [0.25, 0.5]
+    assert grid.search("priot-s", True, "vgg11_x0.25")["frac"] == [0.13]
+    assert grid.search("priot-s", False, "tiny_cnn")["frac"] == [0.25, 0.5, 0.75]
+    cell = grid.final_cell(default, default.settings[-1], 1, "priot-s", 3)
+    assert cell["model"] == "vgg11_x0.25" and cell["dataset"] == "fashion" and cell["pretrain_schedule"] == "drop-last"
+    assert cell["search"]["frac"] == [0.13]
+
+
+def test_the_pretraining_recipe_is_part_of_a_cells_key_and_backbone():
+    study = grid.preset("quick", 1)
+    cell = grid.final_cell(study, study.settings[0], 0, "none", None)
+    other = dict(cell, pretrain_lr=0.5)
+    assert grid.cell_key(other) != grid.cell_key(cell) and grid.backbone_key(other) != grid.backbone_key(cell)
+    with pytest.raises(ConfigError, match="--model: the study knows tiny_cnn, vgg11"):
+        grid.preset("quick", family="resnet")

@@ -44,17 +44,17 @@ def one_line_exit_2(res, *fragments):
 
 @pytest.mark.parametrize("args, says", [
     (["--seeds", "2147483648", "--report-only"], "seeds must be at most 100"),
-    (["--widths", "nan"], "width factor must be in (0, 64], got nan"),
-    (["--widths", "inf"], "got inf"),
-    (["--widths", "1e9"], "got 1e+09"),
+    (["--model", "tiny_cnn", "--widths", "nan"], "width factor must be in (0, 64], got nan"),
+    (["--model", "tiny_cnn", "--widths", "inf"], "got inf"),
+    (["--model", "tiny_cnn", "--widths", "1e9"], "got 1e+09"),
     (["--angles", "+inf"], "an angle must be a number of degrees in -360..360"),
     (["--angles", "-inf"], "got -inf"),
     (["--angles", "nan"], "got nan"),
     (["--samples", "100000000"], "100000000 training"),
     (["--test", "4990"], "and the dataset has 5000"),
-    (["--widths", ",".join(str(w) for w in range(1, 41)), "--angles", ",".join(str(a) for a in range(30))],
+    (["--model", "tiny_cnn", "--widths", ",".join(str(w) for w in range(1, 41)), "--angles", ",".join(str(a) for a in range(30))],
      "40 widths x 30 angles is more than 1,000 settings"),
-    (["--full", "--seeds", "100", "--widths", "1,2,4,8"], "more than 200,000"),
+    (["--full", "--model", "tiny_cnn", "--seeds", "100", "--widths", "1,2,4,8"], "more than 200,000"),
 ])
 def test_grid_options_are_bounded_before_any_work(args, says, tmp_path, no_cluster):
     one_line_exit_2(CliRunner().invoke(experiment, args + ["--out", str(tmp_path / "r")]), says)
@@ -233,7 +233,7 @@ def _fuzz(tmp_path, cases, seed):
     runner = CliRunner()
     codes = {}
     for i in range(cases):
-        args = ["--report-only", "--no-figures", "--out", str(tmp_path / f"r{i}")]
+        args = ["--report-only", "--no-figures", "--model", "tiny_cnn", "--out", str(tmp_path / f"r{i}")]
         for opt in rng.sample(OPTIONS, rng.randint(1, 3)):
             pool = VALID[opt] if rng.random() < 0.6 else NUMBERS
             args += [opt, ",".join(rng.choice(pool) for _ in range(1 if pool is VALID[opt] else rng.randint(1, 3)))]

@@ -93,8 +93,8 @@ def test_tuned_knobs_are_shown_and_every_knob_at_an_edge_is_flagged(summary):
                                  "2": {"step": "lower", "keep": "upper"}}
     assert "knobs" not in summary["settings"][0]["methods"]["none"]  # no knobs, nothing shown
     table = report.table_md(summary)
-    assert "| priot | seed 0: step 2‡, keep 0.98‡, rounding stochastic; seed 1: step 2‡, keep 0.9, rounding nearest;" \
-        in table
+    assert (f"| priot | seed 0: step {lo}‡, keep 0.98‡, rounding stochastic; seed 1: step {lo}‡, keep 0.9, rounding "
+            f"nearest;") in table
     assert "priot @ tiny_cnn @ 45°: keep 0.98 (upper edge) of 0.7..0.98, seed(s) 0, 2" in table
     assert f"priot @ tiny_cnn @ 45°: step {lo} (lower edge) of {lo}..{methods.spec('priot').grid[-1]}, seed(s) 0, 1, 2" \
         in table
@@ -105,3 +105,42 @@ def test_edge_of_reads_the_registry_grid():
     g = methods.spec("sgd-all").grid
     assert (report.edge_of("sgd-all", g[0]), report.edge_of("sgd-all", g[-1])) == ("lower", "upper")
     assert report.edge_of("sgd-all", g[1]) is None and report.edge_of("none", None) is None
+
+
+def _family_summary(family, width, bump):
+    """A one-setting summary of ``family`` where PRIOT beats sgd-last by ``bump`` on every seed."""
+    study = grid.restrict(grid.preset("default", 3, family), names=["sgd-last", "priot"], widths=[width],
+                          angles=[90.0])
+    setting, out = study.settings[0], engine.Outcome()
+    for seed in study.seeds:
+        tunes = grid.tune_cells(study, setting, seed)
+        for c in tunes:
+            out.records[grid.cell_key(c)] = _ok(c, 0.5 + 0.01 * c["step"])
+        out.tuned[(setting.key, seed)] = engine.best_steps([out.records[grid.cell_key(c)] for c in tunes])
+        for n, acc in (("sgd-last", 0.6 + 0.01 * seed), ("priot", 0.6 + 0.01 * seed + bump)):
+            c = grid.final_cell(study, setting, seed, n, out.tuned[(setting.key, seed)][n])
+            out.records[grid.cell_key(c)] = _final(c, acc)
+    return study, out
+
+
+def test_two_model_families_get_their_own_verdicts_never_pooled_and_a_fits_column():
+    tiny, vgg = _family_summary("tiny_cnn", 1.0, -0.05), _family_summary("vgg11", 0.125, +0.10)
+    summary = report.summarize([tiny[0], vgg[0]], [tiny[1], vgg[1]], {"kind": "test", "workers": 0}, 1.0)
+    lines = {(v["scope"], v["priot"], v["family"]): v for v in summary["verdicts"]}
+    assert lines[("tiny_cnn", "priot", "engineered")]["mean_pp"] == pytest.approx(-5.0)
+    assert lines[("vgg11", "priot", "engineered")]["mean_pp"] == pytest.approx(10.0)
+    assert not [v for v in summary["verdicts"] if v["scope"] == "all settings"]  # families are not pooled
+    assert [m["family"] for m in summary["study"]["models"]] == ["tiny_cnn", "vgg11"]
+    assert summary["study"]["models"][1]["dataset"] == "fashion"
+    table = report.table_md(summary)
+    assert "## vgg11_x0.125: test accuracy" in table and "fits the Pico |" in table
+    # from the fit check (priot.device.fit): PRIOT's int16 scores over every edge of VGG11 x0.125 need more than
+    # the RP2040's 264 KB of SRAM, sgd-last's state fits; the tiny CNN's PRIOT fits
+    vgg = next(s for s in summary["settings"] if s["family"] == "vgg11")["methods"]
+    assert not any(vgg["priot"]["fits"].values()) and "of 270,336 bytes" in vgg["priot"]["fits_why"]["0"]
+    assert all(vgg["sgd-last"]["fits"].values())
+    assert all(next(s for s in summary["settings"] if s["family"] == "tiny_cnn")["methods"]["priot"]["fits"].values())
+    assert "| priot | " in table and "| no |" in table
+    assert report.fits_cell("float-all", []) == "host only"
+    assert report.fits_cell("priot", [{"fits": {"0": True, "1": False}}]) == "yes in 1 of 2 runs"
+    assert report.fits_cell("priot", [{"fits": {"0": False}}]) == "no"

@@ -29,7 +29,7 @@ from priot.device import lockstep
 from priot.device.runner import open_device
 from priot.experiments.study import tuning
 from priot.experiments.study.grid import cell_key, cell_recipe, tuning_cell_of
-from priot.experiments.study.version import code_version
+from priot.experiments.study.version import of_cell
 from priot.recipe import fit_split
 
 
@@ -53,8 +53,8 @@ def read_record(path: Path) -> dict | None:
 
 
 _PREPARED: dict = {}  # per worker process: the last few (backbone, splits), shared by that setting's cells
-_PREPARE_KEYS = ("model", "seed", "pretrain", "pretrain_epochs", "calib", "dataset", "data_path", "samples", "test",
-                 "angle", "angle_range")
+_PREPARE_KEYS = ("model", "seed", "pretrain", "pretrain_epochs", "pretrain_lr", "pretrain_schedule", "calib", "dataset",
+                 "data_path", "samples", "test", "angle", "angle_range")
 
 
 def prepared(cell: dict):
@@ -163,7 +163,7 @@ def evaluate_cell(cell: dict, cells_dir=None) -> dict:
 def run_cell(cell: dict, cells_dir: str, *after) -> dict:
     """Run one cell and write its record; ``after`` only orders the task after its backbone is built."""
     t0, c0 = time.perf_counter(), time.process_time()
-    record = {"key": cell_key(cell), "config": cell, "code_version": code_version()}
+    record = {"key": cell_key(cell), "config": cell, "code_version": of_cell(cell)}
     try:
         record.update(status="ok", result=evaluate_cell(cell, cells_dir))
     except Exception as exc:  # every failure is kept in the cell's file and reported; the study goes on
@@ -179,5 +179,5 @@ def run_cell(cell: dict, cells_dir: str, *after) -> dict:
 
 def error_record(cell: dict, message: str) -> dict:
     """The record of a cell that could not run at all (its task died, or it had nothing to tune from)."""
-    return {"key": cell_key(cell), "config": cell, "code_version": code_version(), "status": "error",
+    return {"key": cell_key(cell), "config": cell, "code_version": of_cell(cell), "status": "error",
             "error": message, "seconds": 0.0, "worker": None}

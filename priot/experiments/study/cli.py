@@ -104,40 +104,62 @@ def check_study_folder(out: Path, cells: Path):
                              f"remove it and the cell runs again")
 
 
-def build_study(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device, val=None):
-    """The study the options ask for, every bound checked (grid size, digits the dataset holds) before any work."""
-    study = grid.preset(preset, seeds)
+def _models(value) -> list:
+    """The model families of ``--model`` (None: every one the study knows, in report order)."""
+    chosen = _list(value) or list(grid.FAMILIES)
+    for m in chosen:
+        if m not in grid.FAMILIES:
+            raise InputError(f"--model: the study knows {', '.join(grid.FAMILIES)}, not {m!r}")
+    return list(dict.fromkeys(chosen))
+
+
+def build_studies(preset, seeds, names, families, widths, angles, samples, n_test, epochs, pretrain, device, val=None,
+                  models=None, dataset=None, data_path=None) -> list:
+    """One study per model family the options ask for, every bound checked (grid size, images the data set
+    holds) before any work."""
+    models = _models(models)
+    if len(models) > 1 and widths is not None:
+        raise InputError(f"--widths: width factors differ per model; give one --model ({', '.join(models)})")
+    if len(models) > 1 and (dataset is not None or data_path is not None):
+        raise InputError("--dataset/--data-path: give one --model (each model adapts on its own data set)")
     over = {k: v for k, v in (("samples", samples), ("test", n_test), ("epochs", epochs), ("pretrain", pretrain),
-                              ("val", val)) if v is not None}
-    study = grid.restrict(study, names=_list(names), families=_list(families), widths=_widths(widths),
-                          angles=_angles(angles), device=device, **over)
-    available = len(data.load_dataset(study.dataset, study.data_path))
-    rotate.check_split_sizes(study.pretrain, study.samples, study.test, available)
-    return study
+                              ("val", val), ("dataset", dataset),
+                              ("data_path", None if data_path is None else str(data_path))) if v is not None}
+    studies = []
+    for family in models:
+        study = grid.restrict(grid.preset(preset, seeds, family), names=_list(names), families=_list(families),
+                              widths=_widths(widths), angles=_angles(angles), device=device, **over)
+        available = len(data.load_dataset(study.data, study.data_path))
+        rotate.check_split_sizes(study.pretrain_images, study.samples, study.test, available)
+        studies.append(study)
+    return studies
 
 
-def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, report_only=False) -> dict:
-    """Run ``study`` and write its report into ``out``; returns the summary (results.json). ``report_only``:
-    run nothing, report the cells already finished (a partial run's table)."""
+def main(studies, out, scheduler, workers, resume, figures=True, echo=click.echo, report_only=False) -> dict:
+    """Run ``studies`` (one per model family) and write their report into ``out``; returns the summary
+    (results.json). ``report_only``: run nothing, report the cells already finished (a partial run's table)."""
     cells_dir = check_writable(Path(out))
     check_study_folder(Path(out), cells_dir)
     t0 = time.monotonic()
     if report_only:
-        outcome = E.run_study(study, None, cells_dir, execute=False)
+        outcomes = [E.run_study(st, None, cells_dir, execute=False) for st in studies]
         info = {"engine": "none", "kind": "report only", "workers": 0}
     else:
         eng = E.connect(scheduler, workers, worker_log=Path(out) / WORKER_LOG)
         try:
-            echo(f"paper-table: {len(study.settings)} settings x {len(study.seeds)} seeds x {len(study.methods)} "
-                 f"methods on {eng.info['kind']} ({eng.info['workers']} workers); results in {cells_dir}")
-            outcome = E.run_study(study, eng, cells_dir, resume=resume, echo=echo)
+            outcomes = []
+            for st in studies:
+                echo(f"paper-table: {st.family}: {len(st.settings)} settings x {len(st.seeds)} seeds x "
+                     f"{len(st.methods)} methods on {eng.info['kind']} ({eng.info['workers']} workers); results in "
+                     f"{cells_dir}")
+                outcomes.append(E.run_study(st, eng, cells_dir, resume=resume, echo=echo))
         except KeyboardInterrupt:
             say_interrupted(out)  # before closing: Dask's complaints about the work cut short go to the log
             raise InterruptionReported from None
         finally:
             eng.close()
         info = eng.info
-    summary = report.summarize(study, outcome, info, time.monotonic() - t0)
+    summary = report.summarize(studies, outcomes, info, time.monotonic() - t0)
     report.write(summary, Path(out))
     if figures:
         from priot.experiments.study import figures as F
@@ -147,11 +169,18 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
 
 
 @click.command("paper-table")
-@click.option("--quick", "preset", flag_value="quick", help="x1 at two angles, 3 seeds, few samples (minutes).")
-@click.option("--full", "preset", flag_value="full", help="Every width at every angle, 1,000 digits: for a cluster.")
+@click.option("--quick", "preset", flag_value="quick", help="One width at 90 degrees, 3 seeds, few samples (minutes).")
+@click.option("--full", "preset", flag_value="full", help="Every width at every angle, 1,000 images: for a cluster.")
+@click.option("--model", "models", default=None,
+              help=f"Comma list of model families ({', '.join(grid.FAMILIES)}) [all: one report, a section each].")
+@click.option("--dataset", default=None, type=click.Choice(["mnist5k", "mnist", "fashion", "cifar10"]),
+              help="Data set to adapt on (with one --model) [the model's: tiny_cnn mnist5k, vgg11 fashion].")
+@click.option("--data-path", default=None, type=click.Path(exists=True),
+              help="Dataset file or directory (mnist, fashion; cifar10's cifar-10-batches-py).")
 @click.option("--seeds", default=None, type=int,
-              help=f"Seeds, each tuned on its own validation split (each draws splits, pretraining, order) "
-                   f"[preset: {', '.join(f'{k} {v}' for k, v in grid.SEEDS.items())}].")
+              help="Seeds, each tuned on its own validation split (each draws splits, pretraining, order) "
+                   "[preset: " + "; ".join(f"{f} " + ", ".join(f"{k} {p.seeds}" for k, p in ps.items())
+                                          for f, ps in grid.PLANS.items()) + "].")
 @click.option("--methods", "names", default=None, help="Comma list of registered methods [all].")
 @click.option("--families", default=None, help="Comma list of method families [all].")
 @click.option("--widths", default=None, help="Comma list of width factors, e.g. 1,2 (replaces the preset's grid).")
@@ -176,22 +205,22 @@ def main(study, out, scheduler, workers, resume, figures=True, echo=click.echo, 
                    f"bit; exit {VERIFY_FAILED} naming any that differ.")
 @click.option("--verify-seed", default=0, show_default=True, type=int, help="Seed of --verify's random choice.")
 @click.pass_context
-def experiment(ctx, preset, seeds, names, families, widths, angles, samples, n_test, val, epochs, pretrain, device,
-               scheduler, workers, resume, out, no_figures, report_only, verify_k, verify_seed):
+def experiment(ctx, preset, models, dataset, data_path, seeds, names, families, widths, angles, samples, n_test, val,
+               epochs, pretrain, device, scheduler, workers, resume, out, no_figures, report_only, verify_k, verify_seed):
     """PRIOT and PRIOT-S against every registered baseline, tuned on validation, over seeds, angles, widths.
 
     Exit codes: 0 done; 1 some cells failed; 2 bad input; 3 --verify found cells that differ; 130 interrupted."""
     try:
-        study = build_study(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
-                            pretrain, device, val)
+        studies = build_studies(preset or "default", seeds, names, families, widths, angles, samples, n_test, epochs,
+                                pretrain, device, val, models, dataset, data_path)
         if verify_k is not None:
             from priot.experiments.study.verify import verify
-            differ = verify(study, check_writable(Path(out)), verify_k, verify_seed, echo=click.echo)
+            differ = verify(studies, check_writable(Path(out)), verify_k, verify_seed, echo=click.echo)
             for line in differ:
                 click.echo(f"m0sim run paper-table: verify: cell {line}", err=True)
             click.echo(f"verify: {verify_k} cell(s) re-run, {len(differ)} differ")
             ctx.exit(VERIFY_FAILED if differ else 0)
-        summary = main(study, out, scheduler, workers, resume, figures=not no_figures, report_only=report_only)
+        summary = main(studies, out, scheduler, workers, resume, figures=not no_figures, report_only=report_only)
     except (PriotError, InputError) as exc:
         click.echo(f"m0sim run paper-table: error: {exc}", err=True)
         ctx.exit(2)

@@ -21,7 +21,7 @@ from priot import methods
 from priot.experiments.study import cells as C
 from priot.experiments.study import scheduler_probe, worker_setup
 from priot.experiments.study.grid import Study, backbone_key, cell_key, final_cell, tune_cells, tuning_source
-from priot.experiments.study.version import code_version
+from priot.experiments.study.version import of_cell
 
 CONNECT_TIMEOUT_S = 5
 WORKER_WAIT_S = 30  # a scheduler without workers would leave the study waiting forever
@@ -220,9 +220,9 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
         except Exception as exc:  # the task died (worker lost, backbone failed): keep the reason in its file
             rec = C.error_record(cell, f"{type(exc).__name__}: {exc}")
             C.write_atomic(C.result_path(cells_dir, cell), rec)
-        if rec.get("code_version") != code_version():
+        if rec.get("code_version") != of_cell(cell):
             raise InputError(f"worker {rec.get('worker')} runs other code (version {rec.get('code_version')}) than "
-                             f"this driver ({code_version()}): install the same commit on every worker")
+                             f"this driver ({of_cell(cell)}): install the same commit on every worker")
         out.records[rec["key"]] = rec
         done += 1
         if rec["status"] != "ok":

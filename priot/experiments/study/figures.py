@@ -253,19 +253,33 @@ def accuracy_vs_width(summary, path):
                             linestyle=STYLE[methods.spec(n).family], color=colour(n))
         ax.set_xscale("log", base=2)
         ax.set_xticks([s["width"] for s in ss], [f"x{s['width']:g}" for s in ss])
-        ax.set(xlabel="tiny CNN width factor", ylabel="test accuracy (%)",
+        ax.set(xlabel=f"{ss[0]['model'].split('_x')[0]} width factor", ylabel="test accuracy (%)",
                title=f"accuracy against width at {angle_label(ss[0]['angle'])}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
 
 
+def _part(summary, key, value):
+    """The summary restricted to the settings whose ``key`` is ``value`` (one model family, or one model)."""
+    return dict(summary, settings=[s for s in summary["settings"] if s.get(key, "tiny_cnn") == value])
+
+
 def write_all(summary, out_dir: Path) -> list:
-    """Every figure the data allows, as PNG files in ``out_dir``; returns their names."""
+    """Every figure the data allows, as PNG files in ``out_dir``, per model family (named with the family
+    when the report holds several) and the memory figure per model (width); returns their names."""
     out_dir = Path(out_dir)
-    made = [accuracy_vs_angle(summary, out_dir / "accuracy_vs_angle.png"),
-            differences(summary, out_dir / "priot_minus_baselines.png"),
-            accuracy_vs_state(summary, out_dir / "accuracy_vs_state_bytes.png"),
-            tuning_curves(summary, out_dir / "tuning_curves.png"),
-            accuracy_vs_width(summary, out_dir / "accuracy_vs_width.png")]
+    families = list(dict.fromkeys(s.get("family", "tiny_cnn") for s in summary["settings"]))
+    models = list(dict.fromkeys(s["model"] for s in summary["settings"] if s["methods"]))
+    made = []
+    for fam in families:
+        part = _part(summary, "family", fam)
+        pre = "" if len(families) == 1 else f"{fam}_"
+        made += [accuracy_vs_angle(part, out_dir / f"{pre}accuracy_vs_angle.png"),
+                 differences(part, out_dir / f"{pre}priot_minus_baselines.png"),
+                 tuning_curves(part, out_dir / f"{pre}tuning_curves.png"),
+                 accuracy_vs_width(part, out_dir / f"{pre}accuracy_vs_width.png")]
+    for model in models:
+        name = "accuracy_vs_state_bytes" + ("" if len(models) == 1 else f"_{model}") + ".png"
+        made.append(accuracy_vs_state(_part(summary, "model", model), out_dir / name))
     return [m for m in made if m]

@@ -21,16 +21,29 @@ preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
   x2: 2.4x the baselines' cost (1.56 s a cell), 1.8x PRIOT's (1.12 s a configuration).
   x4: 3.7x the baselines' cost (sgd-all's and sgd-last's tuning cells).
 
-With the registry's grids (PRIOT 10 steps x 5 keep x 2 roundings = 100 configurations, PRIOT-S 10 steps x 5 keep
-(0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 900) one seed of one setting costs 46 + 100 x 0.62 + 900 x 0.60 +
-19 = 667 s at x1, 125 + 1,000 x 1.12 + 46 = 1,291 s at x2 and about 3.7 x 667 s at x4. The default grid, x1 at
-45, 90, 180 degrees and random, costs 5 seeds x 4 x 667 = 13,340 s plus 5 backbones' pretraining (a few
-seconds each): about 13,400 CPU-s, 93% of the budget (the measurement ran on a machine loaded by other jobs,
-which inflates CPU time; an idle machine has more headroom). Wider models do not fit: x2 at 90 degrees alone
-would add 5 x 1,291 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A sixth keep value or a
-fourth fraction for PRIOT-S would add 180 or 300 configurations (108 or 180 s a seed and setting): 15,500 or
-16,900 CPU-s, over the budget. The per-configuration cost was measured at fractions up to 0.5; PRIOT-S at 0.75
+With the registry's grids (PRIOT 11 steps x 5 keep x 2 roundings = 110 configurations, PRIOT-S 11 steps x 5 keep
+(0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 990) one seed of one setting costs 46 + 110 x
+0.62 + 990 x 0.60 + 19 = 727 s at x1, 125 + 1,100 x 1.12 + 46 = 1,403 s at x2 and about 3.7 x 727 s at x4. The
+default grid, x1 at 45, 90, 180 degrees and random, costs 5 seeds x 4 x 727 = 14,540 s plus 5 backbones'
+pretraining (a few seconds each): about 14,600 CPU-s, 101% of the budget as measured (the measurement ran on a
+machine loaded by other jobs, which inflates CPU time; an idle machine has some headroom). Wider models do not
+fit: x2 at 90 degrees alone would add 5 x 1,403 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A
+sixth keep value or a fourth fraction for PRIOT-S would add 198 or 330 configurations (119 or 198 s a seed and
+setting): over the budget. The per-configuration cost was measured at fractions up to 0.5; PRIOT-S at 0.75
 scores more edges, so its third of the configurations costs somewhat more (at most PRIOT's 0.62 s).
+
+VGG11 (``--model vgg11``; rotated Fashion-MNIST, backbones pretrained on 55,000 upright images, shipped for x0.125
+and x0.25, seeds 0-2): its cells cost 4-5x the tiny CNN's at x0.125 and about 4x more at x0.25 (CPU time of one
+epoch on 200 images, loaded machine: PRIOT 1.28 s at x0.125 and 5.16 s at x0.25, sgd-all 0.68 and 1.86 s). With
+every knob over its whole grid one seed of one x0.125 setting would cost about 3,000 CPU-s, so both VGG11 presets
+search each knob over its quick sub-grid (``Knob.quick``: PRIOT 6 steps x 4 = 24 configurations and PRIOT-S 6 x 16
+= 96, against 4 per baseline: PRIOT still gets the largest budget). The quick preset as first run (x0.125 at 90
+degrees, 3 seeds, PRIOT's steps 2..11, 189 cells) took 846 CPU-s summed over its cells, PRIOT-S's tuning 432. The default grid's cells see twice
+the training images (200 against 100 while tuning) and 3 epochs, about 2x a quick cell: about 600 CPU-s per
+seed of an x0.125 setting and 1,900 of an x0.25 setting (PRIOT-S's fraction capped at the 0.13 that fits, so
+half its configurations), with 5 PRIOT steps; 6 steps add about 15%. x0.125 at 45, 90 and 180 degrees plus
+x0.25 at 90 degrees, 3 seeds: 1.15 x 3 x (3 x 600 + 1,900) = about 12,800 CPU-s, within the 2-hour budget on 2
+cores (14,400); x0.25 at all three angles would be about 25,900.
 
 Three presets: ``quick`` (x1 at 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300 test
 digits; every knob over its quick sub-grid, ``Knob.quick``: every other step, two keep values, two fractions,
@@ -39,24 +52,57 @@ two selections, so 4 steps x 1 configuration per baseline, 5 x 4 for PRIOT and 5
 seeds; for a cluster).
 """
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, replace
 
-from priot import methods
+from priot import backbones, methods, quant
 from priot.errors import ConfigError
 from priot.experiments.study.tuning import procedure
-from priot.models import model_name
-from priot.experiments.study.version import code_version
-from priot.recipe import PRETRAIN, PRETRAIN_EPOCHS, Recipe
+from priot.device import fit
+from priot.models import get_model, model_name
+from priot.experiments.study.version import of_cell
+from priot.recipe import Recipe, model_defaults
 
-CELL_FORMAT = 2  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
+CELL_FORMAT = 3  # part of every cell's key: bump when a cell's meaning changes, so old results are not reused
 ANGLES = (30.0, 45.0, 60.0, 90.0, 180.0, "random")
 RANDOM_RANGE = (0.0, 360.0)  # the random-angle setting: every image its own angle, uniform over a full turn
 WIDTHS = (1.0, 2.0, 4.0)
 DEFAULT_ANGLES = (45.0, 90.0, 180.0, "random")  # the default grid: x1 at these (wider models break its budget)
 VAL = 200  # validation digits per seed (one digit = 0.5 pp)
-SEEDS = {"quick": 3, "default": 5, "full": 5}  # 3 seeds leave the sign of a few-pp difference open
+PRESETS = ("quick", "default", "full")
+
+
+def product(widths, angles) -> tuple:
+    """Every (width, angle) pair, widths outermost."""
+    return tuple((w, a) for w in widths for a in angles)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A preset's grid for one model family: its (width, angle) settings, seeds, data sizes, and whether each
+    knob is searched over its sub-grid (``Knob.quick``)."""
+
+    settings: tuple  # (width, angle) pairs
+    seeds: int  # 3 seeds leave the sign of a few-pp difference open: 5 where the budget allows
+    samples: int
+    test: int
+    epochs: int
+    small_grids: bool = False
+
+
+# The model families the study knows, in report order, and each one's presets (sized in the module docstring).
+VGG11_ANGLES = (45.0, 90.0, 180.0)
+PLANS = {
+    "tiny_cnn": {"quick": Plan(((1.0, 90.0),), 3, 300, 300, 2, small_grids=True),
+                 "default": Plan(product((1.0,), DEFAULT_ANGLES), 5, 400, 500, 3),
+                 "full": Plan(product(WIDTHS, ANGLES), 5, 1000, 1000, 3)},
+    "vgg11": {"quick": Plan(((0.125, 90.0),), 3, 300, 300, 2, small_grids=True),
+              "default": Plan(product((0.125,), VGG11_ANGLES) + ((0.25, 90.0),), 3, 400, 500, 3, small_grids=True),
+              "full": Plan(product((0.125, 0.25, 0.4375), ANGLES), 5, 1000, 1000, 3)},
+}
+FAMILIES = tuple(PLANS)
 # Bounds checked before any work, so that no option makes the driver allocate more than a study can use:
 MAX_SEEDS = 100
 MAX_WIDTH = 64.0  # channel factor of the tiny CNN (as `m0sim run compare --width`)
@@ -68,18 +114,19 @@ RUN_FIRST = (45.0, 90.0)  # the default grid runs these settings first (the prob
 
 @dataclass(frozen=True)
 class Setting:
-    """One width at one angle."""
+    """One width of a model family at one angle."""
 
     width: float
     angle: object  # degrees, or "random"
+    family: str = "tiny_cnn"  # the model registry's name without width
 
     @property
     def model(self) -> str:
-        return model_name("tiny_cnn", self.width)
+        return model_name(self.family, self.width)
 
     @property
     def key(self) -> tuple:
-        return (self.width, self.angle)
+        return (self.family, self.width, self.angle)
 
     @property
     def label(self) -> str:
@@ -98,8 +145,10 @@ def angle_label(angle) -> str:
 
 @dataclass(frozen=True)
 class Study:
-    """Everything that decides which cells run. ``val``: validation digits held out of the ``samples``
-    adaptation digits while tuning (the finals train on all of them)."""
+    """Everything that decides which cells run, for one model family (``family``; a report may hold several
+    studies). ``val``: validation images held out of the ``samples`` adaptation images while tuning (the
+    finals train on all of them). Pretraining and data left None are the model's (``recipe.MODEL_DEFAULTS``).
+    ``small_grids``: each knob over its sub-grid (``Knob.quick``)."""
 
     settings: tuple
     seeds: tuple
@@ -107,14 +156,16 @@ class Study:
     samples: int
     test: int
     epochs: int = 3
-    pretrain: int = PRETRAIN
-    pretrain_epochs: int = PRETRAIN_EPOCHS
+    pretrain: int | None = None  # upright pretraining images
+    pretrain_epochs: int | None = None  # None: the model's at each width
     val: int = VAL
     device: bool = False
     device_every: int = 50
-    dataset: str = "mnist5k"
+    dataset: str | None = None
     data_path: str | None = None
     preset: str = "custom"
+    family: str = "tiny_cnn"
+    small_grids: bool = False
 
     def __post_init__(self):
         if not 1 <= self.val <= self.samples - 10:
@@ -131,34 +182,39 @@ class Study:
 
     @property
     def quick(self) -> bool:
-        """The quick preset tunes each knob over its quick sub-grid (``Knob.quick``)."""
-        return self.preset == "quick"
+        """Whether each knob is tuned over its quick sub-grid (``Knob.quick``)."""
+        return self.small_grids
+
+    @property
+    def pretrain_images(self) -> int:
+        return self.pretrain if self.pretrain is not None else model_defaults(self.family).pretrain
+
+    @property
+    def data(self) -> str:
+        """The data set the study adapts on."""
+        return self.dataset or model_defaults(self.family).dataset
 
     def tuning_seed(self, seed: int) -> int:
         """The seed whose validation split tunes ``seed``'s knobs: its own."""
         return seed
 
 
-def preset(name: str, seeds: int | None = None) -> Study:
-    """The ``quick``, ``default`` or ``full`` grid with every registered method and ``seeds`` seeds (None: the
-    preset's, ``SEEDS``)."""
-    if name not in SEEDS:
-        raise ConfigError(f"unknown preset {name!r} (quick, default, full)")
-    seeds = SEEDS[name] if seeds is None else seeds
+def preset(name: str, seeds: int | None = None, family: str = "tiny_cnn") -> Study:
+    """The ``quick``, ``default`` or ``full`` grid of model ``family`` with every registered method and
+    ``seeds`` seeds (None: the preset's, ``PLANS``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} ({', '.join(PRESETS)})")
+    if family not in PLANS:
+        raise ConfigError(f"--model: the study knows {', '.join(FAMILIES)}, not {family!r}")
+    plan = PLANS[family][name]
+    seeds = plan.seeds if seeds is None else seeds
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     if seeds > MAX_SEEDS:
         raise ConfigError(f"seeds must be at most {MAX_SEEDS}, got {seeds}")
-    every = tuple(methods.REGISTRY)
-    s = tuple(range(seeds))
-    if name == "quick":
-        return Study((Setting(1.0, 90.0),), s, every, samples=300, test=300, epochs=2,
-                     preset=name)
-    if name == "default":
-        return Study(tuple(Setting(1.0, a) for a in DEFAULT_ANGLES), s, every, samples=400, test=500, epochs=3,
-                     preset=name)
-    return Study(tuple(Setting(w, a) for w in WIDTHS for a in ANGLES), s, every, samples=1000, test=1000, epochs=3,
-                 preset=name)
+    settings = tuple(Setting(w, a, family) for w, a in plan.settings)
+    return Study(settings, tuple(range(seeds)), tuple(methods.REGISTRY), samples=plan.samples, test=plan.test,
+                 epochs=plan.epochs, preset=name, family=family, small_grids=plan.small_grids)
 
 
 def restrict(study: Study, names=None, families=None, widths=None, angles=None, **overrides) -> Study:
@@ -180,7 +236,7 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
         angles = list(dict.fromkeys(s.angle for s in settings)) if angles is None else check_angles(angles)
         if len(widths) * len(angles) > MAX_SETTINGS:
             raise ConfigError(f"{len(widths)} widths x {len(angles)} angles is more than {MAX_SETTINGS:,} settings")
-        settings = [Setting(float(w), a) for w in widths for a in angles]
+        settings = [Setting(float(w), a, study.family) for w in widths for a in angles]
     if not chosen:
         raise ConfigError("the grid is empty: no registered method matches --methods/--families")
     if not settings:
@@ -212,7 +268,7 @@ def check_angles(angles) -> list:
 def planned_cells(study: Study) -> int:
     """How many cells ``study`` expands into (tuning groups x their grids, plus one final per setting, seed and
     method), counted without building them."""
-    per_group = sum(len(steps(n, study.quick)) for n in study.methods)
+    per_group = sum(len(steps(n, study.quick)) for n in study.methods)  # one tuning cell per method and step
     groups = {(tuning_source(s, study).key, study.tuning_seed(seed)) for s in study.settings for seed in study.seeds}
     return len(groups) * per_group + len(study.settings) * len(study.seeds) * len(study.methods)
 
@@ -220,20 +276,20 @@ def planned_cells(study: Study) -> int:
 # The recipe settings a cell carries (with its method, step and search): its result file is keyed by them, so
 # this list and their values are part of CELL_FORMAT.
 CELL_RECIPE = ("model", "angle", "angle_range", "seed", "samples", "test", "epochs", "pretrain", "pretrain_epochs",
-               "calib", "val_frac", "dataset", "data_path", "frac", "init_shift", "score_layers", "rounding", "ranking",
-               "select")
+               "pretrain_lr", "pretrain_schedule", "calib", "val_frac", "dataset", "data_path", "frac", "init_shift",
+               "score_layers", "rounding", "ranking", "select")
 KNOB_RECIPE = ("rounding", "ranking", "select")  # PRIOT's score knobs: a cell written before them has their defaults
 
 
 def setting_recipe(study: Study, setting: Setting, seed: int) -> Recipe:
-    """The recipe every cell of ``setting`` and ``seed`` shares (it decides splits, backbone and order)."""
+    """The recipe every cell of ``setting`` and ``seed`` shares (it decides splits, backbone and order); what
+    the study leaves unset (pretraining, data set, scored layers, PRIOT-S's fraction) is the model's."""
     random = setting.angle == "random"
     return Recipe.build(setting.model, angle=None if random else float(setting.angle),
                         angle_range=RANDOM_RANGE if random else None, seed=int(seed), samples=study.samples,
                         test=study.test, epochs=study.epochs, pretrain=study.pretrain,
                         pretrain_epochs=study.pretrain_epochs, val_frac=study.val_frac, dataset=study.dataset,
-                        data_path=study.data_path, frac=methods.DEFAULTS.frac,
-                        init_shift=methods.DEFAULTS.init_shift, score_layers=methods.DEFAULTS.score_layers)
+                        data_path=study.data_path)
 
 
 def base_config(study: Study, setting: Setting, seed: int) -> dict:
@@ -255,10 +311,35 @@ def cell_recipe(cell: dict, knobs: dict | None = None) -> Recipe:
     return Recipe.build(**plain, keep={} if keep is None else {cell["method"]: keep})
 
 
-def search(name: str, quick: bool = False) -> dict:
-    """{knob: values} a tuning cell of method ``name`` searches besides the step, in the registry's order (the
-    quick preset: each knob's quick sub-grid)."""
-    return {k.name: list(k.searched(quick)) for k in methods.spec(name).knobs if k.name != methods.STEP}
+def search(name: str, quick: bool = False, model: str | None = None) -> dict:
+    """{knob: values} a tuning cell of method ``name`` searches besides the step, in the registry's order
+    (``quick``: each knob's quick sub-grid). A knob capped by the fit (``Knob.fit_capped``, PRIOT-S's scored
+    fraction: its point is to fit) is searched on ``model`` only up to the largest value that fits the Pico:
+    the grid's values below it, then it."""
+    out = {}
+    for k in methods.spec(name).knobs:
+        if k.name == methods.STEP:
+            continue
+        values = list(k.searched(quick))
+        if k.fit_capped and model is not None:
+            values = fit_capped(values, model)
+        out[k.name] = values
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def largest_fitting_fraction(model: str) -> float | None:
+    """The largest scored fraction that fits the Pico at ``model`` with its default scored layers (a search of
+    the fit's budget: computed once per model)."""
+    return fit.largest_fraction(get_model(model), model_defaults(model).score_layers)
+
+
+def fit_capped(values: list, model: str) -> list:
+    """``values`` of a scored-fraction knob limited to what fits the Pico at ``model``."""
+    largest = largest_fitting_fraction(model)
+    if largest is None or largest >= max(values):
+        return values
+    return [v for v in values if v < largest] + [largest]
 
 
 def steps(name: str, quick: bool = False) -> tuple:
@@ -272,7 +353,7 @@ def _method_config(study: Study, setting: Setting, seed: int, method: str, step)
     searches (so a final's key changes with the search that chose its knobs)."""
     cell = dict(base_config(study, setting, seed), method=method, step=step)
     if step is not None:
-        cell.update(steps=list(steps(method, study.quick)), search=search(method, study.quick),
+        cell.update(steps=list(steps(method, study.quick)), search=search(method, study.quick, setting.model),
                     halving=procedure(study.epochs))
     return cell
 
@@ -299,13 +380,30 @@ def tuning_cell_of(final: dict) -> dict:
 
 def backbone_key(cell: dict) -> tuple:
     """What decides a cell's backbone: one pretraining per model, seed and pretraining recipe."""
-    return (cell["model"], cell["seed"], cell["pretrain"], cell["pretrain_epochs"], cell["dataset"], cell["data_path"])
+    return tuple(cell[k] for k in ("model", "seed", "pretrain", "pretrain_epochs", "pretrain_lr", "pretrain_schedule",
+                                   "calib", "dataset", "data_path"))
+
+
+_FINGERPRINTS: dict = {}  # per process: backbone key -> fingerprint (the manifest does not change under a study)
+
+
+def backbone_fingerprint(cell: dict) -> str:
+    """The fingerprint of the shipped backbone a cell adapts (``priot.backbones``' manifest), or "not shipped":
+    what a cell's result depends on of the shipped files, so that shipping another backbone changes no other
+    cell's key."""
+    key = backbone_key(cell)
+    if key not in _FINGERPRINTS:
+        listed = backbones.entry(quant.full_config(*cell_recipe(cell).backbone_key()))
+        _FINGERPRINTS[key] = listed["fingerprint"] if listed is not None else "not shipped"
+    return _FINGERPRINTS[key]
 
 
 def cell_key(cell: dict, code: str | None = None) -> str:
-    """A stable name for a cell's result file: a hash of its whole config and the code version (this
-    process's, unless ``code`` names another), so results of other code are never reused."""
-    text = json.dumps({"config": cell, "code": code or code_version()}, sort_keys=True, separators=(",", ":"))
+    """A stable name for a cell's result file: a hash of its whole config, the code version that decides it
+    (this process's, ``version.of_cell``, unless ``code`` names another) and its shipped backbone's fingerprint,
+    so results of other code or another backbone are never reused."""
+    text = json.dumps({"config": cell, "code": code or of_cell(cell), "backbone": backbone_fingerprint(cell)},
+                      sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

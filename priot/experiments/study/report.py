@@ -10,15 +10,19 @@ method and seed, and every tuned knob at the edge of the grid searched (``result
 with ‡ in the accuracy table, every knob in the edge section.
 """
 
+import functools
 import json
 import math
 import os
 from pathlib import Path
 
-from priot import methods
+from priot import data, methods
+from priot.device import fit
 from priot.experiments.study import stats
 from priot.experiments.study.version import code_version
-from priot.experiments.study.grid import Study, angle_label, display_order, cell_key, final_cell, tune_cells, tuning_source
+from priot.experiments.study.grid import (Study, angle_label, cell_key, cell_recipe, display_order, final_cell,
+                                          tune_cells, tuning_source)
+from priot.models import get_model
 
 PAPER_CLAIM = "paper: ≥ +8"
 PRIOTS = ("priot", "priot-s")
@@ -69,6 +73,18 @@ def edge_of(name, step):
     return "lower" if step == grid[0] else "upper" if step == grid[-1] else None
 
 
+@functools.lru_cache(maxsize=512)
+def _fits(model: str, variant) -> tuple:
+    return fit.fits(get_model(model), variant)
+
+
+def fits_pico(config: dict, knobs: dict) -> tuple:
+    """(fits, why) of a final run: the firmware variant its recipe and tuned knobs build, against the Pico's
+    SRAM and flash at the run's width (``priot.device.fit``)."""
+    other = {k: v for k, v in (knobs or {}).items() if k != methods.STEP}
+    return _fits(config["model"], cell_recipe(config, other).variant(config["method"]))
+
+
 def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict:
     src = tuning_source(setting, study)
     rows, curves, missing = {}, {}, {}
@@ -85,6 +101,11 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
                                          "state_bytes": r["result"]["state_bytes"], "device": {}, "edge": {}})
             row["seeds"][str(seed)] = r["result"]["accuracy"]
             row["steps"][str(seed)] = step
+            ok, why = fits_pico(r["config"], r["result"].get("knobs"))
+            row.setdefault("fits", {})[str(seed)] = ok
+            row.setdefault("fits_why", {})[str(seed)] = why
+            if "steps" in r["config"]:  # the grids its tuning searched (the fit caps some, per model)
+                row["grids"] = {methods.STEP: r["config"]["steps"], **r["config"]["search"]}
             at = {k: side for k, side in r["result"].get("edges", {}).items() if side}
             if r["result"].get("knobs"):  # the grid searched decides (the quick preset's is a sub-grid)
                 row.setdefault("knobs", {})[str(seed)] = r["result"]["knobs"]
@@ -106,7 +127,8 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
             d = paired_difference(p, [m for m in members if m in study.methods], rows, curves, study)
             if d is not None:
                 diffs.setdefault(p, {})[group] = d
-    return {"model": setting.model, "width": setting.width, "angle": setting.angle, "label": setting.label,
+    return {"model": setting.model, "family": setting.family, "width": setting.width, "angle": setting.angle,
+            "label": setting.label,
             "tuned_on": {"setting": tuning_source(setting, study).label,
                          "seeds": "each seed" if study.tune_every_seed else f"seed {study.seeds[0]}"},
             "methods": rows, "missing": missing, "tuning_curves": curves, "differences": diffs}
@@ -157,14 +179,26 @@ def _fmt_ci(c) -> str:
     return f"{c['mean']:+.1f} [{c['lo']:+.1f}, {c['hi']:+.1f}]"
 
 
+def scopes(settings: list) -> list:
+    """(name, settings) the verdicts pool: each model family's settings together (the study's settings when
+    it has one family), then each model (width) of a family that has several. Families are never pooled with
+    each other: their data, backbones and budgets differ."""
+    out = []
+    families = list(dict.fromkeys(s.get("family", "tiny_cnn") for s in settings))
+    for fam in families:
+        ss = [s for s in settings if s.get("family", "tiny_cnn") == fam]
+        out.append(("all settings" if len(families) == 1 else fam, ss))
+        models = list(dict.fromkeys(s["model"] for s in ss))
+        if len(models) > 1:
+            out += [(m, [s for s in ss if s["model"] == m]) for m in models]
+    return out
+
+
 def verdicts(settings: list) -> list:
-    """One line per (PRIOT variant, comparison group) and scope: every setting together, then each model
-    alone. The interval treats settings as fixed strata (``stats.stratified_interval``)."""
+    """One line per (PRIOT variant, comparison group) and scope (``scopes``). The interval treats settings as
+    fixed strata (``stats.stratified_interval``)."""
     lines = []
-    models = list(dict.fromkeys(s["model"] for s in settings))
-    scopes = [("all settings", settings)] + ([(m, [s for s in settings if s["model"] == m]) for m in models]
-                                             if len(models) > 1 else [])
-    for scope, ss in scopes:
+    for scope, ss in scopes(settings):
         for p in PRIOTS:
             for group in comparison_groups():
                 ds = [s["differences"][p][group] for s in ss if group in s["differences"].get(p, {})]
@@ -194,24 +228,42 @@ def verdicts(settings: list) -> list:
     return lines
 
 
-def summarize(study: Study, outcome, engine_info: dict, wall_seconds: float) -> dict:
-    settings = display_order([summarize_setting(study, s, outcome.records, outcome.tuned) for s in study.settings])
+def model_header(study: Study) -> dict:
+    """What a reader needs to know of one model family's grid."""
+    return {"family": study.family, "preset": study.preset, "seeds": list(study.seeds),
+            "settings": [s.label for s in study.settings], "samples": study.samples, "test": study.test,
+            "epochs": study.epochs, "pretrain": study.pretrain_images, "val": study.val, "val_frac": study.val_frac,
+            "dataset": study.data, "small_grids": study.small_grids}
+
+
+def summarize(studies, outcomes, engine_info: dict, wall_seconds: float) -> dict:
+    """The report of one study and its outcome, or of several (one per model family, ``studies`` and
+    ``outcomes`` as parallel lists)."""
+    if isinstance(studies, Study):
+        studies, outcomes = [studies], [outcomes]
+    settings = []
+    for study, outcome in zip(studies, outcomes):
+        settings += display_order([summarize_setting(study, s, outcome.records, outcome.tuned)
+                                   for s in study.settings])
+    records = {k: r for o in outcomes for k, r in o.records.items()}
     failed = [{"key": r["key"], "kind": r["config"]["kind"], "method": r["config"]["method"],
                "model": r["config"]["model"], "angle": r["config"]["angle"], "seed": r["config"]["seed"],
-               "step": r["config"]["step"], "error": r["error"]} for r in outcome.failed]
-    return {"study": {"preset": study.preset, "seeds": list(study.seeds), "methods": list(study.methods),
-                      "settings": [s.label for s in study.settings], "samples": study.samples, "test": study.test,
-                      "epochs": study.epochs, "pretrain": study.pretrain, "val_frac": study.val_frac,
-                      "tuning": "each seed on its own validation split" if study.tune_every_seed else
+               "step": r["config"]["step"], "error": r["error"]} for r in records.values() if r["status"] != "ok"]
+    first = studies[0]
+    every = list(dict.fromkeys(m for st in studies for m in st.methods))
+    return {"study": {"preset": first.preset, "methods": every, "models": [model_header(st) for st in studies],
+                      "tuning": "each seed on its own validation split" if first.tune_every_seed else
                       "first seed's validation split, steps reused for the other seeds",
-                      "device": study.device, "families": {m: methods.spec(m).family for m in study.methods},
-                      "code_version": code_version(), "code_sources": "priot.experiments.study.version.SOURCES"},
+                      "device": first.device, "families": {m: methods.spec(m).family for m in every},
+                      "code_version": code_version(), "device_code_version": code_version(device=True),
+                      "code_sources": "priot.experiments.study.version.HOST (+ DEVICE for device cells)"},
             "engine": dict(engine_info, wall_seconds=round(wall_seconds, 1)),
-            "cells": {"total": len(outcome.records), "ran": outcome.ran, "skipped": outcome.skipped,
-                      "missing": outcome.missing, "failed": len(failed), "backbones_built": outcome.backbones,
-                      "cell_wall_seconds": round(sum(r.get("seconds", 0) for r in outcome.records.values()), 1),
-                      "cell_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in outcome.records.values()), 1),
-                      "cells_with_cpu_time": sum("cpu_seconds" in r for r in outcome.records.values())},
+            "cells": {"total": len(records), "ran": sum(o.ran for o in outcomes),
+                      "skipped": sum(o.skipped for o in outcomes), "missing": sum(o.missing for o in outcomes),
+                      "failed": len(failed), "backbones_built": sum(o.backbones for o in outcomes),
+                      "cell_wall_seconds": round(sum(r.get("seconds", 0) for r in records.values()), 1),
+                      "cell_cpu_seconds": round(sum(r.get("cpu_seconds", 0) for r in records.values()), 1),
+                      "cells_with_cpu_time": sum("cpu_seconds" in r for r in records.values())},
             "settings": settings, "verdicts": verdicts(settings), "failed": failed}
 
 
@@ -244,16 +296,10 @@ def _diff_cell(v, baselines=False) -> str:
             + (f" missing: {'; '.join(v['missing'])}" if v["missing"] else ""))
 
 
-def _searched(name, knob, quick) -> tuple:
-    """The grid a study searched for ``name``'s ``knob`` (the quick preset: its quick sub-grid)."""
-    return methods.spec(name).knob(knob).searched(quick)
-
-
 def edge_flags(summary) -> list:
     """One line per (method, setting, knob value) whose tuned value sits at an edge of the grid searched, with
     the seeds it did so on. Finals that record their knobs' edges (``knob_edges``) flag every knob; older ones
     only the step."""
-    quick = summary["study"]["preset"] == "quick"
     out = []
     for s in summary["settings"]:
         for n, r in s["methods"].items():
@@ -264,7 +310,7 @@ def edge_flags(summary) -> list:
                         at.setdefault((k, r["knobs"][seed][k], side), []).append(seed)
                 order = [k.name for k in methods.spec(n).knobs]
                 for (k, v, side), seeds in sorted(at.items(), key=lambda e: (order.index(e[0][0]), str(e[0][1]))):
-                    grid = _searched(n, k, quick)
+                    grid = r["grids"][k]
                     out.append(f"{n} @ {s['label']}: {k} {v:g} ({side} edge) of {grid[0]:g}..{grid[-1]:g}, "
                                f"seed(s) {', '.join(sorted(seeds, key=int))}")
             elif r["edge"]:
@@ -302,19 +348,48 @@ def knob_lines(summary) -> list:
     return out
 
 
+_FAMILY_NAME = {"tiny_cnn": "tiny CNN on rotated MNIST", "vgg11": "VGG11"}
+
+
+def _model_title(m: dict) -> str:
+    if m["family"] == "tiny_cnn":
+        return _FAMILY_NAME["tiny_cnn"]
+    return f"{_FAMILY_NAME.get(m['family'], m['family'])} on rotated {m['dataset']}"
+
+
+def fits_cell(name: str, rows: list) -> str:
+    """yes / no / host only, or "yes at n of m runs" when the tuned configurations differ."""
+    if not methods.spec(name).device:
+        return "host only"
+    verdicts = [ok for r in rows for ok in r.get("fits", {}).values()]
+    if not verdicts:
+        return "–"
+    if all(verdicts):
+        return "yes"
+    if not any(verdicts):
+        return "no"
+    return f"yes in {sum(verdicts)} of {len(verdicts)} runs"
+
+
 def table_md(summary: dict) -> str:
     """The paper-style tables: per width, method × angle (mean ± std, tuned step), state bytes; differences;
     accuracy against width; verdicts."""
     st, eng, cells = summary["study"], summary["engine"], summary["cells"]
     partial = f"; PARTIAL: {cells['missing']} cells not run yet" if cells["missing"] else ""
-    out = [f"# PRIOT against the baselines: rotated MNIST, tiny CNN ({st['preset']} grid)", "",
-           f"{len(st['seeds'])} seeds; {st['samples']} rotated training digits ({int(round(100 * st['val_frac']))}% "
-           f"held out for tuning), {st['test']} test digits, {st['epochs']} epochs, backbone pretrained on "
-           f"{st['pretrain']} upright digits. Steps tuned on validation: {st['tuning']}. Cells: {cells['total']} "
-           f"({cells['ran']} run now, {cells['skipped']} reused, {cells['failed']} "
-           f"failed{partial}); {cells['cell_wall_seconds']:.0f} s of cell wall time, {cells['cell_cpu_seconds']:.0f} s "
-           f"of cell CPU time ({cells['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
-           f"workers, {eng['wall_seconds']:.0f} s wall time this invocation. Code version {st['code_version']}.", ""]
+    models = st["models"]
+    out = [f"# PRIOT against the baselines: {', '.join(_model_title(m) for m in models)} ({st['preset']} grid)", ""]
+    for m in models:
+        items = data.items(m["dataset"])
+        out += [f"- **{_FAMILY_NAME.get(m['family'], m['family'])}**: {len(m['seeds'])} seeds; {m['samples']} rotated "
+                f"training {items} ({m['val']} held out for tuning: one {items[:-1]} = {100 / m['val']:.2g} pp of "
+                f"validation accuracy), {m['test']} test {items}, {m['epochs']} epochs, backbone pretrained on "
+                f"{m['pretrain']:,} upright {items}; knobs searched over "
+                + ("their quick sub-grids" if m["small_grids"] else "their whole grids") + "."]
+    out += ["", f"Knobs tuned on validation: {st['tuning']}. Cells: {cells['total']} "
+            f"({cells['ran']} run now, {cells['skipped']} reused, {cells['failed']} "
+            f"failed{partial}); {cells['cell_wall_seconds']:.0f} s of cell wall time, {cells['cell_cpu_seconds']:.0f} s "
+            f"of cell CPU time ({cells['cells_with_cpu_time']} cells timed); {eng['kind']} with {eng['workers']} "
+            f"workers, {eng['wall_seconds']:.0f} s wall time this invocation. Code version {st['code_version']}.", ""]
     waiting = [s["label"] for s in summary["settings"] if not s["methods"]]
     if waiting:
         out += [f"Not finished yet (no final runs): {', '.join(waiting)}.", ""]
@@ -325,8 +400,10 @@ def table_md(summary: dict) -> str:
     for model, ss in by_width.items():
         names = _family_order({n for s in ss for n in s["methods"]})
         out += [f"## {model}: test accuracy (%), mean ± std over seeds (tuned step; ‡ at the edge of its grid)", "",
-                "| family | method | " + " | ".join(angle_label(s["angle"]) for s in ss) + " | state B |",
-                "|---|---|" + "---|" * len(ss) + "---|"]
+                "*fits the Pico*: the firmware of the tuned configuration fits the RP2040's SRAM and flash at this "
+                "width (`priot.device.fit`); “no” and “host only” rows were measured on the host all the same.", "",
+                "| family | method | " + " | ".join(angle_label(s["angle"]) for s in ss) + " | state B | fits the Pico |",
+                "|---|---|" + "---|" * len(ss) + "---|---|"]
         for n in names:
             cells = []
             for s in ss:
@@ -336,7 +413,8 @@ def table_md(summary: dict) -> str:
                     continue
                 cells.append(_pm(r["mean"], r["std"]) + _steps_note(r) + _missing_note(s["missing"].get(n)))
             sb = next(s["methods"][n]["state_bytes"] for s in ss if n in s["methods"])
-            out.append(f"| {methods.spec(n).family} | {n} | " + " | ".join(cells) + f" | {sb:,} |")
+            out.append(f"| {methods.spec(n).family} | {n} | " + " | ".join(cells) + f" | {sb:,} | "
+                       f"{fits_cell(n, [s['methods'][n] for s in ss if n in s['methods']])} |")
         out += ["", "Paired differences (pp): mean [95% t-interval] over the seeds (n); best baseline of each group "
                 "chosen on validation; “missing” names a seed without a pair:", "",
                 "| difference | " + " | ".join(angle_label(s["angle"]) for s in ss) + " |",
@@ -351,7 +429,7 @@ def table_md(summary: dict) -> str:
         out.append("")
     by_angle = {}
     for s in done:
-        by_angle.setdefault(str(s["angle"]), []).append(s)
+        by_angle.setdefault((s["family"], str(s["angle"])), []).append(s)  # widths of one family
     for angle, ss in by_angle.items():
         if len(ss) < 2:
             continue

@@ -21,17 +21,21 @@ def describe(config: dict) -> str:
     return f"{config['kind']} {config['method']}{step} {config['model']} @ {angle} seed {config['seed']}"
 
 
-def verify(study: Study, cells_dir: Path, k: int, seed: int = 0, echo=print) -> list:
-    """Re-run ``k`` finished cells of ``study`` in ``cells_dir``; returns one line per cell that differs."""
-    outcome = E.run_study(study, None, Path(cells_dir), execute=False)
-    finished = sorted(key for key, r in outcome.records.items() if r["status"] == "ok")
+def verify(studies, cells_dir: Path, k: int, seed: int = 0, echo=print) -> list:
+    """Re-run ``k`` finished cells of ``studies`` (a Study or a list) in ``cells_dir``; returns one line per
+    cell that differs."""
+    studies = [studies] if isinstance(studies, Study) else studies
+    records = {}
+    for study in studies:
+        records.update(E.run_study(study, None, Path(cells_dir), execute=False).records)
+    finished = sorted(key for key, r in records.items() if r["status"] == "ok")
     if not finished:
         raise InputError(f"--verify: no finished cell of this study in {cells_dir} (run the study first)")
     if k > len(finished):
         raise InputError(f"--verify {k}: only {len(finished)} finished cell(s) of this study in {cells_dir}")
     differ = []
     for key in random.Random(seed).sample(finished, k):
-        rec = outcome.records[key]
+        rec = records[key]
         what = f"{key} ({describe(rec['config'])})"
         if cell_key(rec["config"]) != key:
             differ.append(f"{what}: stored key is not the hash of its config and this code version")
