@@ -27,6 +27,9 @@ Not modelled here: NMI sources, WFE/SEV events (m0sim.soc's two-core loop models
 peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
 """
 
+import ctypes
+
+import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
@@ -35,13 +38,11 @@ from m0sim.decode import disassembler
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
-from m0sim.registers import EXCP_DATA_ABORT, EXCP_EXCEPTION_EXIT, EXCP_SWI, REG_IDS, REG_NAMES
+from m0sim.registers import (EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP,  # noqa: F401
+                             EXCP_DATA_ABORT, EXCP_EXCEPTION_EXIT, EXCP_SWI, REG_IDS, REG_NAMES, XPSR_ALIGN, XPSR_T)
 
 ENTRY_CYCLES = 15  # Cortex-M0+ TRM 3.6.1: worst-case latency, zero wait states
 EXIT_CYCLES = 1 + 8 + 2  # LDM of 8 words (1+N) and a refill (a taken branch); the TRM gives no figure
-EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP = 0xFFFFFFF1, 0xFFFFFFF9, 0xFFFFFFFD
-XPSR_ALIGN = 1 << 9
-XPSR_T = 1 << 24  # EPSR.T: the core executes Thumb; 0 after a branch to an even address (invalid state)
 NAMES = {2: "NMI", HARDFAULT: "HardFault", SVCALL: "SVCall", PENDSV: "PendSV", SYSTICK: "SysTick"}
 NO_EVENT = 2**63
 WFI = b"\x30\xbf"
@@ -75,10 +76,20 @@ class Exceptions:
         self._next_tick = self._next_event = NO_EVENT
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
         self.slept_cycles = 0  # cycles spent asleep in WFI (beyond the instruction's own), for m0sim.energy
+        self._hook_sites = set(machine.python_hook_sites)  # instructions with a Python hook: see _shadow_can_run
         for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
+            self._hook_sites.add(addr)
         for after in self._unmasking_sites():  # a pending exception may come in at the next boundary
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._after_cpsie, begin=after, end=after)
+            self._hook_sites.add(after)
+        self._shadow_blockers = {}  # id(window) -> (window, its sorted blocker addresses)
+        lib = native.library()
+        self._native_entry, self._native_return = lib.m0sim_exception_entry, lib.m0sim_exception_return
+        self._native_entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_uint32] * 4 + [ctypes.c_void_p]
+        self._native_return.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        self._native_return.restype = ctypes.c_uint32
+        self._status_ids = (ctypes.c_int32 * 3)(arm.UC_ARM_REG_XPSR, arm.UC_ARM_REG_IPSR, arm.UC_ARM_REG_APSR_NZCV)
 
     def _unmasking_sites(self):
         """The instruction boundaries right after each CPSIE and each MSR to PRIMASK (ARMv6-M B4.2.3: a write
@@ -229,22 +240,15 @@ class Exceptions:
             if int(t.cycles_prefix[k]) - int(t.cycles_prefix[j]) >= need:
                 stop_at = t.base + 2 * k
                 break
-        hook = None
-        if stop_at is not None:
-            hook = m.uc.hook_add(uc.UC_HOOK_CODE, lambda u, *_: u.emu_stop(), begin=stop_at, end=stop_at)
-            m.uc.ctl_remove_cache(stop_at, stop_at + 2)
         if stop_at is None:  # the event falls at the block's end: run the block, stop at the next one's start
             rest = int(t.cycles_prefix[(end - t.base) // 2]) - int(t.cycles_prefix[j])
             s.cycle_budget = min(self.real_cycle_budget, m.cycles() + rest + stall + 1)
+            resume = pc
         else:
             s.cycle_budget = self.real_cycle_budget
-        try:
-            m.uc.emu_start(pc | 1, until)
-            while m._exit_code is None and codechange.after_stop(m):  # code run or overwritten in SRAM
-                m.uc.emu_start(m.uc.reg_read(arm.UC_ARM_REG_PC) | 1, until)
-        finally:
-            if hook is not None:  # the block keeps its call into the hook list, which no longer stops here
-                m.uc.hook_del(hook)
+            resume = self._run_shadow(pc, stop_at, until) if self._shadow_can_run(pc, stop_at) else pc
+        if resume is not None:
+            self._run_hooked(resume, stop_at, until)
         if m._exit_code is not None:
             return None
         if s.stop_reason and not (stop_at is None and native.STOP_REASONS.get(s.stop_reason) == "budget"
@@ -256,6 +260,77 @@ class Exceptions:
             return None
         give_back(m, pc)
         return pc
+
+    def _run_hooked(self, pc: int, stop_at, until: int):
+        """Run from pc to stop_at (None: until the budget stops it) with a code hook at stop_at: the block
+        holding it is translated again with the hook (and once more after it goes: Unicorn drops blocks a
+        deleted hook covered), which costs tens of microseconds; `_run_shadow` avoids it where it can."""
+        m = self.m
+        hook = None
+        if stop_at is not None:
+            hook = m.uc.hook_add(uc.UC_HOOK_CODE, lambda u, *_: u.emu_stop(), begin=stop_at, end=stop_at)
+            m.uc.ctl_remove_cache(stop_at, stop_at + 2)
+        try:
+            m.uc.emu_start(pc | 1, until)
+            while m._exit_code is None and codechange.after_stop(m):  # code run or overwritten in SRAM
+                m.uc.emu_start(m.uc.reg_read(arm.UC_ARM_REG_PC) | 1, until)
+        finally:
+            if hook is not None:  # the block keeps its call into the hook list, which no longer stops here
+                m.uc.hook_del(hook)
+
+    def _shadow_can_run(self, pc: int, stop_at: int) -> bool:
+        """Whether [pc, stop_at) may run at its shadow address (m0sim.native.SHADOW_DELTA): not under a
+        debugger (its breakpoints are hooks on the real addresses), and no instruction in it, nor the one at
+        stop_at, that reads PC other than as a literal load (ADR; ADD, CMP or MOV with PC) or that has a hook
+        of its own (m0sim_align_sp, WFI, after CPSIE or MSR PRIMASK, _sbrk)."""
+        if self.m.debugger is not None:
+            return False
+        win = self.m._windows[self.m._state.cur_window]
+        blockers = self._shadow_blockers.get(id(win))
+        if blockers is None or blockers[0] is not win:
+            blockers = (win, self._blockers_of(win))
+            self._shadow_blockers[id(win)] = blockers
+        sites = blockers[1]
+        i = int(np.searchsorted(sites, pc))
+        return i == len(sites) or int(sites[i]) > stop_at
+
+    def _blockers_of(self, win) -> np.ndarray:
+        """Sorted addresses in window `win` that a shadow run must not cover (see `_shadow_can_run`)."""
+        m, t = self.m, win.table
+        n = len(t.base_cycles)
+        sites = set(t.sp_writes) | self._hook_sites
+        if n:
+            code = np.frombuffer(m._read_bytes(t.base, 2 * n), "<u2").astype(np.int64)
+            starts = np.diff(t.insns_prefix.astype(np.int64)) != 0
+            adr = (code & 0xF800) == 0xA000
+            hi_reg = (code & 0xFC00) == 0x4400  # ADD, CMP, MOV, BX, BLX on high registers
+            rm, rdn = (code >> 3) & 15, ((code >> 4) & 8) | (code & 7)
+            reads_pc = starts & (adr | (hi_reg & ((rm == 15) | (rdn == 15))))
+            sites.update((t.base + 2 * np.flatnonzero(reads_pc)).tolist())
+        return np.array(sorted(sites), np.int64)
+
+    def _run_shadow(self, pc: int, stop_at: int, until: int):
+        """Run [pc, stop_at) at its shadow address, where a permanent native hook before every instruction stops
+        at stop_at: no code is translated again. Returns None when done (PC at stop_at, or wherever a fault or a
+        stop left it, in real addresses), or where to go on with `_run_hooked` after a store changed code."""
+        m, s = self.m, self.m._state
+        s.shadow_stop = stop_at + native.SHADOW_DELTA
+        try:
+            m.uc.emu_start((pc + native.SHADOW_DELTA) | 1, until)
+        finally:
+            s.shadow_stop = 0
+            now = m._regs.read(arm.UC_ARM_REG_PC)
+            if now - native.SHADOW_LO < native.SHADOW_SIZE:
+                now -= native.SHADOW_DELTA
+                m._regs.write(arm.UC_ARM_REG_PC, now | 1)
+            t = m._windows[s.cur_window].table
+            if t.literal_prefix[(stop_at - t.base) // 2] != t.literal_prefix[(pc - t.base) // 2]:
+                codechange.flush_tlb(m)  # its literal loads left readable entries of the shadow
+        if now != stop_at and native.STOP_REASONS.get(s.stop_reason) == "code write":
+            give_back(m, now)  # a store changed code: stopped at the next instruction, [now, end) did not run
+            codechange.after_stop(m)
+            return now
+        return None
 
     # --- entry and return ---------------------------------------------------------------------------------
     def take_ready(self, return_addr: int):
@@ -286,7 +361,18 @@ class Exceptions:
                 raise FirmwareFault(f"lockup: the HardFault vector 0x{vector:08x} has no Thumb bit")
             return self.fault(f"the {name(n)} vector 0x{vector:08x} has no Thumb bit", return_addr)
         self.pending.discard(n)
-        xpsr = u.reg_read(arm.UC_ARM_REG_XPSR) & ~XPSR_T | (XPSR_T if thumb else 0)
+        xpsr_t = XPSR_T if thumb else 0
+        if not self._native_entry(self.m.uc._uch, ctypes.byref(self.m._state), return_addr, xpsr_t, vector, n,
+                                  self._status_ids):
+            self._stack(n, return_addr, xpsr_t, vector)
+        self.active.append(n)
+        self.taken[n] = self.taken.get(n, 0) + 1
+        self.m.adjust_cycles(ENTRY_CYCLES)
+
+    def _stack(self, n: int, return_addr: int, xpsr_t: int, vector: int):
+        """Entry's stacking in Python, for a frame the native one leaves (outside SRAM, or on a page of code)."""
+        u = self.m.uc
+        xpsr = u.reg_read(arm.UC_ARM_REG_XPSR) & ~XPSR_T | xpsr_t
         sp = u.reg_read(arm.UC_ARM_REG_SP)
         if sp & 4:
             sp -= 4
@@ -303,15 +389,25 @@ class Exceptions:
         u.reg_write(arm.UC_ARM_REG_LR, EXC_RETURN_HANDLER if handler_mode else EXC_RETURN_THREAD_MSP)
         self._write_ipsr(n)
         u.reg_write(arm.UC_ARM_REG_PC, vector | 1)
-        self.active.append(n)
-        self.taken[n] = self.taken.get(n, 0) + 1
-        self.m.adjust_cycles(ENTRY_CYCLES)
 
     def leave(self, exc_return: int):
-        u = self.m.uc
         if exc_return not in (EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP) or not self.active:
             raise FirmwareFault(f"exception return with EXC_RETURN 0x{exc_return:08x}, which m0sim does not "
                                 f"model (active: {', '.join(map(name, self.active)) or 'none'})")
+        self.active.pop()
+        back = self._native_return(self.m.uc._uch, ctypes.byref(self.m._state), self._status_ids)
+        if back == 1:
+            back = self._unstack()
+        self.m.adjust_cycles(EXIT_CYCLES)
+        if self.timer.armed or self.timer.intr or self.timer.intf:
+            self._raise_timer_lines()
+        if self.pending:
+            self.take_ready(back)
+        self.reschedule()
+
+    def _unstack(self) -> int:
+        """Return's unstacking in Python, for a frame the native one leaves; returns the return address."""
+        u = self.m.uc
         sp = u.reg_read(arm.UC_ARM_REG_SP)
         words = [self.m.read_word(sp + 4 * i) for i in range(8)]
         for reg, value in zip((arm.UC_ARM_REG_R0, arm.UC_ARM_REG_R1, arm.UC_ARM_REG_R2, arm.UC_ARM_REG_R3,
@@ -319,15 +415,11 @@ class Exceptions:
             u.reg_write(reg, value)
         xpsr = words[7]
         sp += 32 + (4 if xpsr & XPSR_ALIGN else 0)
-        self.active.pop()
         u.reg_write(arm.UC_ARM_REG_SP, sp)
         u.reg_write(arm.UC_ARM_REG_XPSR, xpsr & ~XPSR_ALIGN)
         self._write_ipsr(xpsr & 0x3F)
         u.reg_write(arm.UC_ARM_REG_PC, words[6] | 1)
-        self.m.adjust_cycles(EXIT_CYCLES)
-        self._raise_timer_lines()
-        self.take_ready(words[6])
-        self.reschedule()
+        return words[6]
 
     def _write_ipsr(self, n: int):
         """IPSR, and Unicorn's cached view of it: on the Cortex-M0 core, whether a BX to EXC_RETURN is an exception

@@ -265,9 +265,14 @@ class Machine:
         # covers on its slow store path.
         for begin, end in ((0, memmap.SRAM.base - 1), (memmap.SRAM.end, 0xFFFF_FFFF)):
             self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory, begin=begin, end=end)
+        self.python_hook_sites = set()  # instructions with a Python code hook (m0sim.exceptions adds its own)
         if self._watching_sbrk():
             sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
+            self.python_hook_sites.add(sbrk.addr)
+        if self._counting:  # the shadow of code: a run stops inside a block without a hook on the code itself
+            self._native_hook(uc.UC_HOOK_CODE, "m0sim_shadow_stop", native.SHADOW_LO,
+                              native.SHADOW_LO + native.SHADOW_SIZE - 1)
 
     def _native_hook(self, htype, fn: str, begin: int, end: int):
         """Register a callback of counter.c over [begin, end], with the counter state as its user data."""

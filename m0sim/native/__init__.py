@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from m0sim import cache, cachefile, memmap, timing
+from m0sim.registers import EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, XPSR_ALIGN, XPSR_T
 from m0sim.errors import M0simError
 
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
@@ -25,13 +26,22 @@ STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "u
 XLOG = 512  # XIP accesses one block's settle can undo (more: the block's own are all kept, see counter.c)
 CODE_PAGE_BITS = 12  # SRAM pages holding decoded code, whose stores are checked (>= Unicorn's 1 KB ARM page)
 SRAM_CODE_PAGES = memmap.SRAM.size >> CODE_PAGE_BITS
+# A second virtual address of flash and SRAM code (address + SHADOW_DELTA, in space the RP2040 leaves empty), mapped
+# by m0sim_tlb_fill onto the same physical bytes only while `shadow_stop` is set: Unicorn translates the code anew
+# there, with a permanent native hook before every instruction, so a run can stop at any instruction boundary
+# without a hook added to (and a retranslation of) the real code (m0sim.exceptions, interrupts inside a block).
+SHADOW_DELTA = 0x7000_0000
+SHADOW_LO, SHADOW_SIZE = SHADOW_DELTA + memmap.XIP.base, memmap.SRAM.end - memmap.XIP.base
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: at an unaligned access, for the fault report
 CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
              "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
              "STOP_DECODE": 7, "STOP_CODE_WRITE": 8,
              "SRAM_BASE": memmap.SRAM.base, "SRAM_SIZE": memmap.SRAM.size, "CODE_PAGE_BITS": CODE_PAGE_BITS,
              "FAULT_REGS": FAULT_REGS, "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS,
-             "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG}
+             "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG,
+             "SHADOW_LO": SHADOW_LO, "SHADOW_SIZE": SHADOW_SIZE, "SHADOW_DELTA": SHADOW_DELTA,
+             "XPSR_T_BIT": f"{XPSR_T}u", "XPSR_ALIGN_BIT": f"{XPSR_ALIGN}u",
+             "EXC_RETURN_HANDLER": f"{EXC_RETURN_HANDLER}u", "EXC_RETURN_THREAD_MSP": f"{EXC_RETURN_THREAD_MSP}u"}
 
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
 STATE_FIELDS = [
@@ -62,7 +72,8 @@ STATE_FIELDS = [
     ("sram_trap", u64), ("code_dirty_lo", u32), ("code_dirty_hi", u32),
     ("code_write_insns", u64),  # the instruction count at the last such store (was a block charged after it?)
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
-    ("xip_hit_debt", u64),  # hits counted twice by a stop inside a block, taken back once counted
+    ("xip_hit_debt", u64),
+    ("shadow_stop", u32),  # while a shadow run is on: the shadow address of the instruction to stop before  # hits counted twice by a stop inside a block, taken back once counted
     # the XIP accesses of the block charged last (its fetches, then its flash data reads), each with the state of
     # its set before it: a stop inside the block undoes those of the part that has not run (m0sim_settle)
     ("xlog_n", u32), ("xlog_insns", u64), ("xlog_addr", u32 * XLOG), ("xlog_tags", u32 * (2 * XLOG)),

@@ -265,6 +265,10 @@ static int all_known(const counter_state_t *s, int w, uint32_t i, uint32_t size)
 static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
 {
     int w;
+    if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE) { /* the shadow of code (see m0sim_shadow_stop): charged as the code itself */
+        if (!s->shadow_stop) { stop(s, uc, STOP_UNDECODED, a); return; }
+        a -= (uint32_t)SHADOW_DELTA;
+    }
     int in_sram = a - SRAM_BASE < SRAM_SIZE;
     if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
     else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
@@ -338,6 +342,13 @@ int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, v
     uint32_t a = (uint32_t)vaddr;
     int perms = UC_PROT_READ | UC_PROT_WRITE;
     e->paddr = vaddr;
+    if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE && s->shadow_stop && type != UC_MEM_WRITE) {
+        /* the shadow of code during a shadow run: its fetches, and its PC-relative literal loads (such an entry is
+         * flushed after the run, see m0sim.exceptions); fetch-only entries stay, useless to data accesses */
+        e->paddr = a - (uint32_t)SHADOW_DELTA;
+        e->perms = type == UC_MEM_FETCH ? UC_PROT_EXEC : UC_PROT_READ;
+        return 1;
+    }
     for (int k = 0; k < 2; k++) {
         if (a - s->ro_lo[k] < s->ro_hi[k] - s->ro_lo[k]) {
             perms = UC_PROT_READ;
@@ -415,4 +426,86 @@ void m0sim_align_sp(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         sp &= ~(uint64_t)3;
         ((int (*)(uc_engine *, int, const void *))(uintptr_t)s->reg_write)(uc, id, &sp);
     }
+}
+
+/* A permanent code hook over the shadow of code (SHADOW_LO..): a shadow run stops before the instruction at
+ * `shadow_stop`, an instruction boundary inside a block, with no hook added to the code itself. */
+void m0sim_shadow_stop(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    (void)size;
+    const counter_state_t *s = (const counter_state_t *)user;
+    if ((uint32_t)address == s->shadow_stop) ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
+}
+
+/* Exception entry's and return's register and stack work (ARMv6-M B1.5.6, B1.5.8), done here because through
+ * Python it was most of an interrupt's host cost; m0sim.exceptions keeps the decisions (what, when, priorities).
+ * The 8-word frame {r0-r3, r12, lr, return address, xPSR} lives on the main stack in SRAM; a frame anywhere else
+ * (or on an SRAM page holding decoded code, whose stores m0sim checks) returns 0 and Python does the work. */
+enum { R0 = 0, R12 = 12, SP = 13, LR = 14, PC = 15 };
+
+static int frame_in_sram(const counter_state_t *s, uint32_t sp)
+{
+    uint32_t off = sp - SRAM_BASE;
+    if (off > SRAM_SIZE - 32 || (off & 3u)) return 0;
+    for (uint32_t page = off >> CODE_PAGE_BITS; page <= (off + 31) >> CODE_PAGE_BITS; page++)
+        if (s->sram_code_pages[page >> 5] >> (page & 31) & 1) return 0;
+    return 1;
+}
+
+static uint32_t rd(uc_engine *uc, const counter_state_t *s, int id)
+{
+    uint64_t v = 0;
+    ((int (*)(uc_engine *, int, void *))(uintptr_t)s->reg_read)(uc, id, &v);
+    return (uint32_t)v;
+}
+
+static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value)
+{
+    uint64_t v = value;
+    ((int (*)(uc_engine *, int, const void *))(uintptr_t)s->reg_write)(uc, id, &v);
+}
+
+/* ids: the Unicorn ids of xPSR, IPSR, APSR_NZCV (after r0-r15 in reg_ids) */
+int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_addr, uint32_t xpsr_t,
+                          uint32_t vector, uint32_t number, const int32_t *ids)
+{
+    uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
+    uint32_t align = sp & 4u;
+    if (!frame_in_sram(s, sp - align - 32)) return 0;
+    uint32_t xpsr = (rd(uc, s, ids[0]) & ~(XPSR_T_BIT | XPSR_ALIGN_BIT)) | xpsr_t | (align ? XPSR_ALIGN_BIT : 0);
+    sp -= align + 32;
+    uint32_t frame[8];
+    for (int k = 0; k < 4; k++) frame[k] = rd(uc, s, (int)s->reg_ids[R0 + k]);
+    frame[4] = rd(uc, s, (int)s->reg_ids[R12]);
+    frame[5] = rd(uc, s, (int)s->reg_ids[LR]);
+    frame[6] = return_addr & ~1u;
+    frame[7] = xpsr;
+    uint32_t *to = (uint32_t *)(uintptr_t)(s->sram_image + (sp - SRAM_BASE));
+    for (int k = 0; k < 8; k++) to[k] = frame[k];
+    uint32_t handler_mode = rd(uc, s, ids[1]) != 0;
+    wr(uc, s, (int)s->reg_ids[SP], sp);
+    wr(uc, s, (int)s->reg_ids[LR], handler_mode ? EXC_RETURN_HANDLER : EXC_RETURN_THREAD_MSP);
+    wr(uc, s, ids[1], number);
+    wr(uc, s, ids[2], rd(uc, s, ids[2])); /* rebuilds the core's cached mode (see Exceptions._write_ipsr) */
+    wr(uc, s, (int)s->reg_ids[PC], vector | 1u);
+    return 1;
+}
+
+/* Returns the return address (bit 0 clear), or 1 when the frame is not one this does (Python does it). */
+uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t *ids)
+{
+    uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
+    if (!frame_in_sram(s, sp)) return 1;
+    const uint32_t *from = (const uint32_t *)(uintptr_t)(s->sram_image + (sp - SRAM_BASE));
+    uint32_t frame[8];
+    for (int k = 0; k < 8; k++) frame[k] = from[k];
+    for (int k = 0; k < 4; k++) wr(uc, s, (int)s->reg_ids[R0 + k], frame[k]);
+    wr(uc, s, (int)s->reg_ids[R12], frame[4]);
+    wr(uc, s, (int)s->reg_ids[LR], frame[5]);
+    wr(uc, s, (int)s->reg_ids[SP], sp + 32 + (frame[7] & XPSR_ALIGN_BIT ? 4u : 0u));
+    wr(uc, s, ids[0], frame[7] & ~XPSR_ALIGN_BIT);
+    wr(uc, s, ids[1], frame[7] & 0x3Fu);
+    wr(uc, s, ids[2], rd(uc, s, ids[2]));
+    wr(uc, s, (int)s->reg_ids[PC], frame[6] | 1u);
+    return frame[6] & ~1u;
 }
