@@ -84,11 +84,16 @@ class Exceptions:
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._after_cpsie, begin=after, end=after)
             self._hook_sites.add(after)
         self._shadow_blockers = {}  # id(window) -> (window, its sorted blocker addresses)
+        self._trapping = False  # events go to `on_trap` (see `run`)
+        self._shadow_from = 0  # where the shadow run the trap waits for started
         lib = native.library()
         self._native_entry, self._native_return = lib.m0sim_exception_entry, lib.m0sim_exception_return
         self._native_entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_uint32] * 4 + [ctypes.c_void_p]
         self._native_return.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         self._native_return.restype = ctypes.c_uint32
+        self._native_boundary = lib.m0sim_boundary
+        self._native_boundary.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int64]
+        self._native_boundary.restype = ctypes.c_uint32
         self._status_ids = (ctypes.c_int32 * 3)(arm.UC_ARM_REG_XPSR, arm.UC_ARM_REG_IPSR, arm.UC_ARM_REG_APSR_NZCV)
 
     def _unmasking_sites(self):
@@ -116,8 +121,8 @@ class Exceptions:
 
     def execution_priority(self) -> int:
         prio = min((self.priority(n) for n in self.active), default=4)
-        if self.m.uc.reg_read(arm.UC_ARM_REG_PRIMASK) & 1:
-            prio = min(prio, 0)
+        if prio > 0 and self.m._regs.read(arm.UC_ARM_REG_PRIMASK) & 1:
+            prio = 0
         return prio
 
     def highest_pending(self):
@@ -128,6 +133,8 @@ class Exceptions:
 
     def _ready(self):
         """The pending exception that would preempt now, if any (lowest priority value, then lowest number)."""
+        if not self.pending:
+            return None
         best = self.highest_pending()
         return best if best is not None and self.priority(best) < self.execution_priority() else None
 
@@ -138,18 +145,23 @@ class Exceptions:
         self.reschedule()
 
     def reschedule(self):
-        st = self.systick
+        st, s, timer = self.systick, self.m._state, self.timer
+        now = s.cycles
         self._next_tick = NO_EVENT
         if st.enabled and st.ctrl & 2 and st.reload:
             period = st.reload + 1
-            now = self.m.cycles()
             self._next_tick = st.start + ((now - st.start) // period + 1) * period
-        self._raise_timer_lines()
-        alarm = self.timer.next_alarm_cycle()
-        self._next_event = min(self._next_tick, NO_EVENT if alarm is None else alarm)
-        stop_now = self._ready() is not None
-        self.m._state.cycle_budget = min(self.real_cycle_budget, self._next_event,
-                                         self.m.cycles() if stop_now else NO_EVENT)
+        self._next_event = self._next_tick
+        if timer.armed or timer.intr or timer.intf:  # nothing to raise or schedule otherwise
+            self._raise_timer_lines()
+            alarm = timer.next_alarm_cycle()
+            if alarm is not None:
+                self._next_event = min(self._next_event, alarm)
+        budget = min(self.real_cycle_budget, self._next_event)
+        if self.pending and self._ready() is not None:
+            budget = min(budget, now)
+        s.cycle_budget = budget
+        s.trap_event = self._trapping and budget < self.real_cycle_budget
 
     def _raise_timer_lines(self):
         """TIMER_IRQ_n is a level: pending whenever it is asserted and its handler is not running."""
@@ -163,14 +175,37 @@ class Exceptions:
         """After a stop of the native cycle budget or a WFI: is it an event of ours (not the real budget)?"""
         return self._wake is not None or self.m.cycles() >= self._next_event or self._ready() is not None
 
-    def run(self, pc: int, until: int):
-        """`Machine._execute`'s run loop: one emu_start until the program ends, or more when exceptions stop it."""
+    def run(self, pc: int, until: int, traps: bool = False):
+        """`Machine._execute`'s run loop: one emu_start until the program ends, or more when exceptions stop it.
+        With `traps` (one core, no debugger), an event's moment goes to `on_trap` inside the emu_start instead."""
+        self._trapping = traps
+        s = self.m._state
+        s.trap_event = traps and s.cycle_budget < self.real_cycle_budget
+        try:
+            self._run(pc, until)
+        finally:
+            self._trapping = False
+            s = self.m._state
+            s.trap_event = s.shadow_stop = s.shadow_trap = 0
+            self._leave_shadow()
+
+    def _leave_shadow(self) -> int:
+        """PC in real addresses after a run that may have stopped in the shadow of code (a fault, Ctrl-C)."""
+        regs = self.m._regs
+        pc = regs.read(arm.UC_ARM_REG_PC)
+        if native.in_shadow(pc):
+            pc -= native.SHADOW_DELTA
+            regs.write(arm.UC_ARM_REG_PC, pc | 1)
+        return pc
+
+    def _run(self, pc: int, until: int):
         m = self.m
         while True:
             self._wake = None
             try:
                 m.uc.emu_start(pc, until)
             except uc.UcError as exc:
+                self._leave_shadow()
                 if exc.errno != uc.UC_ERR_INSN_INVALID:
                     raise
                 if not self.on_invalid_instruction(m.uc.reg_read(arm.UC_ARM_REG_PC)):
@@ -179,6 +214,9 @@ class Exceptions:
                     raise
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC) | 1
                 continue
+            m._state.shadow_stop = m._state.shadow_trap = 0
+            if native.in_shadow(m._regs.read(arm.UC_ARM_REG_PC)):
+                give_back(m, self._leave_shadow())  # stopped inside a shadow run: [pc, end) did not run
             if m._exit_code is not None:
                 return
             if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
@@ -229,23 +267,10 @@ class Exceptions:
         paid up front), or to the next block start when that is where it is reached. A stop that falls short
         of the tick (the stall was spread over the block's lines) comes back here from the next block."""
         m, s = self.m, self.m._state
-        t, start, size = m.current_block()
-        end = start + size
-        j = (pc - t.base) // 2
-        need = self._next_event - m.cycles() - stall
-        stop_at = None
-        for k in range(j + 1, (end - t.base) // 2):
-            if t.insns_prefix[k + 1] == t.insns_prefix[k]:
-                continue  # not an instruction start
-            if int(t.cycles_prefix[k]) - int(t.cycles_prefix[j]) >= need:
-                stop_at = t.base + 2 * k
-                break
-        if stop_at is None:  # the event falls at the block's end: run the block, stop at the next one's start
-            rest = int(t.cycles_prefix[(end - t.base) // 2]) - int(t.cycles_prefix[j])
-            s.cycle_budget = min(self.real_cycle_budget, m.cycles() + rest + stall + 1)
+        stop_at = self._boundary(pc, stall)
+        if stop_at is None:
             resume = pc
         else:
-            s.cycle_budget = self.real_cycle_budget
             resume = self._run_shadow(pc, stop_at, until) if self._shadow_can_run(pc, stop_at) else pc
         if resume is not None:
             self._run_hooked(resume, stop_at, until)
@@ -260,6 +285,58 @@ class Exceptions:
             return None
         give_back(m, pc)
         return pc
+
+    def _boundary(self, pc: int, stall: int):
+        """The instruction of the block at pc before which the cycle count reaches the next event (see
+        `_run_to_boundary`), with the cycle budget set for the run there; None when it is reached at the block's
+        end (the budget then stops the run at the next block's start)."""
+        m, s = self.m, self.m._state
+        need = self._next_event - s.cycles - stall
+        stop_at = self._native_boundary(ctypes.byref(s), pc, need)
+        if stop_at:
+            s.cycle_budget = self.real_cycle_budget
+            s.trap_event = 0
+            return stop_at
+        t, start, size = m.current_block()
+        rest = int(t.cycles_prefix[(start + size - t.base) // 2]) - int(t.cycles_prefix[(pc - t.base) // 2])
+        s.cycle_budget = budget = min(self.real_cycle_budget, s.cycles + rest + stall + 1)
+        s.trap_event = self._trapping and budget < self.real_cycle_budget
+        return None
+
+    def on_trap(self):
+        """The native counter sent the core to the trap (m0sim.native.TRAP_ADDR) inside the emu_start: the next
+        event's cycle was reached at a block start (TRAP_BUDGET), or a shadow run reached the instruction boundary
+        at or after it (TRAP_SHADOW). Does what `handle_stop` and `_run_to_boundary` do, and goes on by writing
+        PC, without leaving the emu_start; where that cannot be done (the shadow may not run), it stops the run
+        as the native budget would have, and `run` takes over."""
+        m, s = self.m, self.m._state
+        pc, kind = s.trap_pc, s.trap_kind
+        if kind == native.TRAP_BUDGET:
+            stall = give_back(m, pc)
+            if self._ready() is None and m.cycles() < self._next_event:
+                stop_at = self._boundary(pc, stall)
+                if stop_at is None:  # the budget stops at the next block start
+                    m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
+                    return
+                if not self._shadow_can_run(pc, stop_at):
+                    self.reschedule()
+                    s.stop_reason = native.CONSTANTS["STOP_BUDGET"]
+                    m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
+                    m.uc.emu_stop()
+                    return
+                s.shadow_stop, s.shadow_trap = stop_at + native.SHADOW_DELTA, 1
+                self._shadow_from = pc
+                m._regs.write(arm.UC_ARM_REG_PC, (pc + native.SHADOW_DELTA) | 1)
+                return
+        else:
+            self._after_shadow(self._shadow_from, pc)
+            give_back(m, pc)
+        if m.cycles() >= self._next_tick:
+            self.pending.add(SYSTICK)
+        self._raise_timer_lines()
+        m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
+        self.take_ready(pc)  # writes PC again when it enters a handler
+        self.reschedule()
 
     def _run_hooked(self, pc: int, stop_at, until: int):
         """Run from pc to stop_at (None: until the budget stops it) with a code hook at stop_at: the block
@@ -309,6 +386,13 @@ class Exceptions:
             sites.update((t.base + 2 * np.flatnonzero(reads_pc)).tolist())
         return np.array(sorted(sites), np.int64)
 
+    def _after_shadow(self, pc: int, stop_at: int):
+        """A shadow run of [pc, stop_at) that loaded literals left readable TLB entries of the shadow: dropped,
+        so that the program's own accesses there fault as before (its fetch-only entries are harmless)."""
+        t = self.m._windows[self.m._state.cur_window].table
+        if t.literal_prefix[(stop_at - t.base) // 2] != t.literal_prefix[(pc - t.base) // 2]:
+            codechange.flush_tlb(self.m)
+
     def _run_shadow(self, pc: int, stop_at: int, until: int):
         """Run [pc, stop_at) at its shadow address, where a permanent native hook before every instruction stops
         at stop_at: no code is translated again. Returns None when done (PC at stop_at, or wherever a fault or a
@@ -319,13 +403,8 @@ class Exceptions:
             m.uc.emu_start((pc + native.SHADOW_DELTA) | 1, until)
         finally:
             s.shadow_stop = 0
-            now = m._regs.read(arm.UC_ARM_REG_PC)
-            if now - native.SHADOW_LO < native.SHADOW_SIZE:
-                now -= native.SHADOW_DELTA
-                m._regs.write(arm.UC_ARM_REG_PC, now | 1)
-            t = m._windows[s.cur_window].table
-            if t.literal_prefix[(stop_at - t.base) // 2] != t.literal_prefix[(pc - t.base) // 2]:
-                codechange.flush_tlb(m)  # its literal loads left readable entries of the shadow
+            now = self._leave_shadow()
+            self._after_shadow(pc, stop_at)
         if now != stop_at and native.STOP_REASONS.get(s.stop_reason) == "code write":
             give_back(m, now)  # a store changed code: stopped at the next instruction, [now, end) did not run
             codechange.after_stop(m)

@@ -133,7 +133,6 @@ class Machine:
         self._state = native.CounterState()
         self._counting = counting
         self._windows = [None, None]  # decoded code: flash, SRAM (set up after loading)
-        self._given_back = None  # (instruction count, pc) of the last m0sim.pieces.give_back: it undoes once
         self._map_memory()
         if memory_of is None:
             self._load()
@@ -190,6 +189,8 @@ class Machine:
                              ctypes.c_void_p(native.callback_address("m0sim_sram_code_write")), 0)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
+        self.uc.mem_map(native.TRAP_PHYS, PAGE, uc.UC_PROT_READ | uc.UC_PROT_EXEC)  # fetched from TRAP_ADDR only
+        self.uc.mem_write(native.TRAP_PHYS, native.TRAP_INSN)
 
     def _map_flash_view(self, at, base, size, read_cb, write_cb, write_stop):
         view = native.FlashView(ctypes.addressof(self._state), base, write_stop)
@@ -493,7 +494,7 @@ class Machine:
 
     def _run_cores(self, pc: int, until: int):
         """The run loop: this one core's (m0sim.soc.Pico runs both cores in lockstep here)."""
-        self.exceptions.run(pc, until)
+        self.exceptions.run(pc, until, traps=self._counting)
 
     def _check_stop(self, stop_at):
         s = self._state
@@ -632,6 +633,9 @@ class Machine:
     def _on_interrupt(self, _uc, intno, _user):
         regs = self._regs
         pc = regs.read(arm.UC_ARM_REG_PC)
+        if pc == native.TRAP_ADDR:  # an event's moment, handed over by the native counter
+            self.exceptions.on_trap()
+            return
         if intno == EXCP_BKPT:
             insn = int.from_bytes(self._read_bytes(pc, 2), "little")
             if insn == SEMIHOSTING_BKPT:

@@ -32,6 +32,17 @@ SRAM_CODE_PAGES = memmap.SRAM.size >> CODE_PAGE_BITS
 # without a hook added to (and a retranslation of) the real code (m0sim.exceptions, interrupts inside a block).
 SHADOW_DELTA = 0x7000_0000
 SHADOW_LO, SHADOW_SIZE = SHADOW_DELTA + memmap.XIP.base, memmap.SRAM.end - memmap.XIP.base
+
+
+def in_shadow(addr: int) -> bool:
+    return SHADOW_LO <= addr < SHADOW_LO + SHADOW_SIZE
+
+
+# The trap: one BKPT the native callbacks send the core to (m0sim_tlb_fill maps this address, for instruction
+# fetches only, onto a page past the 32-bit space) to hand an interrupt's moment to Python without leaving
+# emu_start: the interrupt hook sees a BKPT at TRAP_ADDR, and `trap_kind` says why (see m0sim.exceptions).
+TRAP_ADDR, TRAP_PHYS, TRAP_INSN = 0xF000_0000, 2 << 32, b"\xe5\xbe"  # BKPT #0xE5
+TRAP_BUDGET, TRAP_SHADOW = 1, 2  # the event's cycle reached at a block start; a shadow run at its stop
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: at an unaligned access, for the fault report
 CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
              "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
@@ -40,6 +51,8 @@ CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 
              "FAULT_REGS": FAULT_REGS, "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS,
              "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG,
              "SHADOW_LO": SHADOW_LO, "SHADOW_SIZE": SHADOW_SIZE, "SHADOW_DELTA": SHADOW_DELTA,
+             "TRAP_ADDR": f"{TRAP_ADDR}u", "TRAP_PHYS": f"{TRAP_PHYS}ull", "TRAP_BUDGET": TRAP_BUDGET,
+             "TRAP_SHADOW": TRAP_SHADOW,
              "XPSR_T_BIT": f"{XPSR_T}u", "XPSR_ALIGN_BIT": f"{XPSR_ALIGN}u",
              "EXC_RETURN_HANDLER": f"{EXC_RETURN_HANDLER}u", "EXC_RETURN_THREAD_MSP": f"{EXC_RETURN_THREAD_MSP}u"}
 
@@ -72,8 +85,12 @@ STATE_FIELDS = [
     ("sram_trap", u64), ("code_dirty_lo", u32), ("code_dirty_hi", u32),
     ("code_write_insns", u64),  # the instruction count at the last such store (was a block charged after it?)
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
-    ("xip_hit_debt", u64),
-    ("shadow_stop", u32),  # while a shadow run is on: the shadow address of the instruction to stop before  # hits counted twice by a stop inside a block, taken back once counted
+    ("xip_hit_debt", u64),  # hits counted twice by a stop inside a block, taken back once counted
+    ("shadow_stop", u32),  # while a shadow run is on: the shadow address of the instruction to stop before
+    ("shadow_trap", u32),  # 1: a shadow run ends at the trap (TRAP_SHADOW) instead of stopping emu_start
+    ("trap_event", u32),  # 1: the cycle budget is an event's cycle, reaching it goes to the trap (TRAP_BUDGET)
+    ("trap_kind", u32), ("trap_pc", u32),  # why the core is at the trap, and the real address it left
+    ("given_back_insns", u64), ("given_back_pc", u32), ("given_back_valid", u32),  # m0sim_give_back's last
     # the XIP accesses of the block charged last (its fetches, then its flash data reads), each with the state of
     # its set before it: a stop inside the block undoes those of the part that has not run (m0sim_settle)
     ("xlog_n", u32), ("xlog_insns", u64), ("xlog_addr", u32 * XLOG), ("xlog_tags", u32 * (2 * XLOG)),

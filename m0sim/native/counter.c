@@ -203,11 +203,30 @@ static inline int over_budget(const counter_state_t *s)
     return s->insns >= s->insn_budget || s->cycles >= s->cycle_budget;
 }
 
+static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value);
+
+/* Send the core to the trap (TRAP_ADDR) before the instruction at `at`: a PC written from a hook makes Unicorn
+ * leave the current block before it runs anything more and go on at the new PC, inside the same emu_start. */
+static COLD void trap(counter_state_t *s, uc_engine *uc, uint32_t kind, uint32_t at)
+{
+    s->trap_event = 0;
+    s->trap_kind = kind;
+    s->trap_pc = at;
+    wr(uc, s, (int)s->reg_ids[15], TRAP_ADDR | 1u);
+}
+
+/* The block starting at a went over a budget: an event's cycle goes to the trap, the real budgets stop. */
+static COLD void over(counter_state_t *s, uc_engine *uc, uint32_t a)
+{
+    if (s->trap_event && s->insns < s->insn_budget && !s->stop_reason) { trap(s, uc, TRAP_BUDGET, a); return; }
+    stop(s, uc, STOP_BUDGET, a);
+}
+
 static __attribute__((noinline)) void fetch_and_check(counter_state_t *s, uc_engine *uc, int w, block_t *b,
                                                       uint32_t a, uint32_t size, uint32_t i)
 {
     fetch_lines(s, w, b, a, size, i);
-    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+    if (over_budget(s)) over(s, uc, a);
 }
 
 /* A block starts at a: if the previous block ended in a conditional branch and a is not its fall-through,
@@ -242,7 +261,7 @@ static inline __attribute__((always_inline)) void account(counter_state_t *s, uc
         /* The cache is as this (replayable) block left it: its accesses would all hit and change nothing. */
         s->xip_hits += b->xip_accesses;
     }
-    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+    if (over_budget(s)) over(s, uc, a);
 }
 
 /* A block not seen with this size at this slot: check it lies in decoded code and holds only ARMv6-M, fill
@@ -265,6 +284,7 @@ static int all_known(const counter_state_t *s, int w, uint32_t i, uint32_t size)
 static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
 {
     int w;
+    if (a == TRAP_ADDR) return; /* the trap: no instruction of the program */
     if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE) { /* the shadow of code (see m0sim_shadow_stop): charged as the code itself */
         if (!s->shadow_stop) { stop(s, uc, STOP_UNDECODED, a); return; }
         a -= (uint32_t)SHADOW_DELTA;
@@ -342,6 +362,11 @@ int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, v
     uint32_t a = (uint32_t)vaddr;
     int perms = UC_PROT_READ | UC_PROT_WRITE;
     e->paddr = vaddr;
+    if ((a & ~0xFFFu) == TRAP_ADDR && type == UC_MEM_FETCH) {
+        e->paddr = TRAP_PHYS + (a & 0xFFFu);
+        e->perms = UC_PROT_EXEC;
+        return 1;
+    }
     if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE && s->shadow_stop && type != UC_MEM_WRITE) {
         /* the shadow of code during a shadow run: its fetches, and its PC-relative literal loads (such an entry is
          * flushed after the run, see m0sim.exceptions); fetch-only entries stay, useless to data accesses */
@@ -433,8 +458,44 @@ void m0sim_align_sp(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 void m0sim_shadow_stop(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     (void)size;
-    const counter_state_t *s = (const counter_state_t *)user;
-    if ((uint32_t)address == s->shadow_stop) ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
+    counter_state_t *s = (counter_state_t *)user;
+    if ((uint32_t)address != s->shadow_stop) return;
+    if (s->shadow_trap) {
+        s->shadow_stop = s->shadow_trap = 0;
+        trap(s, uc, TRAP_SHADOW, (uint32_t)address - (uint32_t)SHADOW_DELTA);
+    } else {
+        ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
+    }
+}
+
+/* m0sim.pieces.give_back: undo the part [pc, end) of the block charged last that did not run.  Returns the XIP
+ * stall cycles of the block's fetches taken back with it (m0sim_settle). */
+int64_t m0sim_give_back(counter_state_t *s, uint32_t pc)
+{
+    int w = (int)s->cur_window;
+    uint32_t i = s->cur_slot;
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
+    uint32_t start = s->lo[w] + 2 * i, end = start + b->size;
+    if (pc < start || pc >= end) return 0; /* the block ran to its end (a stop between blocks) */
+    if (s->given_back_valid && s->given_back_insns == s->insns && s->given_back_pc == pc)
+        return 0; /* already given back at this stop: nothing ran since */
+    uint64_t charged = s->cycles;
+    m0sim_settle(s, pc); /* first: it checks the block's charge */
+    int64_t stall = (int64_t)(charged - s->cycles);
+    const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+    const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
+    uint32_t j = (pc - s->lo[w]) >> 1, k = i + (b->size >> 1);
+    s->cycles -= cyc[k] - cyc[j];
+    s->insns -= ins[k] - ins[j];
+    b->count--;
+    ((uint64_t *)(uintptr_t)s->enter[w])[i]++;
+    ((uint64_t *)(uintptr_t)s->leave[w])[j]++;
+    s->prev_block = 0; /* the block's closing branch has not run */
+    s->prev_end = pc;
+    s->given_back_insns = s->insns;
+    s->given_back_pc = pc;
+    s->given_back_valid = 1;
+    return stall;
 }
 
 /* Exception entry's and return's register and stack work (ARMv6-M B1.5.6, B1.5.8), done here because through
@@ -508,4 +569,20 @@ uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t
     wr(uc, s, ids[2], rd(uc, s, ids[2]));
     wr(uc, s, (int)s->reg_ids[PC], frame[6] | 1u);
     return frame[6] & ~1u;
+}
+
+/* m0sim.exceptions: the first instruction after pc in the block charged last before which `need` cycles (counted
+ * from pc's) have passed, where an event is taken; 0 when there is none (it is reached at the block's end). */
+uint32_t m0sim_boundary(const counter_state_t *s, uint32_t pc, int64_t need)
+{
+    int w = (int)s->cur_window;
+    const block_t *b = &((const block_t *)(uintptr_t)s->blocks[w])[s->cur_slot];
+    const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+    const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
+    uint32_t j = (pc - s->lo[w]) >> 1, end = s->cur_slot + (b->size >> 1);
+    for (uint32_t k = j + 1; k < end; k++) {
+        if (ins[k + 1] == ins[k]) continue; /* not an instruction start */
+        if ((int64_t)cyc[k] - (int64_t)cyc[j] >= need) return s->lo[w] + 2 * k;
+    }
+    return 0;
 }
