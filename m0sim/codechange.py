@@ -81,6 +81,7 @@ def forget(machine, w: int, lo: int, hi: int):
     if last <= first:
         return
     win.known[first:last] = 0
+    win.shadow_ok[first:last] = 0  # decoded anew before it runs again (m0sim.exceptions)
     blocks = win.blocks[:n]
     slots = np.arange(n)
     over = np.flatnonzero((blocks["size"] > 0) & (slots < last) & (slots + blocks["size"] // 2 > first))

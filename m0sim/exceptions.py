@@ -27,6 +27,7 @@ Not modelled here: NMI sources, WFE/SEV events (m0sim.soc's two-core loop models
 peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
 """
 
+import bisect
 import ctypes
 
 import numpy as np
@@ -62,7 +63,7 @@ class Exceptions:
         self.m = machine
         self.vtor = machine.program.vector_table
         self.pending: set[int] = set()
-        self.active: list[int] = []  # nesting stack of exception numbers
+        self._active: list[int] = []  # nesting stack of exception numbers (see `active`)
         self.enabled = 0  # NVIC ISER bits
         self.irq_priority = [0] * N_IRQS
         self.shpr2 = 0  # SVCall priority in bits 31:30
@@ -85,16 +86,22 @@ class Exceptions:
             self._hook_sites.add(after)
         self._shadow_blockers = {}  # id(window) -> (window, its sorted blocker addresses)
         self._trapping = False  # events go to `on_trap` (see `run`)
-        self._shadow_from = 0  # where the shadow run the trap waits for started
-        lib = native.library()
-        self._native_entry, self._native_return = lib.m0sim_exception_entry, lib.m0sim_exception_return
-        self._native_entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_uint32] * 4 + [ctypes.c_void_p]
-        self._native_return.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        self._native_return.restype = ctypes.c_uint32
-        self._native_boundary = lib.m0sim_boundary
-        self._native_boundary.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int64]
-        self._native_boundary.restype = ctypes.c_uint32
+        ptr, u32 = ctypes.c_void_p, ctypes.c_uint32
+        self._native_entry = native.in_hook("m0sim_exception_entry", [ptr, ptr, u32, u32, u32, u32, ptr, ctypes.c_int32])
+        self._native_return = native.in_hook("m0sim_exception_return", [ptr, ptr, ptr, ctypes.c_int32], u32)
+        self._native_boundary = native.in_hook("m0sim_boundary", [ptr, u32, ctypes.c_int64], u32)
+        self._state_ref = ctypes.byref(machine._state)
         self._status_ids = (ctypes.c_int32 * 3)(arm.UC_ARM_REG_XPSR, arm.UC_ARM_REG_IPSR, arm.UC_ARM_REG_APSR_NZCV)
+
+    @property
+    def active(self) -> list[int]:
+        """The nesting stack of exception numbers, after the returns the native interrupt hook did alone
+        (counter.c's m0sim_intr counts them; they are the innermost)."""
+        s = self.m._state
+        if s.native_returns:
+            del self._active[len(self._active) - s.native_returns:]
+            s.native_returns = 0
+        return self._active
 
     def _unmasking_sites(self):
         """The instruction boundaries right after each CPSIE and each MSR to PRIMASK (ARMv6-M B4.2.3: a write
@@ -120,7 +127,7 @@ class Exceptions:
         return self.irq_priority[n - IRQ0]
 
     def execution_priority(self) -> int:
-        prio = min((self.priority(n) for n in self.active), default=4)
+        prio = min(map(self.priority, self.active)) if self.active else 4
         if prio > 0 and self.m._regs.read(arm.UC_ARM_REG_PRIMASK) & 1:
             prio = 0
         return prio
@@ -128,8 +135,14 @@ class Exceptions:
     def highest_pending(self):
         """ICSR.VECTPENDING: the pending exception (an IRQ only when enabled) of the highest priority, then the
         lowest number; PRIMASK and the current execution priority do not count (ARMv6-M B3.2.4)."""
-        candidates = [n for n in self.pending if n < IRQ0 or self.enabled >> (n - IRQ0) & 1]
-        return min(candidates, key=lambda n: (self.priority(n), n), default=None)
+        best, best_key = None, None
+        for n in self.pending:
+            if n >= IRQ0 and not self.enabled >> (n - IRQ0) & 1:
+                continue
+            key = (self.priority(n), n)
+            if best_key is None or key < best_key:
+                best, best_key = n, key
+        return best
 
     def _ready(self):
         """The pending exception that would preempt now, if any (lowest priority value, then lowest number)."""
@@ -157,11 +170,15 @@ class Exceptions:
             alarm = timer.next_alarm_cycle()
             if alarm is not None:
                 self._next_event = min(self._next_event, alarm)
-        budget = min(self.real_cycle_budget, self._next_event)
-        if self.pending and self._ready() is not None:
+        real = self.real_cycle_budget
+        budget = min(real, self._next_event)
+        ready = bool(self.pending) and self._ready() is not None
+        if ready:
             budget = min(budget, now)
         s.cycle_budget = budget
-        s.trap_event = self._trapping and budget < self.real_cycle_budget
+        s.trap_event = self._trapping and budget < real
+        s.event_cycle, s.real_cycle_budget, s.none_ready = self._next_event, real, not ready
+        s.any_pending, s.timer_quiet = bool(self.pending), not (timer.armed or timer.intr or timer.intf)
 
     def _raise_timer_lines(self):
         """TIMER_IRQ_n is a level: pending whenever it is asserted and its handler is not running."""
@@ -181,12 +198,13 @@ class Exceptions:
         self._trapping = traps
         s = self.m._state
         s.trap_event = traps and s.cycle_budget < self.real_cycle_budget
+        s.native_returns_ok = traps
         try:
             self._run(pc, until)
         finally:
             self._trapping = False
             s = self.m._state
-            s.trap_event = s.shadow_stop = s.shadow_trap = 0
+            s.trap_event = s.shadow_stop = s.shadow_trap = s.native_returns_ok = 0
             self._leave_shadow()
 
     def _leave_shadow(self) -> int:
@@ -292,7 +310,7 @@ class Exceptions:
         end (the budget then stops the run at the next block's start)."""
         m, s = self.m, self.m._state
         need = self._next_event - s.cycles - stall
-        stop_at = self._native_boundary(ctypes.byref(s), pc, need)
+        stop_at = self._native_boundary(self._state_ref, pc, need)
         if stop_at:
             s.cycle_budget = self.real_cycle_budget
             s.trap_event = 0
@@ -312,8 +330,9 @@ class Exceptions:
         m, s = self.m, self.m._state
         pc, kind = s.trap_pc, s.trap_kind
         if kind == native.TRAP_BUDGET:
-            stall = give_back(m, pc)
-            if self._ready() is None and m.cycles() < self._next_event:
+            stall = s.trap_stall  # the native counter gave the block at pc back (and went on itself if it could)
+            self._fill_shadow_ok(m._windows[s.cur_window])
+            if s.cycles < self._next_event and self._ready() is None:
                 stop_at = self._boundary(pc, stall)
                 if stop_at is None:  # the budget stops at the next block start
                     m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
@@ -325,15 +344,16 @@ class Exceptions:
                     m.uc.emu_stop()
                     return
                 s.shadow_stop, s.shadow_trap = stop_at + native.SHADOW_DELTA, 1
-                self._shadow_from = pc
                 m._regs.write(arm.UC_ARM_REG_PC, (pc + native.SHADOW_DELTA) | 1)
                 return
         else:
-            self._after_shadow(self._shadow_from, pc)
+            self._after_shadow()
             give_back(m, pc)
-        if m.cycles() >= self._next_tick:
+        if s.cycles >= self._next_tick:
             self.pending.add(SYSTICK)
-        self._raise_timer_lines()
+        timer = self.timer
+        if timer.armed or timer.intr or timer.intf:
+            self._raise_timer_lines()
         m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
         self.take_ready(pc)  # writes PC again when it enters a handler
         self.reschedule()
@@ -362,16 +382,29 @@ class Exceptions:
         of its own (m0sim_align_sp, WFI, after CPSIE or MSR PRIMASK, _sbrk)."""
         if self.m.debugger is not None:
             return False
-        win = self.m._windows[self.m._state.cur_window]
-        blockers = self._shadow_blockers.get(id(win))
-        if blockers is None or blockers[0] is not win:
-            blockers = (win, self._blockers_of(win))
-            self._shadow_blockers[id(win)] = blockers
-        sites = blockers[1]
-        i = int(np.searchsorted(sites, pc))
-        return i == len(sites) or int(sites[i]) > stop_at
+        sites = self._blockers(self.m._windows[self.m._state.cur_window])
+        i = bisect.bisect_left(sites, pc)
+        return i == len(sites) or sites[i] > stop_at
 
-    def _blockers_of(self, win) -> np.ndarray:
+    def _fill_shadow_ok(self, win):
+        """The native counter's copy of `_shadow_can_run`'s blockers for window `win` (0 where a shadow run may not
+        go; all 0, as a window starts, sends every event to Python)."""
+        if not win.shadow_ok_filled:
+            win.shadow_ok[:] = 1
+            base = win.table.base
+            for a in self._blockers(win):
+                if base <= a < base + 2 * len(win.shadow_ok):
+                    win.shadow_ok[(a - base) // 2] = 0
+            win.shadow_ok_filled = True
+
+    def _blockers(self, win) -> list:
+        cached = self._shadow_blockers.get(id(win))
+        if cached is None or cached[0] is not win:
+            cached = (win, self._blockers_of(win))
+            self._shadow_blockers[id(win)] = cached
+        return cached[1]
+
+    def _blockers_of(self, win) -> list:
         """Sorted addresses in window `win` that a shadow run must not cover (see `_shadow_can_run`)."""
         m, t = self.m, win.table
         n = len(t.base_cycles)
@@ -384,13 +417,12 @@ class Exceptions:
             rm, rdn = (code >> 3) & 15, ((code >> 4) & 8) | (code & 7)
             reads_pc = starts & (adr | (hi_reg & ((rm == 15) | (rdn == 15))))
             sites.update((t.base + 2 * np.flatnonzero(reads_pc)).tolist())
-        return np.array(sorted(sites), np.int64)
+        return sorted(sites)
 
-    def _after_shadow(self, pc: int, stop_at: int):
-        """A shadow run of [pc, stop_at) that loaded literals left readable TLB entries of the shadow: dropped,
-        so that the program's own accesses there fault as before (its fetch-only entries are harmless)."""
-        t = self.m._windows[self.m._state.cur_window].table
-        if t.literal_prefix[(stop_at - t.base) // 2] != t.literal_prefix[(pc - t.base) // 2]:
+    def _after_shadow(self):
+        """A shadow run that loaded literals (m0sim_boundary noted it) left readable TLB entries of the shadow:
+        dropped, so that the program's own accesses there fault as before (its fetch-only entries are harmless)."""
+        if self.m._state.shadow_literals:
             codechange.flush_tlb(self.m)
 
     def _run_shadow(self, pc: int, stop_at: int, until: int):
@@ -404,7 +436,7 @@ class Exceptions:
         finally:
             s.shadow_stop = 0
             now = self._leave_shadow()
-            self._after_shadow(pc, stop_at)
+            self._after_shadow()
         if now != stop_at and native.STOP_REASONS.get(s.stop_reason) == "code write":
             give_back(m, now)  # a store changed code: stopped at the next instruction, [now, end) did not run
             codechange.after_stop(m)
@@ -431,7 +463,7 @@ class Exceptions:
         u = self.m.uc
         if n == HARDFAULT and HARDFAULT in self.active:
             raise FirmwareFault(f"lockup: a fault in the HardFault handler at {self.m._where(return_addr)}")
-        if u.reg_read(arm.UC_ARM_REG_CONTROL) & 2:
+        if self.m._regs.read(arm.UC_ARM_REG_CONTROL) & 2:
             raise FirmwareFault(f"{name(n)} taken in thread mode on the process stack (CONTROL.SPSEL), which "
                                 f"m0sim does not model, at {self.m._where(return_addr)}")
         vector = self._vector(n)
@@ -441,12 +473,14 @@ class Exceptions:
             return self.fault(f"the {name(n)} vector 0x{vector:08x} has no Thumb bit", return_addr)
         self.pending.discard(n)
         xpsr_t = XPSR_T if thumb else 0
-        if not self._native_entry(self.m.uc._uch, ctypes.byref(self.m._state), return_addr, xpsr_t, vector, n,
-                                  self._status_ids):
+        if not self._native_entry(self.m.uc._uch, self._state_ref, return_addr, xpsr_t, vector, n,
+                                  self._status_ids, ENTRY_CYCLES):
             self._stack(n, return_addr, xpsr_t, vector)
-        self.active.append(n)
+            self.m.adjust_cycles(ENTRY_CYCLES)
+        active = self.active
+        active.append(n)
+        self.m._state.active_depth = len(active)
         self.taken[n] = self.taken.get(n, 0) + 1
-        self.m.adjust_cycles(ENTRY_CYCLES)
 
     def _stack(self, n: int, return_addr: int, xpsr_t: int, vector: int):
         """Entry's stacking in Python, for a frame the native one leaves (outside SRAM, or on a page of code)."""
@@ -474,10 +508,11 @@ class Exceptions:
             raise FirmwareFault(f"exception return with EXC_RETURN 0x{exc_return:08x}, which m0sim does not "
                                 f"model (active: {', '.join(map(name, self.active)) or 'none'})")
         self.active.pop()
-        back = self._native_return(self.m.uc._uch, ctypes.byref(self.m._state), self._status_ids)
+        self.m._state.active_depth = len(self._active)
+        back = self._native_return(self.m.uc._uch, self._state_ref, self._status_ids, EXIT_CYCLES)
         if back == 1:
             back = self._unstack()
-        self.m.adjust_cycles(EXIT_CYCLES)
+            self.m.adjust_cycles(EXIT_CYCLES)
         if self.timer.armed or self.timer.intr or self.timer.intf:
             self._raise_timer_lines()
         if self.pending:

@@ -17,7 +17,7 @@ from unicorn import arm_const as arm
 from m0sim import codechange, faults, interrupt, memmap, native, timing
 from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
-from m0sim.exceptions import Exceptions
+from m0sim.exceptions import EXIT_CYCLES, Exceptions
 from m0sim.exceptions import name as exception_name
 from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
@@ -53,6 +53,8 @@ class _Window:
         self.table = table
         n = len(table.cycles_prefix)
         self.known = np.zeros(n, np.uint8)  # 1 on each halfword of the decoded ranges (m0sim.codechange)
+        self.shadow_ok = np.zeros(n, np.uint8)  # 1 where a shadow run may go (m0sim.exceptions fills it)
+        self.shadow_ok_filled = False
         for lo, hi in ranges:
             self.known[(lo - table.base) // 2:(hi + 1 - table.base) // 2] = 1
         self.blocks = np.zeros(n, np.dtype(native.BlockEntry))
@@ -157,6 +159,7 @@ class Machine:
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
         owner = self._memory_owner
         self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8) if owner is None else owner._flash
+        self._flash32 = self._flash.view("<u4")
         flash_code = [(a, b) for a, b in self.program.code_ranges if memmap.XIP.contains(a, b - a)]
         code_end = memmap.XIP.base + ((flash_code[-1][1] - memmap.XIP.base + PAGE - 1) // PAGE * PAGE
                                       if flash_code else 0)
@@ -228,6 +231,7 @@ class Machine:
         s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
         s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
         s.known[w] = win.known.ctypes.data
+        s.shadow_ok[w] = win.shadow_ok.ctypes.data
         for a in win.table.sp_writes:  # SP[1:0] ignored on writes: see m0sim.decode.writes_sp_from_register
             if a not in self._sp_hooks:
                 self._sp_hooks.add(a)
@@ -261,7 +265,14 @@ class Machine:
         for htype, fn, begin, end in hooks:
             self._native_hook(htype, fn, begin, end)
         self._regs = FastRegs(self.uc)  # the interrupt hook's register access (semihosting calls)
-        self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
+        # Unicorn's CPU exceptions: m0sim_intr does the simplest exception returns, the rest comes here
+        self._intr_callback = uc.unicorn_py3.unicorn.uccallback(self.uc, uc.unicorn_py3.unicorn.HOOK_INTR_CFUNC)(
+            lambda engine, intno, _key: self._on_interrupt(engine, intno, None))
+        s = self._state
+        s.python_intr = ctypes.cast(self._intr_callback, ctypes.c_void_p).value
+        s.status_ids[:] = (arm.UC_ARM_REG_XPSR, arm.UC_ARM_REG_IPSR, arm.UC_ARM_REG_APSR_NZCV)
+        s.exit_cycles = EXIT_CYCLES
+        self._native_hook(uc.UC_HOOK_INTR, "m0sim_intr", 1, 0)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
         # covers on its slow store path.
         for begin, end in ((0, memmap.SRAM.base - 1), (memmap.SRAM.end, 0xFFFF_FFFF)):
@@ -378,6 +389,11 @@ class Machine:
     def read_word(self, addr: int) -> int:
         """The little-endian word at addr as the core would load it, without touching the XIP counters
         (vector table entries, exception frames)."""
+        if not addr & 3:  # straight from the flash image or SRAM (an interrupt reads its vector here)
+            if memmap.XIP.base <= addr < memmap.XIP.end:
+                return int(self._flash32[(addr - memmap.XIP.base) >> 2])
+            if memmap.SRAM.base <= addr < memmap.SRAM.end:
+                return int(self._sram[(addr - memmap.SRAM.base) >> 2])
         return int.from_bytes(self._read_bytes(addr, 4), "little")
 
     def _write_bytes(self, addr: int, data: bytes):

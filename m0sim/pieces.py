@@ -26,7 +26,4 @@ def give_back(machine, pc: int) -> int:
 
 @functools.cache
 def _native_give_back():
-    fn = native.library().m0sim_give_back
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-    fn.restype = ctypes.c_int64
-    return fn
+    return native.in_hook("m0sim_give_back", [ctypes.c_void_p, ctypes.c_uint32], ctypes.c_int64)

@@ -30,7 +30,10 @@ class FastRegs:
         self._buf = ctypes.c_uint32()
         self._ref = ctypes.byref(self._buf)
         self._handle = engine._uch
-        self._read, self._write = uclib.uc_reg_read, uclib.uc_reg_write
+        held = ctypes.PyDLL(uclib._name)  # keeps the GIL: these short calls happen inside hooks
+        self._read, self._write = held.uc_reg_read, held.uc_reg_write
+        for fn, like in ((self._read, uclib.uc_reg_read), (self._write, uclib.uc_reg_write)):
+            fn.argtypes, fn.restype = like.argtypes, like.restype
 
     def read(self, reg: int) -> int:
         self._read(self._handle, reg, self._ref)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from m0sim import cache, cachefile, memmap, timing
-from m0sim.registers import EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, XPSR_ALIGN, XPSR_T
+from m0sim.registers import EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXCP_EXCEPTION_EXIT, XPSR_ALIGN, XPSR_T
 from m0sim.errors import M0simError
 
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
@@ -52,7 +52,7 @@ CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 
              "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG,
              "SHADOW_LO": SHADOW_LO, "SHADOW_SIZE": SHADOW_SIZE, "SHADOW_DELTA": SHADOW_DELTA,
              "TRAP_ADDR": f"{TRAP_ADDR}u", "TRAP_PHYS": f"{TRAP_PHYS}ull", "TRAP_BUDGET": TRAP_BUDGET,
-             "TRAP_SHADOW": TRAP_SHADOW,
+             "TRAP_SHADOW": TRAP_SHADOW, "EXCP_EXCEPTION_EXIT": EXCP_EXCEPTION_EXIT,
              "XPSR_T_BIT": f"{XPSR_T}u", "XPSR_ALIGN_BIT": f"{XPSR_ALIGN}u",
              "EXC_RETURN_HANDLER": f"{EXC_RETURN_HANDLER}u", "EXC_RETURN_THREAD_MSP": f"{EXC_RETURN_THREAD_MSP}u"}
 
@@ -88,6 +88,19 @@ STATE_FIELDS = [
     ("xip_hit_debt", u64),  # hits counted twice by a stop inside a block, taken back once counted
     ("shadow_stop", u32),  # while a shadow run is on: the shadow address of the instruction to stop before
     ("shadow_trap", u32),  # 1: a shadow run ends at the trap (TRAP_SHADOW) instead of stopping emu_start
+    ("shadow_literals", u32),  # the shadow run m0sim_boundary chose loads PC-relative literals
+    # what m0sim.exceptions tells the native counter so that it can start the run to an event's boundary itself:
+    # the event's cycle, the real cycle budget, whether no exception is ready, and per window a byte per halfword,
+    # 1 where a shadow run may cover the instruction (see Exceptions._shadow_can_run); and the XIP stall the
+    # native give_back of the block at trap_pc took back (TRAP_BUDGET)
+    ("event_cycle", u64), ("real_cycle_budget", u64), ("none_ready", u32), ("shadow_ok", u64 * 2),
+    ("trap_stall", ctypes.c_int64),
+    # exception returns done by m0sim_intr without Python, when nothing can be pending after them: allowed, the
+    # nesting depth, whether any exception is pending, whether the TIMER is quiet (nothing armed or raised), the
+    # returns not yet seen by m0sim.exceptions (which pops its stack by as many), the Python interrupt hook
+    # everything else goes to, the ids of xPSR, IPSR, APSR_NZCV, and the cycles a return costs
+    ("native_returns_ok", u32), ("active_depth", u32), ("any_pending", u32), ("timer_quiet", u32),
+    ("native_returns", u32), ("python_intr", u64), ("status_ids", ctypes.c_int32 * 3), ("exit_cycles", u32),
     ("trap_event", u32),  # 1: the cycle budget is an event's cycle, reaching it goes to the trap (TRAP_BUDGET)
     ("trap_kind", u32), ("trap_pc", u32),  # why the core is at the trap, and the real address it left
     ("given_back_insns", u64), ("given_back_pc", u32), ("given_back_valid", u32),  # m0sim_give_back's last
@@ -125,7 +138,7 @@ def _c_type(ctype) -> tuple[str, str]:
         base, _ = _c_type(ctype._type_)
         return base, f"[{ctype._length_}]"
     return {ctypes.c_uint8: "uint8_t", ctypes.c_uint16: "uint16_t", ctypes.c_uint32: "uint32_t",
-            ctypes.c_uint64: "uint64_t"}[ctype], ""
+            ctypes.c_uint64: "uint64_t", ctypes.c_int64: "int64_t", ctypes.c_int32: "int32_t"}[ctype], ""
 
 
 def _c_struct(name: str, fields) -> list[str]:
@@ -212,6 +225,14 @@ def _compile(source: str, header: str, out: Path):
     if proc.returncode != 0:
         raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")
     out.write_bytes(_sealed(out.read_bytes()))
+
+
+def in_hook(name: str, argtypes, restype=ctypes.c_int):
+    """A function of the library for Python to call from inside a Unicorn hook, keeping the GIL (ctypes.PyDLL):
+    a short call that never calls back, for which releasing and taking the GIL again cost more than the call."""
+    fn = getattr(ctypes.PyDLL(library()._name), name)
+    fn.argtypes, fn.restype = argtypes, restype
+    return fn
 
 
 def callback_address(name: str) -> int:

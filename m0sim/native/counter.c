@@ -215,10 +215,51 @@ static COLD void trap(counter_state_t *s, uc_engine *uc, uint32_t kind, uint32_t
     wr(uc, s, (int)s->reg_ids[15], TRAP_ADDR | 1u);
 }
 
-/* The block starting at a went over a budget: an event's cycle goes to the trap, the real budgets stop. */
+int64_t m0sim_give_back(counter_state_t *s, uint32_t pc);
+uint32_t m0sim_boundary(counter_state_t *s, uint32_t pc, int64_t need);
+
+/* The event's cycle was reached at the start of block a, which is given back: when the event falls inside the
+ * block (or at its end) and no exception is ready, go on to its boundary (Exceptions.on_trap's first half,
+ * without Python): run the block again to its end under a budget, or its part up to the boundary at its shadow
+ * address, which ends at the trap.  Returns 0 when Python must decide (the trap). */
+static int to_boundary(counter_state_t *s, uc_engine *uc, uint32_t a, int64_t stall)
+{
+    if (!s->none_ready || s->cycles >= s->event_cycle || s->cycle_budget != s->event_cycle) return 0;
+    int w = (int)s->cur_window;
+    const uint8_t *ok = (const uint8_t *)(uintptr_t)s->shadow_ok[w];
+    uint32_t stop_at = m0sim_boundary(s, a, (int64_t)(s->event_cycle - s->cycles) - stall);
+    if (!stop_at) { /* at the block's end: run it, the budget stops at the next block's start */
+        const block_t *b = &((const block_t *)(uintptr_t)s->blocks[w])[s->cur_slot];
+        const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+        uint32_t j = (a - s->lo[w]) >> 1;
+        uint64_t budget = s->cycles + (cyc[s->cur_slot + (b->size >> 1)] - cyc[j]) + (uint64_t)stall + 1;
+        if (budget > s->real_cycle_budget) budget = s->real_cycle_budget;
+        s->cycle_budget = budget;
+        s->trap_event = budget < s->real_cycle_budget;
+        wr(uc, s, (int)s->reg_ids[15], a | 1u);
+        return 1;
+    }
+    if (!ok) return 0;
+    for (uint32_t k = (a - s->lo[w]) >> 1; k <= (stop_at - s->lo[w]) >> 1; k++)
+        if (!ok[k]) return 0;
+    s->cycle_budget = s->real_cycle_budget;
+    s->trap_event = 0;
+    s->shadow_stop = stop_at + (uint32_t)SHADOW_DELTA;
+    s->shadow_trap = 1;
+    wr(uc, s, (int)s->reg_ids[15], (a + (uint32_t)SHADOW_DELTA) | 1u);
+    return 1;
+}
+
+/* The block starting at a went over a budget: an event's cycle goes to the boundary or the trap, the real
+ * budgets stop. */
 static COLD void over(counter_state_t *s, uc_engine *uc, uint32_t a)
 {
-    if (s->trap_event && s->insns < s->insn_budget && !s->stop_reason) { trap(s, uc, TRAP_BUDGET, a); return; }
+    if (s->trap_event && s->insns < s->insn_budget && !s->stop_reason) {
+        int64_t stall = m0sim_give_back(s, a);
+        s->trap_stall = stall;
+        if (!to_boundary(s, uc, a, stall)) trap(s, uc, TRAP_BUDGET, a);
+        return;
+    }
     stop(s, uc, STOP_BUDGET, a);
 }
 
@@ -528,7 +569,7 @@ static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value)
 
 /* ids: the Unicorn ids of xPSR, IPSR, APSR_NZCV (after r0-r15 in reg_ids) */
 int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_addr, uint32_t xpsr_t,
-                          uint32_t vector, uint32_t number, const int32_t *ids)
+                          uint32_t vector, uint32_t number, const int32_t *ids, int32_t cycles)
 {
     uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
     uint32_t align = sp & 4u;
@@ -549,11 +590,12 @@ int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_add
     wr(uc, s, ids[1], number);
     wr(uc, s, ids[2], rd(uc, s, ids[2])); /* rebuilds the core's cached mode (see Exceptions._write_ipsr) */
     wr(uc, s, (int)s->reg_ids[PC], vector | 1u);
+    stall(s, cycles);
     return 1;
 }
 
 /* Returns the return address (bit 0 clear), or 1 when the frame is not one this does (Python does it). */
-uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t *ids)
+uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t *ids, int32_t cycles)
 {
     uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
     if (!frame_in_sram(s, sp)) return 1;
@@ -568,21 +610,46 @@ uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t
     wr(uc, s, ids[1], frame[7] & 0x3Fu);
     wr(uc, s, ids[2], rd(uc, s, ids[2]));
     wr(uc, s, (int)s->reg_ids[PC], frame[6] | 1u);
+    stall(s, cycles);
     return frame[6] & ~1u;
 }
 
 /* m0sim.exceptions: the first instruction after pc in the block charged last before which `need` cycles (counted
  * from pc's) have passed, where an event is taken; 0 when there is none (it is reached at the block's end). */
-uint32_t m0sim_boundary(const counter_state_t *s, uint32_t pc, int64_t need)
+uint32_t m0sim_boundary(counter_state_t *s, uint32_t pc, int64_t need)
 {
     int w = (int)s->cur_window;
     const block_t *b = &((const block_t *)(uintptr_t)s->blocks[w])[s->cur_slot];
     const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
     const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
+    const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
     uint32_t j = (pc - s->lo[w]) >> 1, end = s->cur_slot + (b->size >> 1);
     for (uint32_t k = j + 1; k < end; k++) {
         if (ins[k + 1] == ins[k]) continue; /* not an instruction start */
-        if ((int64_t)cyc[k] - (int64_t)cyc[j] >= need) return s->lo[w] + 2 * k;
+        if ((int64_t)cyc[k] - (int64_t)cyc[j] >= need) {
+            s->shadow_literals = lp[k] != lp[j]; /* a shadow run of [pc, k) loads literals */
+            return s->lo[w] + 2 * k;
+        }
     }
     return 0;
+}
+
+/* Unicorn's interrupt hook (UC_HOOK_INTR): an exception return with nothing that could be pending after it (no
+ * pending exception, a quiet TIMER, the next event's cycle not reached by the return's own cycles) is done here,
+ * as Exceptions.leave would do it; everything else goes to the Python hook (Machine._on_interrupt). */
+void m0sim_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+    counter_state_t *s = (counter_state_t *)user;
+    if (intno == EXCP_EXCEPTION_EXIT && s->native_returns_ok && s->active_depth && !s->any_pending
+        && s->timer_quiet && s->cycles + s->exit_cycles < s->event_cycle) {
+        uint32_t pc = rd(uc, s, (int)s->reg_ids[PC]); /* EXC_RETURN with bit 0 clear, as Unicorn leaves it */
+        uint32_t exc_return = (pc & ~0xFu) == 0xFFFFFFF0u ? pc | 1u : pc;
+        if ((exc_return == EXC_RETURN_HANDLER || exc_return == EXC_RETURN_THREAD_MSP)
+            && m0sim_exception_return(uc, s, s->status_ids, (int32_t)s->exit_cycles) != 1) {
+            s->active_depth--;
+            s->native_returns++;
+            return;
+        }
+    }
+    ((void (*)(uc_engine *, uint32_t, void *))(uintptr_t)s->python_intr)(uc, intno, 0);
 }
