@@ -91,7 +91,7 @@ class Exceptions:
         self._native_return = native.in_hook("m0sim_exception_return", [ptr, ptr, ptr, ctypes.c_int32], u32)
         self._native_boundary = native.in_hook("m0sim_boundary", [ptr, u32, ctypes.c_int64], u32)
         self._state_ref = ctypes.byref(machine._state)
-        self._status_ids = (ctypes.c_int32 * 3)(arm.UC_ARM_REG_XPSR, arm.UC_ARM_REG_IPSR, arm.UC_ARM_REG_APSR_NZCV)
+        self._status_ids = ctypes.byref(machine._state.status_ids)
 
     @property
     def active(self) -> list[int]:
@@ -126,9 +126,10 @@ class Exceptions:
             return self.shpr3 >> 30
         return self.irq_priority[n - IRQ0]
 
-    def execution_priority(self) -> int:
-        prio = min(map(self.priority, self.active)) if self.active else 4
-        if prio > 0 and self.m._regs.read(arm.UC_ARM_REG_PRIMASK) & 1:
+    def execution_priority(self, primask: int | None = None) -> int:
+        active = self.active
+        prio = min(map(self.priority, active)) if active else 4
+        if prio > 0 and (self.m._regs.read(arm.UC_ARM_REG_PRIMASK) if primask is None else primask) & 1:
             prio = 0
         return prio
 
@@ -144,12 +145,12 @@ class Exceptions:
                 best, best_key = n, key
         return best
 
-    def _ready(self):
+    def _ready(self, primask: int | None = None):
         """The pending exception that would preempt now, if any (lowest priority value, then lowest number)."""
         if not self.pending:
             return None
         best = self.highest_pending()
-        return best if best is not None and self.priority(best) < self.execution_priority() else None
+        return best if best is not None and self.priority(best) < self.execution_priority(primask) else None
 
     # --- scheduling: what makes the run loop stop --------------------------------------------------------
     def begin(self):
@@ -208,11 +209,15 @@ class Exceptions:
             self._leave_shadow()
 
     def _leave_shadow(self) -> int:
-        """PC in real addresses after a run that may have stopped in the shadow of code (a fault, Ctrl-C)."""
-        regs = self.m._regs
+        """PC in real addresses after a run that may have stopped in the shadow of code (a fault, Ctrl-C), or
+        on its way to the trap (the block it left was given back)."""
+        regs, s = self.m._regs, self.m._state
         pc = regs.read(arm.UC_ARM_REG_PC)
         if native.in_shadow(pc):
             pc -= native.SHADOW_DELTA
+            regs.write(arm.UC_ARM_REG_PC, pc | 1)
+        elif pc == native.TRAP_ADDR and s.trap_kind:
+            pc, s.trap_kind = s.trap_pc, 0
             regs.write(arm.UC_ARM_REG_PC, pc | 1)
         return pc
 
@@ -329,6 +334,7 @@ class Exceptions:
         as the native budget would have, and `run` takes over."""
         m, s = self.m, self.m._state
         pc, kind = s.trap_pc, s.trap_kind
+        s.trap_kind = 0
         if kind == native.TRAP_BUDGET:
             stall = s.trap_stall  # the native counter gave the block at pc back (and went on itself if it could)
             self._fill_shadow_ok(m._windows[s.cur_window])
@@ -346,16 +352,15 @@ class Exceptions:
                 s.shadow_stop, s.shadow_trap = stop_at + native.SHADOW_DELTA, 1
                 m._regs.write(arm.UC_ARM_REG_PC, (pc + native.SHADOW_DELTA) | 1)
                 return
-        else:
+        else:  # the native counter gave back the rest of the block
             self._after_shadow()
-            give_back(m, pc)
         if s.cycles >= self._next_tick:
             self.pending.add(SYSTICK)
         timer = self.timer
         if timer.armed or timer.intr or timer.intf:
             self._raise_timer_lines()
-        m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
-        self.take_ready(pc)  # writes PC again when it enters a handler
+        if not self.take_ready(pc, s.trap_primask):
+            m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
         self.reschedule()
 
     def _run_hooked(self, pc: int, stop_at, until: int):
@@ -444,10 +449,13 @@ class Exceptions:
         return None
 
     # --- entry and return ---------------------------------------------------------------------------------
-    def take_ready(self, return_addr: int):
-        n = self._ready()
-        if n is not None:
-            self.enter(n, return_addr)
+    def take_ready(self, return_addr: int, primask: int | None = None) -> bool:
+        """Take the exception ready to preempt, if any (PRIMASK as given, or read); whether one was taken."""
+        n = self._ready(primask)
+        if n is None:
+            return False
+        self.enter(n, return_addr)
+        return True
 
     def has_handler(self, n: int) -> bool:
         vector = self._vector(n)
@@ -460,27 +468,31 @@ class Exceptions:
     def enter(self, n: int, return_addr: int, thumb: bool = True):
         """Take exception n: stack the frame (return address, and xPSR with EPSR.T = `thumb`: 0 only for a fault
         of the invalid state), switch to handler mode, jump to the vector."""
-        u = self.m.uc
         if n == HARDFAULT and HARDFAULT in self.active:
             raise FirmwareFault(f"lockup: a fault in the HardFault handler at {self.m._where(return_addr)}")
-        if self.m._regs.read(arm.UC_ARM_REG_CONTROL) & 2:
-            raise FirmwareFault(f"{name(n)} taken in thread mode on the process stack (CONTROL.SPSEL), which "
-                                f"m0sim does not model, at {self.m._where(return_addr)}")
         vector = self._vector(n)
         if not vector & 1:
+            self._check_main_stack(n, return_addr)
             if n == HARDFAULT:
                 raise FirmwareFault(f"lockup: the HardFault vector 0x{vector:08x} has no Thumb bit")
             return self.fault(f"the {name(n)} vector 0x{vector:08x} has no Thumb bit", return_addr)
-        self.pending.discard(n)
         xpsr_t = XPSR_T if thumb else 0
-        if not self._native_entry(self.m.uc._uch, self._state_ref, return_addr, xpsr_t, vector, n,
-                                  self._status_ids, ENTRY_CYCLES):
+        done = self._native_entry(self.m.uc._uch, self._state_ref, return_addr, xpsr_t, vector, n,
+                                  self._status_ids, ENTRY_CYCLES)  # checks CONTROL.SPSEL first (2: set)
+        if done != 1:
+            self._check_main_stack(n, return_addr)
             self._stack(n, return_addr, xpsr_t, vector)
             self.m.adjust_cycles(ENTRY_CYCLES)
+        self.pending.discard(n)
         active = self.active
         active.append(n)
         self.m._state.active_depth = len(active)
         self.taken[n] = self.taken.get(n, 0) + 1
+
+    def _check_main_stack(self, n: int, return_addr: int):
+        if self.m._regs.read(arm.UC_ARM_REG_CONTROL) & 2:
+            raise FirmwareFault(f"{name(n)} taken in thread mode on the process stack (CONTROL.SPSEL), which "
+                                f"m0sim does not model, at {self.m._where(return_addr)}")
 
     def _stack(self, n: int, return_addr: int, xpsr_t: int, vector: int):
         """Entry's stacking in Python, for a frame the native one leaves (outside SRAM, or on a page of code)."""

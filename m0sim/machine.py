@@ -270,7 +270,7 @@ class Machine:
             lambda engine, intno, _key: self._on_interrupt(engine, intno, None))
         s = self._state
         s.python_intr = ctypes.cast(self._intr_callback, ctypes.c_void_p).value
-        s.status_ids[:] = (arm.UC_ARM_REG_XPSR, arm.UC_ARM_REG_IPSR, arm.UC_ARM_REG_APSR_NZCV)
+        s.status_ids[:] = [getattr(arm, f"UC_ARM_REG_{r}") for r in native.STATUS_REGS]
         s.exit_cycles = EXIT_CYCLES
         self._native_hook(uc.UC_HOOK_INTR, "m0sim_intr", 1, 0)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
@@ -647,11 +647,11 @@ class Machine:
 
     # --- hooks (Python; none of these runs per instruction) ----------------------------------------------
     def _on_interrupt(self, _uc, intno, _user):
-        regs = self._regs
-        pc = regs.read(arm.UC_ARM_REG_PC)
-        if pc == native.TRAP_ADDR:  # an event's moment, handed over by the native counter
+        if intno == EXCP_BKPT and self._state.trap_kind:  # the BKPT at TRAP_ADDR: an event's moment, handed over
             self.exceptions.on_trap()
             return
+        regs = self._regs
+        pc = regs.read(arm.UC_ARM_REG_PC)
         if intno == EXCP_BKPT:
             insn = int.from_bytes(self._read_bytes(pc, 2), "little")
             if insn == SEMIHOSTING_BKPT:

@@ -56,6 +56,7 @@ CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 
              "XPSR_T_BIT": f"{XPSR_T}u", "XPSR_ALIGN_BIT": f"{XPSR_ALIGN}u",
              "EXC_RETURN_HANDLER": f"{EXC_RETURN_HANDLER}u", "EXC_RETURN_THREAD_MSP": f"{EXC_RETURN_THREAD_MSP}u"}
 
+STATUS_REGS = ("XPSR", "IPSR", "APSR_NZCV", "PRIMASK", "CONTROL")  # the special registers counter.c reads
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
 STATE_FIELDS = [
     # decoded code windows (0: flash, 1: SRAM) and their per-halfword tables (addresses of numpy arrays)
@@ -100,7 +101,9 @@ STATE_FIELDS = [
     # returns not yet seen by m0sim.exceptions (which pops its stack by as many), the Python interrupt hook
     # everything else goes to, the ids of xPSR, IPSR, APSR_NZCV, and the cycles a return costs
     ("native_returns_ok", u32), ("active_depth", u32), ("any_pending", u32), ("timer_quiet", u32),
-    ("native_returns", u32), ("python_intr", u64), ("status_ids", ctypes.c_int32 * 3), ("exit_cycles", u32),
+    ("native_returns", u32), ("python_intr", u64), ("exit_cycles", u32),
+    ("status_ids", ctypes.c_int32 * len(STATUS_REGS)),  # Unicorn's ids of STATUS_REGS, in that order
+    ("trap_primask", u32),  # PRIMASK when the core went to the trap
     ("trap_event", u32),  # 1: the cycle budget is an event's cycle, reaching it goes to the trap (TRAP_BUDGET)
     ("trap_kind", u32), ("trap_pc", u32),  # why the core is at the trap, and the real address it left
     ("given_back_insns", u64), ("given_back_pc", u32), ("given_back_valid", u32),  # m0sim_give_back's last

@@ -207,8 +207,12 @@ static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value);
 
 /* Send the core to the trap (TRAP_ADDR) before the instruction at `at`: a PC written from a hook makes Unicorn
  * leave the current block before it runs anything more and go on at the new PC, inside the same emu_start. */
+static uint32_t rd(uc_engine *uc, const counter_state_t *s, int id);
+enum { ID_XPSR, ID_IPSR, ID_APSR_NZCV, ID_PRIMASK, ID_CONTROL }; /* status_ids (STATUS_REGS) */
+
 static COLD void trap(counter_state_t *s, uc_engine *uc, uint32_t kind, uint32_t at)
 {
+    s->trap_primask = rd(uc, s, s->status_ids[ID_PRIMASK]);
     s->trap_event = 0;
     s->trap_kind = kind;
     s->trap_pc = at;
@@ -502,8 +506,10 @@ void m0sim_shadow_stop(uc_engine *uc, uint64_t address, uint32_t size, void *use
     counter_state_t *s = (counter_state_t *)user;
     if ((uint32_t)address != s->shadow_stop) return;
     if (s->shadow_trap) {
+        uint32_t at = (uint32_t)address - (uint32_t)SHADOW_DELTA;
         s->shadow_stop = s->shadow_trap = 0;
-        trap(s, uc, TRAP_SHADOW, (uint32_t)address - (uint32_t)SHADOW_DELTA);
+        s->trap_stall = m0sim_give_back(s, at); /* [at, end of block) has not run */
+        trap(s, uc, TRAP_SHADOW, at);
     } else {
         ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
     }
@@ -571,10 +577,11 @@ static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value)
 int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_addr, uint32_t xpsr_t,
                           uint32_t vector, uint32_t number, const int32_t *ids, int32_t cycles)
 {
+    if (rd(uc, s, ids[ID_CONTROL]) & 2u) return 2; /* the process stack: not modelled, Python says so */
     uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
     uint32_t align = sp & 4u;
     if (!frame_in_sram(s, sp - align - 32)) return 0;
-    uint32_t xpsr = (rd(uc, s, ids[0]) & ~(XPSR_T_BIT | XPSR_ALIGN_BIT)) | xpsr_t | (align ? XPSR_ALIGN_BIT : 0);
+    uint32_t xpsr = (rd(uc, s, ids[ID_XPSR]) & ~(XPSR_T_BIT | XPSR_ALIGN_BIT)) | xpsr_t | (align ? XPSR_ALIGN_BIT : 0);
     sp -= align + 32;
     uint32_t frame[8];
     for (int k = 0; k < 4; k++) frame[k] = rd(uc, s, (int)s->reg_ids[R0 + k]);
@@ -584,11 +591,11 @@ int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_add
     frame[7] = xpsr;
     uint32_t *to = (uint32_t *)(uintptr_t)(s->sram_image + (sp - SRAM_BASE));
     for (int k = 0; k < 8; k++) to[k] = frame[k];
-    uint32_t handler_mode = rd(uc, s, ids[1]) != 0;
+    uint32_t handler_mode = rd(uc, s, ids[ID_IPSR]) != 0;
     wr(uc, s, (int)s->reg_ids[SP], sp);
     wr(uc, s, (int)s->reg_ids[LR], handler_mode ? EXC_RETURN_HANDLER : EXC_RETURN_THREAD_MSP);
-    wr(uc, s, ids[1], number);
-    wr(uc, s, ids[2], rd(uc, s, ids[2])); /* rebuilds the core's cached mode (see Exceptions._write_ipsr) */
+    wr(uc, s, ids[ID_IPSR], number);
+    wr(uc, s, ids[ID_APSR_NZCV], rd(uc, s, ids[ID_APSR_NZCV])); /* rebuilds the core's cached mode (see Exceptions._write_ipsr) */
     wr(uc, s, (int)s->reg_ids[PC], vector | 1u);
     stall(s, cycles);
     return 1;
@@ -606,9 +613,9 @@ uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t
     wr(uc, s, (int)s->reg_ids[R12], frame[4]);
     wr(uc, s, (int)s->reg_ids[LR], frame[5]);
     wr(uc, s, (int)s->reg_ids[SP], sp + 32 + (frame[7] & XPSR_ALIGN_BIT ? 4u : 0u));
-    wr(uc, s, ids[0], frame[7] & ~XPSR_ALIGN_BIT);
-    wr(uc, s, ids[1], frame[7] & 0x3Fu);
-    wr(uc, s, ids[2], rd(uc, s, ids[2]));
+    wr(uc, s, ids[ID_XPSR], frame[7] & ~XPSR_ALIGN_BIT);
+    wr(uc, s, ids[ID_IPSR], frame[7] & 0x3Fu);
+    wr(uc, s, ids[ID_APSR_NZCV], rd(uc, s, ids[ID_APSR_NZCV]));
     wr(uc, s, (int)s->reg_ids[PC], frame[6] | 1u);
     stall(s, cycles);
     return frame[6] & ~1u;
