@@ -1,0 +1,87 @@
+"""How an interrupt reaches the program: inside the one emu_start of a run, with no hook added and no translation
+dropped (the native counter sends the core to a trap; a boundary inside a block is reached at the code's shadow
+address), and with the same counts as the older ways m0sim still uses (under a debugger, two cores)."""
+
+import pytest
+from test_exceptions import REGS
+
+from m0sim.exceptions import Exceptions
+from m0sim.machine import Machine
+
+# A mix of short and long blocks, literal loads, calls and a table, with a SysTick period that is no multiple of
+# anything in it: its interrupts land on many different instruction boundaries.
+TICKED = REGS + r"""
+volatile uint32_t ticks;
+void isr_systick(void) { ticks++; }
+static const uint16_t table[8] = {3, 1, 4, 1, 5, 9, 2, 6};
+__attribute__((noinline)) static uint32_t mix(uint32_t x, int i)
+{
+    x ^= 0x9E3779B9u + (x << 6) + (x >> 2);
+    return x + table[i & 7] * 2654435761u;
+}
+uint32_t ticked(int reps, uint32_t period)
+{
+    ticks = 0;
+    SYST_RVR = period - 1;
+    SYST_CVR = 0;
+    SYST_CSR = 7;
+    uint32_t x = 1;
+    for (int i = 0; i < reps; i++) {
+        x = mix(x, i);
+        if (x & 1) x = x * 3 + 0x12345678u; else x >>= 1;
+    }
+    SYST_CSR = 0;
+    return x;
+}
+int main(void) { return (int)(ticked(10, 1000) & 0); }
+"""
+PERIOD = 997
+REPS = 20_000
+
+
+@pytest.fixture(scope="module")
+def elf(firmware):
+    return firmware(TICKED)
+
+
+def test_interrupts_are_taken_inside_one_emu_start(elf):
+    m = Machine(elf)
+    starts = []
+    start = m.uc.emu_start
+    m.uc.emu_start = lambda *a, **k: (starts.append(a), start(*a, **k))[1]
+    m.call("ticked", REPS, PERIOD)
+    ticks = int(m.read("ticks", "<u4", 1)[0])
+    assert ticks > 100
+    assert len(starts) == 1  # one per interrupt or two, before the trap
+
+
+def test_interrupts_add_no_hook_and_drop_no_translation(elf):
+    m = Machine(elf)
+    m.call("ticked", 100, PERIOD)  # everything translated once
+    calls = []
+    for name in ("hook_add", "hook_del", "ctl_remove_cache"):
+        real = getattr(m.uc, name)
+        setattr(m.uc, name, lambda *a, _name=name, _real=real, **k: (calls.append(_name), _real(*a, **k))[1])
+    m.call("ticked", REPS, PERIOD)
+    assert int(m.read("ticks", "<u4", 1)[0]) > 100
+    assert calls == []  # a hook on the code was added, then deleted, for each interrupt inside a block
+
+
+def _counts(m):
+    result = m.call("ticked", REPS, PERIOD)
+    st = m.last_stats
+    return (result, int(m.read("ticks", "<u4", 1)[0]), st.instructions, st.cycles, st.taken_branches,
+            st.xip_hits, st.xip_misses, [(f.name, f.calls, f.instructions, f.cycles) for f in st.functions],
+            dict(m.exceptions.taken))
+
+
+def test_the_trap_the_shadow_and_the_hook_give_the_same_counts(elf, monkeypatch):
+    """The default (trap and shadow, inside one emu_start), the stop-and-start loop the two-core lockstep and the
+    debugger use, and that loop without the shadow (a hook on the code, as under GDB) count alike."""
+    default = _counts(Machine(elf))
+    monkeypatch.setattr(Machine, "_run_cores", lambda self, pc, until: self.exceptions.run(pc, until))
+    stopping = _counts(Machine(elf))
+    monkeypatch.setattr(Exceptions, "_shadow_can_run", lambda self, pc, stop_at: False)
+    hooked = _counts(Machine(elf))
+    assert default[1] > 100
+    assert default == stopping == hooked
