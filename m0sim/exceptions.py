@@ -34,7 +34,7 @@ import numpy as np
 import unicorn as uc
 from unicorn import arm_const as arm
 
-from m0sim import codechange, faults, native
+from m0sim import codechange, faults, interrupt, native
 from m0sim.decode import disassembler
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
@@ -240,6 +240,8 @@ class Exceptions:
             m._state.shadow_stop = m._state.shadow_trap = 0
             if native.in_shadow(m._regs.read(arm.UC_ARM_REG_PC)):
                 give_back(m, self._leave_shadow())  # stopped inside a shadow run: [pc, end) did not run
+            if interrupt.requested():
+                raise KeyboardInterrupt  # Ctrl-C (m0sim.interrupt), even if its own exception was lost in a hook
             if m._exit_code is not None:
                 return
             if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on

@@ -9,8 +9,10 @@ every running engine; `emu_start` then returns and the pending KeyboardInterrupt
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 
+STOP_RETRY = 0.01  # seconds between stops of an engine still running after Ctrl-C
 _running = set()  # Unicorn engines inside emu_start on the main thread
 _lock = threading.Lock()
 _pipe = None  # (read fd, write fd) of the wakeup pipe, created with the watcher
@@ -28,11 +30,22 @@ def _watch(read_fd):
         if not data:
             return
         if signal.SIGINT in data:
-            _requested.set()
-            with _lock:
-                engines = list(_running)
-            for engine in engines:
-                engine.emu_stop()
+            stop_all()
+
+
+def stop_all():
+    """Ctrl-C: stop every engine of a `stoppable` body, and again every STOP_RETRY seconds while the body goes
+    on: a stop that finds an engine between two emu_starts is ignored by Unicorn, and the run loop's next
+    emu_start would run on (the run loop raises KeyboardInterrupt when it sees `requested`)."""
+    _requested.set()
+    while _requested.is_set():
+        with _lock:
+            engines = list(_running)
+        if not engines:
+            return
+        for engine in engines:
+            engine.emu_stop()
+        time.sleep(STOP_RETRY)
 
 
 def _ensure_watcher():

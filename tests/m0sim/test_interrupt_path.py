@@ -2,9 +2,14 @@
 dropped (the native counter sends the core to a trap; a boundary inside a block is reached at the code's shadow
 address), and with the same counts as the older ways m0sim still uses (under a debugger, two cores)."""
 
+import threading
+import time
+
 import pytest
 from test_exceptions import REGS
 
+from m0sim import interrupt
+from m0sim.errors import Interrupted
 from m0sim.exceptions import Exceptions
 from m0sim.machine import Machine
 
@@ -85,3 +90,23 @@ def test_the_trap_the_shadow_and_the_hook_give_the_same_counts(elf, monkeypatch)
     hooked = _counts(Machine(elf))
     assert default[1] > 100
     assert default == stopping == hooked
+
+
+def test_ctrl_c_that_finds_the_engine_between_two_runs_still_stops_it(firmware):
+    """Ctrl-C's stop (m0sim.interrupt) arriving while the run loop is between two emu_starts, which Unicorn
+    ignores, and Python's own KeyboardInterrupt not delivered (lost in a hook, or not yet due): the run still
+    ends at once, as interrupted, instead of running on to its budget."""
+    m = Machine(firmware("int main(void){ for (;;) ; }"))
+    start = m.uc.emu_start
+
+    def late_start(*args, **kwargs):
+        m.uc.emu_start = start
+        threading.Thread(target=interrupt.stop_all, daemon=True).start()
+        time.sleep(0.05)  # its first stop lands before the run
+        return start(*args, **kwargs)
+
+    m.uc.emu_start = late_start
+    budget = 300_000_000
+    with pytest.raises(Interrupted, match="interrupted at"):
+        m.run(max_instructions=budget)
+    assert m.instructions() < budget  # stopped by the Ctrl-C, not at its budget
