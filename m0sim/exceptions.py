@@ -68,13 +68,13 @@ class Exceptions:
         self.irq_priority = [0] * N_IRQS
         self.shpr2 = 0  # SVCall priority in bits 31:30
         self.shpr3 = 0  # PendSV 23:22, SysTick 31:30
-        self.taken = {}  # exception number -> times entered, for tests and `monitor stats`
+        self._taken = {}  # exception number -> times entered (see `taken`)
         self.real_cycle_budget = NO_EVENT
         self.systick = next(p for p in machine.bus.peripherals if p.name == "SysTick")
         self.systick.on_change = self.reschedule
         self.timer = next(p for p in machine.bus.peripherals if p.name == "TIMER")
         self.timer.on_change = self.reschedule
-        self._next_tick = self._next_event = NO_EVENT
+        self._next_tick = self._next_event = NO_EVENT  # kept in the native state (counter.c moves them too)
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
         self.slept_cycles = 0  # cycles spent asleep in WFI (beyond the instruction's own), for m0sim.energy
         self._hook_sites = set(machine.python_hook_sites)  # instructions with a Python hook: see _shadow_can_run
@@ -95,13 +95,42 @@ class Exceptions:
 
     @property
     def active(self) -> list[int]:
-        """The nesting stack of exception numbers, after the returns the native interrupt hook did alone
-        (counter.c's m0sim_intr counts them; they are the innermost)."""
-        s = self.m._state
-        if s.native_returns:
-            del self._active[len(self._active) - s.native_returns:]
-            s.native_returns = 0
+        """The nesting stack of exception numbers, after the entries and returns counter.c did alone: it enters
+        SysTick only from thread mode, so after one of its entries the stack is that SysTick or nothing (by its
+        depth), and otherwise its returns popped the innermost."""
+        self._catch_up()
         return self._active
+
+    @property
+    def taken(self) -> dict[int, int]:
+        """Exception number -> times entered, for tests and `monitor stats`."""
+        self._catch_up()
+        return self._taken
+
+    def _catch_up(self):
+        s = self.m._state
+        if s.native_entries:
+            self._active[:] = [SYSTICK] * s.active_depth
+            self._taken[SYSTICK] = self._taken.get(SYSTICK, 0) + s.native_entries
+        elif s.native_returns:
+            del self._active[len(self._active) - s.native_returns:]
+        s.native_entries = s.native_returns = 0
+
+    @property
+    def _next_tick(self) -> int:
+        return self.m._state.tick_cycle
+
+    @_next_tick.setter
+    def _next_tick(self, cycle: int):
+        self.m._state.tick_cycle = cycle
+
+    @property
+    def _next_event(self) -> int:
+        return self.m._state.event_cycle
+
+    @_next_event.setter
+    def _next_event(self, cycle: int):
+        self.m._state.event_cycle = cycle
 
     def _unmasking_sites(self):
         """The instruction boundaries right after each CPSIE and each MSR to PRIMASK (ARMv6-M B4.2.3: a write
@@ -161,11 +190,12 @@ class Exceptions:
     def reschedule(self):
         st, s, timer = self.systick, self.m._state, self.timer
         now = s.cycles
-        self._next_tick = NO_EVENT
-        if st.enabled and st.ctrl & 2 and st.reload:
-            period = st.reload + 1
-            self._next_tick = st.start + ((now - st.start) // period + 1) * period
-        self._next_event = self._next_tick
+        next_tick = NO_EVENT
+        period = st.reload + 1 if st.enabled and st.ctrl & 2 and st.reload else 0
+        if period:
+            next_tick = st.start + ((now - st.start) // period + 1) * period
+        s.tick_period, s.tick_start, s.vtor = period, st.start, self.vtor  # for counter.c's native_take
+        self._next_tick = self._next_event = next_tick
         if timer.armed or timer.intr or timer.intf:  # nothing to raise or schedule otherwise
             self._raise_timer_lines()
             alarm = timer.next_alarm_cycle()
@@ -199,13 +229,13 @@ class Exceptions:
         self._trapping = traps
         s = self.m._state
         s.trap_event = traps and s.cycle_budget < self.real_cycle_budget
-        s.native_returns_ok = traps
+        s.native_exceptions = traps
         try:
             self._run(pc, until)
         finally:
             self._trapping = False
             s = self.m._state
-            s.trap_event = s.shadow_stop = s.shadow_trap = s.native_returns_ok = 0
+            s.trap_event = s.shadow_stop = s.shadow_trap = s.native_exceptions = 0
             self._leave_shadow()
 
     def _leave_shadow(self) -> int:
@@ -489,7 +519,7 @@ class Exceptions:
         active = self.active
         active.append(n)
         self.m._state.active_depth = len(active)
-        self.taken[n] = self.taken.get(n, 0) + 1
+        self._taken[n] = self._taken.get(n, 0) + 1
 
     def _check_main_stack(self, n: int, return_addr: int):
         if self.m._regs.read(arm.UC_ARM_REG_CONTROL) & 2:

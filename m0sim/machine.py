@@ -17,7 +17,7 @@ from unicorn import arm_const as arm
 from m0sim import codechange, faults, interrupt, memmap, native, timing
 from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
-from m0sim.exceptions import EXIT_CYCLES, Exceptions
+from m0sim.exceptions import ENTRY_CYCLES, EXIT_CYCLES, Exceptions
 from m0sim.exceptions import name as exception_name
 from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
@@ -271,7 +271,7 @@ class Machine:
         s = self._state
         s.python_intr = ctypes.cast(self._intr_callback, ctypes.c_void_p).value
         s.status_ids[:] = [getattr(arm, f"UC_ARM_REG_{r}") for r in native.STATUS_REGS]
-        s.exit_cycles = EXIT_CYCLES
+        s.entry_cycles, s.exit_cycles = ENTRY_CYCLES, EXIT_CYCLES
         self._native_hook(uc.UC_HOOK_INTR, "m0sim_intr", 1, 0)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
         # covers on its slow store path.

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from m0sim import cache, cachefile, memmap, timing
+from m0sim.peripherals.ppb import SYSTICK
 from m0sim.registers import EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXCP_EXCEPTION_EXIT, XPSR_ALIGN, XPSR_T
 from m0sim.errors import M0simError
 
@@ -53,6 +54,7 @@ CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 
              "SHADOW_LO": SHADOW_LO, "SHADOW_SIZE": SHADOW_SIZE, "SHADOW_DELTA": SHADOW_DELTA,
              "TRAP_ADDR": f"{TRAP_ADDR}u", "TRAP_PHYS": f"{TRAP_PHYS}ull", "TRAP_BUDGET": TRAP_BUDGET,
              "TRAP_SHADOW": TRAP_SHADOW, "EXCP_EXCEPTION_EXIT": EXCP_EXCEPTION_EXIT,
+             "SYSTICK": SYSTICK, "XIP_BASE": memmap.XIP.base,
              "XPSR_T_BIT": f"{XPSR_T}u", "XPSR_ALIGN_BIT": f"{XPSR_ALIGN}u",
              "EXC_RETURN_HANDLER": f"{EXC_RETURN_HANDLER}u", "EXC_RETURN_THREAD_MSP": f"{EXC_RETURN_THREAD_MSP}u"}
 
@@ -96,12 +98,15 @@ STATE_FIELDS = [
     # native give_back of the block at trap_pc took back (TRAP_BUDGET)
     ("event_cycle", u64), ("real_cycle_budget", u64), ("none_ready", u32), ("shadow_ok", u64 * 2),
     ("trap_stall", ctypes.c_int64),
-    # exception returns done by m0sim_intr without Python, when nothing can be pending after them: allowed, the
+    # exceptions taken and returned from without Python (SysTick's tick into thread mode with nothing else
+    # pending, counter.c's native_take; a return after which nothing can be pending, m0sim_intr): allowed, the
     # nesting depth, whether any exception is pending, whether the TIMER is quiet (nothing armed or raised), the
-    # returns not yet seen by m0sim.exceptions (which pops its stack by as many), the Python interrupt hook
-    # everything else goes to, the ids of xPSR, IPSR, APSR_NZCV, and the cycles a return costs
-    ("native_returns_ok", u32), ("active_depth", u32), ("any_pending", u32), ("timer_quiet", u32),
-    ("native_returns", u32), ("python_intr", u64), ("exit_cycles", u32),
+    # entries and returns not yet seen by m0sim.exceptions (which brings its stack and counts up to date), the
+    # Python interrupt hook everything else goes to, the cycles an entry and a return cost, SysTick's next tick,
+    # the cycle its counter last started from and its period (0: no interrupt), VTOR
+    ("native_exceptions", u32), ("active_depth", u32), ("any_pending", u32), ("timer_quiet", u32),
+    ("native_returns", u32), ("native_entries", u32), ("python_intr", u64), ("entry_cycles", u32),
+    ("exit_cycles", u32), ("tick_cycle", u64), ("tick_start", u64), ("tick_period", u64), ("vtor", u32),
     ("status_ids", ctypes.c_int32 * len(STATUS_REGS)),  # Unicorn's ids of STATUS_REGS, in that order
     ("trap_primask", u32),  # PRIMASK when the core went to the trap
     ("trap_event", u32),  # 1: the cycle budget is an event's cycle, reaching it goes to the trap (TRAP_BUDGET)

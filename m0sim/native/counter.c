@@ -254,14 +254,51 @@ static int to_boundary(counter_state_t *s, uc_engine *uc, uint32_t a, int64_t st
     return 1;
 }
 
-/* The block starting at a went over a budget: an event's cycle goes to the boundary or the trap, the real
- * budgets stop. */
+int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_addr, uint32_t xpsr_t,
+                          uint32_t vector, uint32_t number, const int32_t *ids, int32_t cycles);
+
+/* The word at addr of the flash image or SRAM, as Machine.read_word reads it; 0 elsewhere (no vector). */
+static uint32_t image_word(const counter_state_t *s, uint32_t addr)
+{
+    if (addr & 3u) return 0;
+    if (addr - XIP_BASE < FLASH_SIZE) return *(const uint32_t *)(uintptr_t)(s->flash_image + (addr - XIP_BASE));
+    if (addr - SRAM_BASE < SRAM_SIZE) return *(const uint32_t *)(uintptr_t)(s->sram_image + (addr - SRAM_BASE));
+    return 0;
+}
+
+/* At `at`, the cycle of SysTick's tick reached: take it here, as Exceptions.on_trap would (pend it, take it,
+ * reschedule), when that is all there is to do: thread mode, nothing else pending, a quiet TIMER, PRIMASK clear,
+ * a vector with its Thumb bit, a frame the native entry can stack.  m0sim.exceptions catches up with the entry
+ * (`native_entries`) when it next looks at its stack or counts.  Returns 0 when Python must do it. */
+static int native_take(counter_state_t *s, uc_engine *uc, uint32_t at)
+{
+    if (!s->native_exceptions || s->any_pending || !s->timer_quiet || s->active_depth || !s->tick_period
+        || s->event_cycle != s->tick_cycle || s->cycles < s->tick_cycle)
+        return 0;
+    if (rd(uc, s, s->status_ids[ID_PRIMASK]) & 1u) return 0;
+    uint32_t vector = image_word(s, s->vtor + 4u * SYSTICK);
+    if (!(vector & 1u)) return 0;
+    if (m0sim_exception_entry(uc, s, at, XPSR_T_BIT, vector, SYSTICK, s->status_ids, (int32_t)s->entry_cycles) != 1)
+        return 0;
+    s->active_depth = 1;
+    s->native_entries++;
+    uint64_t now = s->cycles, next = s->tick_start + ((now - s->tick_start) / s->tick_period + 1) * s->tick_period;
+    uint64_t budget = next < s->real_cycle_budget ? next : s->real_cycle_budget;
+    s->tick_cycle = s->event_cycle = next;
+    s->cycle_budget = budget;
+    s->trap_event = budget < s->real_cycle_budget;
+    s->none_ready = 1;
+    return 1;
+}
+
+/* The block starting at a went over a budget: an event's cycle goes to the boundary, to a native SysTick entry
+ * or to the trap; the real budgets stop. */
 static COLD void over(counter_state_t *s, uc_engine *uc, uint32_t a)
 {
     if (s->trap_event && s->insns < s->insn_budget && !s->stop_reason) {
         int64_t stall = m0sim_give_back(s, a);
         s->trap_stall = stall;
-        if (!to_boundary(s, uc, a, stall)) trap(s, uc, TRAP_BUDGET, a);
+        if (!to_boundary(s, uc, a, stall) && !native_take(s, uc, a)) trap(s, uc, TRAP_BUDGET, a);
         return;
     }
     stop(s, uc, STOP_BUDGET, a);
@@ -509,7 +546,7 @@ void m0sim_shadow_stop(uc_engine *uc, uint64_t address, uint32_t size, void *use
         uint32_t at = (uint32_t)address - (uint32_t)SHADOW_DELTA;
         s->shadow_stop = s->shadow_trap = 0;
         s->trap_stall = m0sim_give_back(s, at); /* [at, end of block) has not run */
-        trap(s, uc, TRAP_SHADOW, at);
+        if (!native_take(s, uc, at)) trap(s, uc, TRAP_SHADOW, at);
     } else {
         ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
     }
@@ -647,7 +684,7 @@ uint32_t m0sim_boundary(counter_state_t *s, uint32_t pc, int64_t need)
 void m0sim_intr(uc_engine *uc, uint32_t intno, void *user)
 {
     counter_state_t *s = (counter_state_t *)user;
-    if (intno == EXCP_EXCEPTION_EXIT && s->native_returns_ok && s->active_depth && !s->any_pending
+    if (intno == EXCP_EXCEPTION_EXIT && s->native_exceptions && s->active_depth && !s->any_pending
         && s->timer_quiet && s->cycles + s->exit_cycles < s->event_cycle) {
         uint32_t pc = rd(uc, s, (int)s->reg_ids[PC]); /* EXC_RETURN with bit 0 clear, as Unicorn leaves it */
         uint32_t exc_return = (pc & ~0xFu) == 0xFFFFFFF0u ? pc | 1u : pc;
