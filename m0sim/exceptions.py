@@ -86,6 +86,7 @@ class Exceptions:
             self._hook_sites.add(after)
         self._shadow_blockers = {}  # id(window) -> (window, its sorted blocker addresses)
         self._trapping = False  # events go to `on_trap` (see `run`)
+        self._resume = None  # (pc, stall) of an event on_trap left to `run`
         ptr, u32 = ctypes.c_void_p, ctypes.c_uint32
         self._native_entry = native.in_hook("m0sim_exception_entry", [ptr, ptr, u32, u32, u32, u32, ptr, ctypes.c_int32])
         self._native_return = native.in_hook("m0sim_exception_return", [ptr, ptr, ptr, ctypes.c_int32], u32)
@@ -272,6 +273,13 @@ class Exceptions:
                 give_back(m, self._leave_shadow())  # stopped inside a shadow run: [pc, end) did not run
             if interrupt.requested():
                 raise KeyboardInterrupt  # Ctrl-C (m0sim.interrupt), even if its own exception was lost in a hook
+            if self._resume is not None:  # on_trap stopped the run: the event's boundary needs a hook
+                (pc, stall), self._resume = self._resume, None
+                pc = self.handle_stop(pc, until, stall)
+                if pc is None:
+                    return
+                pc |= 1
+                continue
             if m._exit_code is not None:
                 return
             if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
@@ -290,13 +298,15 @@ class Exceptions:
                 return
             pc |= 1
 
-    def handle_stop(self, pc: int, until: int):
-        """The run stopped before instruction pc for an event: give back the rest of the block, run on to the
-        first instruction boundary at or after the event's cycle, then take what is pending. Returns where to
-        go on (None: the program ended or stopped for another reason on the way)."""
+    def handle_stop(self, pc: int, until: int, stall: int | None = None):
+        """The run stopped before instruction pc for an event: give back the rest of the block (unless that was
+        done, taking back `stall`), run on to the first instruction boundary at or after the event's cycle, then
+        take what is pending. Returns where to go on (None: the program ended or stopped for another reason on
+        the way)."""
         m, s = self.m, self.m._state
         s.stop_reason = 0
-        stall = give_back(m, pc)
+        if stall is None:
+            stall = give_back(m, pc)
         if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
             now = m.cycles() + WFI_CYCLES
             slept = max(0, self._next_event - now)
@@ -375,9 +385,8 @@ class Exceptions:
                 if stop_at is None:  # the budget stops at the next block start
                     m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
                     return
-                if not self._shadow_can_run(pc, stop_at):
-                    self.reschedule()
-                    s.stop_reason = native.CONSTANTS["STOP_BUDGET"]
+                if not self._shadow_can_run(pc, stop_at):  # `run` goes on with a hook at stop_at
+                    self._resume = (pc, stall)
                     m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
                     m.uc.emu_stop()
                     return

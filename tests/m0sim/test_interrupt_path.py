@@ -14,19 +14,24 @@ from m0sim.exceptions import Exceptions
 from m0sim.machine import Machine
 
 # A mix of short and long blocks, literal loads, calls and a table, with a SysTick period that is no multiple of
-# anything in it: its interrupts land on many different instruction boundaries.
+# anything in it: its interrupts land on many different instruction boundaries. With `others`, every 8th tick pends
+# PendSV (taken when the SysTick handler returns), and masked stretches (CPSID/CPSIE) and SVCs get in its way.
 TICKED = REGS + r"""
-volatile uint32_t ticks;
-void isr_systick(void) { ticks++; }
+volatile uint32_t ticks, pendsvs, svcs;
+static int others;
+void isr_systick(void) { if ((++ticks & 7) == 0 && others) ICSR = 1u << 28; }
+void isr_pendsv(void) { pendsvs++; }
+void isr_svcall(void) { svcs++; }
 static const uint16_t table[8] = {3, 1, 4, 1, 5, 9, 2, 6};
 __attribute__((noinline)) static uint32_t mix(uint32_t x, int i)
 {
     x ^= 0x9E3779B9u + (x << 6) + (x >> 2);
     return x + table[i & 7] * 2654435761u;
 }
-uint32_t ticked(int reps, uint32_t period)
+uint32_t ticked(int reps, uint32_t period, int with_others)
 {
     ticks = 0;
+    others = with_others;
     SYST_RVR = period - 1;
     SYST_CVR = 0;
     SYST_CSR = 7;
@@ -34,11 +39,13 @@ uint32_t ticked(int reps, uint32_t period)
     for (int i = 0; i < reps; i++) {
         x = mix(x, i);
         if (x & 1) x = x * 3 + 0x12345678u; else x >>= 1;
+        if (others && (i & 63) == 0) { __asm__ volatile("cpsid i"); x = mix(x, i + 1); __asm__ volatile("cpsie i"); }
+        if (others && (i & 255) == 0) __asm__ volatile("svc #1");
     }
     SYST_CSR = 0;
     return x;
 }
-int main(void) { return (int)(ticked(10, 1000) & 0); }
+int main(void) { return (int)(ticked(10, 1000, 1) & 0); }
 """
 PERIOD = 997
 REPS = 20_000
@@ -54,7 +61,7 @@ def test_interrupts_are_taken_inside_one_emu_start(elf):
     starts = []
     start = m.uc.emu_start
     m.uc.emu_start = lambda *a, **k: (starts.append(a), start(*a, **k))[1]
-    m.call("ticked", REPS, PERIOD)
+    m.call("ticked", REPS, PERIOD, 0)
     ticks = int(m.read("ticks", "<u4", 1)[0])
     assert ticks > 100
     assert len(starts) == 1  # one per interrupt or two, before the trap
@@ -62,33 +69,36 @@ def test_interrupts_are_taken_inside_one_emu_start(elf):
 
 def test_interrupts_add_no_hook_and_drop_no_translation(elf):
     m = Machine(elf)
-    m.call("ticked", 100, PERIOD)  # everything translated once
+    m.call("ticked", 100, PERIOD, 0)  # everything translated once
     calls = []
     for name in ("hook_add", "hook_del", "ctl_remove_cache"):
         real = getattr(m.uc, name)
         setattr(m.uc, name, lambda *a, _name=name, _real=real, **k: (calls.append(_name), _real(*a, **k))[1])
-    m.call("ticked", REPS, PERIOD)
+    m.call("ticked", REPS, PERIOD, 0)
     assert int(m.read("ticks", "<u4", 1)[0]) > 100
     assert calls == []  # a hook on the code was added, then deleted, for each interrupt inside a block
 
 
-def _counts(m):
-    result = m.call("ticked", REPS, PERIOD)
+def _counts(m, reps, period):
+    result = m.call("ticked", reps, period, 1)
     st = m.last_stats
     return (result, int(m.read("ticks", "<u4", 1)[0]), st.instructions, st.cycles, st.taken_branches,
-            st.xip_hits, st.xip_misses, [(f.name, f.calls, f.instructions, f.cycles) for f in st.functions],
+            st.xip_hits, st.xip_misses, [(f.name, f.instructions, f.cycles) for f in st.functions],
             dict(m.exceptions.taken))
 
 
 def test_the_trap_the_shadow_and_the_hook_give_the_same_counts(elf, monkeypatch):
     """The default (trap and shadow, inside one emu_start), the stop-and-start loop the two-core lockstep and the
-    debugger use, and that loop without the shadow (a hook on the code, as under GDB) count alike."""
-    default = _counts(Machine(elf))
+    debugger use, and that loop without the shadow (a hook on the code, as under GDB) count alike: totals, and
+    each function's instructions and cycles (its `calls` count a block given back and run again as two)."""
+    cases = ((REPS, PERIOD), (300, 1000), (2000, 50))
+    default = [_counts(Machine(elf), *case) for case in cases]
+    assert all({11, 14, 15} <= set(c[-1]) for c in default)  # SVCall, PendSV and SysTick were all taken
     monkeypatch.setattr(Machine, "_run_cores", lambda self, pc, until: self.exceptions.run(pc, until))
-    stopping = _counts(Machine(elf))
+    stopping = [_counts(Machine(elf), *case) for case in cases]
     monkeypatch.setattr(Exceptions, "_shadow_can_run", lambda self, pc, stop_at: False)
-    hooked = _counts(Machine(elf))
-    assert default[1] > 100
+    hooked = [_counts(Machine(elf), *case) for case in cases]
+    assert default[0][1] > 100
     assert default == stopping == hooked
 
 
