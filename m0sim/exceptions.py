@@ -25,6 +25,18 @@ What is modelled (ARMv6-M ARM, DDI0419, B1.5; Cortex-M0+ TRM, DDI0484):
   the cycles advance to it. A WFI with nothing that can wake the core ends the run with a clear message.
 Not modelled here: NMI sources, WFE/SEV events (m0sim.soc's two-core loop models them), the process stack (CONTROL.SPSEL), other
 peripherals' IRQs, late arrival and tail-chaining timings, accesses to unmapped memory through HardFault.
+
+How an interrupt runs on the host (one core, no debugger: `run(traps=True)`), all inside one emu_start:
+- the native counter (counter.c) sees the next event's cycle reached at a block start, gives the block back and,
+  when the event falls inside it, runs it again up to the boundary at its shadow address (m0sim.native.SHADOW_DELTA:
+  the same bytes, translated once with a permanent native hook before every instruction, so no hook is added to
+  the code and nothing is translated again);
+- at the boundary, a SysTick tick into thread mode with nothing else pending is taken natively (native_take);
+  anything else goes to the trap, a BKPT whose interrupt hook calls `on_trap`, which decides in Python and goes
+  on by writing PC; a return after which nothing can be pending is done by the native interrupt hook
+  (m0sim_intr), the rest by `leave`. The Python state catches up lazily (`active`, `taken`).
+The stop-and-start loop (`handle_stop`, `_run_to_boundary`) serves the two-core lockstep, the debugger, and the
+events the shadow cannot run (an instruction that reads PC or has a hook of its own): the same counts.
 """
 
 import bisect
