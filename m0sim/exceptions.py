@@ -130,6 +130,17 @@ class Exceptions:
         s.native_entries = s.native_returns = 0
 
     @property
+    def real_cycle_budget(self) -> int:
+        """The run's own cycle budget (the native one is shared with the next event); set by `begin`, and by
+        m0sim.lockstep and the debugger, which stop a core by it. The native counter keeps a copy: a budget
+        that is the real one never goes to the trap."""
+        return self.m._state.real_cycle_budget
+
+    @real_cycle_budget.setter
+    def real_cycle_budget(self, cycle: int):
+        self.m._state.real_cycle_budget = cycle
+
+    @property
     def _next_tick(self) -> int:
         return self.m._state.tick_cycle
 
@@ -221,7 +232,7 @@ class Exceptions:
             budget = min(budget, now)
         s.cycle_budget = budget
         s.trap_event = self._trapping and budget < real
-        s.event_cycle, s.real_cycle_budget, s.none_ready = self._next_event, real, not ready
+        s.event_cycle, s.none_ready = self._next_event, not ready
         s.any_pending, s.timer_quiet = bool(self.pending), not (timer.armed or timer.intr or timer.intf)
 
     def _raise_timer_lines(self):

@@ -175,7 +175,7 @@ class Lockstep:
         if self.asleep[0] is not None:
             self._wake_alone()
         self._set_budget(0, self.budget)
-        p.exceptions.run(p.uc.reg_read(arm.UC_ARM_REG_PC) | 1, self.until[0])
+        p.exceptions.run(p.uc.reg_read(arm.UC_ARM_REG_PC) | 1, self.until[0], traps=True)  # one core: as a Machine
         done = self._after_slice(0)
         if not done and not self.parked[1]:
             self.time = p.cycles()

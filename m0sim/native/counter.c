@@ -295,7 +295,7 @@ static int native_take(counter_state_t *s, uc_engine *uc, uint32_t at)
  * or to the trap; the real budgets stop. */
 static COLD void over(counter_state_t *s, uc_engine *uc, uint32_t a)
 {
-    if (s->trap_event && s->insns < s->insn_budget && !s->stop_reason) {
+    if (s->trap_event && s->cycle_budget < s->real_cycle_budget && s->insns < s->insn_budget && !s->stop_reason) {
         int64_t stall = m0sim_give_back(s, a);
         s->trap_stall = stall;
         if (!to_boundary(s, uc, a, stall) && !native_take(s, uc, a)) trap(s, uc, TRAP_BUDGET, a);

@@ -12,6 +12,7 @@ from m0sim import interrupt
 from m0sim.errors import Interrupted
 from m0sim.exceptions import Exceptions
 from m0sim.machine import Machine
+from m0sim.soc import Pico
 
 # A mix of short and long blocks, literal loads, calls and a table, with a SysTick period that is no multiple of
 # anything in it: its interrupts land on many different instruction boundaries. With `others`, every 8th tick pends
@@ -56,8 +57,9 @@ def elf(firmware):
     return firmware(TICKED)
 
 
-def test_interrupts_are_taken_inside_one_emu_start(elf):
-    m = Machine(elf)
+@pytest.mark.parametrize("kind", [Machine, Pico])  # Pico: both cores, as `m0sim exec` runs, core 1 idle
+def test_interrupts_are_taken_inside_one_emu_start(elf, kind):
+    m = kind(elf)
     starts = []
     start = m.uc.emu_start
     m.uc.emu_start = lambda *a, **k: (starts.append(a), start(*a, **k))[1]
