@@ -10,9 +10,10 @@ check's cost (the on/off ratio of the counted runs, worst workload), and the hos
 (TICKS.elf's CoreMark-like mix with a SysTick every 1,000 cycles against none) with what a 1 kHz SysTick costs
 in speed, beside what one call from Unicorn into Python costs in a minimal Unicorn script: the least an
 interrupt costs whose entry Python decides (a SysTick tick into thread mode with nothing else pending, this
-row's case, is taken and returned from natively, see m0sim.exceptions). The machine is shared and noisy, so the modes run in turn, several rounds, each timed in CPU seconds
-of this process (time spent descheduled does not count), and the best round of each is kept; the ratios
-matter, not the absolute numbers.
+row's case, is taken and returned from natively, see m0sim.exceptions), on a Machine and on the Pico that
+`m0sim exec` runs. The machine is shared and noisy, so the modes run in turn, several rounds, each timed in CPU
+seconds of this process (time spent descheduled does not count), and the best round of each is kept; the
+ratios matter, not the absolute numbers.
 """
 
 import sys

@@ -51,8 +51,8 @@ from m0sim.decode import disassembler
 from m0sim.errors import FirmwareFault
 from m0sim.peripherals.ppb import HARDFAULT, IRQ0, N_IRQS, PENDSV, SVCALL, SYSTICK
 from m0sim.pieces import give_back
-from m0sim.registers import (EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP,  # noqa: F401
-                             EXCP_DATA_ABORT, EXCP_EXCEPTION_EXIT, EXCP_SWI, REG_IDS, REG_NAMES, XPSR_ALIGN, XPSR_T)
+from m0sim.registers import (EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXCP_DATA_ABORT, EXCP_EXCEPTION_EXIT,
+                             EXCP_SWI, REG_IDS, REG_NAMES, XPSR_ALIGN, XPSR_T)
 
 ENTRY_CYCLES = 15  # Cortex-M0+ TRM 3.6.1: worst-case latency, zero wait states
 EXIT_CYCLES = 1 + 8 + 2  # LDM of 8 words (1+N) and a refill (a taken branch); the TRM gives no figure
@@ -100,7 +100,8 @@ class Exceptions:
         self._trapping = False  # events go to `on_trap` (see `run`)
         self._resume = None  # (pc, stall) of an event on_trap left to `run`
         ptr, u32 = ctypes.c_void_p, ctypes.c_uint32
-        self._native_entry = native.in_hook("m0sim_exception_entry", [ptr, ptr, u32, u32, u32, u32, ptr, ctypes.c_int32])
+        self._native_entry = native.in_hook("m0sim_exception_entry",
+                                            [ptr, ptr, u32, u32, u32, u32, ptr, ctypes.c_int32])
         self._native_return = native.in_hook("m0sim_exception_return", [ptr, ptr, ptr, ctypes.c_int32], u32)
         self._native_boundary = native.in_hook("m0sim_boundary", [ptr, u32, ctypes.c_int64], u32)
         self._state_ref = ctypes.byref(machine._state)

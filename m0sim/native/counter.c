@@ -367,7 +367,7 @@ static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *u
 {
     int w;
     if (a == TRAP_ADDR) return; /* the trap: no instruction of the program */
-    if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE) { /* the shadow of code (see m0sim_shadow_stop): charged as the code itself */
+    if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE) { /* the shadow of code: charged as the code itself */
         if (!s->shadow_stop) { stop(s, uc, STOP_UNDECODED, a); return; }
         a -= (uint32_t)SHADOW_DELTA;
     }
@@ -632,7 +632,7 @@ int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_add
     wr(uc, s, (int)s->reg_ids[SP], sp);
     wr(uc, s, (int)s->reg_ids[LR], handler_mode ? EXC_RETURN_HANDLER : EXC_RETURN_THREAD_MSP);
     wr(uc, s, ids[ID_IPSR], number);
-    wr(uc, s, ids[ID_APSR_NZCV], rd(uc, s, ids[ID_APSR_NZCV])); /* rebuilds the core's cached mode (see Exceptions._write_ipsr) */
+    wr(uc, s, ids[ID_APSR_NZCV], rd(uc, s, ids[ID_APSR_NZCV])); /* the core's cached mode: Exceptions._write_ipsr */
     wr(uc, s, (int)s->reg_ids[PC], vector | 1u);
     stall(s, cycles);
     return 1;
