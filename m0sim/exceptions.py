@@ -332,12 +332,7 @@ class Exceptions:
         if stall is None:
             stall = give_back(m, pc)
         if self._wake is not None and self._wake is not True:  # sleep in the WFI at pc until the next tick
-            now = m.cycles() + WFI_CYCLES
-            slept = max(0, self._next_event - now)
-            self.slept_cycles += slept
-            m.adjust_cycles(WFI_CYCLES + slept)
-            s.insns += 1
-            pc += 2
+            pc = self._sleep(pc)
             m.uc.reg_write(arm.UC_ARM_REG_PC, pc | 1)
         elif self._ready() is None and m.cycles() < self._next_event:
             pc = self._run_to_boundary(pc, until, stall)
@@ -706,14 +701,39 @@ class Exceptions:
                 f"Thumb only) at {self.m._where(pc)}; {self.m.registers()}")
 
     def _on_wfi(self, u, addr, _size, _user):
-        """Sleep: stop before the WFI; the run loop advances the cycles to the next event and takes it."""
+        """Sleep: before the WFI, advance the cycles to the next event and take it, here when events go to the
+        trap (`run`), else by stopping the run for `handle_stop`."""
         if self._ready() is not None:
             return  # an exception is already waiting: WFI does not sleep
         if self._next_event == NO_EVENT:
             self.m._stop_with(f"the core waits for an interrupt (WFI) that nothing can raise (no SysTick or TIMER "
                               f"alarm interrupt enabled, no pending exception) at {self.m._where(addr)}")
+        if self._trapping:
+            give_back(self.m, addr)
+            self._take(self._sleep(addr))
+            return
         self._wake = addr
         u.emu_stop()
+
+    def _sleep(self, pc: int) -> int:
+        """The WFI at pc (its block given back) runs and sleeps until the next event; returns the next address."""
+        m, s = self.m, self.m._state
+        now = s.cycles + WFI_CYCLES
+        slept = max(0, self._next_event - now)
+        self.slept_cycles += slept
+        m.adjust_cycles(WFI_CYCLES + slept)
+        s.insns += 1
+        return pc + 2
+
+    def _take(self, pc: int):
+        """At the instruction boundary pc: pend SysTick if its tick has come, raise the TIMER's lines, take what is
+        ready (or go on at pc), reschedule."""
+        if self.m._state.cycles >= self._next_tick:
+            self.pending.add(SYSTICK)
+        self._raise_timer_lines()
+        self.m._regs.write(arm.UC_ARM_REG_PC, pc | 1)
+        self.take_ready(pc)
+        self.reschedule()
 
     def _after_cpsie(self, u, _addr, _size, _user):
         if self.pending and self._ready() is not None:

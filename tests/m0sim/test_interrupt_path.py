@@ -46,7 +46,18 @@ uint32_t ticked(int reps, uint32_t period, int with_others)
     SYST_CSR = 0;
     return x;
 }
-int main(void) { return (int)(ticked(10, 1000, 1) & 0); }
+uint32_t idle(uint32_t n, uint32_t period)
+{
+    ticks = 0;
+    others = 0;
+    SYST_RVR = period - 1;
+    SYST_CVR = 0;
+    SYST_CSR = 7;
+    while (ticks < n) __asm__ volatile("wfi");
+    SYST_CSR = 0;
+    return ticks;
+}
+int main(void) { return (int)((ticked(10, 1000, 1) + idle(3, 1000)) & 0); }
 """
 PERIOD = 997
 REPS = 20_000
@@ -122,3 +133,21 @@ def test_ctrl_c_that_finds_the_engine_between_two_runs_still_stops_it(firmware):
     with pytest.raises(Interrupted, match="interrupted at"):
         m.run(max_instructions=budget)
     assert m.instructions() < budget  # stopped by the Ctrl-C, not at its budget
+
+
+def _idle(m):
+    m.call("idle", 300, PERIOD)
+    st = m.last_stats
+    return st.instructions, st.cycles, m.exceptions.slept_cycles, dict(m.exceptions.taken)
+
+
+def test_a_wfi_idle_loop_sleeps_inside_one_emu_start_with_the_same_counts(elf, monkeypatch):
+    m = Machine(elf)
+    starts = []
+    start = m.uc.emu_start
+    m.uc.emu_start = lambda *a, **k: (starts.append(a), start(*a, **k))[1]
+    default = _idle(m)
+    assert len(starts) == 1  # one per WFI, before it slept in its hook
+    monkeypatch.setattr(Machine, "_run_cores", lambda self, pc, until: self.exceptions.run(pc, until))
+    assert _idle(Machine(elf)) == default
+    assert default[2] > 250 * PERIOD // 2 and default[3][15] == 300
