@@ -735,7 +735,12 @@ class Exceptions:
         self.take_ready(pc)
         self.reschedule()
 
-    def _after_cpsie(self, u, _addr, _size, _user):
+    def _after_cpsie(self, u, addr, _size, _user):
+        """PRIMASK unmasked: a pending exception is taken at this boundary (here when events go to the trap)."""
         if self.pending and self._ready() is not None:
+            if self._trapping:
+                give_back(self.m, addr)
+                self._take(addr)
+                return
             self._wake = True
             u.emu_stop()
