@@ -34,7 +34,8 @@ How an interrupt runs on the host (one core, no debugger: `run(traps=True)`), al
 - at the boundary, a SysTick tick into thread mode with nothing else pending is taken natively (native_take);
   anything else goes to the trap, a BKPT whose interrupt hook calls `on_trap`, which decides in Python and goes
   on by writing PC; a return after which nothing can be pending is done by the native interrupt hook
-  (m0sim_intr), the rest by `leave`. The Python state catches up lazily (`active`, `taken`).
+  (m0sim_intr), the rest by `leave`; a WFI sleeps, and an unmasking CPSIE/MSR takes what is pending, inside
+  their own hooks. The Python state catches up lazily (`active`, `taken`).
 The stop-and-start loop (`handle_stop`, `_run_to_boundary`) serves the two-core lockstep, the debugger, and the
 events the shadow cannot run (an instruction that reads PC or has a hook of its own): the same counts.
 """
