@@ -28,7 +28,7 @@ def give_back(machine, pc: int) -> int:
     if not start <= pc < end:
         return 0  # the block ran to its end (a stop between blocks)
     if machine._given_back == (s.insns, pc):
-        return 0  # already given back at this stop (m0sim.exceptions, then m0sim.lockstep): nothing ran since
+        return 0  # already given back at this stop (m0sim.exceptions, then m0sim.dualcore): nothing ran since
     charged = s.cycles
     native.library().m0sim_settle(ctypes.byref(s), ctypes.c_uint32(pc))  # first: it checks the block's charge
     stall = charged - s.cycles

@@ -38,7 +38,7 @@ SEV = b"\x40\xbf"
 NEVER = 2**63 - 1
 
 
-class Lockstep:
+class DualCore:
     """The run loop of a `m0sim.soc.Pico`: core 0 alone while core 1 waits in the bootrom, both in rounds after."""
 
     def __init__(self, pico, quantum: int = DEFAULT_QUANTUM):
