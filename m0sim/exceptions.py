@@ -75,6 +75,9 @@ class Exceptions:
         self._next_tick = self._next_event = NO_EVENT
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
         self.slept_cycles = 0  # cycles spent asleep in WFI (beyond the instruction's own), for m0sim.energy
+        # A debugger (m0sim.gdbstub) stopped the core before an instruction while _run_to_boundary ran it to an
+        # event: the event is taken at its own boundary, after the resume, not where the debugger stopped.
+        self.held = False
         for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
         for after in self._unmasking_sites():  # a pending exception may come in at the next boundary
@@ -132,7 +135,9 @@ class Exceptions:
         if st.enabled and st.ctrl & 2 and st.reload:
             period = st.reload + 1
             now = self.m.cycles()
-            self._next_tick = st.start + ((now - st.start) // period + 1) * period
+            # max: a stop inside the block that enabled SysTick gives back cycles charged before the write
+            # (m0sim.pieces), so `now` may lie a few cycles before `start`: the first tick is still a period on
+            self._next_tick = st.start + (max(now - st.start, 0) // period + 1) * period
         self._raise_timer_lines()
         alarm = self.timer.next_alarm_cycle()
         self._next_event = min(self._next_tick, NO_EVENT if alarm is None else alarm)
@@ -247,6 +252,10 @@ class Exceptions:
                 m.uc.hook_del(hook)
         if m._exit_code is not None:
             return None
+        if self.held and not s.stop_reason:
+            if m.uc.reg_read(arm.UC_ARM_REG_PC) != stop_at:
+                return None  # stopped before the event's boundary: it stays due for the resume
+            self.held = False  # the debugger stopped at the boundary itself: the event is taken first
         if s.stop_reason and not (stop_at is None and native.STOP_REASONS.get(s.stop_reason) == "budget"
                                   and self.event_due()):
             return None

@@ -401,9 +401,11 @@ class Debugger:
         self._halt(u, k, addr)
 
     def _halt(self, u, k: int, addr: int):
-        """Stop core k before the instruction at addr (through the two-core loop while it runs)."""
+        """Stop core k before the instruction at addr (through the two-core loop while it runs); an interrupt
+        due later in the block waits for the resume (m0sim.exceptions: held)."""
         if self._in_rounds:
             self.threads.dual.halt(k, addr)
+        self._core(k).exceptions.held = True
         u.emu_stop()
 
     def _on_step(self, u, addr, _size, k):
@@ -525,6 +527,7 @@ class Debugger:
             dual._set_budget(0, self._cycle_budget)  # in the rounds it was a slice's end
         pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
         self._skip_break_at[0] = pc if pc in self.breaks else None
+        exc.held = False
         self._stop_pending = None
         next_poll = time.monotonic() + POLL_SECONDS
         while True:
@@ -638,6 +641,7 @@ class Debugger:
         for k in (0, 1):  # the core whose stop GDB heard of resumes from its breakpoint, if it stopped at one
             pc = self.threads.pc(k)
             self._skip_break_at[k] = pc if k == self._reported and pc in self._hooks(k) else None
+            self.threads.core(k).exceptions.held = False
         dual.budget, dual.until = self._cycle_budget, (self.until, m.core1_return)
         m._state.insn_budget = self._insn_budget
         self._stop_pending = None

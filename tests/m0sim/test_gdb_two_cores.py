@@ -51,6 +51,41 @@ int main(void)
 }
 """
 
+# Core 1 in straight-line code with its SysTick every 98 cycles: interrupts fall due inside the blocks stepped.
+TICKING = r"""
+#include <stdio.h>
+#include "multicore.h"
+#define SYST_CSR (*(volatile uint32_t *)0xe000e010u)
+#define SYST_RVR (*(volatile uint32_t *)0xe000e014u)
+#define SYST_CVR (*(volatile uint32_t *)0xe000e018u)
+static uint32_t core1_stack[256];
+volatile uint32_t ticks, sink;
+void isr_systick(void) { ticks++; }
+__attribute__((noinline)) void busy(void)
+{
+    uint32_t a = 1, b = 2, c = 3, d = 4;
+    for (int i = 0; i < 300; i++) {
+        a += b; b ^= c; c += d; d ^= a; a += 3; b += 5; c ^= 7; d += 11;
+        a ^= d; b += a; c ^= b; d += c; a += 13; b ^= 17; c += 19; d ^= 23;
+    }
+    sink = a + b + c + d;
+}
+static void core1_main(void)
+{
+    SYST_RVR = 97; SYST_CVR = 0; SYST_CSR = 7;
+    busy();
+    SYST_CSR = 0;
+    multicore_fifo_push_blocking(ticks);
+}
+int main(void)
+{
+    multicore_launch_core1_with_stack(core1_main, core1_stack, sizeof core1_stack);
+    uint32_t t = multicore_fifo_pop_blocking();
+    printf("ticks %lu sink %lu\n", (unsigned long)t, (unsigned long)sink);
+    return 0;
+}
+"""
+
 ONE_CORE = r"""
 int main(void) { volatile int x = 2; return x + 1; }
 """
@@ -60,8 +95,10 @@ int main(void) { volatile int x = 2; return x + 1; }
 def elves(firmware):
     if shutil.which("gdb-multiarch") is None:
         pytest.fail("gdb-multiarch missing: run `make setup` (installs Debian's gdb-multiarch)")
-    return {name: firmware(source, opt="-O0") for name, source in
-            (("dual", DUAL), ("spin", SPIN), ("one", ONE_CORE))}
+    out = {name: firmware(source, opt="-O0") for name, source in
+           (("dual", DUAL), ("spin", SPIN), ("one", ONE_CORE))}
+    out["ticking"] = firmware(TICKING, opt="-O2")
+    return out
 
 
 def test_info_threads_a_breakpoint_on_core_1_and_the_exit_code(elves):
@@ -97,6 +134,18 @@ def test_break_thread_2_skips_core_0_through_gdbs_own_filter(elves):
     # the stops that answered GDB's continues: at main, core 0 at square (filtered out by GDB), core 1 at square
     stops = re.findall(r"-> b'vCont;c'\nm0sim: rsp <- b'(T05thread:\d;)'", err)
     assert stops == ["T05thread:1;", "T05thread:1;", "T05thread:2;"], stops
+
+
+def test_stepping_a_core_through_its_interrupts_keeps_the_counts_exact(elves):
+    """Forty steps of core 1 while its SysTick falls due inside the blocks stepped (and at the breakpoint's own
+    instruction): each interrupt is taken at its own instruction boundary, none is lost, and the run ends with
+    exactly the counts of `m0sim exec`."""
+    server = Server(elves["ticking"])
+    text = gdb(elves["ticking"], server.port, "break busy", "continue", *["stepi"] * 40, "delete", "continue")
+    code, out, err = server.finish()
+    assert "Thread 2 hit Breakpoint 1, busy" in text and "exited normally" in text, text
+    assert (code, out) == exec_stats(elves["ticking"])[:2]
+    assert STATS.search(err).groups() == exec_stats(elves["ticking"])[2], err
 
 
 def test_thread_packets_and_stepping_a_core(elves):
