@@ -36,8 +36,9 @@ How an interrupt runs on the host (one core, no debugger: `run(traps=True)`), al
   on by writing PC; a return after which nothing can be pending is done by the native interrupt hook
   (m0sim_intr), the rest by `leave`; a WFI sleeps, and an unmasking CPSIE/MSR takes what is pending, inside
   their own hooks. The Python state catches up lazily (`active`, `taken`).
-The stop-and-start loop (`handle_stop`, `_run_to_boundary`) serves the two-core lockstep, the debugger, and the
-events the shadow cannot run (an instruction that reads PC or has a hook of its own): the same counts.
+The stop-and-start loop (`handle_stop`, `_run_to_boundary`) serves the two cores running together (m0sim.dualcore),
+the debugger, and the events the shadow cannot run (an instruction that reads PC or has a hook of its own): the same
+counts.
 """
 
 import bisect
@@ -91,6 +92,9 @@ class Exceptions:
         self._wake = None  # the WFI the run stopped at to sleep until the next event (or True after CPSIE)
         self.slept_cycles = 0  # cycles spent asleep in WFI (beyond the instruction's own), for m0sim.energy
         self._hook_sites = set(machine.python_hook_sites)  # instructions with a Python hook: see _shadow_can_run
+        # A debugger (m0sim.gdbstub) stopped the core before an instruction while _run_to_boundary ran it to an
+        # event: the event is taken at its own boundary, after the resume, not where the debugger stopped.
+        self.held = False
         for addr in machine.instruction_sites(WFI):  # a code hook on each WFI
             machine.uc.hook_add(uc.UC_HOOK_CODE, self._on_wfi, begin=addr, end=addr)
             self._hook_sites.add(addr)
@@ -134,7 +138,7 @@ class Exceptions:
     @property
     def real_cycle_budget(self) -> int:
         """The run's own cycle budget (the native one is shared with the next event); set by `begin`, and by
-        m0sim.lockstep and the debugger, which stop a core by it. The native counter keeps a copy: a budget
+        m0sim.dualcore and the debugger, which stop a core by it. The native counter keeps a copy: a budget
         that is the real one never goes to the trap."""
         return self.m._state.real_cycle_budget
 
@@ -219,7 +223,9 @@ class Exceptions:
         next_tick = NO_EVENT
         period = st.reload + 1 if st.enabled and st.ctrl & 2 and st.reload else 0
         if period:
-            next_tick = st.start + ((now - st.start) // period + 1) * period
+            # max: a stop inside the block that enabled SysTick gives back cycles charged before the write
+            # (m0sim.pieces), so `now` may lie a few cycles before `start`: the first tick is still a period on
+            next_tick = st.start + (max(now - st.start, 0) // period + 1) * period
         s.tick_period, s.tick_start, s.vtor = period, st.start, self.vtor  # for counter.c's native_take
         self._next_tick = self._next_event = next_tick
         if timer.armed or timer.intr or timer.intf:  # nothing to raise or schedule otherwise
@@ -361,6 +367,10 @@ class Exceptions:
             self._run_hooked(resume, stop_at, until)
         if m._exit_code is not None:
             return None
+        if self.held and not s.stop_reason:
+            if m.uc.reg_read(arm.UC_ARM_REG_PC) != stop_at:
+                return None  # stopped before the event's boundary: it stays due for the resume
+            self.held = False  # the debugger stopped at the boundary itself: the event is taken first
         if s.stop_reason and not (stop_at is None and native.STOP_REASONS.get(s.stop_reason) == "budget"
                                   and self.event_due()):
             return None

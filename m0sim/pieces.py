@@ -27,3 +27,16 @@ def give_back(machine, pc: int) -> int:
 @functools.cache
 def _native_give_back():
     return native.in_hook("m0sim_give_back", [ctypes.c_void_p, ctypes.c_uint32], ctypes.c_int64)
+
+
+def retired(machine, pc: int) -> int:
+    """Instructions the core has retired when it is about to run the instruction at pc of the block charged last
+    (a code hook's view): the count less what the block's charge included from pc on."""
+    s = machine._state
+    win = machine._windows[s.cur_window]
+    t = win.table
+    start = t.base + 2 * s.cur_slot
+    end = start + int(win.blocks[s.cur_slot]["size"])
+    if not start <= pc < end:
+        return s.insns
+    return s.insns - (int(t.insns_prefix[(end - t.base) // 2]) - int(t.insns_prefix[(pc - t.base) // 2]))
