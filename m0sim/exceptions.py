@@ -453,10 +453,11 @@ class Exceptions:
 
     def _shadow_can_run(self, pc: int, stop_at: int) -> bool:
         """Whether [pc, stop_at) may run at its shadow address (m0sim.native.SHADOW_DELTA): not under a
-        debugger (its breakpoints are hooks on the real addresses), and no instruction in it, nor the one at
-        stop_at, that reads PC other than as a literal load (ADR; ADD, CMP or MOV with PC) or that has a hook
-        of its own (m0sim_align_sp, WFI, after CPSIE or MSR PRIMASK, _sbrk)."""
-        if self.m.debugger is not None:
+        debugger (its breakpoints and steps are hooks on the real addresses; it is set on the Pico, core 0, whose
+        memory core 1 maps), and no instruction in it, nor the one at stop_at, that reads PC other than as a
+        literal load (ADR; ADD, CMP or MOV with PC) or that has a hook of its own (m0sim_align_sp, WFI, after
+        CPSIE or MSR PRIMASK, _sbrk)."""
+        if (self.m._memory_owner or self.m).debugger is not None:
             return False
         sites = self._blockers(self.m._windows[self.m._state.cur_window])
         i = bisect.bisect_left(sites, pc)
