@@ -2,10 +2,13 @@
 dropped (the native counter sends the core to a trap; a boundary inside a block is reached at the code's shadow
 address), and with the same counts as the older ways m0sim still uses (under a debugger, two cores)."""
 
+import signal
+import sys
 import threading
 import time
 
 import pytest
+import unicorn as uc
 from test_exceptions import REGS
 
 from m0sim import interrupt
@@ -138,6 +141,33 @@ def test_ctrl_c_that_finds_the_engine_between_two_runs_still_stops_it(firmware):
     with pytest.raises(Interrupted, match="interrupted at"):
         m.run(max_instructions=budget)
     assert m.instructions() < budget  # stopped by the Ctrl-C, not at its budget
+
+
+def test_ctrl_c_on_the_first_line_of_a_hook_is_noted_not_printed_and_lost():
+    """Python runs its SIGINT handler at the next line it executes: during a run, often the first line of a
+    Unicorn hook's ctypes callback, outside the binding's guard, where a KeyboardInterrupt is printed as ignored
+    (a traceback) and lost. Inside a `stoppable` body the handler only notes the request there (the watcher's
+    stops and the run loop's `requested` end the run), and raises KeyboardInterrupt anywhere else."""
+    engine = uc.Uc(uc.UC_ARCH_ARM, uc.UC_MODE_THUMB)
+    engine.mem_map(0, 0x1000)
+    engine.mem_write(0, b"\x00\xbf" * 4)  # NOPs
+    noted = []
+
+    def hook(_u, _addr, _size, _user):
+        wrapper = sys._getframe(1)  # the binding's callback wrapper: its first line is where Ctrl-C lands
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, wrapper)
+        noted.append(interrupt.requested())
+
+    engine.hook_add(uc.UC_HOOK_CODE, hook)
+    try:
+        with interrupt.stoppable(engine):
+            engine.emu_start(1, 8, count=1)
+            with pytest.raises(KeyboardInterrupt):
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, sys._getframe())
+        assert noted == [True]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after the body
+    finally:
+        interrupt._requested.clear()  # no Ctrl-C really came: later runs outside a body must not see one
 
 
 def _idle(m):
