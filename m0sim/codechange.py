@@ -40,6 +40,11 @@ def watch_pages(machine, win):
         for page in range((lo - memmap.SRAM.base) >> native.CODE_PAGE_BITS,
                           ((hi - 1 - memmap.SRAM.base) >> native.CODE_PAGE_BITS) + 1):
             s.sram_code_pages[page >> 5] |= 1 << (page & 31)
+    flush_tlb(machine)
+
+
+def flush_tlb(machine):
+    """Drop Unicorn's TLB entries: the next access of each page asks m0sim_tlb_fill again."""
     lib = uc.unicorn_py3.unicorn.uclib
     lib.uc_ctl(machine.uc._uch, ctypes.c_int(uc.UC_CTL_TLB_FLUSH | (uc.UC_CTL_IO_WRITE << 30)))  # uc_ctl_flush_tlb
 
@@ -76,6 +81,7 @@ def forget(machine, w: int, lo: int, hi: int):
     if last <= first:
         return
     win.known[first:last] = 0
+    win.shadow_ok[first:last] = 0  # decoded anew before it runs again (m0sim.exceptions)
     blocks = win.blocks[:n]
     slots = np.arange(n)
     over = np.flatnonzero((blocks["size"] > 0) & (slots < last) & (slots + blocks["size"] // 2 > first))

@@ -11,7 +11,7 @@ import sys
 
 from m0sim.errors import FirmwareFault
 from m0sim.gdbstub import Debugger, Gone, Killed, Reset
-from m0sim.machine import Machine
+from m0sim.soc import Pico
 from m0sim.rsp import Connection, Disconnected, listen
 
 
@@ -108,8 +108,9 @@ def serve(program, port: int, clock_hz: int, max_cycles_seconds: float, out=None
         server.close()
 
 
-def _machine(program, clock_hz: int) -> Machine:
-    return Machine(program, clock_hz=clock_hz, alignment_faults=True)  # as `m0sim exec` runs it
+def _machine(program, clock_hz: int) -> Pico:
+    """Both cores, as `m0sim exec` runs a program (core 1 waits in the bootrom unless it is launched)."""
+    return Pico(program, clock_hz=clock_hz, alignment_faults=True)
 
 
 def _goodbye(lobby: Lobby):

@@ -16,6 +16,15 @@ and the step ends where it would have without the interrupt.
 Counting stays exact: every stop gives back the unexecuted rest of the block charged last (m0sim.pieces), so
 the cycles after any mix of steps, breakpoints and continues equal those of an uninterrupted run
 (tests/m0sim/test_gdbstub.py).
+
+Both cores (m0sim.gdbcores): core 0 is thread 1, core 1 thread 2. While core 1 waits in the bootrom the program
+runs as above, on core 0 alone; once it is launched, every resume runs the two-core loop (m0sim.dualcore) in
+all-stop mode: both cores run in their rounds, a breakpoint stops whichever core reaches it (the other stops
+where its round had it) and the stop names that core's thread, so the counts of a run stopped at breakpoints
+equal those of an uninterrupted one. A step of one core runs the rounds until that core has retired one
+instruction (with `maskisr auto`, not counting an interrupt handler it entered meanwhile): the other core runs
+on with it as the rounds let it, up to a quantum; the order in which GDB resumes does not freeze it
+(no scheduler locking). Watchpoints watch core 0's accesses.
 """
 
 import sys
@@ -27,11 +36,12 @@ import unicorn as uc
 from unicorn import arm_const as arm
 
 from m0sim import codechange, interrupt, memmap, native
-from m0sim.errors import FirmwareFault
+from m0sim.errors import BudgetExhausted, FirmwareFault
 from m0sim.exceptions import PENDSV
+from m0sim.gdbcores import Threads
 from m0sim.gdbflash import FlashLoad
-from m0sim.gdbtarget import MEMORY_MAP_XML, REGISTERS, TARGET_XML, Refused, peek_peripheral
-from m0sim.pieces import give_back
+from m0sim.gdbtarget import MEMORY_MAP_XML, REGISTER_NUMBER, REGISTERS, TARGET_XML, Refused, peek_peripheral
+from m0sim.pieces import give_back, retired
 from m0sim.rsp import INTERRUPT, Connection, Disconnected, unescape
 from m0sim.stats import RunStats
 
@@ -85,14 +95,22 @@ class Debugger:
         self.once = once
         self.maskisr = maskisr
         self.m = None
-        self.breaks: dict[int, int] = {}  # address -> hook handle
+        self.breaks: dict[int, int] = {}  # address -> hook handle, on core 0
+        self.breaks1: dict[int, int] = {}  # the same on core 1, once it exists
+        self.threads = None  # m0sim.gdbcores.Threads of the machine served
+        self._g_core = 0  # the core whose registers g/G/p/P read and write (Hg)
+        self._c_core = 0  # the core a `c`/`s` packet resumes (Hc)
+        self._stopped = 0  # the core the last stop reply named
+        self._reported = 0  # the same when the current resume began
+        self._step = None  # (core, instructions retired, exception depth) of a step on two cores
+        self._in_rounds = False  # the two-core loop is running: a stop goes through its `halt`
         self.watches: dict[tuple, Watch] = {}
         self._wanted_breaks = dict.fromkeys(breakpoints or ())
         self._wanted_watches = list(watches or ())
         self._pending_ram_writes = list(ram_writes)
         self._ram_writes = []  # GDB's SRAM writes since the last resume: part of a `load` if one follows
         self._flash_load = None
-        self._skip_break_at = None
+        self._skip_break_at = [None, None]  # per core: resuming from a breakpoint at this address
         self._watch_hit = None  # (kind, addr) of an access seen; stop before the next instruction
         self._stop_pending = None
         self._step_hook = None
@@ -112,6 +130,7 @@ class Debugger:
     # --- plugged into Machine._execute --------------------------------------------------------------------
     def drive(self, machine, pc: int, until: int):
         self.m = machine
+        self.threads = Threads(machine)
         machine.uc.reg_write(arm.UC_ARM_REG_PC, pc)
         for addr, data in self._pending_ram_writes:
             machine._write_bytes(addr, data)
@@ -123,6 +142,10 @@ class Debugger:
         # what the run's budget (--max-seconds) grants; granted again each time it runs out under GDB
         self._allowance = (s.insn_budget - s.insns, machine.exceptions.real_cycle_budget - s.cycles)
         self._insn_budget = s.insn_budget
+        self._cycle_budget = machine.exceptions.real_cycle_budget
+        if self.threads.dual is not None:
+            self.threads.dual.budget = self._cycle_budget
+            self.threads.dual.until = (until, machine.core1_return)
         self._serve()
 
     # --- the command loop ---------------------------------------------------------------------------------
@@ -162,36 +185,47 @@ class Debugger:
         if text.startswith("qXfer:memory-map:read::"):
             return _xfer(MEMORY_MAP_XML, text)
         if text == "?":
-            return f"S{SIGTRAP:02x}"
+            return self._with_thread(f"T{SIGTRAP:02x}") if self.threads.two else f"S{SIGTRAP:02x}"
         if text in ("qAttached",):
             return "1"
-        if text.startswith(("Hg", "Hc")) or text == "qSymbol::":
+        if text.startswith(("Hg", "Hc")):
+            k = self.threads.core_of(text[2:], self._stopped)
+            if text[1] == "g":
+                self._g_core = k
+            else:
+                self._c_core = k
+            return "OK"
+        if text == "qSymbol::":
             return "OK"
         if text == "qC":
-            return "QC1"
+            return f"QC{self._stopped + 1:x}"
         if text == "qfThreadInfo":
-            return "m1"
+            return "m" + ",".join(f"{t:x}" for t in self.threads.ids())
         if text == "qsThreadInfo":
             return "l"
+        if text.startswith("qThreadExtraInfo,"):
+            return self.threads.describe(self.threads.core_of(text[17:], self._stopped)).encode().hex()
         if text.startswith("T"):  # is thread alive
+            self.threads.core_of(text[1:], self._stopped)
             return "OK"
         if text == "vCont?":
             return "vCont;c;C;s;S"
         if text.startswith("vCont;"):
-            action = text[6:].split(";")[0].split(":")[0]
-            return self._resume(step=action[:1] in ("s", "S"))
+            return self._resume(self._vcont_step(text[6:]))
         if text.startswith("vFlash"):
             return self._flash(text, raw)
         if cmd in ("c", "C", "s", "S"):
             if cmd in "cs" and len(text) > 1:  # optional resume address
-                self.m.uc.reg_write(arm.UC_ARM_REG_PC, int(text[1:], 16) | 1)
-            return self._resume(step=cmd in "sS")
+                if not self.threads.set_reg(self._c_core, REGISTER_NUMBER["pc"], int(text[1:], 16)):
+                    return "E01"
+            return self._resume(self._c_core if cmd in "sS" else None)
         if cmd == "g":
             return "".join(_hex32(self._reg(i)) for i in range(len(REGISTERS)))
         if cmd == "G":
             data = bytes.fromhex(text[1:])
             for i in range(min(len(data) // 4, len(REGISTERS))):
-                self._set_reg(i, int.from_bytes(data[4 * i:4 * i + 4], "little"))
+                if not self._set_reg(i, int.from_bytes(data[4 * i:4 * i + 4], "little")):
+                    return "E01"
             return "OK"
         if cmd == "p":
             n = int(text[1:], 16)
@@ -201,8 +235,7 @@ class Debugger:
             n = int(n, 16)
             if n >= len(REGISTERS):
                 return "E00"
-            self._set_reg(n, int.from_bytes(bytes.fromhex(value), "little"))
-            return "OK"
+            return "OK" if self._set_reg(n, int.from_bytes(bytes.fromhex(value), "little")) else "E01"
         if cmd == "m":
             addr, length = (int(x, 16) for x in text[1:].split(","))
             data = self._read(addr, length)
@@ -231,15 +264,27 @@ class Debugger:
 
     # --- registers and memory -----------------------------------------------------------------------------
     def _reg(self, n: int) -> int:
-        value = self.m.uc.reg_read(REGISTERS[n].uc_id)
-        if REGISTERS[n].name == "xpsr":
-            value |= 1 << 24  # the Thumb bit: always set on ARMv6-M
-        return value
+        return self.threads.reg(self._g_core, n)
 
-    def _set_reg(self, n: int, value: int):
-        if REGISTERS[n].name == "pc":
-            value |= 1
-        self.m.uc.reg_write(REGISTERS[n].uc_id, value)
+    def _set_reg(self, n: int, value: int) -> bool:
+        return self.threads.set_reg(self._g_core, n, value)
+
+    def _vcont_step(self, actions: str) -> int | None:
+        """The core a vCont's actions step (`s:2`, or `s` for the current one), None when they only continue.
+        In all-stop mode the other core runs with the step whatever its action (see the module docstring)."""
+        for action in actions.split(";"):
+            kind, _, tid = action.partition(":")
+            if kind[:1] in ("s", "S"):
+                return self.threads.core_of(tid, self._c_core) if tid else self._c_core
+        return None
+
+    def _with_thread(self, reply):
+        """A stop reply with the thread of the core that stopped, when the program has two threads (which GDB then
+        selects: so does the stub)."""
+        if isinstance(reply, str) and reply.startswith("T") and self.threads.two and "thread:" not in reply:
+            self._g_core = self._c_core = self._stopped
+            return f"{reply}thread:{self._stopped + 1:x};"
+        return reply
 
     @staticmethod
     def _memory(addr: int, length: int) -> bool:
@@ -248,8 +293,8 @@ class Debugger:
     def _read(self, addr, length):
         if self._memory(addr, length):
             return self.m._read_bytes(addr, length)
-        try:  # a peripheral register: only one that reads without side effects, at no cost
-            return peek_peripheral(self.m.bus, addr, length)
+        try:  # a peripheral register (of the selected core): only one that reads without side effects, at no cost
+            return peek_peripheral((self.threads.core(self._g_core) or self.m).bus, addr, length)
         except Refused as why:
             self.err(f"m0sim: GDB read refused: {why}")
             return None
@@ -311,33 +356,70 @@ class Debugger:
         return ""
 
     def _sync_breaks(self):
-        """Give the core a code hook at exactly the wanted breakpoints, changing only the difference. GDB
+        """Give each core a code hook at exactly the wanted breakpoints, changing only the difference. GDB
         removes every breakpoint at each stop and inserts them all again at each resume (each step of a
         `next` too): hooking and unhooking them all each time, with the retranslation every change forces,
         made thousands of breakpoints crawl; an unchanged set now costs nothing."""
-        for addr in [a for a in self.breaks if a not in self._wanted_breaks]:
-            self._remove_break(addr)
-        for addr in self._wanted_breaks:
-            self._add_break(addr)
+        for k in (0, 1):
+            if self._core(k) is None:
+                continue
+            for addr in [a for a in self._hooks(k) if a not in self._wanted_breaks]:
+                self._remove_break(addr, k)
+            for addr in self._wanted_breaks:
+                self._add_break(addr, k)
 
-    def _add_break(self, addr: int):
-        if addr in self.breaks:
+    def _hooks(self, k: int) -> dict[int, int]:
+        return self.breaks1 if k else self.breaks
+
+    def _core(self, k: int):
+        """Core k's Machine (core 1's once it exists)."""
+        return self.m if k == 0 else self.threads.core(1) if self.threads is not None else None
+
+    def _add_break(self, addr: int, k: int = 0):
+        hooks, u = self._hooks(k), self._core(k).uc
+        if addr in hooks:
             return
-        self.breaks[addr] = self.m.uc.hook_add(uc.UC_HOOK_CODE, self._on_break, begin=addr, end=addr)
-        self.m.uc.ctl_remove_cache(addr, addr + 2)  # blocks translated before must call the new hook
+        if k:
+            hooks[addr] = u.hook_add(uc.UC_HOOK_CODE, self._on_break, user_data=k, begin=addr, end=addr)
+        else:
+            hooks[addr] = u.hook_add(uc.UC_HOOK_CODE, self._on_break, begin=addr, end=addr)
+        u.ctl_remove_cache(addr, addr + 2)  # blocks translated before must call the new hook
 
-    def _remove_break(self, addr: int):
-        hook = self.breaks.pop(addr, None)
+    def _remove_break(self, addr: int, k: int = 0):
+        hook = self._hooks(k).pop(addr, None)
         if hook is not None:
-            self.m.uc.hook_del(hook)
-            self.m.uc.ctl_remove_cache(addr, addr + 2)
+            u = self._core(k).uc
+            u.hook_del(hook)
+            u.ctl_remove_cache(addr, addr + 2)
 
-    def _on_break(self, u, addr, _size, _user):
-        if self._skip_break_at == addr:  # resuming from this very breakpoint
-            self._skip_break_at = None
+    def _on_break(self, u, addr, _size, k):
+        k = k or 0  # core 0's hooks carry no user data
+        if self._skip_break_at[k] == addr:  # resuming from this very breakpoint
+            self._skip_break_at[k] = None
             return
         self._stop_pending = SIGTRAP, ""
+        self._halt(u, k, addr)
+
+    def _halt(self, u, k: int, addr: int):
+        """Stop core k before the instruction at addr (through the two-core loop while it runs); an interrupt
+        due later in the block waits for the resume (m0sim.exceptions: held)."""
+        if self._in_rounds:
+            self.threads.dual.halt(k, addr)
+        self._core(k).exceptions.held = True
         u.emu_stop()
+
+    def _on_step(self, u, addr, _size, k):
+        """A step on two cores: stop core k at the first instruction boundary after it retired one (with maskisr
+        auto, not inside an interrupt handler entered during the step)."""
+        _core, start, depth = self._step
+        core = self.threads.core(k)
+        if retired(core, addr) <= start:
+            return
+        exc = core.exceptions
+        if self.maskisr == "auto" and len(exc.active) > depth and exc.active[-1] >= PENDSV:
+            return
+        self._stop_pending = SIGTRAP, ""
+        self._halt(u, k, addr)
 
     def _add_watch(self, addr: int, length: int, kind: int):
         key = (addr, length, kind)
@@ -364,37 +446,43 @@ class Debugger:
         if self._watch_hit is None:
             self._watch_hit = key
 
-    def _after_access(self, u, _addr, _size, _user):
+    def _after_access(self, u, pc, _size, _user):
         """Runs before every instruction while watchpoints exist: stop here if the last one hit one."""
         if self._watch_hit is not None:
-            self._stop_for_watch(u)
+            self._stop_for_watch(u, pc)
 
-    def _stop_for_watch(self, u):
+    def _stop_for_watch(self, u, pc: int):
         addr, _length, kind = self._watch_hit
         self._watch_hit = None
         self._stop_pending = SIGTRAP, f"{WATCH_KINDS[kind]}:{addr:x};"
-        u.emu_stop()
+        self._halt(u, 0, pc)
 
     # --- running ------------------------------------------------------------------------------------------
-    def _resume(self, step: bool):
+    def _resume(self, step_core: int | None):
+        """Resume (a step of core `step_core`, or a continue when None) and answer with the stop reply."""
         if self._fault is not None:
             self.conn.send(f"X{self._fault[0]:02x}")
             raise self._fault[1]
         self._ram_writes = []
         answered, self._step_answered = self._step_answered, False
-        if step and answered:
-            return f"T{SIGTRAP:02x}"
+        if step_core is not None and answered:
+            return self._with_thread(f"T{SIGTRAP:02x}")
         self._hits_owed = 0
-        active = len(self.m.exceptions.active)
-        reply = self._run(step, self.conn.poll_interrupt)
-        exc = self.m.exceptions
-        if step and self.maskisr == "auto" and reply == f"T{SIGTRAP:02x}" and len(exc.active) > active \
-                and exc.active[-1] >= PENDSV:  # an interrupt (a fault or an SVC is the step's own doing)
-            reply = self._finish_handlers(active)
+        self._reported, self._stopped = self._stopped, 0
+        if self.threads.both_running():
+            reply = self._run_both(step_core, self.conn.poll_interrupt)
+        else:
+            step = step_core == 0
+            active = len(self.m.exceptions.active)
+            reply = self._run(step_core, self.conn.poll_interrupt)
+            exc = self.m.exceptions
+            if step and self.maskisr == "auto" and reply == f"T{SIGTRAP:02x}" and len(exc.active) > active \
+                    and exc.active[-1] >= PENDSV and not self.threads.both_running():
+                reply = self._finish_handlers(active)  # an interrupt (a fault or an SVC is the step's own doing)
         if reply is _RESUMED:
             self.conn.send(f"W{self.m._exit_code & 0xFF:02x}")
         self._step_answered = isinstance(reply, str) and "watch:" in reply
-        return reply
+        return self._with_thread(reply)
 
     def _finish_handlers(self, depth: int):
         """maskisr auto: the step took an interrupt (PendSV, SysTick or an IRQ: what a Cortex-M's C_MASKINTS
@@ -415,18 +503,31 @@ class Debugger:
         hook = m.uc.hook_add(uc.UC_HOOK_CODE, arrived, begin=back, end=back)
         m.uc.ctl_remove_cache(back, back + 2)
         try:
-            return self._run(False, self.conn.poll_interrupt)
+            return self._run(None, self.conn.poll_interrupt)
         finally:
             m.uc.hook_del(hook)
             m.uc.ctl_remove_cache(back, back + 2)
 
-    def _run(self, step: bool, poll):
-        """Run until a stop GDB should hear of; its stop reply, or _RESUMED when the program exited."""
+    def _run(self, step_core: int | None, poll):
+        """Run core 0 alone (core 1 waits in the bootrom) until a stop GDB should hear of; its stop reply, or
+        _RESUMED when the program exited. A step of core 1 runs until core 1 is launched."""
+        step = step_core == 0
         self._sync_breaks()
         m, s = self.m, self.m._state
         exc = m.exceptions
+        dual = self.threads.dual
+        if dual is not None and dual.cores[1] is not None:  # back from the rounds: as m0sim.dualcore's _solo
+            dual._share_xip(0)
+            try:
+                if dual.asleep[0] is not None:
+                    dual.budget = self._cycle_budget
+                    dual._wake_alone()
+            except FirmwareFault as fault:  # asleep in a WFE nothing can end, or past the budget
+                return self._report_fault(fault)
+            dual._set_budget(0, self._cycle_budget)  # in the rounds it was a slice's end
         pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
-        self._skip_break_at = pc if pc in self.breaks else None
+        self._skip_break_at[0] = pc if pc in self.breaks else None
+        exc.held = False
         self._stop_pending = None
         next_poll = time.monotonic() + POLL_SECONDS
         while True:
@@ -454,11 +555,27 @@ class Debugger:
                 s.insn_budget = self._insn_budget
             if interrupt.requested():
                 raise KeyboardInterrupt  # Ctrl-C to the server itself (m0sim.interrupt)
-            self._skip_break_at = None
+            self._skip_break_at[0] = None
             if m._exit_code is not None:
                 return _RESUMED
             if codechange.after_stop(m):  # code run or overwritten in SRAM: decoded anew, then on
                 pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                continue
+            try:
+                handled = dual is not None and self._core0_event(dual)
+            except FirmwareFault as fault:  # asleep in a WFE nothing can end, or past the budget
+                return self._report_fault(fault)
+            if handled:
+                if not dual.parked[1]:  # core 1 was launched: both cores run from here
+                    self._sync_breaks()
+                    if step or step_core == 1:  # the launching store was the step / core 1's first stop
+                        self._stopped = step_core
+                        return f"T{SIGTRAP:02x}"
+                    return self._run_both(None, poll)
+                pc_now = m.uc.reg_read(arm.UC_ARM_REG_PC)
+                if step and dual.asleep[0] is None and pc_now != pc:
+                    return f"T{SIGTRAP:02x}"  # the stepped WFE completed
+                pc = pc_now
                 continue
             reason = native.STOP_REASONS.get(s.stop_reason)
             pc = m.uc.reg_read(arm.UC_ARM_REG_PC)
@@ -499,18 +616,107 @@ class Debugger:
             sig, why = self._stop_pending or (SIGTRAP, "")
             return f"T{sig:02x}{why}"
 
+    def _core0_event(self, dual) -> bool:
+        """After core 0 stopped alone: was it for the two-core loop (m0sim.dualcore) -- a WFE, which completes or
+        sleeps until core 0's own next event, or the store that launched core 1? Handled here if so."""
+        m = self.m
+        why, pc = dual._stop[0], m.uc.reg_read(arm.UC_ARM_REG_PC)
+        if why is None or (why[0] == "wfe" and why[1] != pc) or why[0] == "halt":
+            dual._stop[0] = None  # a stale one: m0sim.exceptions went on running after it
+            return False
+        dual._after_slice(0)
+        if dual.asleep[0] is not None:
+            dual.budget = self._cycle_budget
+            dual._wake_alone()  # the cycles jump to the wake-up; a WFE nothing can end is a fault (raised)
+        if not dual.parked[1]:
+            dual.time = m.cycles()  # the rounds start at the launch
+        dual._set_budget(0, self._cycle_budget)  # the launch had set core 0's budget to stop at once
+        return True
+
+    def _run_both(self, step_core: int | None, poll):
+        """Both cores in their rounds (m0sim.dualcore) until a breakpoint, the end of a step of core
+        `step_core`, a poll that asks to stop (Ctrl-C, a GDB arriving), a fault or the end of the program."""
+        m, dual = self.m, self.threads.dual
+        self._sync_breaks()
+        for k in (0, 1):  # the core whose stop GDB heard of resumes from its breakpoint, if it stopped at one
+            pc = self.threads.pc(k)
+            self._skip_break_at[k] = pc if k == self._reported and pc in self._hooks(k) else None
+            self.threads.core(k).exceptions.held = False
+        dual.budget, dual.until = self._cycle_budget, (self.until, m.core1_return)
+        m._state.insn_budget = self._insn_budget
+        self._stop_pending = None
+        next_poll = time.monotonic() + POLL_SECONDS
+
+        def due() -> bool:
+            nonlocal next_poll
+            if time.monotonic() < next_poll:
+                return False
+            next_poll = time.monotonic() + POLL_SECONDS
+            return poll()
+        stepped, hook = None, None
+        if step_core is not None:
+            stepped = self.threads.core(step_core)
+            self._step = (step_core, stepped._state.insns, len(stepped.exceptions.active))
+            hook = stepped.uc.hook_add(uc.UC_HOOK_CODE, self._on_step, step_core)
+            stepped.uc.ctl_flush_tb()  # blocks translated before must call the new hook
+        dual.poll, self._in_rounds = due, True
+        try:
+            ended = dual.advance(solo=False)
+        except uc.UcError as err:  # core 0's (the loop reports core 1's as a FirmwareFault)
+            return self._report_fault(_fault_of(lambda: m._raise_fault(err)))
+        except BudgetExhausted as spent:
+            self._stopped = dual.running
+            return self._grant_budget(spent)
+        except FirmwareFault as fault:
+            self._stopped = dual.running
+            return self._report_fault(fault)
+        finally:
+            dual.poll, self._in_rounds, self._step = None, False, None
+            if hook is not None:
+                stepped.uc.hook_del(hook)
+                stepped.uc.ctl_flush_tb()
+        if interrupt.requested():
+            raise KeyboardInterrupt  # Ctrl-C to the server itself (m0sim.interrupt)
+        if m._exit_code is not None:
+            dual._catch_up()  # as a run without GDB ends
+            return _RESUMED
+        if dual.polled:
+            return f"T{SIGINT:02x}"
+        if dual.halted is not None:
+            self._stopped = dual.halted
+            sig, why = self._stop_pending or (SIGTRAP, "")
+            return f"T{sig:02x}{why}"
+        if ended:  # core 0 stopped for a reason of its own: its budget, or it left its code
+            fault = _fault_of(lambda: m._check_stop(None)) or FirmwareFault(
+                f"{m.program.path.name}: the program left its code at {m._where()}")
+            if isinstance(fault, BudgetExhausted):
+                return self._grant_budget(fault)
+            return self._report_fault(fault)
+        if step_core == 1:  # core 1 went back to the bootrom: that ends its step
+            self._stopped = 1
+            return f"T{SIGTRAP:02x}"
+        return self._run(step_core, poll)  # core 0 goes on alone
+
     def _budget_spent(self, pc: int):
         """The emulated time (--max-seconds) ran out: a stop GDB shows as SIGXCPU with a line saying so; going
         on grants the same budget again. Without GDB (detached) the run ends as `exec`'s does (exit 124)."""
-        m, s = self.m, self.m._state
-        fault = _fault_of(lambda: m._check_stop(None))
+        fault = _fault_of(lambda: self.m._check_stop(None))
         if self.detached:
             raise fault
-        s.stop_reason = 0
         self._give_back(pc)
+        return self._grant_budget(fault)
+
+    def _grant_budget(self, fault: BudgetExhausted):
+        if self.detached:
+            raise fault
+        m = self.m
+        for k in (0, 1):
+            if self.threads.core(k) is not None:
+                self.threads.core(k)._state.stop_reason = 0
         insns, cycles = self._allowance
         self._insn_budget = min(self._insn_budget + insns, 2**63)
-        m.exceptions.real_cycle_budget = min(m.exceptions.real_cycle_budget + cycles, 2**63)
+        self._cycle_budget = min(self._cycle_budget + cycles, 2**63)
+        m.exceptions.real_cycle_budget = self._cycle_budget
         m.exceptions.reschedule()
         self.conn.send(_console(f"m0sim: {fault}; `continue` grants the same budget again\n"))
         return f"T{SIGXCPU:02x}"
@@ -533,8 +739,9 @@ class Debugger:
 
     # --- detach: the program runs on until it ends or a GDB connects -------------------------------------
     def _detach(self):
-        for addr in list(self.breaks):
-            self._remove_break(addr)
+        for k in (0, 1):
+            for addr in list(self._hooks(k)):
+                self._remove_break(addr, k)
         for key in list(self.watches):
             self._remove_watch(key)
         self._wanted_breaks.clear()
@@ -546,7 +753,8 @@ class Debugger:
     def _run_on(self) -> bool:
         """Run detached: True when the program ended, False when a GDB connected (the program halts for it)."""
         self._hits_owed = 0
-        reply = self._run(False, self.lobby.arrived)
+        run = self._run_both if self.threads.both_running() else self._run
+        reply = run(None, self.lobby.arrived)
         if reply is _RESUMED:
             return True
         self.detached = False  # a new GDB: it finds the program halted (its `?` is answered with a stop)

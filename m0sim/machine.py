@@ -17,7 +17,7 @@ from unicorn import arm_const as arm
 from m0sim import codechange, faults, interrupt, memmap, native, timing
 from m0sim.decode import CodeTable, build_table, disassemble
 from m0sim.errors import BudgetExhausted, FirmwareFault, InputError, Interrupted
-from m0sim.exceptions import Exceptions
+from m0sim.exceptions import ENTRY_CYCLES, EXIT_CYCLES, Exceptions
 from m0sim.exceptions import name as exception_name
 from m0sim.loader import load_program
 from m0sim.peripherals import Bus, Clocked, default_peripherals
@@ -53,6 +53,8 @@ class _Window:
         self.table = table
         n = len(table.cycles_prefix)
         self.known = np.zeros(n, np.uint8)  # 1 on each halfword of the decoded ranges (m0sim.codechange)
+        self.shadow_ok = np.zeros(n, np.uint8)  # 1 where a shadow run may go (m0sim.exceptions fills it)
+        self.shadow_ok_filled = False
         for lo, hi in ranges:
             self.known[(lo - table.base) // 2:(hi + 1 - table.base) // 2] = 1
         self.blocks = np.zeros(n, np.dtype(native.BlockEntry))
@@ -133,7 +135,6 @@ class Machine:
         self._state = native.CounterState()
         self._counting = counting
         self._windows = [None, None]  # decoded code: flash, SRAM (set up after loading)
-        self._given_back = None  # (instruction count, pc) of the last m0sim.pieces.give_back: it undoes once
         self._map_memory()
         if memory_of is None:
             self._load()
@@ -158,6 +159,7 @@ class Machine:
         self.uc.mem_map(memmap.ROM.base, memmap.ROM.size, r)
         owner = self._memory_owner
         self._flash = np.zeros(memmap.FLASH_SIZE, np.uint8) if owner is None else owner._flash
+        self._flash32 = self._flash.view("<u4")
         flash_code = [(a, b) for a, b in self.program.code_ranges if memmap.XIP.contains(a, b - a)]
         code_end = memmap.XIP.base + ((flash_code[-1][1] - memmap.XIP.base + PAGE - 1) // PAGE * PAGE
                                       if flash_code else 0)
@@ -190,6 +192,8 @@ class Machine:
                              ctypes.c_void_p(native.callback_address("m0sim_sram_code_write")), 0)
         for region in memmap.MMIO_REGIONS:
             self.uc.mmio_map(region.base, region.size, self._mmio_read, region, self._mmio_write, region)
+        self.uc.mem_map(native.TRAP_PHYS, PAGE, uc.UC_PROT_READ | uc.UC_PROT_EXEC)  # fetched from TRAP_ADDR only
+        self.uc.mem_write(native.TRAP_PHYS, native.TRAP_INSN)
 
     def _map_flash_view(self, at, base, size, read_cb, write_cb, write_stop):
         view = native.FlashView(ctypes.addressof(self._state), base, write_stop)
@@ -227,6 +231,7 @@ class Machine:
         s.enter[w], s.leave[w] = win.enter.ctypes.data, win.leave.ctypes.data
         s.taken_at[w], s.stall_at[w] = win.taken_at.ctypes.data, win.stall_at.ctypes.data
         s.known[w] = win.known.ctypes.data
+        s.shadow_ok[w] = win.shadow_ok.ctypes.data
         for a in win.table.sp_writes:  # SP[1:0] ignored on writes: see m0sim.decode.writes_sp_from_register
             if a not in self._sp_hooks:
                 self._sp_hooks.add(a)
@@ -260,14 +265,26 @@ class Machine:
         for htype, fn, begin, end in hooks:
             self._native_hook(htype, fn, begin, end)
         self._regs = FastRegs(self.uc)  # the interrupt hook's register access (semihosting calls)
-        self.uc.hook_add(uc.UC_HOOK_INTR, self._on_interrupt)
+        # Unicorn's CPU exceptions: m0sim_intr does the simplest exception returns, the rest comes here
+        self._intr_callback = uc.unicorn_py3.unicorn.uccallback(self.uc, uc.unicorn_py3.unicorn.HOOK_INTR_CFUNC)(
+            lambda engine, intno, _key: self._on_interrupt(engine, intno, None))
+        s = self._state
+        s.python_intr = ctypes.cast(self._intr_callback, ctypes.c_void_p).value
+        s.status_ids[:] = [getattr(arm, f"UC_ARM_REG_{r}") for r in native.STATUS_REGS]
+        s.entry_cycles, s.exit_cycles = ENTRY_CYCLES, EXIT_CYCLES
+        self._native_hook(uc.UC_HOOK_INTR, "m0sim_intr", 1, 0)
         # Not over SRAM, where nothing is unmapped or protected: Unicorn 2.1 keeps every page a memory hook
         # covers on its slow store path.
         for begin, end in ((0, memmap.SRAM.base - 1), (memmap.SRAM.end, 0xFFFF_FFFF)):
             self.uc.hook_add(uc.UC_HOOK_MEM_INVALID, self._on_invalid_memory, begin=begin, end=end)
+        self.python_hook_sites = set()  # instructions with a Python code hook (m0sim.exceptions adds its own)
         if self._watching_sbrk():
             sbrk = self.program.symbols["_sbrk"]
             self.uc.hook_add(uc.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
+            self.python_hook_sites.add(sbrk.addr)
+        if self._counting:  # the shadow of code: a run stops inside a block without a hook on the code itself
+            self._native_hook(uc.UC_HOOK_CODE, "m0sim_shadow_stop", native.SHADOW_LO,
+                              native.SHADOW_LO + native.SHADOW_SIZE - 1)
 
     def _native_hook(self, htype, fn: str, begin: int, end: int):
         """Register a callback of counter.c over [begin, end], with the counter state as its user data."""
@@ -372,6 +389,11 @@ class Machine:
     def read_word(self, addr: int) -> int:
         """The little-endian word at addr as the core would load it, without touching the XIP counters
         (vector table entries, exception frames)."""
+        if not addr & 3:  # straight from the flash image or SRAM (an interrupt reads its vector here)
+            if memmap.XIP.base <= addr < memmap.XIP.end:
+                return int(self._flash32[(addr - memmap.XIP.base) >> 2])
+            if memmap.SRAM.base <= addr < memmap.SRAM.end:
+                return int(self._sram[(addr - memmap.SRAM.base) >> 2])
         return int.from_bytes(self._read_bytes(addr, 4), "little")
 
     def _write_bytes(self, addr: int, data: bytes):
@@ -488,7 +510,7 @@ class Machine:
 
     def _run_cores(self, pc: int, until: int):
         """The run loop: this one core's (m0sim.soc.Pico runs both cores in lockstep here)."""
-        self.exceptions.run(pc, until)
+        self.exceptions.run(pc, until, traps=self._counting)
 
     def _check_stop(self, stop_at):
         s = self._state
@@ -625,6 +647,9 @@ class Machine:
 
     # --- hooks (Python; none of these runs per instruction) ----------------------------------------------
     def _on_interrupt(self, _uc, intno, _user):
+        if intno == EXCP_BKPT and self._state.trap_kind:  # the BKPT at TRAP_ADDR: an event's moment, handed over
+            self.exceptions.on_trap()
+            return
         regs = self._regs
         pc = regs.read(arm.UC_ARM_REG_PC)
         if intno == EXCP_BKPT:

@@ -12,34 +12,31 @@ m0sim_settle), so no miss is charged before it happens.
 """
 
 import ctypes
+import functools
 
 from m0sim import native
 
 
 def give_back(machine, pc: int) -> int:
     """Undo the part of the block charged last that did not run: [pc, end of block). Returns the XIP stall
-    cycles of the block's fetches that were taken back with it."""
+    cycles of the block's fetches that were taken back with it. Done natively (counter.c's m0sim_give_back):
+    an interrupt inside a block needs it twice."""
+    return _native_give_back()(ctypes.byref(machine._state), pc)
+
+
+@functools.cache
+def _native_give_back():
+    return native.in_hook("m0sim_give_back", [ctypes.c_void_p, ctypes.c_uint32], ctypes.c_int64)
+
+
+def retired(machine, pc: int) -> int:
+    """Instructions the core has retired when it is about to run the instruction at pc of the block charged last
+    (a code hook's view): the count less what the block's charge included from pc on."""
     s = machine._state
     win = machine._windows[s.cur_window]
     t = win.table
     start = t.base + 2 * s.cur_slot
-    block = win.blocks[s.cur_slot]
-    end = start + int(block["size"])
+    end = start + int(win.blocks[s.cur_slot]["size"])
     if not start <= pc < end:
-        return 0  # the block ran to its end (a stop between blocks)
-    if machine._given_back == (s.insns, pc):
-        return 0  # already given back at this stop (m0sim.exceptions, then m0sim.lockstep): nothing ran since
-    charged = s.cycles
-    native.library().m0sim_settle(ctypes.byref(s), ctypes.c_uint32(pc))  # first: it checks the block's charge
-    stall = charged - s.cycles
-    i, j, k = s.cur_slot, (pc - t.base) // 2, s.cur_slot + int(block["size"]) // 2
-    s.cycles -= int(t.cycles_prefix[k]) - int(t.cycles_prefix[j])
-    s.insns -= int(t.insns_prefix[k]) - int(t.insns_prefix[j])
-    block["count"] -= 1
-    win.enter[i] += 1
-    win.leave[j] += 1
-    s.prev_block = 0  # the block's closing branch has not run
-    s.prev_end = pc
-    machine._given_back = (s.insns, pc)
-    return stall
-
+        return s.insns
+    return s.insns - (int(t.insns_prefix[(end - t.base) // 2]) - int(t.insns_prefix[(pc - t.base) // 2]))

@@ -14,6 +14,12 @@ REG_IDS = [getattr(arm, f"UC_ARM_REG_R{i}") for i in range(13)] + [arm.UC_ARM_RE
 EXCP_UDEF, EXCP_SWI, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 4, 7  # DATA_ABORT: an unaligned access (Cortex-M0)
 EXCP_EXCEPTION_EXIT = 8  # a branch to EXC_RETURN in handler mode
 
+# The exception frame's xPSR bits and the EXC_RETURN values (ARMv6-M B1.5.6-B1.5.8), for m0sim.exceptions and its
+# native half (m0sim.native: counter.c's exception entry and return).
+EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXC_RETURN_THREAD_PSP = 0xFFFFFFF1, 0xFFFFFFF9, 0xFFFFFFFD
+XPSR_ALIGN = 1 << 9  # the frame was aligned to 8 bytes with an extra word
+XPSR_T = 1 << 24  # EPSR.T: the core executes Thumb; 0 after a branch to an even address (invalid state)
+
 
 class FastRegs:
     """Read and write one 32-bit core register through Unicorn's C API with one reused buffer: the binding's
@@ -24,7 +30,10 @@ class FastRegs:
         self._buf = ctypes.c_uint32()
         self._ref = ctypes.byref(self._buf)
         self._handle = engine._uch
-        self._read, self._write = uclib.uc_reg_read, uclib.uc_reg_write
+        held = ctypes.PyDLL(uclib._name)  # keeps the GIL: these short calls happen inside hooks
+        self._read, self._write = held.uc_reg_read, held.uc_reg_write
+        for fn, like in ((self._read, uclib.uc_reg_read), (self._write, uclib.uc_reg_write)):
+            fn.argtypes, fn.restype = like.argtypes, like.restype
 
     def read(self, reg: int) -> int:
         self._read(self._handle, reg, self._ref)

@@ -3,7 +3,7 @@ spinlocks and has its own registers, NVIC, SCB, SysTick, exceptions and SIO divi
 
 Core 1 exists from reset and waits in the bootrom (m0sim.launch) until core 0 sends it the launch sequence over
 the FIFO; only then is its emulator built (a program that never launches it runs exactly as on one core). The
-two cores then run in lockstep (m0sim.lockstep). Counts are kept per core; a run's `RunStats` has both cores in
+two cores then run in lockstep (m0sim.dualcore). Counts are kept per core; a run's `RunStats` has both cores in
 `cores` and their totals at the top level when core 1 ran.
 """
 
@@ -16,7 +16,7 @@ from m0sim import memmap
 from m0sim.contention import ContentionBound, bus_accesses
 from m0sim.errors import InputError
 from m0sim.launch import Core1Boot
-from m0sim.lockstep import DEFAULT_QUANTUM, Lockstep
+from m0sim.dualcore import DEFAULT_QUANTUM, DualCore
 from m0sim.machine import RETURN_ADDR, STACK_PAINT, Machine
 from m0sim.peripherals.sio import Sio
 from m0sim.stats import RunStats
@@ -36,13 +36,13 @@ class Pico(Machine):
         super().__init__(program, **options)
         self._core1_options = {k: v for k, v in options.items() if k not in ("stdout", "stderr", "stdin")}
         self.core1: Machine | None = None
-        self.lockstep = Lockstep(self, quantum)
+        self.dualcore = DualCore(self, quantum)
         sio = self._sio(self)
         self.shared_sio = sio.shared
-        self.shared_sio.on_fifo_irq = self.lockstep.fifo_irq
-        self.shared_sio.on_push = self.lockstep.pushed
+        self.shared_sio.on_fifo_irq = self.dualcore.fifo_irq
+        self.shared_sio.on_push = self.dualcore.pushed
         self._boot = Core1Boot(echo=lambda word: self.shared_sio.push(1, word),
-                               signal=lambda: self.lockstep.signal(1), launch=self._launch)
+                               signal=lambda: self.dualcore.signal(1), launch=self._launch)
         self.park_core1()
         self._core1_mark = None
         self._core1_waited = 0  # cycles core 1 spent in the bootrom's wait state between launches
@@ -67,7 +67,7 @@ class Pico(Machine):
                                   else timer if p.name == "TIMER" else p for p in bus.peripherals],
                                  key=lambda p: p.base)
         core1.exceptions.timer = timer
-        both = (self.exceptions.reschedule, core1.exceptions.reschedule, self.lockstep.cut)
+        both = (self.exceptions.reschedule, core1.exceptions.reschedule, self.dualcore.cut)
         timer.on_change = lambda: [f() for f in both]  # an alarm armed for a sleeping core may wake it
         core1.semihost = self.semihost
         return core1
@@ -92,7 +92,7 @@ class Pico(Machine):
             self._core1_waited += self.cycles() - s.cycles
             s.cycles = self.cycles()
         self.shared_sio.consumers[1] = None
-        self.lockstep.launched(core1)
+        self.dualcore.launched(core1)
 
     def _paint_core1_stack(self, sp: int):
         """Core 1's stack is the SRAM object its initial SP ends (the pico-sdk way: a static array), painted at
@@ -116,23 +116,23 @@ class Pico(Machine):
 
     # --- runs ----------------------------------------------------------------------------------------------
     def _run_cores(self, pc: int, until: int):
-        self.lockstep.run(pc, until)
+        self.dualcore.run(pc, until)
 
     def _core1_counts(self):
         s = self.core1._state
         return (s.insns, s.cycles - self._core1_waited, s.taken, s.xip_hits, s.xip_misses,
-                self.lockstep.sleep_cycles[1])
+                self.dualcore.sleep_cycles[1])
 
     def _execute(self, pc, sp, max_instructions, max_cycles, stop_at) -> RunStats:
         if self.core1 is not None:
             for win in self.core1._windows:
                 win.clear()
             self._core1_mark = self._core1_counts()
-        start = self.lockstep.sleep_cycles[0], self.cycles()
+        start = self.dualcore.sleep_cycles[0], self.cycles()
         if self.core1 is not None:  # a core 1 still running from an earlier call may lag behind core 0
             start = start[0], min(start[1], self.core1.cycles())
         stats = super()._execute(pc, sp, max_instructions, max_cycles, stop_at)
-        stats.sleep_cycles = self.lockstep.sleep_cycles[0] - start[0]
+        stats.sleep_cycles = self.dualcore.sleep_cycles[0] - start[0]
         stats.stall_cycles = _stalls(self)
         if self.core1 is None or self._core1_counts() == self._core1_mark:  # core 1 neither ran nor slept
             return stats

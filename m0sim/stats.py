@@ -28,7 +28,7 @@ class RunStats:
     # the per-function profile, or what computes it on first use of `functions` (most callers never look)
     functions_source: Callable[[], list[FunctionStats]] | list[FunctionStats] = field(default_factory=list,
                                                                                       repr=False)
-    sleep_cycles: int = 0  # of `cycles`, spent asleep in WFE (m0sim.lockstep)
+    sleep_cycles: int = 0  # of `cycles`, spent asleep in WFE (m0sim.dualcore)
     # of `cycles`, those charged at run time rather than by the instructions' table: XIP misses, wait states,
     # exception entry and return, WFE sleep, less a cycle per single-cycle SIO access (m0sim.soc.Pico fills it)
     stall_cycles: int = 0

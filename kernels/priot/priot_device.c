@@ -19,7 +19,6 @@
 #define IS_PRIOT (PRIOT_TRAINS == PRIOT_TRAINS_SCORES)
 #define IS_SGD (PRIOT_TRAINS == PRIOT_TRAINS_WEIGHTS)
 #define IS_DYNAMIC (PRIOT_UPDATE == PRIOT_UPDATE_DYNAMIC)
-#define SPLITS_UPDATE (IS_PRIOT || (IS_SGD && !IS_DYNAMIC)) /* two cores: the update rows are split too */
 #define IS_NITI_STATIC (PRIOT_UPDATE == PRIOT_UPDATE_NITI_STATIC)
 /* PRIOT's score knobs: the generated header defines PRIOT_<KNOB>_<VALUE> (as 1) only for a value that is not the
  * default (priot/device/layout.py: KNOB_MACROS), so the default variants compile as before. */
@@ -54,7 +53,7 @@ static int32_t dx_acc[PRIOT_MAX_PARAM_IN];
 static int32_t bias_buf[PRIOT_MAX_COUT];
 /* A trained conv layer, updated channel by channel, or core 0's share of the rows on two cores (not declared
  * otherwise: the fit check counts exactly the buffers declared, whatever the compiler could prove unused). */
-#if PRIOT_CONV_ROW_GRAD || (PRIOT_CORES == 2 && SPLITS_UPDATE)
+#if PRIOT_CONV_ROW_GRAD || (PRIOT_CORES == 2 && PRIOT_SPLITS_UPDATE)
 static int32_t row_grad[PRIOT_MAX_CONV_ROW]; /* one output channel's weight gradient */
 #define ROW_GRAD row_grad
 #else
@@ -114,7 +113,7 @@ static int32_t grad_acc[PRIOT_MAX_LAYER_WEIGHTS];
 #include "multicore.h"
 static uint32_t core1_stack[PRIOT_CORE1_STACK_BYTES / 4];
 static int8_t row_buf1[PRIOT_MAX_ROW_BYTES] ALIGNED;
-#if SPLITS_UPDATE
+#if PRIOT_SPLITS_UPDATE /* the update rows are split too (priot/device/layout.py: splits_update) */
 /* Core 1's unrolled input rows (forward) and its gradient row (update) are never in use at once: one buffer. */
 static union { int8_t col[PRIOT_IM2COL_BYTES]; int32_t grad[PRIOT_MAX_CONV_ROW]; } core1_scratch;
 #define im2col_buf1 (core1_scratch.col)
@@ -478,7 +477,7 @@ PHASE static uint32_t grad_max(const priot_layer_t *L, int32_t p, const int8_t *
 #endif
 #endif
 
-#if PRIOT_CORES == 2 && SPLITS_UPDATE
+#if PRIOT_CORES == 2 && PRIOT_SPLITS_UPDATE
 /* Rows c0..c1-1 of a layer's update (each output channel's gradient row and its scores or weights). */
 static void update_share(const share_t *s, int32_t c0, int32_t c1, int32_t *g)
 {

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 
 from m0sim import cache, cachefile, memmap, timing
+from m0sim.peripherals.ppb import SYSTICK
+from m0sim.registers import EXC_RETURN_HANDLER, EXC_RETURN_THREAD_MSP, EXCP_EXCEPTION_EXIT, XPSR_ALIGN, XPSR_T
 from m0sim.errors import M0simError
 
 XIP_SET_BITS = 10  # 1024 sets x 2 ways x 8-byte lines = 16 KB
@@ -25,14 +27,38 @@ STOP_REASONS = {1: "budget", 2: "armv7", 3: "undecoded", 4: "flash write", 5: "u
 XLOG = 512  # XIP accesses one block's settle can undo (more: the block's own are all kept, see counter.c)
 CODE_PAGE_BITS = 12  # SRAM pages holding decoded code, whose stores are checked (>= Unicorn's 1 KB ARM page)
 SRAM_CODE_PAGES = memmap.SRAM.size >> CODE_PAGE_BITS
+# A second virtual address of flash and SRAM code (address + SHADOW_DELTA, in space the RP2040 leaves empty), mapped
+# by m0sim_tlb_fill onto the same physical bytes only while `shadow_stop` is set: Unicorn translates the code anew
+# there, with a permanent native hook before every instruction, so a run can stop at any instruction boundary
+# without a hook added to (and a retranslation of) the real code (m0sim.exceptions, interrupts inside a block).
+SHADOW_DELTA = 0x7000_0000
+SHADOW_LO, SHADOW_SIZE = SHADOW_DELTA + memmap.XIP.base, memmap.SRAM.end - memmap.XIP.base
+
+
+def in_shadow(addr: int) -> bool:
+    return SHADOW_LO <= addr < SHADOW_LO + SHADOW_SIZE
+
+
+# The trap: one BKPT the native callbacks send the core to (m0sim_tlb_fill maps this address, for instruction
+# fetches only, onto a page past the 32-bit space) to hand an interrupt's moment to Python without leaving
+# emu_start: the interrupt hook sees a BKPT at TRAP_ADDR, and `trap_kind` says why (see m0sim.exceptions).
+TRAP_ADDR, TRAP_PHYS, TRAP_INSN = 0xF000_0000, 2 << 32, b"\xe5\xbe"  # BKPT #0xE5
+TRAP_BUDGET, TRAP_SHADOW = 1, 2  # the event's cycle reached at a block start; a shadow run at its stop
 FAULT_REGS = 16  # r0-r12, sp, lr, pc: at an unaligned access, for the fault report
 CONSTANTS = {"TAKEN_EXTRA": timing.TAKEN_EXTRA, "STOP_BUDGET": 1, "STOP_ARMV7": 2, "STOP_UNDECODED": 3,
              "STOP_FLASH_WRITE": 4, "STOP_UNALIGNED": 5, "STOP_ROM_WRITE": 6,
              "STOP_DECODE": 7, "STOP_CODE_WRITE": 8,
              "SRAM_BASE": memmap.SRAM.base, "SRAM_SIZE": memmap.SRAM.size, "CODE_PAGE_BITS": CODE_PAGE_BITS,
              "FAULT_REGS": FAULT_REGS, "XIP_SET_BITS": XIP_SET_BITS, "XIP_SETS": 1 << XIP_SET_BITS,
-             "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG}
+             "FLASH_SIZE": memmap.FLASH_SIZE, "XLOG": XLOG,
+             "SHADOW_LO": SHADOW_LO, "SHADOW_SIZE": SHADOW_SIZE, "SHADOW_DELTA": SHADOW_DELTA,
+             "TRAP_ADDR": f"{TRAP_ADDR}u", "TRAP_PHYS": f"{TRAP_PHYS}ull", "TRAP_BUDGET": TRAP_BUDGET,
+             "TRAP_SHADOW": TRAP_SHADOW, "EXCP_EXCEPTION_EXIT": EXCP_EXCEPTION_EXIT,
+             "SYSTICK": SYSTICK, "XIP_BASE": memmap.XIP.base,
+             "XPSR_T_BIT": f"{XPSR_T}u", "XPSR_ALIGN_BIT": f"{XPSR_ALIGN}u",
+             "EXC_RETURN_HANDLER": f"{EXC_RETURN_HANDLER}u", "EXC_RETURN_THREAD_MSP": f"{EXC_RETURN_THREAD_MSP}u"}
 
+STATUS_REGS = ("XPSR", "IPSR", "APSR_NZCV", "PRIMASK", "CONTROL")  # the special registers counter.c reads
 u32, u64 = ctypes.c_uint32, ctypes.c_uint64
 STATE_FIELDS = [
     # decoded code windows (0: flash, 1: SRAM) and their per-halfword tables (addresses of numpy arrays)
@@ -63,6 +89,29 @@ STATE_FIELDS = [
     ("code_write_insns", u64),  # the instruction count at the last such store (was a block charged after it?)
     ("xip_tags", u32 * (2 << XIP_SET_BITS)), ("xip_lru", u32 * (1 << XIP_SET_BITS)),
     ("xip_hit_debt", u64),  # hits counted twice by a stop inside a block, taken back once counted
+    ("shadow_stop", u32),  # while a shadow run is on: the shadow address of the instruction to stop before
+    ("shadow_trap", u32),  # 1: a shadow run ends at the trap (TRAP_SHADOW) instead of stopping emu_start
+    ("shadow_literals", u32),  # the shadow run m0sim_boundary chose loads PC-relative literals
+    # what m0sim.exceptions tells the native counter so that it can start the run to an event's boundary itself:
+    # the event's cycle, the real cycle budget, whether no exception is ready, and per window a byte per halfword,
+    # 1 where a shadow run may cover the instruction (see Exceptions._shadow_can_run); and the XIP stall the
+    # native give_back of the block at trap_pc took back (TRAP_BUDGET)
+    ("event_cycle", u64), ("real_cycle_budget", u64), ("none_ready", u32), ("shadow_ok", u64 * 2),
+    ("trap_stall", ctypes.c_int64),
+    # exceptions taken and returned from without Python (SysTick's tick into thread mode with nothing else
+    # pending, counter.c's native_take; a return after which nothing can be pending, m0sim_intr): allowed, the
+    # nesting depth, whether any exception is pending, whether the TIMER is quiet (nothing armed or raised), the
+    # entries and returns not yet seen by m0sim.exceptions (which brings its stack and counts up to date), the
+    # Python interrupt hook everything else goes to, the cycles an entry and a return cost, SysTick's next tick,
+    # the cycle its counter last started from and its period (0: no interrupt), VTOR
+    ("native_exceptions", u32), ("active_depth", u32), ("any_pending", u32), ("timer_quiet", u32),
+    ("native_returns", u32), ("native_entries", u32), ("python_intr", u64), ("entry_cycles", u32),
+    ("exit_cycles", u32), ("tick_cycle", u64), ("tick_start", u64), ("tick_period", u64), ("vtor", u32),
+    ("status_ids", ctypes.c_int32 * len(STATUS_REGS)),  # Unicorn's ids of STATUS_REGS, in that order
+    ("trap_primask", u32),  # PRIMASK when the core went to the trap
+    ("trap_event", u32),  # 1: the cycle budget is an event's cycle, reaching it goes to the trap (TRAP_BUDGET)
+    ("trap_kind", u32), ("trap_pc", u32),  # why the core is at the trap, and the real address it left
+    ("given_back_insns", u64), ("given_back_pc", u32), ("given_back_valid", u32),  # m0sim_give_back's last
     # the XIP accesses of the block charged last (its fetches, then its flash data reads), each with the state of
     # its set before it: a stop inside the block undoes those of the part that has not run (m0sim_settle)
     ("xlog_n", u32), ("xlog_insns", u64), ("xlog_addr", u32 * XLOG), ("xlog_tags", u32 * (2 * XLOG)),
@@ -97,7 +146,7 @@ def _c_type(ctype) -> tuple[str, str]:
         base, _ = _c_type(ctype._type_)
         return base, f"[{ctype._length_}]"
     return {ctypes.c_uint8: "uint8_t", ctypes.c_uint16: "uint16_t", ctypes.c_uint32: "uint32_t",
-            ctypes.c_uint64: "uint64_t"}[ctype], ""
+            ctypes.c_uint64: "uint64_t", ctypes.c_int64: "int64_t", ctypes.c_int32: "int32_t"}[ctype], ""
 
 
 def _c_struct(name: str, fields) -> list[str]:
@@ -184,6 +233,14 @@ def _compile(source: str, header: str, out: Path):
     if proc.returncode != 0:
         raise M0simError(f"building m0sim's native counters failed:\n{proc.stderr.strip()}")
     out.write_bytes(_sealed(out.read_bytes()))
+
+
+def in_hook(name: str, argtypes, restype=ctypes.c_int):
+    """A function of the library for Python to call from inside a Unicorn hook, keeping the GIL (ctypes.PyDLL):
+    a short call that never calls back, for which releasing and taking the GIL again cost more than the call."""
+    fn = getattr(ctypes.PyDLL(library()._name), name)
+    fn.argtypes, fn.restype = argtypes, restype
+    return fn
 
 
 def callback_address(name: str) -> int:

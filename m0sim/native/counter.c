@@ -203,11 +203,112 @@ static inline int over_budget(const counter_state_t *s)
     return s->insns >= s->insn_budget || s->cycles >= s->cycle_budget;
 }
 
+static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value);
+
+/* Send the core to the trap (TRAP_ADDR) before the instruction at `at`: a PC written from a hook makes Unicorn
+ * leave the current block before it runs anything more and go on at the new PC, inside the same emu_start. */
+static uint32_t rd(uc_engine *uc, const counter_state_t *s, int id);
+enum { ID_XPSR, ID_IPSR, ID_APSR_NZCV, ID_PRIMASK, ID_CONTROL }; /* status_ids (STATUS_REGS) */
+
+static COLD void trap(counter_state_t *s, uc_engine *uc, uint32_t kind, uint32_t at)
+{
+    s->trap_primask = rd(uc, s, s->status_ids[ID_PRIMASK]);
+    s->trap_event = 0;
+    s->trap_kind = kind;
+    s->trap_pc = at;
+    wr(uc, s, (int)s->reg_ids[15], TRAP_ADDR | 1u);
+}
+
+int64_t m0sim_give_back(counter_state_t *s, uint32_t pc);
+uint32_t m0sim_boundary(counter_state_t *s, uint32_t pc, int64_t need);
+
+/* The event's cycle was reached at the start of block a, which is given back: when the event falls inside the
+ * block (or at its end) and no exception is ready, go on to its boundary (Exceptions.on_trap's first half,
+ * without Python): run the block again to its end under a budget, or its part up to the boundary at its shadow
+ * address, which ends at the trap.  Returns 0 when Python must decide (the trap). */
+static int to_boundary(counter_state_t *s, uc_engine *uc, uint32_t a, int64_t stall)
+{
+    if (!s->none_ready || s->cycles >= s->event_cycle || s->cycle_budget != s->event_cycle) return 0;
+    int w = (int)s->cur_window;
+    const uint8_t *ok = (const uint8_t *)(uintptr_t)s->shadow_ok[w];
+    uint32_t stop_at = m0sim_boundary(s, a, (int64_t)(s->event_cycle - s->cycles) - stall);
+    if (!stop_at) { /* at the block's end: run it, the budget stops at the next block's start */
+        const block_t *b = &((const block_t *)(uintptr_t)s->blocks[w])[s->cur_slot];
+        const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+        uint32_t j = (a - s->lo[w]) >> 1;
+        uint64_t budget = s->cycles + (cyc[s->cur_slot + (b->size >> 1)] - cyc[j]) + (uint64_t)stall + 1;
+        if (budget > s->real_cycle_budget) budget = s->real_cycle_budget;
+        s->cycle_budget = budget;
+        s->trap_event = budget < s->real_cycle_budget;
+        wr(uc, s, (int)s->reg_ids[15], a | 1u);
+        return 1;
+    }
+    if (!ok) return 0;
+    for (uint32_t k = (a - s->lo[w]) >> 1; k <= (stop_at - s->lo[w]) >> 1; k++)
+        if (!ok[k]) return 0;
+    s->cycle_budget = s->real_cycle_budget;
+    s->trap_event = 0;
+    s->shadow_stop = stop_at + (uint32_t)SHADOW_DELTA;
+    s->shadow_trap = 1;
+    wr(uc, s, (int)s->reg_ids[15], (a + (uint32_t)SHADOW_DELTA) | 1u);
+    return 1;
+}
+
+int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_addr, uint32_t xpsr_t,
+                          uint32_t vector, uint32_t number, const int32_t *ids, int32_t cycles);
+
+/* The word at addr of the flash image or SRAM, as Machine.read_word reads it; 0 elsewhere (no vector). */
+static uint32_t image_word(const counter_state_t *s, uint32_t addr)
+{
+    if (addr & 3u) return 0;
+    if (addr - XIP_BASE < FLASH_SIZE) return *(const uint32_t *)(uintptr_t)(s->flash_image + (addr - XIP_BASE));
+    if (addr - SRAM_BASE < SRAM_SIZE) return *(const uint32_t *)(uintptr_t)(s->sram_image + (addr - SRAM_BASE));
+    return 0;
+}
+
+/* At `at`, the cycle of SysTick's tick reached: take it here, as Exceptions.on_trap would (pend it, take it,
+ * reschedule), when that is all there is to do: thread mode, nothing else pending, a quiet TIMER, PRIMASK clear,
+ * a vector with its Thumb bit, a frame the native entry can stack.  m0sim.exceptions catches up with the entry
+ * (`native_entries`) when it next looks at its stack or counts.  Returns 0 when Python must do it. */
+static int native_take(counter_state_t *s, uc_engine *uc, uint32_t at)
+{
+    if (!s->native_exceptions || s->any_pending || !s->timer_quiet || s->active_depth || !s->tick_period
+        || s->event_cycle != s->tick_cycle || s->cycles < s->tick_cycle)
+        return 0;
+    if (rd(uc, s, s->status_ids[ID_PRIMASK]) & 1u) return 0;
+    uint32_t vector = image_word(s, s->vtor + 4u * SYSTICK);
+    if (!(vector & 1u)) return 0;
+    if (m0sim_exception_entry(uc, s, at, XPSR_T_BIT, vector, SYSTICK, s->status_ids, (int32_t)s->entry_cycles) != 1)
+        return 0;
+    s->active_depth = 1;
+    s->native_entries++;
+    uint64_t now = s->cycles, next = s->tick_start + ((now - s->tick_start) / s->tick_period + 1) * s->tick_period;
+    uint64_t budget = next < s->real_cycle_budget ? next : s->real_cycle_budget;
+    s->tick_cycle = s->event_cycle = next;
+    s->cycle_budget = budget;
+    s->trap_event = budget < s->real_cycle_budget;
+    s->none_ready = 1;
+    return 1;
+}
+
+/* The block starting at a went over a budget: an event's cycle goes to the boundary, to a native SysTick entry
+ * or to the trap; the real budgets stop. */
+static COLD void over(counter_state_t *s, uc_engine *uc, uint32_t a)
+{
+    if (s->trap_event && s->cycle_budget < s->real_cycle_budget && s->insns < s->insn_budget && !s->stop_reason) {
+        int64_t stall = m0sim_give_back(s, a);
+        s->trap_stall = stall;
+        if (!to_boundary(s, uc, a, stall) && !native_take(s, uc, a)) trap(s, uc, TRAP_BUDGET, a);
+        return;
+    }
+    stop(s, uc, STOP_BUDGET, a);
+}
+
 static __attribute__((noinline)) void fetch_and_check(counter_state_t *s, uc_engine *uc, int w, block_t *b,
                                                       uint32_t a, uint32_t size, uint32_t i)
 {
     fetch_lines(s, w, b, a, size, i);
-    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+    if (over_budget(s)) over(s, uc, a);
 }
 
 /* A block starts at a: if the previous block ended in a conditional branch and a is not its fall-through,
@@ -242,7 +343,7 @@ static inline __attribute__((always_inline)) void account(counter_state_t *s, uc
         /* The cache is as this (replayable) block left it: its accesses would all hit and change nothing. */
         s->xip_hits += b->xip_accesses;
     }
-    if (over_budget(s)) stop(s, uc, STOP_BUDGET, a);
+    if (over_budget(s)) over(s, uc, a);
 }
 
 /* A block not seen with this size at this slot: check it lies in decoded code and holds only ARMv6-M, fill
@@ -265,6 +366,11 @@ static int all_known(const counter_state_t *s, int w, uint32_t i, uint32_t size)
 static __attribute__((noinline)) void new_block(counter_state_t *s, uc_engine *uc, uint32_t a, uint32_t size)
 {
     int w;
+    if (a == TRAP_ADDR) return; /* the trap: no instruction of the program */
+    if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE) { /* the shadow of code: charged as the code itself */
+        if (!s->shadow_stop) { stop(s, uc, STOP_UNDECODED, a); return; }
+        a -= (uint32_t)SHADOW_DELTA;
+    }
     int in_sram = a - SRAM_BASE < SRAM_SIZE;
     if (a - s->lo[0] < s->hi[0] - s->lo[0]) w = 0;
     else if (a - s->lo[1] < s->hi[1] - s->lo[1]) w = 1;
@@ -338,6 +444,18 @@ int m0sim_tlb_fill(uc_engine *uc, uint64_t vaddr, int type, uc_tlb_entry_t *e, v
     uint32_t a = (uint32_t)vaddr;
     int perms = UC_PROT_READ | UC_PROT_WRITE;
     e->paddr = vaddr;
+    if ((a & ~0xFFFu) == TRAP_ADDR && type == UC_MEM_FETCH) {
+        e->paddr = TRAP_PHYS + (a & 0xFFFu);
+        e->perms = UC_PROT_EXEC;
+        return 1;
+    }
+    if (a - (uint32_t)SHADOW_LO < (uint32_t)SHADOW_SIZE && s->shadow_stop && type != UC_MEM_WRITE) {
+        /* the shadow of code during a shadow run: its fetches, and its PC-relative literal loads (such an entry is
+         * flushed after the run, see m0sim.exceptions); fetch-only entries stay, useless to data accesses */
+        e->paddr = a - (uint32_t)SHADOW_DELTA;
+        e->perms = type == UC_MEM_FETCH ? UC_PROT_EXEC : UC_PROT_READ;
+        return 1;
+    }
     for (int k = 0; k < 2; k++) {
         if (a - s->ro_lo[k] < s->ro_hi[k] - s->ro_lo[k]) {
             perms = UC_PROT_READ;
@@ -415,4 +533,167 @@ void m0sim_align_sp(uc_engine *uc, uint64_t address, uint32_t size, void *user)
         sp &= ~(uint64_t)3;
         ((int (*)(uc_engine *, int, const void *))(uintptr_t)s->reg_write)(uc, id, &sp);
     }
+}
+
+/* A permanent code hook over the shadow of code (SHADOW_LO..): a shadow run stops before the instruction at
+ * `shadow_stop`, an instruction boundary inside a block, with no hook added to the code itself. */
+void m0sim_shadow_stop(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    (void)size;
+    counter_state_t *s = (counter_state_t *)user;
+    if ((uint32_t)address != s->shadow_stop) return;
+    if (s->shadow_trap) {
+        uint32_t at = (uint32_t)address - (uint32_t)SHADOW_DELTA;
+        s->shadow_stop = s->shadow_trap = 0;
+        s->trap_stall = m0sim_give_back(s, at); /* [at, end of block) has not run */
+        if (!native_take(s, uc, at)) trap(s, uc, TRAP_SHADOW, at);
+    } else {
+        ((int (*)(uc_engine *))(uintptr_t)s->emu_stop)(uc);
+    }
+}
+
+/* m0sim.pieces.give_back: undo the part [pc, end) of the block charged last that did not run.  Returns the XIP
+ * stall cycles of the block's fetches taken back with it (m0sim_settle). */
+int64_t m0sim_give_back(counter_state_t *s, uint32_t pc)
+{
+    int w = (int)s->cur_window;
+    uint32_t i = s->cur_slot;
+    block_t *b = &((block_t *)(uintptr_t)s->blocks[w])[i];
+    uint32_t start = s->lo[w] + 2 * i, end = start + b->size;
+    if (pc < start || pc >= end) return 0; /* the block ran to its end (a stop between blocks) */
+    if (s->given_back_valid && s->given_back_insns == s->insns && s->given_back_pc == pc)
+        return 0; /* already given back at this stop: nothing ran since */
+    uint64_t charged = s->cycles;
+    m0sim_settle(s, pc); /* first: it checks the block's charge */
+    int64_t stall = (int64_t)(charged - s->cycles);
+    const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+    const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
+    uint32_t j = (pc - s->lo[w]) >> 1, k = i + (b->size >> 1);
+    s->cycles -= cyc[k] - cyc[j];
+    s->insns -= ins[k] - ins[j];
+    b->count--;
+    ((uint64_t *)(uintptr_t)s->enter[w])[i]++;
+    ((uint64_t *)(uintptr_t)s->leave[w])[j]++;
+    s->prev_block = 0; /* the block's closing branch has not run */
+    s->prev_end = pc;
+    s->given_back_insns = s->insns;
+    s->given_back_pc = pc;
+    s->given_back_valid = 1;
+    return stall;
+}
+
+/* Exception entry's and return's register and stack work (ARMv6-M B1.5.6, B1.5.8), done here because through
+ * Python it was most of an interrupt's host cost; m0sim.exceptions keeps the decisions (what, when, priorities).
+ * The 8-word frame {r0-r3, r12, lr, return address, xPSR} lives on the main stack in SRAM; a frame anywhere else
+ * (or on an SRAM page holding decoded code, whose stores m0sim checks) returns 0 and Python does the work. */
+enum { R0 = 0, R12 = 12, SP = 13, LR = 14, PC = 15 };
+
+static int frame_in_sram(const counter_state_t *s, uint32_t sp)
+{
+    uint32_t off = sp - SRAM_BASE;
+    if (off > SRAM_SIZE - 32 || (off & 3u)) return 0;
+    for (uint32_t page = off >> CODE_PAGE_BITS; page <= (off + 31) >> CODE_PAGE_BITS; page++)
+        if (s->sram_code_pages[page >> 5] >> (page & 31) & 1) return 0;
+    return 1;
+}
+
+static uint32_t rd(uc_engine *uc, const counter_state_t *s, int id)
+{
+    uint64_t v = 0;
+    ((int (*)(uc_engine *, int, void *))(uintptr_t)s->reg_read)(uc, id, &v);
+    return (uint32_t)v;
+}
+
+static void wr(uc_engine *uc, const counter_state_t *s, int id, uint32_t value)
+{
+    uint64_t v = value;
+    ((int (*)(uc_engine *, int, const void *))(uintptr_t)s->reg_write)(uc, id, &v);
+}
+
+/* ids: the Unicorn ids of xPSR, IPSR, APSR_NZCV (after r0-r15 in reg_ids) */
+int m0sim_exception_entry(uc_engine *uc, counter_state_t *s, uint32_t return_addr, uint32_t xpsr_t,
+                          uint32_t vector, uint32_t number, const int32_t *ids, int32_t cycles)
+{
+    if (rd(uc, s, ids[ID_CONTROL]) & 2u) return 2; /* the process stack: not modelled, Python says so */
+    uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
+    uint32_t align = sp & 4u;
+    if (!frame_in_sram(s, sp - align - 32)) return 0;
+    uint32_t xpsr = (rd(uc, s, ids[ID_XPSR]) & ~(XPSR_T_BIT | XPSR_ALIGN_BIT)) | xpsr_t | (align ? XPSR_ALIGN_BIT : 0);
+    sp -= align + 32;
+    uint32_t frame[8];
+    for (int k = 0; k < 4; k++) frame[k] = rd(uc, s, (int)s->reg_ids[R0 + k]);
+    frame[4] = rd(uc, s, (int)s->reg_ids[R12]);
+    frame[5] = rd(uc, s, (int)s->reg_ids[LR]);
+    frame[6] = return_addr & ~1u;
+    frame[7] = xpsr;
+    uint32_t *to = (uint32_t *)(uintptr_t)(s->sram_image + (sp - SRAM_BASE));
+    for (int k = 0; k < 8; k++) to[k] = frame[k];
+    uint32_t handler_mode = rd(uc, s, ids[ID_IPSR]) != 0;
+    wr(uc, s, (int)s->reg_ids[SP], sp);
+    wr(uc, s, (int)s->reg_ids[LR], handler_mode ? EXC_RETURN_HANDLER : EXC_RETURN_THREAD_MSP);
+    wr(uc, s, ids[ID_IPSR], number);
+    wr(uc, s, ids[ID_APSR_NZCV], rd(uc, s, ids[ID_APSR_NZCV])); /* the core's cached mode: Exceptions._write_ipsr */
+    wr(uc, s, (int)s->reg_ids[PC], vector | 1u);
+    stall(s, cycles);
+    return 1;
+}
+
+/* Returns the return address (bit 0 clear), or 1 when the frame is not one this does (Python does it). */
+uint32_t m0sim_exception_return(uc_engine *uc, counter_state_t *s, const int32_t *ids, int32_t cycles)
+{
+    uint32_t sp = rd(uc, s, (int)s->reg_ids[SP]);
+    if (!frame_in_sram(s, sp)) return 1;
+    const uint32_t *from = (const uint32_t *)(uintptr_t)(s->sram_image + (sp - SRAM_BASE));
+    uint32_t frame[8];
+    for (int k = 0; k < 8; k++) frame[k] = from[k];
+    for (int k = 0; k < 4; k++) wr(uc, s, (int)s->reg_ids[R0 + k], frame[k]);
+    wr(uc, s, (int)s->reg_ids[R12], frame[4]);
+    wr(uc, s, (int)s->reg_ids[LR], frame[5]);
+    wr(uc, s, (int)s->reg_ids[SP], sp + 32 + (frame[7] & XPSR_ALIGN_BIT ? 4u : 0u));
+    wr(uc, s, ids[ID_XPSR], frame[7] & ~XPSR_ALIGN_BIT);
+    wr(uc, s, ids[ID_IPSR], frame[7] & 0x3Fu);
+    wr(uc, s, ids[ID_APSR_NZCV], rd(uc, s, ids[ID_APSR_NZCV]));
+    wr(uc, s, (int)s->reg_ids[PC], frame[6] | 1u);
+    stall(s, cycles);
+    return frame[6] & ~1u;
+}
+
+/* m0sim.exceptions: the first instruction after pc in the block charged last before which `need` cycles (counted
+ * from pc's) have passed, where an event is taken; 0 when there is none (it is reached at the block's end). */
+uint32_t m0sim_boundary(counter_state_t *s, uint32_t pc, int64_t need)
+{
+    int w = (int)s->cur_window;
+    const block_t *b = &((const block_t *)(uintptr_t)s->blocks[w])[s->cur_slot];
+    const uint32_t *cyc = (const uint32_t *)(uintptr_t)s->cycles_prefix[w];
+    const uint32_t *ins = (const uint32_t *)(uintptr_t)s->insns_prefix[w];
+    const uint32_t *lp = (const uint32_t *)(uintptr_t)s->literal_prefix[w];
+    uint32_t j = (pc - s->lo[w]) >> 1, end = s->cur_slot + (b->size >> 1);
+    for (uint32_t k = j + 1; k < end; k++) {
+        if (ins[k + 1] == ins[k]) continue; /* not an instruction start */
+        if ((int64_t)cyc[k] - (int64_t)cyc[j] >= need) {
+            s->shadow_literals = lp[k] != lp[j]; /* a shadow run of [pc, k) loads literals */
+            return s->lo[w] + 2 * k;
+        }
+    }
+    return 0;
+}
+
+/* Unicorn's interrupt hook (UC_HOOK_INTR): an exception return with nothing that could be pending after it (no
+ * pending exception, a quiet TIMER, the next event's cycle not reached by the return's own cycles) is done here,
+ * as Exceptions.leave would do it; everything else goes to the Python hook (Machine._on_interrupt). */
+void m0sim_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+    counter_state_t *s = (counter_state_t *)user;
+    if (intno == EXCP_EXCEPTION_EXIT && s->native_exceptions && s->active_depth && !s->any_pending
+        && s->timer_quiet && s->cycles + s->exit_cycles < s->event_cycle) {
+        uint32_t pc = rd(uc, s, (int)s->reg_ids[PC]); /* EXC_RETURN with bit 0 clear, as Unicorn leaves it */
+        uint32_t exc_return = (pc & ~0xFu) == 0xFFFFFFF0u ? pc | 1u : pc;
+        if ((exc_return == EXC_RETURN_HANDLER || exc_return == EXC_RETURN_THREAD_MSP)
+            && m0sim_exception_return(uc, s, s->status_ids, (int32_t)s->exit_cycles) != 1) {
+            s->active_depth--;
+            s->native_returns++;
+            return;
+        }
+    }
+    ((void (*)(uc_engine *, uint32_t, void *))(uintptr_t)s->python_intr)(uc, intno, 0);
 }

@@ -3,7 +3,7 @@
 Per core (`Sio`, one on each core's bus): CPUID (0 or 1) and the hardware divider (result ready 8 cycles after an
 operand write). Shared by the two cores (`SioShared`): the two inter-core FIFOs (8 words each way) with their
 status bits and the SIO_IRQ_PROCn lines, and the 32 hardware spinlocks. A FIFO word written by one core is seen
-by the other at once (the two cores advance in lockstep quanta: m0sim.lockstep).
+by the other at once (the two cores advance in lockstep quanta: m0sim.dualcore).
 """
 
 from collections import deque

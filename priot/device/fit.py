@@ -97,17 +97,12 @@ def model_parts(model, v: methods.Variant) -> Budget:
     return Budget(sram, flash)
 
 
-def splits_update(v: methods.Variant) -> bool:
-    """Whether a two-core firmware splits the variant's update rows (priot_device.c: SPLITS_UPDATE)."""
-    return v.cores == 2 and (v.trains == "scores" or (v.trains == "weights" and v.update != "dynamic"))
-
-
 def two_core_bytes(d: dict, v: methods.Variant, has_row_grad: bool) -> int:
     """What a two-core firmware adds to the one-core firmware's SRAM (priot_device.c, PRIOT_CORES 2): core 1's
     stack, its weight-row scratch, one buffer for its im2col rows and (when it shares the update rows) its
     gradient row, the flag saying it was started; and core 0's gradient row when the one-core firmware has none
     (``has_row_grad`` false: no trained conv), as core 0's share of the update rows takes one."""
-    row = 4 * d["PRIOT_MAX_CONV_ROW"] if splits_update(v) else 0
+    row = 4 * d["PRIOT_MAX_CONV_ROW"] if d["PRIOT_SPLITS_UPDATE"] else 0
     return (CORE1_STACK_BYTES + max(_w(d["PRIOT_IM2COL_BYTES"]), row) + _w(d["PRIOT_MAX_ROW_BYTES"]) + 4
             + (0 if has_row_grad else row))
 

@@ -163,6 +163,14 @@ def conv_row_bytes(cin: int) -> int:
     return (9 * cin + 3) & ~3
 
 
+def splits_update(v: methods.Variant) -> bool:
+    """Whether a two-core firmware splits the update rows between the cores too (beside the forward and
+    input-gradient loops): PRIOT's score rows and the weight rows of every SGD rule but the dynamic one, which
+    scales each layer from its whole gradient at once. The firmware reads it as PRIOT_SPLITS_UPDATE; the fit
+    check counts the buffers it declares for it."""
+    return v.cores == 2 and (v.trains == "scores" or (v.trains == "weights" and v.update != "dynamic"))
+
+
 def sizes(layout: Layout, v: methods.Variant) -> dict:
     """Every compile-time constant of one firmware variant: the header's #defines (buffer sizes in elements),
     also what ``priot.device.fit`` adds up before anything is linked."""
@@ -223,6 +231,7 @@ def sizes(layout: Layout, v: methods.Variant) -> dict:
     if v.cores == 2:  # named only for two cores: the one-core headers stay as they were
         defs["PRIOT_CORES"] = 2
         defs["PRIOT_CORE1_STACK_BYTES"] = CORE1_STACK_BYTES
+        defs["PRIOT_SPLITS_UPDATE"] = int(splits_update(v))
     return defs
 
 

@@ -71,6 +71,15 @@ def test_one_core_header_and_name_are_unchanged():
         v.on_cores(3)
 
 
+@pytest.mark.parametrize("method,frac,splits", [("priot-s", 0.25, 1), ("sgd-all", 1.0, 1), ("niti-dynamic", 1.0, 0)])
+def test_the_split_update_rule_is_one_header_constant(method, frac, splits):
+    """Whether two cores split the update rows too is decided once (layout.splits_update) and reaches the firmware
+    as PRIOT_SPLITS_UPDATE (the fit check reads the same constant); a one-core header does not name it."""
+    layout, v = make_layout(tiny_cnn()), methods.variant(method, frac)
+    assert f"#define PRIOT_SPLITS_UPDATE {splits}" in header(layout, v.on_cores(2))
+    assert "PRIOT_SPLITS_UPDATE" not in header(layout, v)
+
+
 @pytest.mark.parametrize("model,method,frac", [("tiny_cnn", "priot-s", 0.25), ("tiny_cnn", "niti-dynamic", 1.0),
                                                ("vgg11_x0.125", "priot-s", 0.1), ("vgg11_x0.125", "sgd-all", 1.0),
                                                ("vgg11_x0.125", "sgd-last", 1.0)])

@@ -17,6 +17,11 @@ the register. With one core running and nothing that can wake it, the run ends w
 Not modelled: contention between the cores on the bus fabric and the SRAM banks (each core's accesses cost what
 they cost alone), the bootrom's own instructions on core 1 (m0sim.launch), WFI woken by the other core (WFI
 sleeps until a SysTick or TIMER event of its own core: m0sim.exceptions).
+
+Under a debugger (m0sim.gdbstub) the same loop runs in pieces: a code hook of the debugger's calls `halt(k, pc)`,
+the loop stops with core k before pc and the other core wherever the round had it, and `advance` goes on from
+there as if nothing had happened: a round interrupted by a breakpoint is finished the way it would have been, so
+the counts of a run stopped at breakpoints equal those of an uninterrupted one.
 """
 
 import ctypes
@@ -33,12 +38,15 @@ from m0sim.pieces import give_back
 # Cycles per round: the two-core test program's elapsed count at 64 is within 0.6% of its count at 8; a
 # larger quantum runs faster and suits work split in long phases (measurements: docs/two-cores-notes.md).
 DEFAULT_QUANTUM = 64
+# Cycles a core running alone runs between two of a debugger's looks for Ctrl-C (Ctrl-C answered in 0.02-0.04 s
+# on a core spinning alone beside a sleeping one: tests/m0sim/test_gdb_two_cores.py's SPIN).
+ALONE_PIECE = 1 << 21
 WFE = b"\x20\xbf"
 SEV = b"\x40\xbf"
 NEVER = 2**63 - 1
 
 
-class Lockstep:
+class DualCore:
     """The run loop of a `m0sim.soc.Pico`: core 0 alone while core 1 waits in the bootrom, both in rounds after."""
 
     def __init__(self, pico, quantum: int = DEFAULT_QUANTUM):
@@ -55,7 +63,13 @@ class Lockstep:
         self._alone = None  # the core running on its own while the other sleeps (see _run_alone)
         self._cut = False  # that run was cut short: it did something that may wake the sleeper
         self._due = [False, False]  # woken at the cycle of an event of its own: Exceptions takes it first
-        self._stop = [None, None]  # why this module stopped a core: ("wfe", addr) or ("launch", None)
+        self._stop = [None, None]  # why a core stopped: ("wfe", addr), ("launch", None) or ("halt", addr)
+        self._alone_until = None  # (core, limit) of a run alone that a debugger's halt interrupted
+        self._was_cut = False  # `cut` happened since the last piece of a run alone began
+        self.halted = None  # the core a debugger's `halt` stopped the loop for (see `advance`)
+        self.polled = False  # the debugger's `poll` stopped the loop between rounds
+        self.poll = None  # a debugger's "stop now?" (Ctrl-C), asked between rounds; None: never stop
+        self.running = 0  # the core that runs (or ran last): whose fault an exception out of the loop is
         self._holder = 0  # the core whose XIP cache is the current one (the cache is shared: see _share_xip)
         self._xip_mark = 0  # the holder's xip_changes when it became the holder
         self.time = 0  # the current round's start
@@ -110,10 +124,15 @@ class Lockstep:
         self.kicked_at[k] = sender.cycles() if sender is not None else self.pico.cycles()
         self.cut()
 
+    def halt(self, k: int, addr: int):
+        """A debugger's code hook stops core k before the instruction at addr (the hook calls emu_stop)."""
+        self._stop[k] = ("halt", addr)
+
     def cut(self):
         """Something that may wake a sleeping core happened (SEV, a FIFO word, a TIMER write): a core running
         alone stops at its next block so the sleeper is looked at. (Not emu_stop: from an MMIO callback it
         would run the access again.)"""
+        self._was_cut = True
         if self._alone is not None:
             core = self.cores[self._alone]
             core.exceptions.real_cycle_budget = core._state.cycle_budget = core.cycles()
@@ -144,15 +163,24 @@ class Lockstep:
         p.uc.reg_write(arm.UC_ARM_REG_PC, pc)
         self.asleep[0], self._stop[0] = None, None  # core 0 starts afresh; core 1 goes on as it was
         self.time = max(self.time, p.cycles())
+        self.advance()
+        self._catch_up()
+
+    def advance(self, solo: bool = True) -> bool:
+        """Run on from where the cores are: True when the run ends; False when a debugger's `halt` stopped core
+        `halted`, its `poll` asked to stop (`polled`), or, with `solo` False, core 1 went back to the bootrom
+        (then a debugger runs core 0 alone itself)."""
+        self.halted, self.polled = None, False
         while True:
             if self.parked[1]:
+                if not solo:
+                    return False
                 if self._solo():
-                    break
+                    return self.halted is None
                 continue
             with interrupt.stoppable(self.cores[1].uc):
                 if self._rounds():
-                    break
-        self._catch_up()
+                    return self.halted is None and not self.polled
 
     def _catch_up(self):
         """At the end of a run, a sleeping core's clock joins the others (up to its own next event, where it
@@ -171,11 +199,12 @@ class Lockstep:
     def _solo(self) -> bool:
         """Core 0 alone until it ends, launches core 1 (False) or sleeps (woken here)."""
         p = self.pico
+        self.running = 0
         self._share_xip(0)
         if self.asleep[0] is not None:
             self._wake_alone()
         self._set_budget(0, self.budget)
-        p.exceptions.run(p.uc.reg_read(arm.UC_ARM_REG_PC) | 1, self.until[0])
+        p.exceptions.run(p.uc.reg_read(arm.UC_ARM_REG_PC) | 1, self.until[0], traps=True)  # one core: as a Machine
         done = self._after_slice(0)
         if not done and not self.parked[1]:
             self.time = p.cycles()
@@ -198,6 +227,9 @@ class Lockstep:
     def _rounds(self) -> bool:
         """Rounds of both cores until the run ends (True) or core 1 returns to the bootrom (False)."""
         while not self.parked[1]:
+            if self.poll is not None and self.poll():
+                self.polled = True
+                return True
             if self._run_alone():
                 return True
             end = min(self.time + self.quantum, self.budget)
@@ -224,22 +256,36 @@ class Lockstep:
         if len(awake) != 1 or self.parked[1]:
             return False
         k, j = awake[0], 1 - awake[0]
-        if self.event[j]:
-            return False
-        limit = min(self._next_wake(j, self.budget), self.budget)
-        if limit - self.cores[k].cycles() <= 2 * self.quantum:
-            return False
-        self._alone, self._cut = k, False
+        if self._alone_until is not None and self._alone_until[0] == k:
+            limit = self._alone_until[1]  # resumed after a debugger's halt: the same run alone goes on
+        else:
+            if self.event[j]:
+                return False
+            limit = min(self._next_wake(j, self.budget), self.budget)
+            if limit - self.cores[k].cycles() <= 2 * self.quantum:
+                return False
+        self._alone_until, self._alone = (k, limit), k
         try:
-            done = self._slice(k, limit)
+            while True:  # in pieces under a debugger, so that it can look for Ctrl-C in between
+                piece = limit if self.poll is None else min(limit, self.cores[k].cycles() + ALONE_PIECE)
+                self._cut = self._was_cut = False
+                done = self._slice(k, piece)
+                if done or piece == limit or self._was_cut or self.asleep[k] is not None or self.parked[1]:
+                    break
+                if self.poll():
+                    self.polled = done = True
+                    break
         finally:
             self._alone = None
+        if not (self.halted is not None or self.polled):
+            self._alone_until = None
         self.time = max(self.time, min(self.cores[k].cycles(), limit))
         return done
 
     def _slice(self, k: int, end: int) -> bool:
         """Run core k until its cycle count reaches `end` (or it stops for another reason); True: the run ends."""
         core = self.cores[k]
+        self.running = k
         self._share_xip(k)
         while True:
             self._set_budget(k, end)
@@ -290,6 +336,11 @@ class Lockstep:
                 core.uc.reg_write(arm.UC_ARM_REG_PC, why[1] | 1)
                 self.asleep[k] = why[1]
             return False
+        if why is not None and why[0] == "halt" and why[1] == pc:  # (a stale one: Exceptions went on running)
+            give_back(core, pc)
+            s.stop_reason = 0
+            self.halted = k
+            return True
         if why is not None and why[0] == "launch":
             give_back(core, pc)
             s.stop_reason = 0
