@@ -8,7 +8,7 @@ TINY = ["--model", "tiny_cnn", "--widths", "1", "--angles", "45", "--seeds", "2"
 
 @pytest.fixture(scope="session")
 def tiny_args():
-    """`m0sim run paper-table` options of the tiny study: 44 cells of a few seconds each."""
+    """`m0sim run paper-table` options of the tiny study: 48 cells of a few seconds each."""
     return list(TINY)
 
 

@@ -87,7 +87,7 @@ def test_real_dask_scheduler_and_worker_processes(study_cache, tiny_args, tmp_pa
         summary = json.loads((out / "results.json").read_text())
         assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
         assert summary["engine"]["address"] == f"tcp://127.0.0.1:{port}"
-        assert summary["cells"]["ran"] == 44 and summary["cells"]["failed"] == 0
+        assert summary["cells"]["ran"] == 48 and summary["cells"]["failed"] == 0
         pids = {json.loads(p.read_text())["worker"].split(":")[1] for p in (out / "cells").glob("*.json")}
         assert pids and str(os.getpid()) not in pids  # the cells ran in the worker processes, not here
     finally:

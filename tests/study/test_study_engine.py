@@ -42,14 +42,14 @@ def test_tiny_study_on_two_worker_processes_writes_the_report(tiny_run):
     summary = json.loads((out / "results.json").read_text())
     assert summary["engine"]["kind"] == "scheduler" and summary["engine"]["workers"] == 2
     assert summary["engine"]["wall_seconds"] > 0
-    # 2 tuned methods x (8 + 11) steps on each of 2 seeds, then 3 methods x 2 seeds
-    assert summary["cells"] == {**summary["cells"], "total": 44, "ran": 44, "skipped": 0, "failed": 0}
+    # 2 tuned methods x (10 + 11) steps on each of 2 seeds, then 3 methods x 2 seeds
+    assert summary["cells"] == {**summary["cells"], "total": 48, "ran": 48, "skipped": 0, "failed": 0}
     workers = {json.loads(p.read_text())["worker"] for p in (out / "cells").glob("*.json")}
     assert len(workers) == 2  # both processes did work
     s = summary["settings"][0]
     assert set(s["methods"]) == {"none", "sgd-last", "priot-s"}
     assert set(s["methods"]["priot-s"]["seeds"]) == {"0", "1"}
-    assert len(s["tuning_curves"]["0"]["sgd-last"]) == methods.GRID_POINTS
+    assert len(s["tuning_curves"]["0"]["sgd-last"]) == len(methods.spec("sgd-last").grid)
     tuned = {k: int(max(s["tuning_curves"][k]["priot-s"].items(), key=lambda kv: (kv[1], -int(kv[0])))[0])
              for k in ("0", "1")}
     assert s["methods"]["priot-s"]["steps"] == tuned  # each seed tuned on its own validation split
@@ -77,7 +77,7 @@ def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_
                                                       "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert (cells["ran"], cells["skipped"]) == (0, 44)
+    assert (cells["ran"], cells["skipped"]) == (0, 48)
     assert all(p.stat().st_mtime_ns == stamps[p] for p in files)
     lost = next(p for p in files if json.loads(p.read_text())["config"]["kind"] == "tune")
     lost.unlink()
@@ -85,7 +85,7 @@ def test_rerun_skips_finished_cells_and_reruns_only_missing_ones(tiny_run, tiny_
                                                       "--no-figures"])
     assert res.exit_code == 0, res.output
     cells = json.loads((out / "results.json").read_text())["cells"]
-    assert (cells["ran"], cells["skipped"]) == (1, 43)
+    assert (cells["ran"], cells["skipped"]) == (1, 47)
     assert lost.exists()
 
 

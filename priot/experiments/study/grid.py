@@ -15,19 +15,19 @@ Sizing of the default grid: at most 2 hours of wall time on 2 cores, 14,400 CPU-
 (process) time measured on this code, one worker, ``OPENBLAS_NUM_THREADS=1``, on a loaded 2-core machine, default
 preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
 
-  x1: a baseline tuning cell (one configuration: 3 epochs on 200 digits, two validation passes) 0.58 s, the 80
-      of the ten tuned baselines 46 s; PRIOT 0.62 s and PRIOT-S 0.60 s per configuration (every configuration
+  x1: a baseline tuning cell (one configuration: 3 epochs on 200 digits, two validation passes) 0.58 s, the 88
+      of the ten tuned baselines (8 steps each, 10 for the four last-layer ones) 51 s; PRIOT 0.62 s and PRIOT-S 0.60 s per configuration (every configuration
       one epoch and a validation pass, a third two more epochs and a pass); the 13 finals 19 s.
   x2: 2.4x the baselines' cost (1.56 s a cell), 1.8x PRIOT's (1.12 s a configuration).
   x4: 3.7x the baselines' cost (sgd-all's and sgd-last's tuning cells).
 
 With the registry's grids (PRIOT 11 steps x 5 keep x 2 roundings = 110 configurations, PRIOT-S 11 steps x 5 keep
-(0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 990) one seed of one setting costs 46 + 110 x
-0.62 + 990 x 0.60 + 19 = 727 s at x1, 125 + 1,100 x 1.12 + 46 = 1,403 s at x2 and about 3.7 x 727 s at x4. The
-default grid, x1 at 45, 90, 180 degrees and random, costs 5 seeds x 4 x 727 = 14,540 s plus 5 backbones'
-pretraining (a few seconds each): about 14,600 CPU-s, 101% of the budget as measured (the measurement ran on a
+(0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 990) one seed of one setting costs 51 + 110 x
+0.62 + 990 x 0.60 + 19 = 732 s at x1, 137 + 1,100 x 1.12 + 46 = 1,415 s at x2 and about 3.7 x 732 s at x4. The
+default grid, x1 at 45, 90, 180 degrees and random, costs 5 seeds x 4 x 732 = 14,640 s plus 5 backbones'
+pretraining (a few seconds each): about 14,700 CPU-s, 102% of the budget as measured (the measurement ran on a
 machine loaded by other jobs, which inflates CPU time; an idle machine has some headroom). Wider models do not
-fit: x2 at 90 degrees alone would add 5 x 1,403 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A
+fit: x2 at 90 degrees alone would add 5 x 1,415 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A
 sixth keep value or a fourth fraction for PRIOT-S would add 198 or 330 configurations (119 or 198 s a seed and
 setting): over the budget. The per-configuration cost was measured at fractions up to 0.5; PRIOT-S at 0.75
 scores more edges, so its third of the configurations costs somewhat more (at most PRIOT's 0.62 s).
@@ -37,7 +37,7 @@ and x0.25, seeds 0-2): its cells cost 4-5x the tiny CNN's at x0.125 and about 4x
 epoch on 200 images, loaded machine: PRIOT 1.28 s at x0.125 and 5.16 s at x0.25, sgd-all 0.68 and 1.86 s). With
 every knob over its whole grid one seed of one x0.125 setting would cost about 3,000 CPU-s, so both VGG11 presets
 search each knob over its quick sub-grid (``Knob.quick``: PRIOT 6 steps x 4 = 24 configurations and PRIOT-S 6 x 16
-= 96, against 4 per baseline: PRIOT still gets the largest budget). The quick preset as first run (x0.125 at 90
+= 96, against 4-5 per baseline: PRIOT still gets the largest budget). The quick preset as first run (x0.125 at 90
 degrees, 3 seeds, PRIOT's steps 2..11, 189 cells) took 846 CPU-s summed over its cells, PRIOT-S's tuning 432. The default grid's cells see twice
 the training images (200 against 100 while tuning) and 3 epochs, about 2x a quick cell: about 600 CPU-s per
 seed of an x0.125 setting and 1,900 of an x0.25 setting (PRIOT-S's fraction capped at the 0.13 that fits, so
