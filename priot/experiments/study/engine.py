@@ -10,7 +10,6 @@ and a partial run still gives whole rows. The driver never trains anything itsel
 import logging
 import os
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
