@@ -70,6 +70,12 @@ def name(n: int) -> str:
     return NAMES.get(n, f"IRQ {n - IRQ0}" if n >= IRQ0 else f"exception {n}")
 
 
+
+def _native_field(name: str, doc: str = "") -> property:
+    """A property of Exceptions that reads and writes field ``name`` of the machine's native counter state."""
+    return property(lambda self: getattr(self.m._state, name), lambda self, v: setattr(self.m._state, name, v),
+                    doc=doc)
+
 class Exceptions:
     """The exception state of one core, and what the run loop asks of it between pieces of execution."""
 
@@ -135,32 +141,13 @@ class Exceptions:
             del self._active[len(self._active) - s.native_returns:]
         s.native_entries = s.native_returns = 0
 
-    @property
-    def real_cycle_budget(self) -> int:
-        """The run's own cycle budget (the native one is shared with the next event); set by `begin`, and by
-        m0sim.dualcore and the debugger, which stop a core by it. The native counter keeps a copy: a budget
-        that is the real one never goes to the trap."""
-        return self.m._state.real_cycle_budget
-
-    @real_cycle_budget.setter
-    def real_cycle_budget(self, cycle: int):
-        self.m._state.real_cycle_budget = cycle
-
-    @property
-    def _next_tick(self) -> int:
-        return self.m._state.tick_cycle
-
-    @_next_tick.setter
-    def _next_tick(self, cycle: int):
-        self.m._state.tick_cycle = cycle
-
-    @property
-    def _next_event(self) -> int:
-        return self.m._state.event_cycle
-
-    @_next_event.setter
-    def _next_event(self, cycle: int):
-        self.m._state.event_cycle = cycle
+    # The event cycles live in the native counter's state (m0sim/native/counter.c reads and moves them itself).
+    real_cycle_budget = _native_field(
+        "real_cycle_budget", """The run's own cycle budget (the native one is shared with the next event); set by `begin`,
+        and by m0sim.dualcore and the debugger, which stop a core by it. The native counter keeps a copy: a budget
+        that is the real one never goes to the trap.""")
+    _next_tick = _native_field("tick_cycle")
+    _next_event = _native_field("event_cycle")
 
     def _unmasking_sites(self):
         """The instruction boundaries right after each CPSIE and each MSR to PRIMASK (ARMv6-M B4.2.3: a write
