@@ -11,7 +11,9 @@ def test_presets_cover_the_issue_grid_and_every_registered_method():
     full, default, quick = grid.preset("full"), grid.preset("default"), grid.preset("quick")
     assert {(s.width, s.angle) for s in full.settings} == {(w, a) for w in (1, 2, 4) for a in grid.ANGLES}
     assert default.methods == quick.methods == tuple(methods.REGISTRY)
-    assert (len(quick.seeds), len(default.seeds), len(grid.preset("default", 7).seeds)) == (3, 5, 7)
+    assert (len(quick.seeds), len(default.seeds), len(grid.preset("default", 7).seeds)) == (3, 3, 7)
+    # the default's second stage: 2 more seeds where 3 leave a sign open; --seeds fixes every setting's seeds
+    assert (quick.more_seeds, default.more_seeds, grid.preset("default", 7).more_seeds) == (0, 2, 0)
     assert quick.settings == (grid.Setting(1.0, 90.0),) and quick.quick and not default.quick
     assert {(s.width, s.angle) for s in default.settings} == {(1.0, a) for a in grid.DEFAULT_ANGLES}
     assert all(p.val >= 200 and p.samples - p.val >= 100 for p in (full, default, quick))

@@ -79,7 +79,7 @@ def test_a_continued_run_is_the_full_run(study_cache):
 
 def test_each_seed_and_setting_tunes_on_its_own_split():
     st = grid.preset("default")
-    assert len(st.seeds) >= 5 and st.val >= 200
+    assert len(st.seeds) + st.more_seeds >= 5 and st.val >= 200
     a, b = (grid.tune_cells(st, st.settings[0], s) for s in (0, 1))
     assert [c["seed"] for c in a] == [0] * len(a) and [c["seed"] for c in b] == [1] * len(b)
     assert all(grid.tuning_source(s, st) is s for s in st.settings)

@@ -12,7 +12,7 @@ from m0sim.errors import InputError
 from priot import data, rotate
 from priot.errors import PriotError
 from priot.experiments.study import engine as E
-from priot.experiments.study import grid, report
+from priot.experiments.study import extension, grid, report
 
 
 VERIFY_FAILED = 3  # exit code: --verify re-ran a cell and got other results
@@ -135,6 +135,12 @@ def build_studies(preset, seeds, names, families, widths, angles, samples, n_tes
     return studies
 
 
+def _staged(studies, run) -> tuple:
+    """(studies as run, outcomes): each study run in its two stages (``extension``)."""
+    done = [extension.run_in_stages(st, run) for st in studies]
+    return [st for st, _ in done], [o for _, o in done]
+
+
 def main(studies, out, scheduler, workers, resume, figures=True, echo=click.echo, report_only=False) -> dict:
     """Run ``studies`` (one per model family) and write their report into ``out``; returns the summary
     (results.json). ``report_only``: run nothing, report the cells already finished (a partial run's table)."""
@@ -142,17 +148,21 @@ def main(studies, out, scheduler, workers, resume, figures=True, echo=click.echo
     check_study_folder(Path(out), cells_dir)
     t0 = time.monotonic()
     if report_only:
-        outcomes = [E.run_study(st, None, cells_dir, execute=False) for st in studies]
+        studies, outcomes = _staged(studies, lambda st: E.run_study(st, None, cells_dir, execute=False))
         info = {"engine": "none", "kind": "report only", "workers": 0}
     else:
         eng = E.connect(scheduler, workers, worker_log=Path(out) / WORKER_LOG)
+        def run(st):
+            stage = "second stage, " if st.extended else ""
+            echo(f"paper-table: {st.family}: {stage}{len(st.settings)} settings x {len(st.seeds)} seeds"
+                 + (f" (+{st.more_seeds} at {', '.join(s.label for s in st.settings if s.key in st.extended)})"
+                    if st.extended else "")
+                 + f" x {len(st.methods)} methods on {eng.info['kind']} ({eng.info['workers']} workers); results in "
+                   f"{cells_dir}")
+            return E.run_study(st, eng, cells_dir, resume=resume, echo=echo)
+
         try:
-            outcomes = []
-            for st in studies:
-                echo(f"paper-table: {st.family}: {len(st.settings)} settings x {len(st.seeds)} seeds x "
-                     f"{len(st.methods)} methods on {eng.info['kind']} ({eng.info['workers']} workers); results in "
-                     f"{cells_dir}")
-                outcomes.append(E.run_study(st, eng, cells_dir, resume=resume, echo=echo))
+            studies, outcomes = _staged(studies, run)
         except KeyboardInterrupt:
             say_interrupted(out)  # before closing: Dask's complaints about the work cut short go to the log
             raise InterruptionReported from None

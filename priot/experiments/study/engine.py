@@ -146,7 +146,7 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
     groups, waiting, source = {}, {}, {}  # (setting key, tuning seed) -> tune cells / [(setting, seed)] / setting
     for setting in study.settings:
         src = tuning_source(setting, study)
-        for seed in study.seeds:
+        for seed in study.seeds_of(setting):
             g = (src.key, study.tuning_seed(seed))
             if g not in groups:
                 groups[g], source[g] = tune_cells(study, src, g[1]), src
@@ -208,7 +208,7 @@ def run_study(study: Study, engine: Engine | None, cells_dir: Path, resume: bool
     for g in [g for g in groups if not left[g]]:
         release(g, ac)
     if not execute:  # every cell of the grid not finished yet, finals of untuned settings included
-        planned = sum(len(c) for c in groups.values()) + len(study.settings) * len(study.seeds) * len(study.methods)
+        planned = sum(len(c) for c in groups.values()) + sum(len(w) for w in waiting.values()) * len(study.methods)
         out.missing = planned - len(out.records)
     t0 = time.monotonic()
     done = 0

@@ -24,10 +24,12 @@ preset (400 digits of which 200 held out, 3 epochs), 90 degrees, seed 0:
 With the registry's grids (PRIOT 11 steps x 5 keep x 2 roundings = 110 configurations, PRIOT-S 11 steps x 5 keep
 (0.35..0.9) x 3 fractions (0.25..0.75) x 3 selections x 2 roundings = 990) one seed of one setting costs 51 + 110 x
 0.62 + 990 x 0.60 + 19 = 732 s at x1, 137 + 1,100 x 1.12 + 46 = 1,415 s at x2 and about 3.7 x 732 s at x4. The
-default grid, x1 at 45, 90, 180 degrees and random, costs 5 seeds x 4 x 732 = 14,640 s plus 5 backbones'
-pretraining (a few seconds each): about 14,700 CPU-s, 102% of the budget as measured (the measurement ran on a
-machine loaded by other jobs, which inflates CPU time; an idle machine has some headroom). Wider models do not
-fit: x2 at 90 degrees alone would add 5 x 1,415 s, so widths are in ``full`` (and ``--widths 2,4 --angles 90``). A
+default grid, x1 at 45, 90, 180 degrees and random, runs in two stages (``extension``): 3 seeds everywhere, 3 x 4 x
+732 = 8,784 s, then 2 more seeds (1,464 s) at each setting where 3 leave the sign of a headline difference open;
+at most 14,640 s plus 5 backbones' pretraining (a few seconds each): about 14,700 CPU-s, 102% of the budget as
+measured (the measurement ran on a machine loaded by other jobs, which inflates CPU time; an idle machine has some
+headroom). Wider models do not fit: x2 at 90 degrees alone would add 5 x 1,415 s, so widths are in ``full`` (and
+``--widths 2,4 --angles 90``). A
 sixth keep value or a fourth fraction for PRIOT-S would add 198 or 330 configurations (119 or 198 s a seed and
 setting): over the budget. The per-configuration cost was measured at fractions up to 0.5; PRIOT-S at 0.75
 scores more edges, so its third of the configurations costs somewhat more (at most PRIOT's 0.62 s).
@@ -43,13 +45,15 @@ the training images (200 against 100 while tuning) and 3 epochs, about 2x a quic
 seed of an x0.125 setting and 1,900 of an x0.25 setting (PRIOT-S's fraction capped at the 0.13 that fits, so
 half its configurations), with 5 PRIOT steps; 6 steps add about 15%. x0.125 at 45, 90 and 180 degrees plus
 x0.25 at 90 degrees, 3 seeds: 1.15 x 3 x (3 x 600 + 1,900) = about 12,800 CPU-s, within the 2-hour budget on 2
-cores (14,400); x0.25 at all three angles would be about 25,900.
+cores (14,400); x0.25 at all three angles would be about 25,900. The second stage adds 2 seeds where 3 leave a
+headline sign open: about 1,400 CPU-s for an x0.125 setting and 4,400 for x0.25, plus each new seed's backbone
+pretraining (not shipped: regenerated, about 4 and 7 CPU-minutes), beyond the 2-hour first stage.
 
 Three presets: ``quick`` (x1 at 90 degrees, 3 seeds, 300 digits of which 200 held out, 2 epochs, 300 test
 digits; every knob over its quick sub-grid, ``Knob.quick``: every other step, two keep values, two fractions,
 two selections, so 4 steps x 1 configuration per baseline, 5 x 4 for PRIOT and 5 x 16 for PRIOT-S: minutes),
-``default`` (x1 at 45, 90, 180 degrees and random, 5 seeds: sized above) and ``full`` (every width at every angle, 1,000 digits, 5
-seeds; for a cluster).
+``default`` (x1 at 45, 90, 180 degrees and random, 3 seeds, 5 where 3 leave a headline sign open: sized above) and
+``full`` (every width at every angle, 1,000 digits, 5 seeds; for a cluster).
 """
 
 import functools
@@ -85,21 +89,23 @@ class Plan:
     knob is searched over its sub-grid (``Knob.quick``)."""
 
     settings: tuple  # (width, angle) pairs
-    seeds: int  # 3 seeds leave the sign of a few-pp difference open: 5 where the budget allows
+    seeds: int  # the first stage: every setting
     samples: int
     test: int
     epochs: int
     small_grids: bool = False
+    more_seeds: int = 0  # the second stage: added at a setting where the first leaves a headline sign open
 
 
 # The model families the study knows, in report order, and each one's presets (sized in the module docstring).
 VGG11_ANGLES = (45.0, 90.0, 180.0)
 PLANS = {
     "tiny_cnn": {"quick": Plan(((1.0, 90.0),), 3, 300, 300, 2, small_grids=True),
-                 "default": Plan(product((1.0,), DEFAULT_ANGLES), 5, 400, 500, 3),
+                 "default": Plan(product((1.0,), DEFAULT_ANGLES), 3, 400, 500, 3, more_seeds=2),
                  "full": Plan(product(WIDTHS, ANGLES), 5, 1000, 1000, 3)},
     "vgg11": {"quick": Plan(((0.125, 90.0),), 3, 300, 300, 2, small_grids=True),
-              "default": Plan(product((0.125,), VGG11_ANGLES) + ((0.25, 90.0),), 3, 400, 500, 3, small_grids=True),
+              "default": Plan(product((0.125,), VGG11_ANGLES) + ((0.25, 90.0),), 3, 400, 500, 3, small_grids=True,
+                              more_seeds=2),
               "full": Plan(product((0.125, 0.25, 0.4375), ANGLES), 5, 1000, 1000, 3)},
 }
 FAMILIES = tuple(PLANS)
@@ -166,6 +172,8 @@ class Study:
     preset: str = "custom"
     family: str = "tiny_cnn"
     small_grids: bool = False
+    more_seeds: int = 0  # seeds a setting gets on top of ``seeds`` when it is ``extended`` (``extension``)
+    extended: tuple = ()  # keys of the settings that got them
 
     def __post_init__(self):
         if not 1 <= self.val <= self.samples - 10:
@@ -198,6 +206,16 @@ class Study:
         """The seed whose validation split tunes ``seed``'s knobs: its own."""
         return seed
 
+    @property
+    def extra_seeds(self) -> tuple:
+        """The second stage's seeds: the ``more_seeds`` after the first stage's."""
+        first = max(self.seeds) + 1
+        return tuple(range(first, first + self.more_seeds))
+
+    def seeds_of(self, setting: Setting) -> tuple:
+        """The seeds ``setting`` runs: the first stage's, and the second's where it was ``extended``."""
+        return self.seeds + (self.extra_seeds if setting.key in self.extended else ())
+
 
 def preset(name: str, seeds: int | None = None, family: str = "tiny_cnn") -> Study:
     """The ``quick``, ``default`` or ``full`` grid of model ``family`` with every registered method and
@@ -207,6 +225,7 @@ def preset(name: str, seeds: int | None = None, family: str = "tiny_cnn") -> Stu
     if family not in PLANS:
         raise ConfigError(f"--model: the study knows {', '.join(FAMILIES)}, not {family!r}")
     plan = PLANS[family][name]
+    more = plan.more_seeds if seeds is None else 0  # --seeds fixes every setting's seeds
     seeds = plan.seeds if seeds is None else seeds
     if seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
@@ -214,7 +233,7 @@ def preset(name: str, seeds: int | None = None, family: str = "tiny_cnn") -> Stu
         raise ConfigError(f"seeds must be at most {MAX_SEEDS}, got {seeds}")
     settings = tuple(Setting(w, a, family) for w, a in plan.settings)
     return Study(settings, tuple(range(seeds)), tuple(methods.REGISTRY), samples=plan.samples, test=plan.test,
-                 epochs=plan.epochs, preset=name, family=family, small_grids=plan.small_grids)
+                 epochs=plan.epochs, preset=name, family=family, small_grids=plan.small_grids, more_seeds=more)
 
 
 def restrict(study: Study, names=None, families=None, widths=None, angles=None, **overrides) -> Study:
@@ -242,8 +261,9 @@ def restrict(study: Study, names=None, families=None, widths=None, angles=None, 
     if not settings:
         raise ConfigError("the grid is empty: no width x angle setting left (--widths/--angles)")
     out = replace(study, methods=tuple(chosen), settings=tuple(settings), **overrides)
-    if planned_cells(out) > MAX_CELLS:
-        raise ConfigError(f"the grid has {planned_cells(out):,} cells, more than {MAX_CELLS:,} (fewer seeds, "
+    most = planned_cells(replace(out, extended=tuple(s.key for s in out.settings)))  # every setting extended
+    if most > MAX_CELLS:
+        raise ConfigError(f"the grid has {most:,} cells, more than {MAX_CELLS:,} (fewer seeds, "
                           f"widths, angles or methods)")
     return out
 
@@ -269,8 +289,9 @@ def planned_cells(study: Study) -> int:
     """How many cells ``study`` expands into (tuning groups x their grids, plus one final per setting, seed and
     method), counted without building them."""
     per_group = sum(len(steps(n, study.quick)) for n in study.methods)  # one tuning cell per method and step
-    groups = {(tuning_source(s, study).key, study.tuning_seed(seed)) for s in study.settings for seed in study.seeds}
-    return len(groups) * per_group + len(study.settings) * len(study.seeds) * len(study.methods)
+    groups = {(tuning_source(s, study).key, study.tuning_seed(seed)) for s in study.settings
+              for seed in study.seeds_of(s)}
+    return len(groups) * per_group + sum(len(study.seeds_of(s)) for s in study.settings) * len(study.methods)
 
 
 # The recipe settings a cell carries (with its method, step and search): its result file is keyed by them, so

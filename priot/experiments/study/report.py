@@ -88,7 +88,8 @@ def fits_pico(config: dict, knobs: dict) -> tuple:
 def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict:
     src = tuning_source(setting, study)
     rows, curves, missing = {}, {}, {}
-    for seed in study.seeds:
+    seeds = study.seeds_of(setting)
+    for seed in seeds:
         g = (src.key, study.tuning_seed(seed))
         curves[str(g[1])] = _curves(study, setting, seed, records)
         for name in study.methods:
@@ -124,24 +125,24 @@ def summarize_setting(study: Study, setting, records: dict, tuned: dict) -> dict
         if p not in study.methods:
             continue
         for group, members in comparison_groups().items():
-            d = paired_difference(p, [m for m in members if m in study.methods], rows, curves, study)
+            d = paired_difference(p, [m for m in members if m in study.methods], rows, curves, study, seeds)
             if d is not None:
                 diffs.setdefault(p, {})[group] = d
     return {"model": setting.model, "family": setting.family, "width": setting.width, "angle": setting.angle,
-            "label": setting.label,
+            "label": setting.label, "seeds": [str(x) for x in seeds], "extended": setting.key in study.extended,
             "tuned_on": {"setting": tuning_source(setting, study).label,
                          "seeds": "each seed" if study.tune_every_seed else f"seed {study.seeds[0]}"},
             "methods": rows, "missing": missing, "tuning_curves": curves, "differences": diffs}
 
 
-def paired_difference(priot: str, members: list, rows: dict, curves: dict, study: Study) -> dict | None:
-    """PRIOT − the group's best member (chosen on validation) per seed, with the seeds' t-interval. A seed
-    whose PRIOT or chosen baseline has no test result is listed under ``missing``, never replaced by
-    another member. None when no member of the group is in the study."""
+def paired_difference(priot: str, members: list, rows: dict, curves: dict, study: Study, seeds) -> dict | None:
+    """PRIOT − the group's best member (chosen on validation) per seed of ``seeds``, with the seeds'
+    t-interval. A seed whose PRIOT or chosen baseline has no test result is listed under ``missing``, never
+    replaced by another member. None when no member of the group is in the study."""
     if not members:
         return None
     per_seed, missing = {}, []
-    for seed in study.seeds:
+    for seed in seeds:
         k = str(seed)
         best = best_member(members, curves[str(study.tuning_seed(seed))])
         if best is None:
@@ -207,6 +208,8 @@ def verdicts(settings: list) -> list:
                     continue
                 ci = stats.stratified_interval(strata)
                 seeds = sorted({k for x in ds for k in x["per_seed"]}, key=int)
+                counts = sorted({len(s["seeds"]) for s in ss if group in s["differences"].get(p, {})})
+                over = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
                 per_setting = [x["mean_pp"] for x in ds if x["n"]]
                 n_missing = sum(len(x["missing"]) for x in ds)
                 what = f"best {group} baseline" if group != WHOLE else f"best {WHOLE} method"
@@ -218,7 +221,7 @@ def verdicts(settings: list) -> list:
                               "missing_pairs": n_missing, "min_setting_pp": min(per_setting),
                               "max_setting_pp": max(per_setting),
                               "line": f"{LABEL[p]} − {what} = {_fmt_ci(ci)} pp (95% CI, settings as fixed strata{df}) "
-                                      f"[{scope}] over {len(seeds)} seeds × {ci['strata']} settings "
+                                      f"[{scope}] over {over} seeds × {ci['strata']} settings "
                                       f"({ci['n']} paired runs"
                                       + (f"; {ci['excluded']} setting(s) with < 2 seeds left out"
                                          if ci["excluded"] else "")
@@ -231,6 +234,7 @@ def verdicts(settings: list) -> list:
 def model_header(study: Study) -> dict:
     """What a reader needs to know of one model family's grid."""
     return {"family": study.family, "preset": study.preset, "seeds": list(study.seeds),
+            "more_seeds": study.more_seeds, "extended": [s.label for s in study.settings if s.key in study.extended],
             "settings": [s.label for s in study.settings], "samples": study.samples, "test": study.test,
             "epochs": study.epochs, "pretrain": study.pretrain_images, "val": study.val, "val_frac": study.val_frac,
             "dataset": study.data, "small_grids": study.small_grids}
@@ -371,6 +375,16 @@ def fits_cell(name: str, rows: list) -> str:
     return f"yes in {sum(verdicts)} of {len(verdicts)} runs"
 
 
+def _seeds_note(m: dict) -> str:
+    """'3 seeds', or the two stages: where the first leaves a headline sign open (``extension``)."""
+    first = f"{len(m['seeds'])} seeds"
+    if not m.get("more_seeds"):
+        return first
+    at = ", ".join(m["extended"]) if m["extended"] else "none"
+    return (f"{first}, {len(m['seeds']) + m['more_seeds']} where {len(m['seeds'])} leave the sign of a headline "
+            f"difference open (at: {at})")
+
+
 def table_md(summary: dict) -> str:
     """The paper-style tables: per width, method × angle (mean ± std, tuned step), state bytes; differences;
     accuracy against width; verdicts."""
@@ -380,7 +394,7 @@ def table_md(summary: dict) -> str:
     out = [f"# PRIOT against the baselines: {', '.join(_model_title(m) for m in models)} ({st['preset']} grid)", ""]
     for m in models:
         items = data.items(m["dataset"])
-        out += [f"- **{_FAMILY_NAME.get(m['family'], m['family'])}**: {len(m['seeds'])} seeds; {m['samples']} rotated "
+        out += [f"- **{_FAMILY_NAME.get(m['family'], m['family'])}**: {_seeds_note(m)}; {m['samples']} rotated "
                 f"training {items} ({m['val']} held out for tuning: one {items[:-1]} = {100 / m['val']:.2g} pp of "
                 f"validation accuracy), {m['test']} test {items}, {m['epochs']} epochs, backbone pretrained on "
                 f"{m['pretrain']:,} upright {items}; knobs searched over "

@@ -12,6 +12,7 @@ from pathlib import Path
 from m0sim.errors import InputError
 from priot.experiments.study import cells as C
 from priot.experiments.study import engine as E
+from priot.experiments.study import extension
 from priot.experiments.study.grid import Study, angle_label, cell_key
 
 
@@ -26,8 +27,9 @@ def verify(studies, cells_dir: Path, k: int, seed: int = 0, echo=print) -> list:
     cell that differs."""
     studies = [studies] if isinstance(studies, Study) else studies
     records = {}
-    for study in studies:
-        records.update(E.run_study(study, None, Path(cells_dir), execute=False).records)
+    for study in studies:  # both stages: the cells the report would use
+        _, outcome = extension.run_in_stages(study, lambda st: E.run_study(st, None, Path(cells_dir), execute=False))
+        records.update(outcome.records)
     finished = sorted(key for key, r in records.items() if r["status"] == "ok")
     if not finished:
         raise InputError(f"--verify: no finished cell of this study in {cells_dir} (run the study first)")
