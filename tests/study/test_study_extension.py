@@ -101,7 +101,10 @@ def test_an_incomplete_first_stage_decides_nothing(study):
     at90 = study.settings[1]
     first = _run_from(_records(study, skip={(90.0, 2)}))(study)
     assert extension.open_signs(study, at90, first) is None
-    assert extension.extend(study, first) is study
+    wider = extension.extend(study, first)
+    assert wider.extended == () and wider.undecided == (at90.key,)
+    summary = report.summarize(wider, first, {"kind": "test", "workers": 0}, 1.0)
+    assert "(at: none; not decided yet at tiny_cnn @ 90°: first stage unfinished)" in report.table_md(summary)
 
 
 def test_the_naive_family_does_not_decide_and_fixed_seeds_never_extend(study):

@@ -49,11 +49,14 @@ def open_signs(study: Study, setting, outcome) -> list | None:
 
 
 def extend(study: Study, outcome) -> Study:
-    """``study`` with every setting whose first stage leaves a headline sign open marked ``extended``."""
+    """``study`` with every setting whose first stage leaves a headline sign open marked ``extended`` (and those
+    whose first stage is not finished marked ``undecided``)."""
     if not study.more_seeds:
         return study
-    wider = tuple(s.key for s in study.settings if open_signs(study, s, outcome))
-    return replace(study, extended=wider) if wider else study
+    signs = {s.key: open_signs(study, s, outcome) for s in study.settings}
+    wider = tuple(k for k, o in signs.items() if o)
+    undecided = tuple(k for k, o in signs.items() if o is None)
+    return replace(study, extended=wider, undecided=undecided) if wider or undecided else study
 
 
 def run_in_stages(study: Study, run):
@@ -62,8 +65,8 @@ def run_in_stages(study: Study, run):
     counts are of both stages together."""
     first = run(study)
     wider = extend(study, first)
-    if wider is study:
-        return study, first
+    if not wider.extended:
+        return wider, first
     second = run(wider)
     second.skipped -= first.ran  # the first stage's cells, which the second run found finished
     second.ran += first.ran

@@ -174,6 +174,7 @@ class Study:
     small_grids: bool = False
     more_seeds: int = 0  # seeds a setting gets on top of ``seeds`` when it is ``extended`` (``extension``)
     extended: tuple = ()  # keys of the settings that got them
+    undecided: tuple = ()  # keys of the settings whose first stage is not finished: not decided yet
 
     def __post_init__(self):
         if not 1 <= self.val <= self.samples - 10:

@@ -235,6 +235,7 @@ def model_header(study: Study) -> dict:
     """What a reader needs to know of one model family's grid."""
     return {"family": study.family, "preset": study.preset, "seeds": list(study.seeds),
             "more_seeds": study.more_seeds, "extended": [s.label for s in study.settings if s.key in study.extended],
+            "undecided": [s.label for s in study.settings if s.key in study.undecided],
             "settings": [s.label for s in study.settings], "samples": study.samples, "test": study.test,
             "epochs": study.epochs, "pretrain": study.pretrain_images, "val": study.val, "val_frac": study.val_frac,
             "dataset": study.data, "small_grids": study.small_grids}
@@ -381,8 +382,9 @@ def _seeds_note(m: dict) -> str:
     if not m.get("more_seeds"):
         return first
     at = ", ".join(m["extended"]) if m["extended"] else "none"
+    wait = f"; not decided yet at {', '.join(m['undecided'])}: first stage unfinished" if m.get("undecided") else ""
     return (f"{first}, {len(m['seeds']) + m['more_seeds']} where {len(m['seeds'])} leave the sign of a headline "
-            f"difference open (at: {at})")
+            f"difference open (at: {at}{wait})")
 
 
 def table_md(summary: dict) -> str:
