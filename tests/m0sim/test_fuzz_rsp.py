@@ -70,8 +70,9 @@ class Session:
         self.buf = b""
 
     def replies_until_probe(self) -> bool:
-        """Send the probe and read replies up to its answer; False when the server ended the session. A probe
-        swallowed by a broken packet before it (the server NAKs it, as it should) is sent again, as GDB would."""
+        """Send the probe and read replies up to its answer; False when the program ended (a W or X stop reply:
+        GDB then leaves, and so does this client) or the server ended the session. A probe swallowed by a broken
+        packet before it (the server NAKs it, as it should) is sent again, as GDB would."""
         self.sock.sendall(_packet(PROBE))
         tries = 0
         while True:
@@ -81,6 +82,8 @@ class Session:
                 self.sock.sendall(b"+")
                 if re.fullmatch(rb"[0-9a-f]{6}", m.group(1)):
                     return True
+                if re.fullmatch(rb"[WX][0-9a-f]{2}", m.group(1)):
+                    return False
                 continue
             try:
                 data = self.sock.recv(65536)
