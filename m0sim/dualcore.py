@@ -296,7 +296,7 @@ class DualCore:
                 try:
                     core.exceptions.run(pc, self.until[1])
                 except uc.UcError as exc:
-                    self._core1_fault(lambda: core._raise_fault(exc))
+                    self._core1_fault(lambda exc=exc: core._raise_fault(exc))
                 except FirmwareFault as fault:  # raised in one of core 1's hooks
                     raise type(fault)(f"core 1: {fault}") from None
             self._quantum_over = False

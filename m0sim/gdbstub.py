@@ -548,7 +548,7 @@ class Debugger:
                     if step:
                         return f"T{SIGTRAP:02x}"
                     continue
-                return self._report_fault(_fault_of(lambda: m._raise_fault(err)))
+                return self._report_fault(_fault_of(lambda err=err: m._raise_fault(err)))
             except FirmwareFault as fault:  # raised in one of the machine's hooks (a BKPT that is no call)
                 return self._report_fault(fault)
             finally:
@@ -663,7 +663,7 @@ class Debugger:
         try:
             ended = dual.advance(solo=False)
         except uc.UcError as err:  # core 0's (the loop reports core 1's as a FirmwareFault)
-            return self._report_fault(_fault_of(lambda: m._raise_fault(err)))
+            return self._report_fault(_fault_of(lambda err=err: m._raise_fault(err)))
         except BudgetExhausted as spent:
             self._stopped = dual.running
             return self._grant_budget(spent)

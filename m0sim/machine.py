@@ -8,7 +8,6 @@ import ctypes
 import functools
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import unicorn as uc
